@@ -1,0 +1,41 @@
+// Runs test/bench/*.bench.ts; prints one JSON line per benchmark:
+// {name, median_ms, baseline_median_ms, ratio, runs}. `--smoke` runs each once (CI).
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type Benchmark, median } from '../test/bench/harness.js';
+
+const args = process.argv.slice(2);
+const smoke = args.includes('--smoke');
+const runsArg = args.find((a) => a.startsWith('--runs='));
+const filters = args.filter((a) => !a.startsWith('--'));
+const runs = smoke ? 3 : runsArg ? Number(runsArg.slice(7)) : 30;
+
+const dir = fileURLToPath(new URL('../test/bench/', import.meta.url));
+let failed = false;
+for (const file of readdirSync(dir)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .sort()) {
+  const mod = (await import(pathToFileURL(join(dir, file)).href)) as { benchmarks?: Benchmark[] };
+  for (const b of mod.benchmarks ?? []) {
+    if (filters.length && !filters.some((f) => b.name.includes(f))) continue;
+    try {
+      const { samples, baseline, extra } = await b.run(runs);
+      const m = median(samples);
+      const bm = median(baseline);
+      const line = {
+        name: b.name,
+        median_ms: Number(m.toFixed(4)),
+        baseline_median_ms: Number(bm.toFixed(4)),
+        ratio: Number((m / bm).toFixed(4)),
+        runs: samples.length,
+        ...extra,
+      };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    } catch (err) {
+      failed = true;
+      process.stderr.write(`benchmark ${b.name} failed: ${String((err as Error).stack ?? err)}\n`);
+    }
+  }
+}
+process.exitCode = failed ? 1 : 0;

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vmactor needs (QEMU for every arch we plan for, virtiofsd,
+# busybox-static and cpio for the default guest, iproute2 for network namespaces).
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends \
+  qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc qemu-system-common qemu-utils \
+  busybox-static cpio iproute2 kmod ca-certificates

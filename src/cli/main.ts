@@ -1,0 +1,14 @@
+// The `vmactor` command line: dispatches subcommands (setup, plan, run).
+
+/** Entry point of the CLI; returns the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [cmd] = argv;
+  switch (cmd) {
+    default:
+      process.stderr.write(`usage: vmactor <setup|plan|run> [options]\n`);
+      return cmd === undefined || cmd === '--help' ? 0 : 2;
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1]);
+if (invokedDirectly) process.exitCode = await main(process.argv.slice(2));
