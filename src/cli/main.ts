@@ -4,6 +4,8 @@
 export async function main(argv: readonly string[]): Promise<number> {
   const [cmd] = argv;
   switch (cmd) {
+    case 'setup':
+      return (await import('./setup.js')).runSetup(argv.slice(1));
     default:
       process.stderr.write(`usage: vmactor <setup|plan|run> [options]\n`);
       return cmd === undefined || cmd === '--help' ? 0 : 2;

@@ -1,0 +1,165 @@
+// The line protocol between the host and the default guest's init over the agent channel.
+//
+// Transport: the virtio-serial port named `agent.channel.0` (Kata's agent channel name), i.e.
+// `-device virtio-serial-pci -device virtserialport,chardev=agent0,name=agent.channel.0`. If the
+// guest has no such port it serves on /dev/ttyS1 when that UART exists (a second `-serial`),
+// otherwise it only prints the ready line on the console.
+//
+// Guest → host, unsolicited: `VMACTOR-GUEST-READY <kernel-release>\n`, printed on /dev/console
+// (ttyS0) and on the agent channel. The guest re-sends it each time a host (re)connects.
+// Host → guest: `<id> <command> [args...]\n` — `id` is `[A-Za-z0-9_-]{1,32}`, words separated by
+// single spaces. Only `write-block`'s last argument (the text) may contain spaces.
+// Guest → host: `<id> ok <single-line JSON>\n` or `<id> err <message>\n`.
+// Requests are served one at a time, in order of arrival.
+
+/** Name of the virtio-serial port the guest agent listens on (Kata's agent channel name). */
+export const AGENT_CHANNEL_NAME = 'agent.channel.0';
+
+/** Prefix of the line the guest prints once it serves requests. */
+export const READY_PREFIX = 'VMACTOR-GUEST-READY';
+
+/** A block device as `blk` reports it (from /sys/block, loop/ram devices excluded). */
+export interface GuestBlockDevice {
+  readonly name: string;
+  readonly sizeBytes: number;
+  /** `/sys/block/<name>/serial` (virtio-blk `serial=`), '' when none. */
+  readonly serial: string;
+  readonly readOnly: boolean;
+}
+
+/** CPU state as `cpus` / `online-cpus` report it. */
+export interface GuestCpus {
+  /** Number of online CPUs. */
+  readonly online: number;
+  /** `/sys/devices/system/cpu/online`, e.g. `0-1`. */
+  readonly onlineList: string;
+  /** `/sys/devices/system/cpu/present`. */
+  readonly presentList: string;
+  /** `/sys/devices/system/cpu/possible`. */
+  readonly possibleList: string;
+}
+
+/** Memory state as `mem` / `online-mem` report it. */
+export interface GuestMemory {
+  /** `MemTotal` from /proc/meminfo, in KiB. */
+  readonly memTotalKiB: number;
+  /** Memory blocks in /sys/devices/system/memory by state. */
+  readonly blocksOnline: number;
+  readonly blocksOffline: number;
+}
+
+/** A network interface as `net` reports it. */
+export interface GuestNetInterface {
+  readonly name: string;
+  readonly mac: string;
+  readonly operstate: string;
+}
+
+/** Every command, its arguments and the JSON payload of its `ok` reply. */
+export interface GuestCommands {
+  ping: { args: []; result: { pong: true; release: string } };
+  blk: { args: []; result: GuestBlockDevice[] };
+  cpus: { args: []; result: GuestCpus };
+  'online-cpus': { args: []; result: GuestCpus };
+  mem: { args: []; result: GuestMemory };
+  'online-mem': { args: []; result: GuestMemory };
+  net: { args: []; result: GuestNetInterface[] };
+  mount: { args: [fstype: 'virtiofs' | '9p', tag: string, dir: string]; result: { mounted: string } };
+  read: { args: [path: string]; result: { base64: string } };
+  'write-block': { args: [dev: string, text: string]; result: { written: number } };
+  'read-block': { args: [dev: string, length: number]; result: { base64: string } };
+  poweroff: { args: []; result: { poweroff: true } };
+  panic: { args: []; result: { panic: true } };
+  ticks: { args: []; result: { uptime: number; requests: number } };
+}
+
+/** A command name of the guest protocol. */
+export type GuestCommand = keyof GuestCommands;
+
+/** All command names, for validation. */
+export const GUEST_COMMANDS: readonly GuestCommand[] = [
+  'ping',
+  'blk',
+  'cpus',
+  'online-cpus',
+  'mem',
+  'online-mem',
+  'net',
+  'mount',
+  'read',
+  'write-block',
+  'read-block',
+  'poweroff',
+  'panic',
+  'ticks',
+];
+
+/** One parsed line from the guest. */
+export type GuestLine =
+  | { readonly kind: 'ready'; readonly release: string }
+  | { readonly kind: 'ok'; readonly id: string; readonly result: unknown }
+  | { readonly kind: 'err'; readonly id: string; readonly message: string }
+  | { readonly kind: 'invalid'; readonly line: string; readonly reason: string };
+
+const ID_RE = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** Parses one line (without its newline) received from the guest. Never throws. */
+export function parseGuestLine(raw: string): GuestLine {
+  const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  if (line === READY_PREFIX || line.startsWith(`${READY_PREFIX} `)) {
+    return { kind: 'ready', release: line.slice(READY_PREFIX.length + 1).trim() };
+  }
+  const first = line.indexOf(' ');
+  if (first <= 0) return { kind: 'invalid', line, reason: 'expected `<id> ok|err ...`' };
+  const id = line.slice(0, first);
+  if (!ID_RE.test(id)) return { kind: 'invalid', line, reason: `bad id \`${id}\`` };
+  const rest = line.slice(first + 1);
+  const second = rest.indexOf(' ');
+  const status = second < 0 ? rest : rest.slice(0, second);
+  const payload = second < 0 ? '' : rest.slice(second + 1);
+  if (status === 'err') return { kind: 'err', id, message: payload };
+  if (status !== 'ok') return { kind: 'invalid', line, reason: `expected ok or err, got \`${status}\`` };
+  try {
+    return { kind: 'ok', id, result: JSON.parse(payload) as unknown };
+  } catch (cause) {
+    return { kind: 'invalid', line, reason: `reply payload is not JSON: ${(cause as Error).message}` };
+  }
+}
+
+/**
+ * Formats a request line, or returns the reason it cannot be sent.
+ * Arguments must be non-empty and free of newlines and NULs; only the last argument of
+ * `write-block` may contain spaces.
+ */
+export function formatRequest(
+  id: string,
+  command: string,
+  args: readonly (string | number)[],
+): { ok: true; line: string } | { ok: false; reason: string } {
+  if (!ID_RE.test(id)) return { ok: false, reason: `Expected \`id\` to match ${ID_RE}, got \`${id}\`` };
+  if (!(GUEST_COMMANDS as readonly string[]).includes(command)) {
+    return {
+      ok: false,
+      reason: `Expected \`command\` to be one of ${GUEST_COMMANDS.join(', ')}, got \`${command}\``,
+    };
+  }
+  const words: string[] = [];
+  for (const [i, a] of args.entries()) {
+    const s = String(a);
+    const last = i === args.length - 1;
+    const spacesAllowed = command === 'write-block' && last;
+    if (s.length === 0)
+      return { ok: false, reason: `Expected argument ${i + 1} of \`${command}\` to be non-empty` };
+    if (/[\n\r\0]/.test(s)) {
+      return { ok: false, reason: `Expected argument ${i + 1} of \`${command}\` to have no newline or NUL` };
+    }
+    if (!spacesAllowed && /\s/.test(s)) {
+      return {
+        ok: false,
+        reason: `Expected argument ${i + 1} of \`${command}\` to have no whitespace, got \`${s}\``,
+      };
+    }
+    words.push(s);
+  }
+  return { ok: true, line: `${[id, command, ...words].join(' ')}\n` };
+}
