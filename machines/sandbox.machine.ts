@@ -584,6 +584,7 @@ export const sandboxMachine = sandboxSetup.createMachine({
               reason: context.stopReason ?? 'requested',
               waitOnly: context.waitOnly,
               qemuExited: context.exited.some((e) => e.which === 'qemu'),
+              qemuShuttingDown: context.stopError?.shutdown !== undefined,
               virtiofsdExited: context.exited.some((e) => e.which === 'virtiofsd'),
               launched: context.launched,
             }),

@@ -337,9 +337,11 @@ export interface ShutdownInput {
   readonly waitOnly: boolean;
   /** QEMU already exited (crash seen) — skip quit/signals, reap and clean up. */
   readonly qemuExited: boolean;
+  /** QMP SHUTDOWN was seen: QEMU is exiting by itself; wait for it before escalating (no `quit` needed). */
+  readonly qemuShuttingDown: boolean;
   /** virtiofsd already exited. */
   readonly virtiofsdExited: boolean;
-  /** Whether launch had succeeded (false never happens here; cleanup covers failed starts). */
+  /** What the launch returned (always set here: failed or aborted starts go to `cleanup` instead). */
   readonly launched: LaunchOutput | null;
 }
 

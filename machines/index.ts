@@ -1,0 +1,12 @@
+// The pure machines of vmactor, by name (the visualizations and path-coverage tests iterate over this).
+
+import { sandboxMachine } from './sandbox.machine.js';
+
+export * from './operation.types.js';
+export { isRolledBackError, type SandboxMachine, sandboxMachine, sandboxSetup } from './sandbox.machine.js';
+export * from './sandbox.types.js';
+
+/** Every machine definition, keyed by the file stem used under visualizations/. */
+export const machines = {
+  sandbox: sandboxMachine,
+} as const;
