@@ -155,8 +155,12 @@ export class QmpClient {
     this.fail(p, new QmpTimeoutError(p.command, p.timeoutMs ?? 0));
   private readonly onData = (chunk: Buffer): void => this.framer.push(chunk);
   private readonly onEnd = (): void => this.terminate('eof');
-  private readonly onSocketError = (err: Error): void => this.terminate('error', err);
-  private readonly onClose = (hadError: boolean): void => this.terminate(hadError ? 'error' : 'eof');
+  // The peer vanishing with our bytes unread (ECONNRESET/EPIPE) is an EOF, not a socket fault.
+  private readonly onSocketError = (err: Error): void => {
+    const code: unknown = Reflect.get(err, 'code');
+    this.terminate(code === 'ECONNRESET' || code === 'EPIPE' ? 'eof' : 'error', err);
+  };
+  private readonly onClose = (): void => this.terminate('eof');
 
   private constructor(
     private readonly socket: Socket,

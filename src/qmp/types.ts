@@ -41,6 +41,6 @@ export interface QmpCloseInfo {
   reason: 'eof' | 'error' | 'closed';
   /** True after `expectDisconnect()` (e.g. `quit`) or `close()`: not a crash. */
   expected: boolean;
-  /** The socket or protocol error, for `reason: 'error'`. */
+  /** The socket or protocol error behind it, if any (ECONNRESET counts as `eof` but is kept here). */
   error?: Error;
 }
