@@ -1,0 +1,224 @@
+// Test harness for the plan acceptance tests: synthetic kernels, launching a plan with -S, a minimal QMP client.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Arch } from '../../src/qemu/arch/types.js';
+
+/**
+ * Writes a kernel file QEMU's loader accepts for `arch` (it is never executed: QEMU runs with -S).
+ * amd64: a bzImage header (HdrS, protocol 2.15); ppc64le: an ELF64 PPC64 with one PT_LOAD;
+ * arm64 and s390x load raw images.
+ */
+export function writeSyntheticKernel(arch: Arch, path: string): string {
+  if (arch === 'amd64') {
+    const b = Buffer.alloc(64 * 1024);
+    b[0x1f1] = 1;
+    b.writeUInt16LE(0xaa55, 0x1fe);
+    b.write('HdrS', 0x202, 'latin1');
+    b.writeUInt16LE(0x020f, 0x206);
+    b[0x211] = 0x01;
+    b.writeUInt32LE(0x7fffffff, 0x22c);
+    writeFileSync(path, b);
+  } else if (arch === 'ppc64le') {
+    const e = Buffer.alloc(0x1000);
+    e.write('\x7fELF', 0, 'latin1');
+    e[4] = 2;
+    e[5] = 1;
+    e[6] = 1;
+    e.writeUInt16LE(2, 16);
+    e.writeUInt16LE(21, 18);
+    e.writeUInt32LE(1, 20);
+    e.writeBigUInt64LE(0x800000n, 24);
+    e.writeBigUInt64LE(64n, 32);
+    e.writeUInt16LE(64, 52);
+    e.writeUInt16LE(56, 54);
+    e.writeUInt16LE(1, 56);
+    e.writeUInt32LE(1, 64);
+    e.writeUInt32LE(7, 68);
+    e.writeBigUInt64LE(0x100n, 72);
+    e.writeBigUInt64LE(0x800000n, 80);
+    e.writeBigUInt64LE(0x800000n, 88);
+    e.writeBigUInt64LE(0x100n, 96);
+    e.writeBigUInt64LE(0x100n, 104);
+    e.writeBigUInt64LE(0x10n, 112);
+    writeFileSync(path, e);
+  } else {
+    writeFileSync(path, Buffer.alloc(64 * 1024));
+  }
+  return path;
+}
+
+/** Writes a kernel and an initrd for `arch` into `dir`. */
+export function syntheticGuest(arch: Arch, dir: string): { kernel: string; initrd: string } {
+  const kernel = writeSyntheticKernel(arch, join(dir, `vmlinuz-${arch}`));
+  const initrd = join(dir, `initrd-${arch}.img`);
+  writeFileSync(initrd, Buffer.alloc(4096));
+  return { kernel, initrd };
+}
+
+/** A QMP reply error. */
+export class QmpReplyError extends Error {
+  constructor(
+    readonly klass: string,
+    readonly desc: string,
+  ) {
+    super(`${klass}: ${desc}`);
+  }
+}
+
+/** Minimal QMP client over the socketpair on fd 3 (ids correlate replies). */
+export class MiniQmp {
+  private buf = '';
+  private nextId = 1;
+  private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private greeting: ((v: unknown) => void) | undefined;
+  private closedError: Error | undefined;
+  readonly ready: Promise<unknown>;
+
+  constructor(private readonly socket: Socket) {
+    this.ready = new Promise((resolve) => {
+      this.greeting = resolve;
+    });
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      this.buf += chunk;
+      for (let i = this.buf.indexOf('\n'); i >= 0; i = this.buf.indexOf('\n')) {
+        const line = this.buf.slice(0, i).trim();
+        this.buf = this.buf.slice(i + 1);
+        if (line) this.onMessage(JSON.parse(line) as Record<string, unknown>);
+      }
+    });
+    const fail = (e: Error) => {
+      this.closedError = e;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    socket.on('error', fail);
+    socket.on('close', () => fail(new Error('QMP socket closed')));
+  }
+
+  private onMessage(m: Record<string, unknown>): void {
+    if ('QMP' in m) {
+      this.greeting?.(m);
+      return;
+    }
+    const id = typeof m.id === 'string' ? m.id : undefined;
+    if (id === undefined) return;
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    if ('error' in m) {
+      const err = m.error as { class: string; desc: string };
+      p.reject(new QmpReplyError(err.class, err.desc));
+    } else p.resolve(m.return);
+  }
+
+  /** Sends a command and resolves with its `return`. */
+  execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const id = `c${this.nextId++}`;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.socket.write(`${JSON.stringify({ execute: command, arguments: args, id })}\n`);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A QEMU started from a plan with -S. */
+export interface LaunchedQemu {
+  readonly child: ChildProcess;
+  readonly qmp: MiniQmp;
+  stderr(): string;
+  /** SIGKILL by PID and wait for the exit. */
+  kill(): Promise<void>;
+}
+
+/** QEMU exited before QMP was ready: carries its stderr. */
+export class EarlyExitError extends Error {
+  constructor(
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(`QEMU exited early (code ${exitCode}): ${stderr.trim()}`);
+  }
+}
+
+/**
+ * Spawns `argv` (+ `-S`) with fd 3 as a socketpair carrying QMP (the plan's `-chardev socket,fd=3`),
+ * negotiates capabilities, and resolves; an early exit rejects with {@link EarlyExitError}.
+ * `wrap` prefixes the command (e.g. `ip netns exec <ns>`).
+ */
+export async function launchWithQmp(
+  argv: readonly string[],
+  opts: { wrap?: readonly string[]; deadlineMs?: number } = {},
+): Promise<LaunchedQemu> {
+  const full = [...(opts.wrap ?? []), ...argv, '-S'];
+  const [cmd, ...args] = full;
+  if (cmd === undefined) throw new Error('empty argv');
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], shell: false });
+  let err = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (c: string) => {
+    err += c;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      process.kill(child.pid, 'SIGKILL');
+    }
+    await exited;
+  };
+  const sock = child.stdio[3] as Socket;
+  const qmp = new MiniQmp(sock);
+  const deadlineMs = opts.deadlineMs ?? 20_000;
+  let timer: NodeJS.Timeout | undefined;
+  const early = new Promise<never>((_, reject) => {
+    child.once('exit', (code) => {
+      // stderr may still be draining: wait for its end.
+      if (child.stderr) child.stderr.once('close', () => reject(new EarlyExitError(code, err)));
+      else reject(new EarlyExitError(code, err));
+    });
+    child.once('error', reject);
+    timer = setTimeout(() => reject(new Error(`QMP not ready within ${deadlineMs} ms: ${err}`)), deadlineMs);
+  });
+  try {
+    await Promise.race([qmp.ready, early]);
+    await Promise.race([qmp.execute('qmp_capabilities'), early]);
+  } catch (e) {
+    await kill();
+    qmp.close();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  early.catch(() => undefined);
+  return {
+    child,
+    qmp,
+    stderr: () => err,
+    kill: async () => {
+      qmp.close();
+      await kill();
+    },
+  };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function limited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (t: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
