@@ -1,0 +1,95 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { guestKernelCmdline } from '../../src/guest/cmdline.js';
+import { kernelMetapackage, parseAptShow, parseMetapackageDepends } from '../../src/guest/debian.js';
+import { initScript } from '../../src/guest/init-script.js';
+import { writeNewc } from '../../src/guest/newc.js';
+import { hostBinary } from '../helpers/env.js';
+
+const CPIO = hostBinary('cpio');
+const BUSYBOX = hostBinary('/bin/busybox');
+
+describe('initramfs archive', () => {
+  const archive = writeNewc([
+    { kind: 'dir', path: 'bin' },
+    { kind: 'file', path: 'bin/hello', data: Buffer.from('hi\n'), mode: 0o755 },
+    { kind: 'symlink', path: 'bin/sh', target: 'busybox' },
+    { kind: 'dir', path: 'dev' },
+    { kind: 'char', path: 'dev/console', major: 5, minor: 1 },
+  ]);
+
+  it('starts with the newc magic, ends with the trailer and is 4-byte aligned', () => {
+    expect(archive.subarray(0, 6).toString()).toBe('070701');
+    expect(archive.includes(Buffer.from('TRAILER!!!\0'))).toBe(true);
+    expect(archive.length % 4).toBe(0);
+  });
+
+  it('is byte-for-byte reproducible', () => {
+    const again = writeNewc([{ kind: 'dir', path: 'bin' }]);
+    expect(again.equals(writeNewc([{ kind: 'dir', path: 'bin' }]))).toBe(true);
+  });
+
+  it.skipIf(!CPIO)('is read back by the cpio binary with a console device node and a symlink', () => {
+    const listing = execFileSync(CPIO as string, ['-itv', '--quiet'], { input: archive, encoding: 'utf8' });
+    expect(listing).toMatch(/^crw-------.*5,\s+1.*dev\/console$/m);
+    expect(listing).toMatch(/^lrwxrwxrwx.*bin\/sh -> busybox$/m);
+    expect(listing).toMatch(/^-rwxr-xr-x.*bin\/hello$/m);
+  });
+
+  it('refuses absolute paths and parent references', () => {
+    expect(() => writeNewc([{ kind: 'dir', path: '/etc' }])).toThrow();
+    expect(() => writeNewc([{ kind: 'dir', path: 'a/../b' }])).toThrow();
+  });
+});
+
+describe('Debian package resolution', () => {
+  it('picks the versioned cloud kernel out of apt-cache depends output', () => {
+    const out = 'linux-image-cloud-amd64\n  Depends: linux-image-6.1.0-56-cloud-amd64\n';
+    expect(parseMetapackageDepends(out, 'cloud')).toBe('linux-image-6.1.0-56-cloud-amd64');
+  });
+
+  it('never mistakes a cloud kernel for the generic one', () => {
+    const out =
+      'linux-image-amd64\n  Depends: linux-image-6.1.0-56-cloud-amd64\n  Depends: linux-image-6.1.0-56-amd64\n';
+    expect(parseMetapackageDepends(out, 'generic')).toBe('linux-image-6.1.0-56-amd64');
+    expect(parseMetapackageDepends('x\n  Depends: foo\n', 'generic')).toBeUndefined();
+  });
+
+  it('reads version and hash from apt-cache show', () => {
+    const sha = 'e'.repeat(64);
+    expect(parseAptShow(`Package: linux-image-6.1.0-56-amd64\nVersion: 6.1.192-2\nSHA256: ${sha}\n`)).toEqual(
+      {
+        version: '6.1.192-2',
+        sha256: sha,
+      },
+    );
+    expect(parseAptShow('Package: x\n')).toBeUndefined();
+  });
+
+  it('maps flavours to their Debian metapackages', () => {
+    expect(kernelMetapackage('cloud')).toBe('linux-image-cloud-amd64');
+    expect(kernelMetapackage('generic')).toBe('linux-image-amd64');
+  });
+});
+
+describe('guest init and cmdline', () => {
+  it('puts the console on ttyS0 and onlines hot-added memory in-kernel', () => {
+    const c = guestKernelCmdline();
+    expect(c.split(' ')).toEqual(
+      expect.arrayContaining(['console=ttyS0', 'memhp_default_state=online', 'quiet']),
+    );
+    expect(guestKernelCmdline({ quiet: false, extra: ['foo=1'] })).toMatch(
+      /^console=ttyS0 (?!quiet).* foo=1$/,
+    );
+  });
+
+  it.skipIf(!BUSYBOX)('is a script busybox sh accepts', () => {
+    execFileSync(BUSYBOX as string, ['sh', '-n', '-c', initScript()]);
+  });
+
+  it('serves the agent channel by name and prints the ready line', () => {
+    const s = initScript();
+    expect(s).toContain('agent.channel.0');
+    expect(s).toContain('echo "VMACTOR-GUEST-READY $release"');
+  });
+});
