@@ -258,7 +258,7 @@ export interface PcieRootPortDevice {
 export interface VsockDevice extends VirtioOptions {
   readonly type: 'vsock';
   readonly id: string;
-  /** Guest CID, 3 ..= 0xffffffff. */
+  /** Guest CID, 3 ..= 0xfffffffe. */
   readonly contextId: number;
   /** An open /dev/vhost-vsock fd as QEMU sees it. */
   readonly vhostFd?: number;

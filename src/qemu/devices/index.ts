@@ -1,0 +1,108 @@
+// Device argv builders: one pure function per device family, and `deviceArgs` dispatching on `type`.
+import { balloonArgs } from './balloon.js';
+import { blockArgs, nvdimmArgs } from './block.js';
+import { bridgeArgs } from './bridge.js';
+import { charArgs, serialArgs } from './char.js';
+import { fsArgs } from './fs.js';
+import { iommuArgs } from './iommu.js';
+import { loaderArgs } from './loader.js';
+import { netArgs } from './net.js';
+import { pcieRootPortArgs } from './pcie-root-port.js';
+import { pvpanicArgs } from './pvpanic.js';
+import { rngArgs } from './rng.js';
+import { scsiControllerArgs } from './scsi.js';
+import type { DeviceContext, QemuDevice } from './types.js';
+import { validateDevice } from './validate.js';
+import { vfioArgs } from './vfio.js';
+import { vhostUserArgs } from './vhost-user.js';
+import { vsockArgs } from './vsock.js';
+
+export { balloonArgs } from './balloon.js';
+export { blockArgs, nvdimmArgs } from './block.js';
+export { bridgeArgs } from './bridge.js';
+export { charArgs, chardevOptions, serialArgs } from './char.js';
+export { QemuDeviceError } from './errors.js';
+export { fsArgs } from './fs.js';
+export { iommuArgs } from './iommu.js';
+export { loaderArgs } from './loader.js';
+export { mqParts, netArgs, netQueues } from './net.js';
+export { pcieRootPortArgs } from './pcie-root-port.js';
+export { pvpanicArgs } from './pvpanic.js';
+export type { QemuRefusal, RefusalHints } from './refusal.js';
+export {
+  classifyQemuStartError,
+  QemuHugepagesUnavailableError,
+  QemuRefusedError,
+  QemuVfioUnavailableError,
+  QemuVhostNetUnavailableError,
+  QemuVhostVsockUnavailableError,
+} from './refusal.js';
+export { rngArgs } from './rng.js';
+export { scsiControllerArgs } from './scsi.js';
+export {
+  defaultTransport,
+  isVirtioCCW,
+  isVirtioPCI,
+  resolveTransport,
+  virtioDriver,
+} from './transport.js';
+export type * from './types.js';
+export { MAX_SOCKET_PATH_BYTES, QEMU_ID_RE, validateDevice } from './validate.js';
+export { vfioArgs, vfioDriver } from './vfio.js';
+export { vhostUserArgs } from './vhost-user.js';
+export { MAX_GUEST_CID, MIN_GUEST_CID, vsockArgs } from './vsock.js';
+
+/**
+ * The argv fragment of one device, in govmm's order (e.g. `-device ... -drive ...`); validates
+ * first and throws `QemuDeviceError` (`ERR_QEMU_DEVICE_INVALID`) before producing anything.
+ * Every value goes through `formatOptions` (commas doubled), so paths and tags with `,`, `=`,
+ * spaces or quotes reach QEMU intact.
+ *
+ * @example
+ * deviceArgs({ type: 'rng', id: 'rng0', filename: '/dev/urandom' }, { arch: 's390x', machineType: 's390-ccw-virtio' })
+ * // => ['-object', 'rng-random,id=rng0,filename=/dev/urandom', '-device', 'virtio-rng-ccw,rng=rng0']
+ */
+export function deviceArgs(device: QemuDevice, ctx: DeviceContext): string[] {
+  validateDevice(device, ctx);
+  switch (device.type) {
+    case 'block':
+      return blockArgs(device, ctx);
+    case 'nvdimm':
+      return nvdimmArgs(device, ctx);
+    case 'fs':
+      return fsArgs(device, ctx);
+    case 'char':
+      return charArgs(device, ctx);
+    case 'serial':
+      return serialArgs(device, ctx);
+    case 'net':
+      return netArgs(device, ctx);
+    case 'vhost-user':
+      return vhostUserArgs(device, ctx);
+    case 'vfio':
+      return vfioArgs(device, ctx);
+    case 'scsi-controller':
+      return scsiControllerArgs(device, ctx);
+    case 'bridge':
+      return bridgeArgs(device, ctx);
+    case 'pcie-root-port':
+      return pcieRootPortArgs(device, ctx);
+    case 'vsock':
+      return vsockArgs(device, ctx);
+    case 'rng':
+      return rngArgs(device, ctx);
+    case 'balloon':
+      return balloonArgs(device, ctx);
+    case 'iommu':
+      return iommuArgs(device, ctx);
+    case 'loader':
+      return loaderArgs(device, ctx);
+    case 'pvpanic':
+      return pvpanicArgs(device, ctx);
+  }
+}
+
+/** The argv of several devices, concatenated in order. */
+export function devicesArgs(devices: readonly QemuDevice[], ctx: DeviceContext): string[] {
+  return devices.flatMap((d) => deviceArgs(d, ctx));
+}

@@ -1,0 +1,152 @@
+// QEMU start-up refusals: maps QEMU's stderr (the process exited before QMP was up) to a typed
+// error, so a missing host capability (VFIO, vhost-vsock, vhost-net, hugepages) reads as such.
+import { VmactorError } from '../../errors/vmactor-error.js';
+
+/** One parsed QEMU error line: `qemu-system-x86_64: -device vfio-pci,host=...: <message>`. */
+export interface QemuErrorLine {
+  /** The whole line. */
+  readonly line: string;
+  /** The option QEMU blamed, e.g. `-device vfio-pci,host=0000:ff:1f.7` (when it named one). */
+  readonly option: string | undefined;
+  /** The message after the program name and option. */
+  readonly message: string;
+}
+
+/** Fields common to every refusal. */
+abstract class QemuRefusalBase extends VmactorError {
+  /** QEMU's complete stderr. */
+  readonly stderr: string;
+  /** The line that decided the classification (or the first error line). */
+  readonly detail: string;
+  /** The option QEMU blamed, when it named one. */
+  readonly option: string | undefined;
+
+  constructor(what: string, stderr: string, at: QemuErrorLine | undefined) {
+    super(at ? `${what}: ${at.message}` : `${what}${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
+    this.stderr = stderr;
+    this.detail = at?.line ?? stderr.trim();
+    this.option = at?.option;
+  }
+}
+
+/** VFIO is not usable: no such host device, no IOMMU group, no /dev/vfio. */
+export class QemuVfioUnavailableError extends QemuRefusalBase {
+  override readonly name = 'QemuVfioUnavailableError' as const;
+  readonly code = 'ERR_QEMU_VFIO_UNAVAILABLE' as const;
+}
+
+/** /dev/vhost-vsock is missing or not accessible. */
+export class QemuVhostVsockUnavailableError extends QemuRefusalBase {
+  override readonly name = 'QemuVhostVsockUnavailableError' as const;
+  readonly code = 'ERR_QEMU_VHOST_VSOCK_UNAVAILABLE' as const;
+}
+
+/** vhost-net was asked for but /dev/vhost-net is missing or not accessible. */
+export class QemuVhostNetUnavailableError extends QemuRefusalBase {
+  override readonly name = 'QemuVhostNetUnavailableError' as const;
+  readonly code = 'ERR_QEMU_VHOST_NET_UNAVAILABLE' as const;
+}
+
+/** Guest RAM on hugepages could not be set up (no hugetlbfs mount, no free huge pages). */
+export class QemuHugepagesUnavailableError extends QemuRefusalBase {
+  override readonly name = 'QemuHugepagesUnavailableError' as const;
+  readonly code = 'ERR_QEMU_HUGEPAGES_UNAVAILABLE' as const;
+}
+
+/** Any other start-up refusal; `stderr` carries QEMU's words. */
+export class QemuRefusedError extends QemuRefusalBase {
+  override readonly name = 'QemuRefusedError' as const;
+  readonly code = 'ERR_QEMU_REFUSED' as const;
+}
+
+/** The typed errors `classifyQemuStartError` returns. */
+export type QemuRefusal =
+  | QemuVfioUnavailableError
+  | QemuVhostVsockUnavailableError
+  | QemuVhostNetUnavailableError
+  | QemuHugepagesUnavailableError
+  | QemuRefusedError;
+
+/** What the caller knows about the argv that QEMU refused. */
+export interface RefusalHints {
+  /**
+   * Guest RAM was asked on hugepages. QEMU's "unable to map backing store for guest RAM" does not
+   * say why; with this hint it is read as a hugepage shortage.
+   */
+  readonly hugePages?: boolean;
+}
+
+const LINE_RE = /^(?<prog>[^\s:]+): (?:(?<opt>-[a-z][a-z-]* [^\n]*?): )?(?<msg>.*)$/;
+
+/** Splits QEMU's stderr into its `program: [option: ]message` lines. */
+export function parseQemuErrorLines(stderr: string): QemuErrorLine[] {
+  const out: QemuErrorLine[] = [];
+  for (const raw of stderr.split('\n')) {
+    const line = raw.trimEnd();
+    if (line === '') continue;
+    const m = LINE_RE.exec(line);
+    if (m?.groups) {
+      out.push({ line, option: m.groups.opt, message: m.groups.msg ?? line });
+    } else {
+      out.push({ line, option: undefined, message: line });
+    }
+  }
+  return out;
+}
+
+interface Rule {
+  readonly test: (l: QemuErrorLine, hints: RefusalHints) => boolean;
+  readonly make: (stderr: string, at: QemuErrorLine) => QemuRefusal;
+}
+
+const RULES: readonly Rule[] = [
+  {
+    // "vhost-vsock: failed to open vhost device: No such file or directory"
+    test: (l) => /vhost-vsock/i.test(l.line) && /open vhost device|\/dev\/vhost-vsock/i.test(l.message),
+    make: (s, at) => new QemuVhostVsockUnavailableError('vhost-vsock is not available on this host', s, at),
+  },
+  {
+    // "tap: open vhost char device failed: No such file or directory" (a warning, then QEMU 7.2 may
+    // abort), "vhost-net requested but could not be initialized", "vhost-net support is not compiled in"
+    test: (l) =>
+      /open vhost char device failed|vhost-net requested but could not|vhost-net support is not/i.test(
+        l.line,
+      ),
+    make: (s, at) => new QemuVhostNetUnavailableError('vhost-net is not available on this host', s, at),
+  },
+  {
+    // "vfio /sys/bus/pci/devices/0000:ff:1f.7: no such host device: No such file or directory",
+    // "vfio 0000:01:00.0: no iommu_group found", "vfio: failed to open /dev/vfio/vfio"
+    test: (l) =>
+      /^vfio\b.*(no such host device|iommu_group|not viable|failed to (open|get|set))/i.test(l.message) ||
+      /\/dev\/vfio/.test(l.message),
+    make: (s, at) => new QemuVfioUnavailableError('VFIO device is not available on this host', s, at),
+  },
+  {
+    test: (l, h) =>
+      /hugepage|hugetlb/i.test(l.line) ||
+      (h.hugePages === true &&
+        /backing store .*guest RAM|unable to map backing store|Cannot allocate memory/i.test(l.line)),
+    make: (s, at) => new QemuHugepagesUnavailableError('hugepages are not available on this host', s, at),
+  },
+];
+
+/**
+ * Maps QEMU's stderr, from a QEMU that exited during start-up, to a typed refusal: the first line
+ * naming a missing host capability wins; otherwise `QemuRefusedError` with the first error line.
+ *
+ * @example
+ * const err = classifyQemuStartError(
+ *   'qemu-system-x86_64: -device vhost-vsock-pci,id=vsock0,guest-cid=3: vhost-vsock: failed to open vhost device: No such file or directory\n');
+ * err.code; // 'ERR_QEMU_VHOST_VSOCK_UNAVAILABLE'
+ * err.option; // '-device vhost-vsock-pci,id=vsock0,guest-cid=3'
+ */
+export function classifyQemuStartError(stderr: string, hints: RefusalHints = {}): QemuRefusal {
+  const lines = parseQemuErrorLines(stderr);
+  for (const rule of RULES) {
+    const at = lines.find((l) => rule.test(l, hints));
+    if (at) return rule.make(stderr, at);
+  }
+  const first = lines.find((l) => !/^qemu-system-[^:]+: terminating on signal/.test(l.line)) ?? lines[0];
+  return new QemuRefusedError('QEMU refused to start', stderr, first);
+}
