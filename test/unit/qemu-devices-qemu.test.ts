@@ -1,0 +1,488 @@
+// Real QEMU 7.2 accepts the device fragments (realized devices found over QMP by id), and QEMU's
+// real refusals for hardware this host lacks become typed errors.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  classifyQemuStartError,
+  devicesArgs,
+  QemuHugepagesUnavailableError,
+  QemuRefusedError,
+  QemuVfioUnavailableError,
+  QemuVhostNetUnavailableError,
+  QemuVhostVsockUnavailableError,
+} from '../../src/qemu/devices/index.js';
+import type { DeviceContext, QemuDevice } from '../../src/qemu/devices/types.js';
+import type { QmpPciDeviceInfo } from '../../src/qmp/commands.js';
+import { QmpClient } from '../../src/qmp/index.js';
+import { alive, descendants } from '../helpers/census.js';
+import { QEMU, VIRTIOFSD } from '../helpers/env.js';
+
+const Q35: DeviceContext = { arch: 'amd64', machineType: 'q35' };
+const DEADLINE_MS = 20_000;
+
+interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+interface Launched {
+  readonly child: ChildProcess;
+  readonly exited: Promise<Exit>;
+  readonly stderr: () => string;
+}
+
+let dir = '';
+const started: ChildProcess[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vmactor-dev-'));
+  chmodSync(dir, 0o700);
+});
+
+afterEach(async () => {
+  // Kill only what this file started, by PID, and reap it before removing the directory.
+  for (const child of started.splice(0).reverse()) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null && alive(child.pid)) {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      process.kill(child.pid, 'SIGKILL');
+      await gone;
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  // Nothing of ours outlives the test.
+  const left = descendants();
+  expect(left, `leftover processes ${left.join(', ')}`).toEqual([]);
+});
+
+function deadline<T>(p: Promise<T>, what: string, ms = DEADLINE_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`deadline: ${what} after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, expiry]).finally(() => clearTimeout(timer));
+}
+
+function run(cmd: string, args: readonly string[], extraStdio: 'pipe' | 'ignore' = 'ignore'): Launched {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', extraStdio], cwd: dir, shell: false });
+  started.push(child);
+  let err = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => {
+    err += d;
+  });
+  const exited = new Promise<Exit>((resolve) => {
+    // 'close' fires after stdio has drained, so stderr is complete.
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, exited, stderr: () => err };
+}
+
+function qemuBase(machine = 'q35,accel=tcg'): string[] {
+  return [
+    '-S',
+    '-display',
+    'none',
+    '-nodefaults',
+    '-machine',
+    machine,
+    '-qmp',
+    `unix:${join(dir, 'q.sock')},server=on,wait=off`,
+  ];
+}
+
+/** Launches QEMU with the fragments; QMP arrives on fd 3 (a socketpair), no path polling. */
+async function launchWithQmp(args: readonly string[]): Promise<{ qemu: Launched; qmp: QmpClient }> {
+  const qemu = run(
+    QEMU!,
+    [...qemuBase(), '-chardev', 'socket,id=mon0,fd=3', '-mon', 'chardev=mon0,mode=control', ...args],
+    'pipe',
+  );
+  const early = qemu.exited.then((e) => {
+    throw new Error(`QEMU exited early (${e.code ?? e.signal}): ${qemu.stderr()}`);
+  });
+  const qmp = await deadline(
+    Promise.race([
+      QmpClient.connect(qemu.child.stdio[3] as Socket, { greetingTimeoutMs: DEADLINE_MS }),
+      early,
+    ]),
+    'QMP greeting',
+  );
+  early.catch(() => {});
+  return { qemu, qmp };
+}
+
+/** Launches QEMU expecting it to refuse the argv; resolves with its stderr once it has exited. */
+async function refusalOf(
+  args: readonly string[],
+  wrap: readonly string[] = [],
+): Promise<{ exit: Exit; stderr: string }> {
+  const [cmd, ...pre] = wrap.length > 0 ? [...wrap, QEMU!] : [QEMU!];
+  const qemu = run(cmd!, [...pre, ...qemuBase(), ...args]);
+  const exit = await deadline(qemu.exited, 'QEMU refusal');
+  return { exit, stderr: qemu.stderr() };
+}
+
+function flattenPci(devices: readonly QmpPciDeviceInfo[]): { qdev_id: string }[] {
+  return devices.flatMap((d) => [d, ...flattenPci(d.pci_bridge?.devices ?? [])]);
+}
+
+function image(name: string, bytes = 1 << 20): string {
+  const p = join(dir, name);
+  writeFileSync(p, '');
+  truncateSync(p, bytes); // sparse
+  return p;
+}
+
+describe.skipIf(!QEMU)('device fragments on real QEMU 7.2 (q35, TCG)', () => {
+  it('realizes block, scsi, 9p, console, serial port, rng, bridges, root port, balloon and pvpanic with their ids', async () => {
+    const odd = image('disk,with=comma "and quotes".img');
+    const shared = join(dir, 'share,dir');
+    mkdirSync(shared);
+    const devices: QemuDevice[] = [
+      {
+        type: 'bridge',
+        bridgeType: 'pci',
+        bus: 'pcie.0',
+        id: 'pci-bridge-0',
+        chassis: 1,
+        shpc: true,
+        addr: '2',
+      },
+      {
+        type: 'bridge',
+        bridgeType: 'pcie',
+        bus: 'pcie.0',
+        id: 'pcie-bridge-0',
+        chassis: 2,
+        shpc: false,
+        addr: '3',
+      },
+      { type: 'pcie-root-port', id: 'rp0', chassis: 3, slot: 1, memReserve: '32M', pref64Reserve: '64M' },
+      {
+        type: 'block',
+        id: 'drive0',
+        file: image('root.img'),
+        format: 'raw',
+        driver: 'virtio-blk',
+        romfile: '',
+      },
+      {
+        type: 'block',
+        id: 'drive1',
+        file: odd,
+        format: 'raw',
+        driver: 'virtio-blk',
+        bus: 'pci-bridge-0',
+        addr: '03',
+        shareRW: true,
+        readOnly: true,
+        cache: { direct: false, noFlush: true },
+      },
+      { type: 'scsi-controller', id: 'scsi0', iothread: 'iothread-scsi0' },
+      {
+        type: 'block',
+        id: 'scsi-disk-0',
+        file: image('scsi.img'),
+        format: 'raw',
+        driver: 'scsi-hd',
+        scsi: { bus: 'scsi0.0', scsiId: 0, lun: 2 },
+      },
+      {
+        type: 'fs',
+        fsType: 'virtio-9p',
+        id: 'extra-9p-shared',
+        path: shared,
+        mountTag: 'tag,with=comma',
+        securityModel: 'none',
+        multidev: 'remap',
+      },
+      { type: 'serial', driver: 'virtio-serial', id: 'serial0', maxPorts: 4 },
+      {
+        type: 'char',
+        driver: 'virtconsole',
+        backend: 'socket',
+        id: 'charconsole0',
+        deviceId: 'console0',
+        path: join(dir, 'console.sock'),
+      },
+      {
+        type: 'char',
+        driver: 'virtserialport',
+        backend: 'socket',
+        id: 'charch0',
+        deviceId: 'channel0',
+        path: join(dir, 'agent.sock'),
+        name: 'agent.channel.0',
+        bus: 'serial0.0',
+      },
+      {
+        type: 'char',
+        driver: 'isa-serial',
+        backend: 'file',
+        id: 'charserial0',
+        deviceId: 'uart0',
+        path: join(dir, 'uart.log'),
+      },
+      {
+        type: 'rng',
+        id: 'rng0',
+        deviceId: 'rng-dev0',
+        filename: '/dev/urandom',
+        maxBytes: 1024,
+        period: 1000,
+      },
+      { type: 'balloon', id: 'balloon0', bus: 'rp0', deflateOnOOM: true, freePageReporting: true },
+      { type: 'pvpanic' },
+    ];
+    const { qmp } = await launchWithQmp(devicesArgs(devices, Q35));
+
+    const peripheral = (await qmp.execute('qom-list', { path: '/machine/peripheral' })).map((p) => p.name);
+    for (const id of [
+      'pci-bridge-0',
+      'pcie-bridge-0',
+      'rp0',
+      'drive0',
+      'drive1',
+      'scsi0',
+      'scsi-disk-0',
+      'extra-9p-shared',
+      'serial0',
+      'console0',
+      'channel0',
+      'uart0',
+      'rng-dev0',
+      'balloon0',
+    ]) {
+      expect(peripheral, `device ${id} under /machine/peripheral`).toContain(id);
+    }
+
+    const blocks = await qmp.execute('query-block');
+    const byDrive = new Map(blocks.map((b) => [b.device, b]));
+    expect(byDrive.get('drive0')?.inserted?.file).toBe(join(dir, 'root.img'));
+    expect(byDrive.get('drive1')?.inserted?.file).toBe(odd);
+    expect(byDrive.get('drive1')?.inserted?.ro).toBe(true);
+    expect(byDrive.get('scsi-disk-0')?.inserted?.file).toBe(join(dir, 'scsi.img'));
+
+    // Under -S no firmware has numbered the secondary buses, so query-pci lists bridged devices
+    // nowhere; their QOM parent bus says where they sit.
+    const pci = flattenPci((await qmp.execute('query-pci')).flatMap((b) => b.devices)).map((d) => d.qdev_id);
+    expect(pci).toEqual(
+      expect.arrayContaining([
+        'pci-bridge-0',
+        'pcie-bridge-0',
+        'rp0',
+        'drive0',
+        'scsi0',
+        'extra-9p-shared',
+        'rng-dev0',
+      ]),
+    );
+    const qomGet = (id: string, property: string): Promise<unknown> =>
+      qmp.executeUntyped('qom-get', { path: `/machine/peripheral/${id}`, property });
+    expect(await qomGet('drive1', 'parent_bus')).toMatch(/pci-bridge-0/);
+    expect(await qomGet('drive1', 'addr')).toBe(3 << 3);
+    expect(await qomGet('balloon0', 'parent_bus')).toMatch(/rp0/);
+    expect(await qomGet('pci-bridge-0', 'addr')).toBe(2 << 3);
+    expect(await qomGet('pci-bridge-0', 'chassis_nr')).toBe(1);
+    expect(await qomGet('rp0', 'mem-reserve')).toBe(32 << 20);
+    expect(await qomGet('balloon0', 'deflate-on-oom')).toBe(true);
+    expect(await qomGet('scsi-disk-0', 'lun')).toBe(2);
+    expect(await qomGet('rng-dev0', 'max-bytes')).toBe(1024);
+    const anon = await qmp.execute('qom-list', { path: '/machine/peripheral-anon' });
+    expect(anon.map((c) => c.type)).toContain('child<pvpanic>');
+
+    expect(await qomGet('extra-9p-shared', 'mount_tag')).toBe('tag,with=comma');
+    const iothreads = (await qmp.executeUntyped('query-iothreads')) as { id: string }[];
+    expect(iothreads.map((t) => t.id)).toContain('iothread-scsi0');
+    const chardevs = await qmp.execute('query-chardev');
+    expect(chardevs.find((c) => c.label === 'charconsole0')?.filename).toContain(join(dir, 'console.sock'));
+    expect(chardevs.find((c) => c.label === 'charch0')?.filename).toContain(join(dir, 'agent.sock'));
+    expect(await qomGet('channel0', 'name')).toBe('agent.channel.0');
+    qmp.close();
+  });
+
+  it('realizes an nvdimm image, intel-iommu and a loader on a machine with nvdimm=on', async () => {
+    const nv = image('nv.img', 16 << 20);
+    const devices: QemuDevice[] = [
+      { type: 'iommu', intremap: true, cachingMode: true },
+      { type: 'nvdimm', id: 'mem0', deviceId: 'nv0', memPath: nv, size: 16 << 20, readOnly: true },
+      { type: 'loader', id: 'loader0', file: image('blob,1.bin', 4096) },
+    ];
+    const qemu = run(
+      QEMU!,
+      [
+        ...qemuBase('q35,accel=tcg,nvdimm=on'),
+        '-m',
+        '128M,slots=2,maxmem=1G',
+        '-chardev',
+        'socket,id=mon0,fd=3',
+        '-mon',
+        'chardev=mon0,mode=control',
+        ...devicesArgs(devices, Q35),
+      ],
+      'pipe',
+    );
+    const early = qemu.exited.then((e) => {
+      throw new Error(`QEMU exited early (${e.code ?? e.signal}): ${qemu.stderr()}`);
+    });
+    const qmp = await deadline(
+      Promise.race([QmpClient.connect(qemu.child.stdio[3] as Socket), early]),
+      'QMP',
+    );
+    early.catch(() => {});
+    const peripheral = (await qmp.execute('qom-list', { path: '/machine/peripheral' })).map((p) => p.name);
+    expect(peripheral).toEqual(expect.arrayContaining(['nv0', 'loader0']));
+    const mem = (await qmp.executeUntyped('query-memory-devices')) as {
+      type: string;
+      data: { id?: string };
+    }[];
+    expect(mem).toContainEqual(
+      expect.objectContaining({ type: 'nvdimm', data: expect.objectContaining({ id: 'nv0' }) }),
+    );
+    const iommus = (await qmp.executeUntyped('qom-list-types', { implements: 'x86-iommu' })) as {
+      name: string;
+    }[];
+    expect(iommus.map((t) => t.name)).toContain('intel-iommu');
+    expect(
+      await qmp.executeUntyped('qom-get', { path: '/machine/peripheral/nv0', property: 'unarmed' }),
+    ).toBe(true);
+    qmp.close();
+  });
+
+  it.skipIf(!VIRTIOFSD)(
+    'realizes vhost-user-fs against a real virtiofsd on shared guest memory',
+    async () => {
+      const source = join(dir, 'src');
+      mkdirSync(source);
+      const sock = join(dir, 'vfs.sock');
+      const vfsd = run(VIRTIOFSD!, [`--socket-path=${sock}`, '-o', `source=${source}`, '-o', 'cache=none']);
+      // virtiofsd says so on stderr once its socket is listening: an event, not a poll.
+      await deadline(
+        new Promise<void>((resolve, reject) => {
+          const onData = (): void => {
+            if (vfsd.stderr().includes('Waiting for vhost-user socket connection')) resolve();
+          };
+          vfsd.child.stderr!.on('data', onData);
+          vfsd.exited.then((e) => reject(new Error(`virtiofsd exited (${e.code}): ${vfsd.stderr()}`)));
+          onData();
+        }),
+        'virtiofsd socket',
+      );
+      const frag = devicesArgs(
+        [
+          {
+            type: 'vhost-user',
+            vhostType: 'fs',
+            socketPath: sock,
+            charDevId: 'char-fs0',
+            typeDevId: 'fs0',
+            tag: 'kata,Shared',
+          },
+        ],
+        Q35,
+      );
+      const { qmp } = await launchWithQmp([
+        '-m',
+        '256M',
+        '-object',
+        'memory-backend-memfd,id=mem,size=256M,share=on',
+        '-numa',
+        'node,memdev=mem',
+        ...frag,
+      ]);
+      const peripheral = (await qmp.execute('qom-list', { path: '/machine/peripheral' })).map((p) => p.name);
+      expect(peripheral).toContain('fs0');
+      expect(await qmp.executeUntyped('qom-get', { path: '/machine/peripheral/fs0', property: 'tag' })).toBe(
+        'kata,Shared',
+      );
+      qmp.close();
+    },
+  );
+});
+
+describe.skipIf(!QEMU)("QEMU's real refusals become typed errors", () => {
+  it('reads a vfio-pci device with a BDF that does not exist as ERR_QEMU_VFIO_UNAVAILABLE', async () => {
+    const args = devicesArgs([{ type: 'vfio', id: 'vfio0', bdf: '0000:ff:1f.7' }], Q35);
+    const { exit, stderr } = await refusalOf(args);
+    expect(exit.code).not.toBe(0);
+    const err = classifyQemuStartError(stderr);
+    expect(err).toBeInstanceOf(QemuVfioUnavailableError);
+    expect(err.code).toBe('ERR_QEMU_VFIO_UNAVAILABLE');
+    expect(err.option).toBe(`-device ${args[1]}`);
+    expect(err.stderr).toBe(stderr);
+  });
+
+  it('reads a mediated vfio device whose sysfs path does not exist as ERR_QEMU_VFIO_UNAVAILABLE', async () => {
+    const sysfsDev = '/sys/bus/mdev/devices/c0ffee00-0000-4000-8000-000000000001';
+    const { stderr } = await refusalOf(devicesArgs([{ type: 'vfio', sysfsDev }], Q35));
+    const err = classifyQemuStartError(stderr);
+    expect(err.code).toBe('ERR_QEMU_VFIO_UNAVAILABLE');
+    expect(err.message).toContain(sysfsDev);
+  });
+
+  it('reads vhost-vsock without /dev/vhost-vsock as ERR_QEMU_VHOST_VSOCK_UNAVAILABLE', async () => {
+    const { exit, stderr } = await refusalOf(
+      devicesArgs([{ type: 'vsock', id: 'vsock0', contextId: 3 }], Q35),
+    );
+    expect(exit.code).not.toBe(0);
+    const err = classifyQemuStartError(stderr);
+    expect(err).toBeInstanceOf(QemuVhostVsockUnavailableError);
+    expect(err.code).toBe('ERR_QEMU_VHOST_VSOCK_UNAVAILABLE');
+    expect(err.option).toContain('vhost-vsock-pci');
+  });
+
+  it('reads a vhost=on tap (inside a private network namespace) without /dev/vhost-net as ERR_QEMU_VHOST_NET_UNAVAILABLE', async () => {
+    const args = devicesArgs(
+      [
+        {
+          type: 'net',
+          netType: 'tap',
+          driver: 'virtio-net',
+          id: 'net0',
+          ifname: 'tap0',
+          mac: '52:54:00:12:34:56',
+          vhost: true,
+        },
+      ],
+      Q35,
+    );
+    // `unshare --net` gives QEMU a network namespace of its own: the tap it creates dies with it.
+    const { exit, stderr } = await refusalOf(args, ['unshare', '--net']);
+    expect(exit.code === 0 && exit.signal === null).toBe(false);
+    const err = classifyQemuStartError(stderr);
+    expect(err).toBeInstanceOf(QemuVhostNetUnavailableError);
+    expect(err.code).toBe('ERR_QEMU_VHOST_NET_UNAVAILABLE');
+  });
+
+  it('reads guest RAM on hugetlb memfd without huge pages as ERR_QEMU_HUGEPAGES_UNAVAILABLE', async () => {
+    const { exit, stderr } = await refusalOf([
+      '-m',
+      '128M',
+      '-object',
+      'memory-backend-memfd,id=mem,size=128M,hugetlb=on,prealloc=on',
+      '-numa',
+      'node,memdev=mem',
+    ]);
+    expect(exit.code).not.toBe(0);
+    const err = classifyQemuStartError(stderr, { hugePages: true });
+    expect(err).toBeInstanceOf(QemuHugepagesUnavailableError);
+    expect(err.code).toBe('ERR_QEMU_HUGEPAGES_UNAVAILABLE');
+  });
+
+  it('reads any other refusal (a missing disk image) as ERR_QEMU_REFUSED carrying the stderr', async () => {
+    const missing = join(dir, 'missing.img');
+    const { stderr } = await refusalOf(
+      devicesArgs([{ type: 'block', id: 'drive0', file: missing, format: 'raw', driver: 'virtio-blk' }], Q35),
+    );
+    const err = classifyQemuStartError(stderr);
+    expect(err).toBeInstanceOf(QemuRefusedError);
+    expect(err.code).toBe('ERR_QEMU_REFUSED');
+    expect(err.stderr).toBe(stderr);
+    expect(err.message).toContain(missing);
+    expect(err.option?.startsWith('-drive id=drive0')).toBe(true);
+  });
+});
