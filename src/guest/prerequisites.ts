@@ -54,7 +54,10 @@ export async function isStaticElf(file: string): Promise<boolean> {
  * busybox at /bin/busybox. (`cpio` is not needed: the initramfs is written in TypeScript, see newc.ts;
  * `xz`/`zstd` are only needed for compressed modules and are checked when one is met.)
  */
-export async function missingPrerequisites(): Promise<MissingPrerequisite[]> {
+export async function missingPrerequisites(
+  options: { readonly path?: string; readonly busybox?: string } = {},
+): Promise<MissingPrerequisite[]> {
+  const busybox = options.busybox ?? BUSYBOX_PATH;
   const missing: MissingPrerequisite[] = [];
   const tools: [string, string][] = [
     ['apt-get', 'Debian/Ubuntu apt is required to download kernel packages (package apt)'],
@@ -63,18 +66,18 @@ export async function missingPrerequisites(): Promise<MissingPrerequisite[]> {
     ['dpkg-deb', 'required by dpkg -x (package dpkg)'],
   ];
   for (const [bin, hint] of tools) {
-    if (!(await findExecutable(bin))) missing.push({ what: bin, hint });
+    if (!(await findExecutable(bin, options.path))) missing.push({ what: bin, hint });
   }
   try {
-    await access(BUSYBOX_PATH, constants.X_OK);
-    if (!(await isStaticElf(BUSYBOX_PATH))) {
+    await access(busybox, constants.X_OK);
+    if (!(await isStaticElf(busybox))) {
       missing.push({
-        what: `static busybox at ${BUSYBOX_PATH}`,
-        hint: `${BUSYBOX_PATH} is dynamically linked; run \`apt-get install busybox-static\``,
+        what: `static busybox at ${busybox}`,
+        hint: `${busybox} is dynamically linked; run \`apt-get install busybox-static\``,
       });
     }
   } catch {
-    missing.push({ what: `busybox at ${BUSYBOX_PATH}`, hint: 'run `apt-get install busybox-static`' });
+    missing.push({ what: `busybox at ${busybox}`, hint: 'run `apt-get install busybox-static`' });
   }
   return missing;
 }

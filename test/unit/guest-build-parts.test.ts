@@ -93,3 +93,24 @@ describe('guest init and cmdline', () => {
     expect(s).toContain('echo "VMACTOR-GUEST-READY $release"');
   });
 });
+
+describe('setup prerequisites', () => {
+  it('names each missing tool with the package that provides it', async () => {
+    const { missingPrerequisites } = await import('../../src/guest/prerequisites.js');
+    const missing = await missingPrerequisites({ path: '/nonexistent', busybox: '/nonexistent/busybox' });
+    expect(missing.map((m) => m.what)).toEqual([
+      'apt-get',
+      'apt-cache',
+      'dpkg',
+      'dpkg-deb',
+      'busybox at /nonexistent/busybox',
+    ]);
+    expect(missing.at(-1)?.hint).toContain('busybox-static');
+  });
+
+  it.skipIf(!BUSYBOX)('accepts the static busybox and rejects a dynamically linked binary', async () => {
+    const { isStaticElf } = await import('../../src/guest/prerequisites.js');
+    expect(await isStaticElf(BUSYBOX as string)).toBe(true);
+    expect(await isStaticElf(process.execPath)).toBe(false);
+  });
+});

@@ -1,0 +1,269 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type GuestAgentListener, guestQemuArgs, listenGuestAgent } from '../../src/guest/agent-channel.js';
+import { GuestAgentClient } from '../../src/guest/agent-client.js';
+import { readGuestManifest } from '../../src/guest/build.js';
+import { GuestAgentReplyError } from '../../src/guest/errors.js';
+import { probeAcceleratorDetails } from '../../src/guest/kvm-probe.js';
+import type { GuestFlavour } from '../../src/guest/paths.js';
+import { alive, descendants } from '../helpers/census.js';
+import { guest, QEMU, VIRTIOFSD } from '../helpers/env.js';
+
+interface Booted {
+  readonly qemu: ChildProcess;
+  readonly client: GuestAgentClient;
+  readonly consoleFile: string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+const clients: GuestAgentClient[] = [];
+const listeners: GuestAgentListener[] = [];
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'vmactor-guest-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return once(child, 'exit').then(
+    ([code, signal]) => ({ code, signal }) as { code: number | null; signal: NodeJS.Signals | null },
+  );
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Boots the default guest under TCG with the agent channel on a socket we listen on. */
+async function boot(
+  dir: string,
+  flavour: GuestFlavour,
+  extra: string[] = [],
+  memory = ['-m', '512'],
+): Promise<Booted> {
+  const listener = await listenGuestAgent(join(dir, 'agent.sock'));
+  listeners.push(listener);
+  const consoleFile = join(dir, 'console.log');
+  const stderr = await open(join(dir, 'qemu.stderr'), 'w');
+  const qemu = spawn(
+    QEMU as string,
+    [
+      '-machine',
+      'q35,accel=tcg',
+      ...memory,
+      '-smp',
+      '2',
+      '-nographic',
+      '-nodefaults',
+      '-no-user-config',
+      ...guestQemuArgs({ flavour, consoleFile, agent: { path: listener.path } }),
+      ...extra,
+    ],
+    { stdio: ['ignore', 'ignore', stderr.fd], shell: false },
+  );
+  await stderr.close();
+  children.push(qemu);
+  const exit = exitOf(qemu);
+  const early = exit.then(async ({ code, signal }) => {
+    throw new Error(
+      `QEMU exited (${signal ?? code}) before connecting: ${await readFile(join(dir, 'qemu.stderr'), 'utf8')}`,
+    );
+  });
+  const socket = await Promise.race([listener.accept({ timeout: 15_000 }), early]);
+  early.catch(() => undefined);
+  const client = new GuestAgentClient(socket);
+  clients.push(client);
+  return { qemu, client, consoleFile, exit };
+}
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const child of children.splice(0)) {
+    if (child.pid !== undefined && alive(child.pid)) {
+      const gone = exitOf(child);
+      process.kill(child.pid, 'SIGKILL');
+      await gone;
+    }
+  }
+  for (const l of listeners.splice(0)) await l.close();
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+describe.skipIf(!QEMU || !guest('cloud'))('the cloud default guest under TCG', () => {
+  it('prints its ready line on the console and the agent channel and reports CPUs, memory, disks and NICs', async () => {
+    const dir = await tempDir();
+    const disk = join(dir, 'disk.img');
+    await writeFile(disk, Buffer.alloc(8 * 1024 * 1024));
+    const vm = await boot(dir, 'cloud', [
+      '-drive',
+      `file=${disk},if=none,id=d0,format=raw`,
+      '-device',
+      'virtio-blk-pci,drive=d0,serial=vmactor-disk0',
+      '-netdev',
+      'user,id=n0',
+      '-device',
+      'virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=',
+    ]);
+    const { release } = await vm.client.waitReady({ timeout: 45_000 });
+    const manifest = await readGuestManifest('cloud');
+    expect(release).toBe(manifest?.kernelRelease);
+    // The serial console is a tty (CRLF) and carries firmware escape sequences: compare plain lines.
+    const consoleLines = (await readFile(vm.consoleFile, 'utf8'))
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI escapes
+      .replace(/\x1b(\[[0-9;?]*[A-Za-z]|c)/g, '')
+      .split(/\r?\n/);
+    expect(consoleLines).toContain(`VMACTOR-GUEST-READY ${release}`);
+
+    expect(await vm.client.request('ping', [])).toEqual({ pong: true, release });
+    expect(await vm.client.request('cpus', [])).toMatchObject({ online: 2, onlineList: '0-1' });
+    const mem = await vm.client.request('mem', []);
+    expect(mem.memTotalKiB).toBeGreaterThan(400 * 1024);
+    expect(mem.memTotalKiB).toBeLessThanOrEqual(512 * 1024);
+    expect(mem.blocksOffline).toBe(0);
+    expect(await vm.client.request('blk', [])).toEqual([
+      { name: 'vda', sizeBytes: 8 * 1024 * 1024, serial: 'vmactor-disk0', readOnly: false },
+    ]);
+    const nics = await vm.client.request('net', []);
+    expect(nics).toEqual(expect.arrayContaining([expect.objectContaining({ mac: '52:54:00:12:34:56' })]));
+  });
+
+  it('writes a disk through the guest so the host sees the bytes, and reads them back in the guest', async () => {
+    const dir = await tempDir();
+    const disk = join(dir, 'disk.img');
+    await writeFile(disk, Buffer.alloc(1024 * 1024));
+    const vm = await boot(dir, 'cloud', [
+      '-drive',
+      `file=${disk},if=none,id=d0,format=raw`,
+      '-device',
+      'virtio-blk-pci,drive=d0',
+    ]);
+    await vm.client.waitReady({ timeout: 45_000 });
+    const text = 'hello from the guest disk';
+    expect(await vm.client.request('write-block', ['vda', text])).toEqual({ written: text.length });
+    expect((await readFile(disk)).subarray(0, text.length).toString()).toBe(text);
+    const back = await vm.client.request('read-block', ['/dev/vda', text.length]);
+    expect(Buffer.from(back.base64, 'base64').toString()).toBe(text);
+
+    const t1 = await vm.client.request('ticks', []);
+    const t2 = await vm.client.request('ticks', []);
+    expect(t2.uptime).toBeGreaterThanOrEqual(t1.uptime);
+    expect(t2.requests).toBe(t1.requests + 1);
+
+    const missing = await vm.client.request('read', ['/no/such/file']).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(GuestAgentReplyError);
+    await expect(vm.client.request('write-block', ['nosuchdisk', 'x'])).rejects.toThrow(/not a block device/);
+
+    await vm.client.request('poweroff', []).catch(() => undefined);
+    expect(await withDeadline(vm.exit, 15_000, 'QEMU exit after poweroff')).toEqual({
+      code: 0,
+      signal: null,
+    });
+  });
+
+  it.skipIf(!VIRTIOFSD)(
+    'mounts a virtiofs share from a real virtiofsd and reads a file the host wrote',
+    async () => {
+      const dir = await tempDir();
+      const share = join(dir, 'share');
+      await mkdir(share);
+      await writeFile(join(share, 'hello.txt'), 'written by the host for virtiofs\n');
+      const sock = join(dir, 'vfs.sock');
+      const virtiofsd = spawn(VIRTIOFSD as string, [`--socket-path=${sock}`, '-o', `source=${share}`], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        shell: false,
+      });
+      children.push(virtiofsd);
+      await withDeadline(
+        new Promise<void>((resolve, reject) => {
+          let err = '';
+          virtiofsd.stderr?.setEncoding('utf8').on('data', (d: string) => {
+            err += d;
+            if (err.includes('Waiting for vhost-user socket connection')) resolve();
+          });
+          virtiofsd.once('exit', (code) => reject(new Error(`virtiofsd exited ${code}: ${err}`)));
+        }),
+        10_000,
+        'virtiofsd listening',
+      );
+      const vm = await boot(
+        dir,
+        'cloud',
+        [
+          '-chardev',
+          `socket,id=vfs0,path=${sock}`,
+          '-device',
+          'vhost-user-fs-pci,chardev=vfs0,tag=hostshare',
+        ],
+        [
+          '-m',
+          '512',
+          '-object',
+          'memory-backend-memfd,id=mem,size=512M,share=on',
+          '-numa',
+          'node,memdev=mem',
+        ],
+      );
+      await vm.client.waitReady({ timeout: 45_000 });
+      expect(await vm.client.request('mount', ['virtiofs', 'hostshare', '/mnt/host'])).toEqual({
+        mounted: '/mnt/host',
+      });
+      expect((await vm.client.readFile('/mnt/host/hello.txt')).toString()).toBe(
+        'written by the host for virtiofs\n',
+      );
+    },
+  );
+});
+
+describe.skipIf(!QEMU || !guest('generic'))('the generic default guest under TCG', () => {
+  it('mounts a 9p share and reads a file the host wrote', async () => {
+    const dir = await tempDir();
+    const share = join(dir, 'share9p');
+    await mkdir(share);
+    await writeFile(join(share, 'note.txt'), 'written by the host for 9p\n');
+    const vm = await boot(dir, 'generic', [
+      '-fsdev',
+      `local,id=fs0,path=${share},security_model=none`,
+      '-device',
+      'virtio-9p-pci,fsdev=fs0,mount_tag=hostshare9p',
+    ]);
+    await vm.client.waitReady({ timeout: 45_000 });
+    expect(await vm.client.request('mount', ['9p', 'hostshare9p', '/mnt/9p'])).toEqual({
+      mounted: '/mnt/9p',
+    });
+    expect((await vm.client.readFile('/mnt/9p/note.txt')).toString()).toBe('written by the host for 9p\n');
+  });
+});
+
+describe.skipIf(!QEMU || !guest('cloud'))('the accelerator probe', () => {
+  it('reaches a verdict within its deadline and leaves no QEMU process behind', async () => {
+    const before = new Set(descendants());
+    const probe = await probeAcceleratorDetails({ fresh: true, deadlineMs: 5000, qemu: QEMU as string });
+    expect(['kvm', 'tcg']).toContain(probe.accel);
+    expect(probe.reason.length).toBeGreaterThan(0);
+    expect(descendants().filter((p) => !before.has(p))).toEqual([]);
+  });
+
+  it('recognises a booting Linux kernel (exercised under TCG)', async () => {
+    const probe = await probeAcceleratorDetails({
+      probeAccel: 'tcg',
+      cpu: 'max',
+      qemu: QEMU as string,
+      deadlineMs: 20_000,
+    });
+    expect(probe).toMatchObject({ accel: 'tcg', reason: expect.stringContaining('booted') });
+  });
+});
