@@ -1,0 +1,21 @@
+// The process layer: QEMU and virtiofsd children, exit watchers, run dirs, the stop ladder.
+export * from './errors.js';
+export type { ExitInfo, ExitWatch } from './exit.js';
+export { watchExit } from './exit.js';
+export type { FileFollower } from './follow-file.js';
+export { followFile } from './follow-file.js';
+export type { QemuProcess, SpawnQemuOptions } from './qemu-process.js';
+export { spawnQemu } from './qemu-process.js';
+export {
+  assertSocketPath,
+  assertUnder,
+  createRunDir,
+  defaultRunBase,
+  MAX_SOCKET_PATH_BYTES,
+  removeRunDir,
+  runDirFor,
+} from './run-dir.js';
+export type { StopOutcome, StopPolicy, Stoppable, StopRung } from './stop-ladder.js';
+export { DEFAULT_STOP_POLICY, exitWithin, stopProcess } from './stop-ladder.js';
+export type { LaunchVirtiofsdOptions, VirtiofsdProcess } from './virtiofsd-process.js';
+export { launchVirtiofsd, withListenFd } from './virtiofsd-process.js';

@@ -1,0 +1,244 @@
+// The live side of one sandbox: its processes, QMP client, console, and the effects the machine invokes.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Subscription } from 'rxjs';
+import type { LaunchOutput, SandboxWatchEvent, ShutdownInput } from '../../machines/sandbox.types.js';
+import { QemuExitedEarlyError, VirtiofsdExitedEarlyError } from '../process/errors.js';
+import type { ExitInfo } from '../process/exit.js';
+import { type FileFollower, followFile } from '../process/follow-file.js';
+import { type QemuProcess, spawnQemu } from '../process/qemu-process.js';
+import { assertSocketPath, assertUnder, createRunDir, removeRunDir } from '../process/run-dir.js';
+import { exitWithin, type StopPolicy, stopProcess } from '../process/stop-ladder.js';
+import { launchVirtiofsd, type VirtiofsdProcess } from '../process/virtiofsd-process.js';
+import { QmpClient } from '../qmp/client.js';
+import type { QmpEvent } from '../qmp/types.js';
+import { ConsoleTap } from './console-tap.js';
+import type { LaunchPlan } from './spec.js';
+
+/** Queues watch events until the machine's `watch` actor attaches, then forwards them live. */
+export class WatchBuffer {
+  private queue: SandboxWatchEvent[] = [];
+  private sink: ((e: SandboxWatchEvent) => void) | undefined;
+
+  push(e: SandboxWatchEvent): void {
+    if (this.sink) this.sink(e);
+    else this.queue.push(e);
+  }
+
+  attach(sink: (e: SandboxWatchEvent) => void): () => void {
+    this.sink = sink;
+    const queued = this.queue;
+    this.queue = [];
+    for (const e of queued) sink(e);
+    return () => {
+      if (this.sink === sink) this.sink = undefined;
+    };
+  }
+}
+
+/** Maps a QMP event onto the machine's watch events (others are ignored). */
+export function watchEventOf(e: QmpEvent): SandboxWatchEvent | undefined {
+  switch (e.event) {
+    case 'STOP':
+      return { type: 'qmp.STOP' };
+    case 'RESUME':
+      return { type: 'qmp.RESUME' };
+    case 'SHUTDOWN': {
+      const reason = typeof e.data.reason === 'string' ? e.data.reason : undefined;
+      return { type: 'qmp.SHUTDOWN', guest: e.data.guest === true, ...(reason ? { reason } : {}) };
+    }
+    case 'GUEST_PANICKED': {
+      const action = typeof e.data.action === 'string' ? e.data.action : undefined;
+      return { type: 'qmp.GUEST_PANICKED', ...(action ? { action } : {}), info: e.data.info };
+    }
+    case 'DEVICE_DELETED': {
+      const device = typeof e.data.device === 'string' ? e.data.device : undefined;
+      const path = typeof e.data.path === 'string' ? e.data.path : '';
+      return { type: 'qmp.DEVICE_DELETED', ...(device ? { device } : {}), path };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function exitEvent(which: 'qemu' | 'virtiofsd', x: ExitInfo): SandboxWatchEvent {
+  return { type: 'process.exited', which, code: x.code, signal: x.signal };
+}
+
+/** Options of a {@link SandboxRuntime}. */
+export interface RuntimeOptions {
+  readonly sandboxId: string;
+  readonly runDir: string;
+  readonly plan: LaunchPlan;
+  readonly logger: Logger;
+  readonly stopPolicy: StopPolicy;
+  /** Deadline for QEMU's QMP greeting and negotiation. */
+  readonly qmpTimeoutMs: number;
+}
+
+const EARLY_EXIT_GRACE_MS = 2_000;
+const CONSOLE_LOG = 'console.log';
+
+/** One sandbox's processes and connections; the effects of the machine run against it. */
+export class SandboxRuntime {
+  readonly watch = new WatchBuffer();
+  qemu: QemuProcess | undefined;
+  virtiofsd: VirtiofsdProcess | undefined;
+  qmp: QmpClient | undefined;
+  console: ConsoleTap | undefined;
+  private runDirCreated = false;
+  private readonly followers: FileFollower[] = [];
+  private readonly subscriptions: Subscription[] = [];
+  private launching: Promise<unknown> = Promise.resolve();
+  private tornDown: Promise<void> | undefined;
+
+  constructor(readonly opts: RuntimeOptions) {}
+
+  get logger(): Logger {
+    return this.opts.logger;
+  }
+
+  /** Start: run dir 0700 → virtiofsd → QEMU → QMP negotiated → `cont` after `-S`. */
+  launch(signal: AbortSignal): Promise<LaunchOutput> {
+    const p = this.launch0(signal);
+    this.launching = p.catch(() => undefined);
+    return p;
+  }
+
+  private async launch0(signal: AbortSignal): Promise<LaunchOutput> {
+    const { plan, runDir, logger } = this.opts;
+    await createRunDir(runDir);
+    this.runDirCreated = true;
+    signal.throwIfAborted();
+
+    if (plan.virtiofsd && plan.paths.virtiofsdSocket) {
+      const socketPath = assertSocketPath(assertUnder(runDir, plan.paths.virtiofsdSocket));
+      const v = await launchVirtiofsd({
+        argv: plan.virtiofsd.argv,
+        socketPath,
+        logFile: join(runDir, 'virtiofsd.log'),
+      });
+      this.virtiofsd = v;
+      this.subscriptions.push(v.exit$.subscribe((x) => this.watch.push(exitEvent('virtiofsd', x))));
+      void writeFile(join(runDir, 'virtiofsd.pid'), `${v.pid}\n`, { mode: 0o600 }).catch(() => {});
+      void this.follow(v.logFile, 'virtiofsd');
+      signal.throwIfAborted();
+    }
+
+    const qemu = await spawnQemu({ argv: plan.argv, logFile: join(runDir, 'qemu.log') });
+    this.qemu = qemu;
+    this.subscriptions.push(qemu.exit$.subscribe((x) => this.watch.push(exitEvent('qemu', x))));
+    logger.debug({ pid: qemu.pid }, 'qemu spawned');
+
+    let qmp: QmpClient;
+    try {
+      qmp = await QmpClient.connect(qemu.qmpSocket, {
+        logger,
+        signal,
+        greetingTimeoutMs: this.opts.qmpTimeoutMs,
+      });
+    } catch (err) {
+      throw await this.explainEarlyExit(err);
+    }
+    this.qmp = qmp;
+    this.subscriptions.push(
+      qmp.events$.subscribe({
+        next: (e) => {
+          const w = watchEventOf(e);
+          if (w) this.watch.push(w);
+        },
+        error: () => {},
+      }),
+    );
+    void qmp.closed.then((info) => {
+      if (!info.expected)
+        this.watch.push({ type: 'qmp.disconnected', ...(info.error ? { error: info.error } : {}) });
+    });
+    if (plan.argv.includes('-S')) await qmp.execute('cont', undefined, { signal });
+    this.openConsole();
+    void this.follow(qemu.logFile, 'qemu');
+    return { qemuPid: qemu.pid, virtiofsdPid: this.virtiofsd?.pid ?? null, runDir };
+  }
+
+  /** QMP failed during start: if QEMU (or virtiofsd) exited, say so with its stderr. */
+  private async explainEarlyExit(err: unknown): Promise<unknown> {
+    const qemu = this.qemu;
+    if (!qemu) return err;
+    const exit = await exitWithin(qemu, EARLY_EXIT_GRACE_MS);
+    if (exit) return new QemuExitedEarlyError(exit.code, exit.signal, await qemu.readLog(), { cause: err });
+    const v = this.virtiofsd;
+    const vexit = v?.exitInfo();
+    if (v && vexit) return new VirtiofsdExitedEarlyError(vexit.code, vexit.signal, await v.readLog());
+    return err;
+  }
+
+  private openConsole(): void {
+    const path = this.opts.plan.paths.consoleSocket;
+    if (!path) return;
+    const tap = new ConsoleTap(path, join(this.opts.runDir, CONSOLE_LOG), this.logger);
+    this.console = tap;
+    tap.open();
+  }
+
+  private async follow(file: string, source: 'qemu' | 'virtiofsd'): Promise<void> {
+    try {
+      const f = await followFile(file, (line) => {
+        if (line) this.logger.info({ source }, line);
+      });
+      if (this.tornDown) await f.close();
+      else this.followers.push(f);
+    } catch (err) {
+      this.logger.debug({ err, source }, 'could not follow log');
+    }
+  }
+
+  /** The stop ladder: quit → wait → SIGTERM → wait → SIGKILL → reap; QEMU before virtiofsd; then cleanup. */
+  async shutdown(input: ShutdownInput): Promise<void> {
+    await this.launching;
+    const { stopPolicy: policy } = this.opts;
+    const qemu = this.qemu;
+    const qmp = this.qmp;
+    if (qemu) {
+      const polite = !input.waitOnly && qmp !== undefined && qemu.exitInfo() === undefined;
+      const request = polite
+        ? () => {
+            qmp.expectDisconnect();
+            return qmp.execute('quit', undefined, { timeoutMs: policy.quitTimeoutMs });
+          }
+        : undefined;
+      const out = await stopProcess(qemu, policy, request);
+      this.logger.debug({ rung: out.rung, exit: out.exit }, 'qemu stopped');
+    }
+    await this.stopVirtiofsd(policy.termTimeoutMs);
+    await this.teardown();
+  }
+
+  /** Undo a failed or aborted start: wait for the launch to unwind, then signals and cleanup. */
+  async cleanup(): Promise<void> {
+    await this.launching;
+    const { stopPolicy: policy } = this.opts;
+    if (this.qemu) await stopProcess(this.qemu, { ...policy, quitTimeoutMs: 0 });
+    await this.stopVirtiofsd(0);
+    await this.teardown();
+  }
+
+  private async stopVirtiofsd(graceMs: number): Promise<void> {
+    const v = this.virtiofsd;
+    if (!v) return;
+    // virtiofsd exits by itself once QEMU's vhost-user connection closes; signals after the grace.
+    const out = await stopProcess(v, { ...this.opts.stopPolicy, quitTimeoutMs: graceMs });
+    this.logger.debug({ rung: out.rung, exit: out.exit }, 'virtiofsd stopped');
+  }
+
+  /** Closes connections and followers, removes the run dir (idempotent). */
+  teardown(): Promise<void> {
+    this.tornDown ??= (async () => {
+      this.qmp?.close();
+      for (const s of this.subscriptions) s.unsubscribe();
+      await Promise.all([this.console?.close(), ...this.followers.map((f) => f.close())]);
+      if (this.runDirCreated) await removeRunDir(this.opts.runDir);
+    })();
+    return this.tornDown;
+  }
+}
