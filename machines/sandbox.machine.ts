@@ -180,6 +180,9 @@ export const sandboxSetup = setup({
         stopError: details(context, event.error === undefined ? {} : { error: event.error }),
       });
     }),
+    recordWatchError: enqueueActions(({ context, enqueue }, params: { error: unknown }) => {
+      enqueue.assign({ stopReason: 'crashed', stopError: details(context, { error: params.error }) });
+    }),
     recordDumpResult: enqueueActions(({ context, enqueue }, params: { ok: boolean; error?: unknown }) => {
       const path = context.guestMemoryDump?.path ?? '';
       const dump = params.ok ? { path, ok: true } : { path, ok: false, error: params.error };
@@ -327,7 +330,7 @@ export const sandboxSetup = setup({
   },
 });
 
-/** Transitions shared by `active`: stop requests and everything that ends the VM. */
+/** Target of every transition that ends an active VM: the shutdown ladder. */
 const STOPPING_LADDER = '#sandbox.stopping.ladder';
 
 /**
@@ -397,17 +400,28 @@ export const sandboxMachine = sandboxSetup.createMachine({
         id: 'watch',
         src: 'watch',
         input: ({ context }) => ({ sandboxId: context.sandboxId, launched: context.launched! }),
+        // The watcher failing means we lost sight of the VM: treat it like a QMP disconnect.
+        onError: {
+          target: STOPPING_LADDER,
+          actions: { type: 'recordWatchError', params: ({ event }) => ({ error: event.error }) },
+        },
       },
       exit: 'abortOperations',
       on: {
         STOP: { target: STOPPING_LADDER, actions: 'recordStopRequest' },
-        'qmp.SHUTDOWN': { target: STOPPING_LADDER, actions: 'recordShutdown' },
+        'qmp.SHUTDOWN': [
+          { guard: 'isGuestShutdown', target: STOPPING_LADDER, actions: 'recordShutdown' },
+          { target: STOPPING_LADDER, actions: 'recordShutdown' },
+        ],
         'qmp.GUEST_PANICKED': [
           { guard: 'hasDumpPath', target: '#sandbox.stopping.dumping', actions: 'recordPanic' },
           { target: STOPPING_LADDER, actions: 'recordPanic' },
         ],
         'qmp.disconnected': { target: STOPPING_LADDER, actions: 'recordDisconnect' },
-        'process.exited': { target: STOPPING_LADDER, actions: 'recordExit' },
+        'process.exited': [
+          { guard: 'isQemuExit', target: STOPPING_LADDER, actions: 'recordExit' },
+          { guard: 'isVirtiofsdExit', target: STOPPING_LADDER, actions: 'recordExit' },
+        ],
         'qmp.DEVICE_DELETED': { actions: 'emitDeviceDeleted' },
       },
       states: {

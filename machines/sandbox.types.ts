@@ -393,6 +393,7 @@ export const SANDBOX_ACTIONS = [
   'recordPanic',
   'recordExit',
   'recordDisconnect',
+  'recordWatchError',
   'recordDumpResult',
   'recordCleanupError',
   'enqueueOperation',
