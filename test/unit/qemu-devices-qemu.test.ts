@@ -19,7 +19,10 @@ import type { DeviceContext, QemuDevice } from '../../src/qemu/devices/types.js'
 import type { QmpPciDeviceInfo } from '../../src/qmp/commands.js';
 import { QmpClient } from '../../src/qmp/index.js';
 import { alive, descendants } from '../helpers/census.js';
-import { QEMU, VIRTIOFSD } from '../helpers/env.js';
+import { hostBinary, QEMU, VIRTIOFSD } from '../helpers/env.js';
+
+const QEMU_S390X = hostBinary('qemu-system-s390x');
+const QEMU_AARCH64 = hostBinary('qemu-system-aarch64');
 
 const Q35: DeviceContext = { arch: 'amd64', machineType: 'q35' };
 const DEADLINE_MS = 20_000;
@@ -95,10 +98,20 @@ function qemuBase(machine = 'q35,accel=tcg'): string[] {
 }
 
 /** Launches QEMU with the fragments; QMP arrives on fd 3 (a socketpair), no path polling. */
-async function launchWithQmp(args: readonly string[]): Promise<{ qemu: Launched; qmp: QmpClient }> {
+async function launchWithQmp(
+  args: readonly string[],
+  opts: { binary?: string; machine?: string } = {},
+): Promise<{ qemu: Launched; qmp: QmpClient }> {
   const qemu = run(
-    QEMU!,
-    [...qemuBase(), '-chardev', 'socket,id=mon0,fd=3', '-mon', 'chardev=mon0,mode=control', ...args],
+    opts.binary ?? QEMU!,
+    [
+      ...qemuBase(opts.machine),
+      '-chardev',
+      'socket,id=mon0,fd=3',
+      '-mon',
+      'chardev=mon0,mode=control',
+      ...args,
+    ],
     'pipe',
   );
   const early = qemu.exited.then((e) => {
@@ -113,6 +126,11 @@ async function launchWithQmp(args: readonly string[]): Promise<{ qemu: Launched;
   );
   early.catch(() => {});
   return { qemu, qmp };
+}
+
+/** Ids under /machine/peripheral. */
+async function peripheralIds(qmp: QmpClient): Promise<string[]> {
+  return (await qmp.execute('qom-list', { path: '/machine/peripheral' })).map((p) => p.name);
 }
 
 /** Launches QEMU expecting it to refuse the argv; resolves with its stderr once it has exited. */
@@ -312,28 +330,9 @@ describe.skipIf(!QEMU)('device fragments on real QEMU 7.2 (q35, TCG)', () => {
       { type: 'nvdimm', id: 'mem0', deviceId: 'nv0', memPath: nv, size: 16 << 20, readOnly: true },
       { type: 'loader', id: 'loader0', file: image('blob,1.bin', 4096) },
     ];
-    const qemu = run(
-      QEMU!,
-      [
-        ...qemuBase('q35,accel=tcg,nvdimm=on'),
-        '-m',
-        '128M,slots=2,maxmem=1G',
-        '-chardev',
-        'socket,id=mon0,fd=3',
-        '-mon',
-        'chardev=mon0,mode=control',
-        ...devicesArgs(devices, Q35),
-      ],
-      'pipe',
-    );
-    const early = qemu.exited.then((e) => {
-      throw new Error(`QEMU exited early (${e.code ?? e.signal}): ${qemu.stderr()}`);
+    const { qmp } = await launchWithQmp(['-m', '128M,slots=2,maxmem=1G', ...devicesArgs(devices, Q35)], {
+      machine: 'q35,accel=tcg,nvdimm=on',
     });
-    const qmp = await deadline(
-      Promise.race([QmpClient.connect(qemu.child.stdio[3] as Socket), early]),
-      'QMP',
-    );
-    early.catch(() => {});
     const peripheral = (await qmp.execute('qom-list', { path: '/machine/peripheral' })).map((p) => p.name);
     expect(peripheral).toEqual(expect.arrayContaining(['nv0', 'loader0']));
     const mem = (await qmp.executeUntyped('query-memory-devices')) as {
@@ -402,6 +401,160 @@ describe.skipIf(!QEMU)('device fragments on real QEMU 7.2 (q35, TCG)', () => {
       qmp.close();
     },
   );
+});
+
+describe('device fragments on the other transports (real QEMU 7.2, TCG)', () => {
+  it.skipIf(!QEMU_S390X)('realizes the ccw variants on s390-ccw-virtio with their devno', async () => {
+    const ctx: DeviceContext = { arch: 's390x', machineType: 's390-ccw-virtio' };
+    const shared = join(dir, 'share');
+    mkdirSync(shared);
+    const devices: QemuDevice[] = [
+      {
+        type: 'block',
+        id: 'drive0',
+        file: image('root.img'),
+        format: 'raw',
+        driver: 'virtio-blk',
+        devno: 'fe.0.0001',
+      },
+      { type: 'scsi-controller', id: 'scsi0', iothread: 'io0', devno: 'fe.0.0002' },
+      {
+        type: 'block',
+        id: 'scsi-disk-0',
+        file: image('scsi.img'),
+        format: 'raw',
+        driver: 'scsi-hd',
+        scsi: { bus: 'scsi0.0', scsiId: 0, lun: 0 },
+      },
+      {
+        type: 'fs',
+        fsType: 'virtio-9p',
+        id: 'fs0',
+        path: shared,
+        mountTag: 'share',
+        securityModel: 'none',
+        devno: 'fe.0.0003',
+      },
+      { type: 'serial', driver: 'virtio-serial', id: 'serial0', devno: 'fe.0.0004' },
+      {
+        type: 'char',
+        driver: 'virtconsole',
+        backend: 'socket',
+        id: 'charconsole0',
+        deviceId: 'console0',
+        path: join(dir, 'c.sock'),
+      },
+      { type: 'rng', id: 'rng0', deviceId: 'rng-dev0', devno: 'fe.0.0005' },
+      { type: 'balloon', id: 'balloon0', deflateOnOOM: true, devno: 'fe.0.0006' },
+    ];
+    const { qmp } = await launchWithQmp(devicesArgs(devices, ctx), {
+      binary: QEMU_S390X!,
+      machine: 's390-ccw-virtio,accel=tcg',
+    });
+    const ids = await peripheralIds(qmp);
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'drive0',
+        'scsi0',
+        'scsi-disk-0',
+        'fs0',
+        'serial0',
+        'console0',
+        'rng-dev0',
+        'balloon0',
+      ]),
+    );
+    const devno = (id: string): Promise<unknown> =>
+      qmp.executeUntyped('qom-get', { path: `/machine/peripheral/${id}`, property: 'devno' });
+    expect(await devno('drive0')).toBe('fe.0.0001');
+    expect(await devno('scsi0')).toBe('fe.0.0002');
+    expect(await devno('balloon0')).toBe('fe.0.0006');
+    const types = await qmp.execute('qom-list', { path: '/machine/peripheral' });
+    expect(types).toContainEqual({ name: 'drive0', type: 'child<virtio-blk-ccw>' });
+    qmp.close();
+  });
+
+  it.skipIf(!QEMU_AARCH64)(
+    'realizes the pci and mmio variants on arm64 virt (root port, bridge, pvpanic-pci, loader)',
+    async () => {
+      const ctx: DeviceContext = { arch: 'arm64', machineType: 'virt' };
+      const devices: QemuDevice[] = [
+        { type: 'pcie-root-port', id: 'rp0', chassis: 1, slot: 1, pref32Reserve: '32M' },
+        { type: 'bridge', bridgeType: 'pci', bus: 'pcie.0', id: 'pci-bridge-0', chassis: 2, shpc: false },
+        {
+          type: 'block',
+          id: 'drive0',
+          file: image('root.img'),
+          format: 'raw',
+          driver: 'virtio-blk',
+          bus: 'rp0',
+        },
+        {
+          type: 'block',
+          id: 'drive1',
+          file: image('mmio.img'),
+          format: 'raw',
+          driver: 'virtio-blk',
+          transport: 'mmio',
+        },
+        { type: 'rng', id: 'rng0', deviceId: 'rng-dev0', bus: 'pci-bridge-0', addr: '01' },
+        { type: 'pvpanic' },
+        { type: 'loader', id: 'loader0', file: image('blob.bin', 4096) },
+      ];
+      const { qmp } = await launchWithQmp(devicesArgs(devices, ctx), {
+        binary: QEMU_AARCH64!,
+        machine: 'virt,accel=tcg',
+      });
+      const types = await qmp.execute('qom-list', { path: '/machine/peripheral' });
+      expect(types).toEqual(
+        expect.arrayContaining([
+          { name: 'rp0', type: 'child<pcie-root-port>' },
+          { name: 'pci-bridge-0', type: 'child<pci-bridge>' },
+          { name: 'drive0', type: 'child<virtio-blk-pci>' },
+          { name: 'drive1', type: 'child<virtio-blk-device>' },
+          { name: 'rng-dev0', type: 'child<virtio-rng-pci>' },
+          { name: 'loader0', type: 'child<loader>' },
+        ]),
+      );
+      const anon = await qmp.execute('qom-list', { path: '/machine/peripheral-anon' });
+      expect(anon.map((c) => c.type)).toContain('child<pvpanic-pci>');
+      qmp.close();
+    },
+  );
+
+  it('realizes the mmio variants on an amd64 microvm', async () => {
+    const ctx: DeviceContext = { arch: 'amd64', machineType: 'microvm' };
+    const shared = join(dir, 'share');
+    mkdirSync(shared);
+    const devices: QemuDevice[] = [
+      { type: 'block', id: 'drive0', file: image('root.img'), format: 'raw', driver: 'virtio-blk' },
+      {
+        type: 'fs',
+        fsType: 'virtio-9p',
+        id: 'fs0',
+        path: shared,
+        mountTag: 'share',
+        securityModel: 'mapped-file',
+      },
+      { type: 'serial', driver: 'virtio-serial', id: 'serial0' },
+      { type: 'char', driver: 'virtconsole', backend: 'pty', id: 'charconsole0', deviceId: 'console0' },
+      { type: 'rng', id: 'rng0', deviceId: 'rng-dev0' },
+      { type: 'balloon', id: 'balloon0' },
+    ];
+    const { qmp } = await launchWithQmp(devicesArgs(devices, ctx), { machine: 'microvm,accel=tcg' });
+    const types = await qmp.execute('qom-list', { path: '/machine/peripheral' });
+    expect(types).toEqual(
+      expect.arrayContaining([
+        { name: 'drive0', type: 'child<virtio-blk-device>' },
+        { name: 'fs0', type: 'child<virtio-9p-device>' },
+        { name: 'serial0', type: 'child<virtio-serial-device>' },
+        { name: 'console0', type: 'child<virtconsole>' },
+        { name: 'rng-dev0', type: 'child<virtio-rng-device>' },
+        { name: 'balloon0', type: 'child<virtio-balloon-device>' },
+      ]),
+    );
+    qmp.close();
+  });
 });
 
 describe.skipIf(!QEMU)("QEMU's real refusals become typed errors", () => {
