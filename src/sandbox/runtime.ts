@@ -139,7 +139,7 @@ export class SandboxRuntime {
         greetingTimeoutMs: this.opts.qmpTimeoutMs,
       });
     } catch (err) {
-      throw await this.explainEarlyExit(err);
+      throw signal.aborted ? err : await this.explainEarlyExit(err);
     }
     this.qmp = qmp;
     this.subscriptions.push(
