@@ -12,6 +12,8 @@ export interface MemoryBackend {
   readonly share?: boolean;
   /** `prealloc=on`: touch every page at start (mem-prealloc, hugepages). */
   readonly prealloc?: boolean;
+  /** memfd: back with huge pages from the kernel's pool (`hugetlb=on`). */
+  readonly hugetlb?: boolean;
 }
 
 /**
@@ -27,6 +29,7 @@ export function memoryBackendArg(b: MemoryBackend): string {
     ['id', b.id],
     ['size', `${b.sizeMiB}M`],
     b.kind === 'file' && b.memPath !== undefined && ['mem-path', b.memPath],
+    b.kind === 'memfd' && b.hugetlb === true && ['hugetlb', true],
     b.share === true && ['share', true],
     b.prealloc === true && ['prealloc', true],
   ]);

@@ -64,6 +64,12 @@ export interface PlannedDevice {
   readonly addr?: string;
   /** CCW device number (s390x), `fe.0.0001`. */
   readonly devno?: string;
+  /** The host path it uses: block file, chardev socket, 9p dir, vhost-user socket, nvdimm backing file. */
+  readonly path?: string;
+  /** Chardev id (char devices, vhost-user), or drive id (block). */
+  readonly backendId?: string;
+  /** Mount tag (9p, virtio-fs). */
+  readonly tag?: string;
 }
 
 /** Everything needed to launch QEMU for a sandbox. */
@@ -92,8 +98,6 @@ export interface QemuPlan {
 export const SHARED_FS_TAG = 'kataShared';
 /** Id of the guest RAM backend when it is explicit (govmm's `dimm1`). */
 export const MEMORY_BACKEND_ID = 'dimm1';
-/** Default location of hugepages. */
-export const HUGEPAGES_PATH = '/dev/hugepages';
 
 /** Root-bus slots the platform occupies, per machine (q35: host bridge 00, LPC 1f; pc: 00, PIIX 01). */
 const RESERVED_ROOT_SLOTS: Readonly<Record<string, readonly number[]>> = {
@@ -169,6 +173,23 @@ function deviceIdOf(d: QemuDevice): string | undefined {
   }
 }
 
+function extraInfo(d: QemuDevice): Partial<PlannedDevice> {
+  switch (d.type) {
+    case 'block':
+      return { path: d.file, backendId: d.id };
+    case 'char':
+      return d.path !== undefined ? { path: d.path, backendId: d.id } : { backendId: d.id };
+    case 'fs':
+      return { path: d.path, tag: d.mountTag };
+    case 'vhost-user':
+      return { path: d.socketPath, backendId: d.charDevId, ...(d.tag !== undefined ? { tag: d.tag } : {}) };
+    case 'nvdimm':
+      return { path: d.memPath, backendId: d.id };
+    default:
+      return {};
+  }
+}
+
 function isVirtioLike(d: QemuDevice): boolean {
   if (!PCI_CAPABLE.has(d.type)) return false;
   if (d.type === 'block' && d.driver === 'scsi-hd') return false;
@@ -222,11 +243,13 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
   let backend: MemoryBackend | undefined;
   const fileBacked = virtioFs || spec.fileBackedMemRootDir !== undefined;
   if (spec.hugePages) {
+    // govmm uses mem-path=/dev/hugepages; where that is not a hugetlbfs mount QEMU silently
+    // creates a plain file there. memfd hugetlb=on asks the kernel's huge page pool directly.
     backend = {
-      kind: 'file',
+      kind: 'memfd',
       id: MEMORY_BACKEND_ID,
       sizeMiB: spec.memoryMiB,
-      memPath: HUGEPAGES_PATH,
+      hugetlb: true,
       share: true,
       prealloc: true,
     };
@@ -317,7 +340,7 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
       info = { id, type: d.type };
     }
     devices.push(placedDev);
-    if (info) planned.push(info);
+    if (info) planned.push({ ...info, ...extraInfo(d) });
   };
 
   // Bridges first, so they get the first root-bus addresses (bridgePCIStartAddr).
@@ -402,7 +425,7 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
       );
     }
     for (let i = 0; i < spec.pcieRootPorts; i++) {
-      place({ type: 'pcie-root-port', id: `rp${i}`, bus: machine.rootBus, chassis: 0, slot: i });
+      place({ type: 'pcie-root-port', id: `rp${i}`, chassis: 0, slot: i });
     }
   }
 

@@ -178,11 +178,8 @@ export async function launchWithQmp(
   const deadlineMs = opts.deadlineMs ?? 20_000;
   let timer: NodeJS.Timeout | undefined;
   const early = new Promise<never>((_, reject) => {
-    child.once('exit', (code) => {
-      // stderr may still be draining: wait for its end.
-      if (child.stderr) child.stderr.once('close', () => reject(new EarlyExitError(code, err)));
-      else reject(new EarlyExitError(code, err));
-    });
+    // 'close' comes after the exit and after stdio (stderr included) has drained.
+    child.once('close', (code) => reject(new EarlyExitError(code, err)));
     child.once('error', reject);
     timer = setTimeout(() => reject(new Error(`QMP not ready within ${deadlineMs} ms: ${err}`)), deadlineMs);
   });
@@ -190,9 +187,17 @@ export async function launchWithQmp(
     await Promise.race([qmp.ready, early]);
     await Promise.race([qmp.execute('qmp_capabilities'), early]);
   } catch (e) {
+    // The QMP socket may break before the exit is seen: an exit with stderr explains it.
+    const exitErr = await Promise.race([
+      early.then(
+        () => undefined,
+        (x: unknown) => x,
+      ),
+      settle(2_000),
+    ]);
     await kill();
     qmp.close();
-    throw e;
+    throw exitErr instanceof EarlyExitError ? exitErr : e;
   } finally {
     clearTimeout(timer);
   }
@@ -206,6 +211,10 @@ export async function launchWithQmp(
       await kill();
     },
   };
+}
+
+function settle(ms: number): Promise<undefined> {
+  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

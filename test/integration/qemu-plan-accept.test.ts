@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Arch } from '../../src/qemu/arch/types.js';
+import { classifyQemuStartError } from '../../src/qemu/devices/refusal.js';
+import type { QemuPlan } from '../../src/qemu/plan.js';
+import { type LaunchExpectation, loadPlanCases, type PlanCase, planCase } from '../golden/plan/cases.js';
+import { guest, hostBinary } from '../helpers/env.js';
+import { EarlyExitError, launchWithQmp, syntheticGuest } from './qemu-plan-harness.js';
+import { verifyPlanViaQmp } from './qemu-plan-verify.js';
+
+const BINARIES: Record<Arch, string> = {
+  amd64: 'qemu-system-x86_64',
+  arm64: 'qemu-system-aarch64',
+  ppc64le: 'qemu-system-ppc64',
+  s390x: 'qemu-system-s390x',
+};
+
+const root = mkdtempSync(join(tmpdir(), 'vmactor-plan-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** Creates the case's files (kernel, initrd, fixture files) under a fresh dir; returns it. */
+function prepare(c: PlanCase): { dir: string; runDir: string } {
+  const dir = join(root, c.name);
+  const runDir = join(dir, 'run');
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  const arch = (c.fixture.config.arch ?? 'amd64') as Arch;
+  const real = arch === 'amd64' ? guest() : undefined;
+  if (real) {
+    symlinkSync(real.kernel, join(dir, 'vmlinuz'));
+    symlinkSync(real.initrd, join(dir, 'initrd.img'));
+  } else {
+    const g = syntheticGuest(arch, dir);
+    symlinkSync(g.kernel, join(dir, 'vmlinuz'));
+    symlinkSync(g.initrd, join(dir, 'initrd.img'));
+  }
+  for (const [name, size] of Object.entries(c.fixture.files ?? {})) {
+    if (name.endsWith('/')) mkdirSync(join(dir, name), { recursive: true });
+    else writeFileSync(join(dir, name), Buffer.alloc(size));
+  }
+  return { dir, runDir };
+}
+
+const cases = loadPlanCases();
+const accepted = cases.filter((c) => c.fixture.launch.expect === 'accepted');
+const refused = cases.filter((c) => c.fixture.launch.expect === 'refused');
+
+/** Starts virtiofsd from the plan and resolves once it waits for QEMU (its stderr says so). */
+async function startVirtiofsd(plan: QemuPlan): Promise<{ kill(): Promise<void> } | undefined> {
+  if (!plan.virtiofsd) return undefined;
+  const [cmd, ...args] = plan.virtiofsd.argv;
+  const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`virtiofsd not ready: ${err}`)), 10_000);
+    child.stderr?.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('Waiting for vhost-user socket connection')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`virtiofsd exited (${code}): ${err}`));
+    });
+  });
+  return {
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        process.kill(child.pid, 'SIGKILL');
+      }
+      await exited;
+    },
+  };
+}
+
+/** Plans, launches with -S, verifies through QMP; returns the number of checks. */
+async function acceptCase(c: PlanCase): Promise<number> {
+  const { dir, runDir } = prepare(c);
+  const plan = planCase(c, dir, runDir);
+  const fsd = await startVirtiofsd(plan);
+  try {
+    const q = await launchWithQmp(plan.argv);
+    try {
+      return await verifyPlanViaQmp(q.qmp, plan);
+    } finally {
+      await q.kill();
+    }
+  } finally {
+    await fsd?.kill();
+  }
+}
+
+const archesUsed = [...new Set(cases.map((c) => (c.fixture.config.arch ?? 'amd64') as Arch))];
+const missing = archesUsed.filter((a) => hostBinary(BINARIES[a]) === undefined);
+
+describe.skipIf(missing.length > 0)(
+  `real QEMU accepts the planned argv (missing: ${missing.join(', ') || 'none'})`,
+  () => {
+    for (const c of accepted) {
+      const arch = (c.fixture.config.arch ?? 'amd64') as Arch;
+      it(`${BINARIES[arch]} -S runs ${c.name} and QMP shows every planned device where the plan put it`, async () => {
+        expect(await acceptCase(c)).toBeGreaterThan(0);
+      });
+    }
+
+    for (const c of refused) {
+      const exp = c.fixture.launch as Extract<LaunchExpectation, { expect: 'refused' }>;
+      it(`QEMU refuses ${c.name} here and the refusal becomes ${exp.code}`, async () => {
+        const { dir, runDir } = prepare(c);
+        const plan = planCase(c, dir, runDir);
+        let err: unknown;
+        try {
+          const q = await launchWithQmp(plan.argv);
+          await q.kill();
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(EarlyExitError);
+        const refusal = classifyQemuStartError((err as EarlyExitError).stderr, exp.hints ?? {});
+        expect(refusal.code).toBe(exp.code);
+      });
+    }
+  },
+);
