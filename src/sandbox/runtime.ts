@@ -12,6 +12,7 @@ import { assertSocketPath, assertUnder, createRunDir, removeRunDir } from '../pr
 import { exitWithin, type StopPolicy, stopProcess } from '../process/stop-ladder.js';
 import { launchVirtiofsd, type VirtiofsdProcess } from '../process/virtiofsd-process.js';
 import { QmpClient } from '../qmp/client.js';
+import { QmpTimeoutError } from '../qmp/errors.js';
 import type { QmpEvent } from '../qmp/types.js';
 import { ConsoleTap } from './console-tap.js';
 import type { LaunchPlan } from './spec.js';
@@ -120,7 +121,7 @@ export class SandboxRuntime {
         logFile: join(runDir, 'virtiofsd.log'),
       });
       this.virtiofsd = v;
-      this.subscriptions.push(v.exit$.subscribe((x) => this.watch.push(exitEvent('virtiofsd', x))));
+      this.subscriptions.push(v.exit$.subscribe((x) => this.onVirtiofsdExit(x)));
       void writeFile(join(runDir, 'virtiofsd.pid'), `${v.pid}\n`, { mode: 0o600 }).catch(() => {});
       void this.follow(v.logFile, 'virtiofsd');
       signal.throwIfAborted();
@@ -159,6 +160,28 @@ export class SandboxRuntime {
     this.openConsole();
     void this.follow(qemu.logFile, 'qemu');
     return { qemuPid: qemu.pid, virtiofsdPid: this.virtiofsd?.pid ?? null, runDir };
+  }
+
+  /**
+   * virtiofsd also exits when QEMU dies (its vhost-user connection closes), and the two exits can
+   * be reaped in either order. Before reporting `virtiofsd-exited`, one QMP round trip confirms
+   * QEMU is alive; if it fails, QEMU is gone and its own exit (or QMP EOF) tells the story.
+   */
+  private onVirtiofsdExit(x: ExitInfo): void {
+    const qmp = this.qmp;
+    const qemu = this.qemu;
+    if (!qmp || !qemu) {
+      this.watch.push(exitEvent('virtiofsd', x));
+      return;
+    }
+    if (qemu.exitInfo()) return;
+    qmp.execute('query-status', undefined, { timeoutMs: 1_000 }).then(
+      () => this.watch.push(exitEvent('virtiofsd', x)),
+      (err: unknown) => {
+        // A hung QEMU still lost its virtiofsd; a disconnect means QEMU is gone (reported by itself).
+        if (err instanceof QmpTimeoutError) this.watch.push(exitEvent('virtiofsd', x));
+      },
+    );
   }
 
   /** QMP failed during start: if QEMU (or virtiofsd) exited, say so with its stderr. */
