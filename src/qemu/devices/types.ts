@@ -171,8 +171,8 @@ export interface VhostUserDevice extends VirtioOptions {
   readonly socketPath: string;
   /** The socket chardev id. */
   readonly charDevId: string;
-  /** govmm `TypeDevID`: netdev id (net), device id (scsi/fs/blk). */
-  readonly typeDevId: string;
+  /** govmm `TypeDevID`: netdev id (net, required), device id (scsi, required; fs/blk optional). */
+  readonly typeDevId?: string;
   /** net: guest MAC (govmm `Address`). */
   readonly mac?: string;
   /** fs: the mount tag. */
