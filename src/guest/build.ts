@@ -1,6 +1,6 @@
 // `vmactor setup`: builds the default guest (kernel + initrd) per flavour, idempotently.
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { downloadPackage, extractPackage, type KernelPackage, resolveKernelPackage } from './debian.js';
 import { GuestBuildError, GuestPrerequisiteError } from './errors.js';
 import { initScript, MODULE_LIST_PATH } from './init-script.js';
+import { bootableKernel, type KernelFormat } from './kernel-image.js';
 import { readModinfo } from './modinfo.js';
 import { type ModuleEntry, moduleNameFromPath, resolveModules, wantedModules } from './modules.js';
 import { type NewcEntry, writeNewc } from './newc.js';
@@ -18,7 +19,7 @@ import { BUSYBOX_PATH, findExecutable, missingPrerequisites } from './prerequisi
 const gzipAsync = promisify(gzip);
 
 /** Bumped whenever the builder's output for the same inputs changes. */
-export const GUEST_BUILDER_VERSION = 3;
+export const GUEST_BUILDER_VERSION = 4;
 
 /** Everything that determines a flavour's output; its hash decides whether to rebuild. */
 export interface GuestInputs {
@@ -37,7 +38,13 @@ export interface GuestManifest {
   readonly inputsSha256: string;
   readonly inputs: GuestInputs;
   readonly kernelRelease: string;
-  readonly kernel: { readonly file: string; readonly sha256: string; readonly bytes: number };
+  readonly kernel: {
+    readonly file: string;
+    readonly sha256: string;
+    readonly bytes: number;
+    /** `bzImage`, or `pvh-elf` when the xz bzImage was decompressed to its PVH-bootable vmlinux. */
+    readonly format: KernelFormat;
+  };
   readonly initrd: { readonly file: string; readonly sha256: string; readonly bytes: number };
   readonly modules: {
     /** Loaded by /init in this order. */
@@ -252,18 +259,21 @@ async function buildFlavour(
     await mkdir(outDir, { recursive: true });
     const tmpKernel = `${out.kernel}.${process.pid}.tmp`;
     const tmpInitrd = `${out.initrd}.${process.pid}.tmp`;
-    await copyFile(vmlinuz, tmpKernel);
+    const config = await readFile(join(root, 'boot', `config-${release}`), 'utf8').catch(() => '');
+    const kernel = await bootableKernel(await readFile(vmlinuz), config);
+    progress(`${flavour}: kernel image ${kernel.format} (${kernel.note})`);
+    await writeFile(tmpKernel, kernel.image);
     await writeFile(tmpInitrd, initrd);
     await rename(tmpKernel, out.kernel);
     await rename(tmpInitrd, out.initrd);
-    const kernelBuf = await readFile(out.kernel);
+    const kernelBuf = kernel.image;
     const manifest: GuestManifest = {
       builderVersion: GUEST_BUILDER_VERSION,
       flavour,
       inputsSha256: sha256(JSON.stringify(inputs)),
       inputs,
       kernelRelease: release,
-      kernel: { file: 'vmlinuz', sha256: sha256(kernelBuf), bytes: kernelBuf.length },
+      kernel: { file: 'vmlinuz', sha256: sha256(kernelBuf), bytes: kernelBuf.length, format: kernel.format },
       initrd: { file: 'initrd.img', sha256: sha256(initrd), bytes: initrd.length },
       modules: {
         loaded: resolution.load.map((m) => m.name),

@@ -114,3 +114,27 @@ describe('setup prerequisites', () => {
     expect(await isStaticElf(process.execPath)).toBe(false);
   });
 });
+
+describe('kernel image choice', () => {
+  it('reads =y switches from a kernel config and nothing else', async () => {
+    const { kernelConfigEnabled } = await import('../../src/guest/kernel-image.js');
+    const config = 'CONFIG_PVH=y\n# CONFIG_KERNEL_XZ is not set\nCONFIG_KERNEL_LZ4=y\nCONFIG_PVH_EXTRA=m\n';
+    expect(kernelConfigEnabled(config, 'CONFIG_PVH')).toBe(true);
+    expect(kernelConfigEnabled(config, 'CONFIG_KERNEL_XZ')).toBe(false);
+    expect(kernelConfigEnabled(config, 'CONFIG_PVH_EXTRA')).toBe(false);
+  });
+
+  it('keeps the bzImage when the kernel is not xz-compressed or has no PVH entry', async () => {
+    const { bootableKernel } = await import('../../src/guest/kernel-image.js');
+    const bz = Buffer.from('not really a bzImage');
+    expect(await bootableKernel(bz, 'CONFIG_KERNEL_LZ4=y\nCONFIG_PVH=y\n')).toMatchObject({
+      format: 'bzImage',
+      image: bz,
+    });
+    expect(await bootableKernel(bz, 'CONFIG_KERNEL_XZ=y\n')).toMatchObject({ format: 'bzImage' });
+    expect(await bootableKernel(bz, 'CONFIG_KERNEL_XZ=y\nCONFIG_PVH=y\n')).toMatchObject({
+      format: 'bzImage',
+      note: expect.stringMatching(/no xz payload|xz not installed/),
+    });
+  });
+});
