@@ -1,0 +1,210 @@
+// Small typed checkers that record `Expected ... got ...` issues with exact paths (used by validate.ts).
+import type { ConfigIssue, Param } from './types.js';
+
+/** Issue collector shared by the checkers of one validation run. */
+export interface Issues {
+  readonly list: ConfigIssue[];
+}
+
+/** A checker: returns the accepted value, or `undefined` after recording an issue. */
+export type Checker<T> = (issues: Issues, path: string, value: unknown) => T | undefined;
+
+/** Largest value of a Go `uint32` (the seeds' numeric fields). */
+export const UINT32_MAX = 0xffff_ffff;
+
+/** Render a value for a message: short JSON, `undefined` for missing. */
+export function show(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Record one issue. */
+export function report(issues: Issues, path: string, message: string): void {
+  issues.list.push({ path, message });
+}
+
+/** Record an `Expected `path` to be what, got `value`` issue. */
+export function expected(issues: Issues, path: string, what: string, value: unknown): undefined {
+  report(issues, path, `Expected \`${path}\` to be ${what}, got \`${show(value)}\``);
+  return undefined;
+}
+
+/** True for `{}`-like objects (not arrays, not null, not class instances such as Date). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Join an object path and a key. */
+export function at(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  return path === '' ? key : `${path}.${key}`;
+}
+
+const hasNul = (s: string): boolean => s.includes('\0');
+
+/** A non-negative integer that fits Go's uint32, optionally bounded. */
+export function uint(min = 0, max = UINT32_MAX, what?: string): Checker<number> {
+  return (issues, path, value) => {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max)
+      return value;
+    const range = max === UINT32_MAX ? `≥ ${min}` : `between ${min} and ${max}`;
+    return expected(issues, path, what ?? `an integer ${range}`, value);
+  };
+}
+
+/** A boolean. */
+export const bool: Checker<boolean> = (issues, path, value) =>
+  typeof value === 'boolean' ? value : expected(issues, path, 'a boolean', value);
+
+/** Any string without NUL bytes (it must survive an argv). */
+export const text: Checker<string> = (issues, path, value) =>
+  typeof value === 'string' && !hasNul(value)
+    ? value
+    : expected(issues, path, 'a string without NUL bytes', value);
+
+/** A non-empty string without NUL bytes. */
+export const nonEmptyText: Checker<string> = (issues, path, value) =>
+  typeof value === 'string' && value !== '' && !hasNul(value)
+    ? value
+    : expected(issues, path, 'a non-empty string without NUL bytes', value);
+
+/** An absolute host path (`''` accepted as "unset" when `allowEmpty`). Existence is checked at launch, not here. */
+export function absPath(allowEmpty: boolean): Checker<string> {
+  return (issues, path, value) => {
+    if (
+      typeof value === 'string' &&
+      !hasNul(value) &&
+      (value.startsWith('/') || (allowEmpty && value === ''))
+    ) {
+      return value;
+    }
+    return expected(issues, path, allowEmpty ? 'an absolute path or ""' : 'an absolute path', value);
+  };
+}
+
+/** An executable: a bare name looked up in PATH (`qemu-system-x86_64`) or an absolute path. */
+export const command: Checker<string> = (issues, path, value) => {
+  if (
+    typeof value === 'string' &&
+    value !== '' &&
+    !hasNul(value) &&
+    (value.startsWith('/') || !value.includes('/'))
+  ) {
+    return value;
+  }
+  return expected(issues, path, 'a command name or an absolute path', value);
+};
+
+/** One of a fixed set of strings. */
+export function oneOf<T extends string>(choices: readonly T[]): Checker<T> {
+  return (issues, path, value) =>
+    typeof value === 'string' && (choices as readonly string[]).includes(value)
+      ? (value as T)
+      : expected(issues, path, `one of ${choices.map((c) => `\`${c}\``).join(', ')}`, value);
+}
+
+/** An array whose every element passes `item`; element issues point at `path[i]`. */
+export function arrayOf<T>(item: Checker<T>): Checker<T[]> {
+  return (issues, path, value) => {
+    if (!Array.isArray(value)) return expected(issues, path, 'an array', value);
+    const out: T[] = [];
+    let ok = true;
+    value.forEach((element: unknown, i) => {
+      const checked = item(issues, at(path, i), element);
+      if (checked === undefined) ok = false;
+      else out.push(checked);
+    });
+    return ok ? out : undefined;
+  };
+}
+
+const KEY_RE = /^[^\s=\0]+$/;
+
+/** A `{key, value}` parameter: key non-empty without whitespace or `=`; value any NUL-free string. */
+export const param: Checker<Param> = (issues, path, value) => {
+  if (!isPlainObject(value)) return expected(issues, path, 'an object `{ key, value }`', value);
+  let ok = true;
+  for (const k of Object.keys(value)) {
+    if (k !== 'key' && k !== 'value') {
+      report(
+        issues,
+        at(path, k),
+        `Unknown key \`${at(path, k)}\` (a parameter has only \`key\` and \`value\`)`,
+      );
+      ok = false;
+    }
+  }
+  const key = value.key;
+  if (typeof key !== 'string' || !KEY_RE.test(key)) {
+    expected(issues, at(path, 'key'), 'a non-empty string without whitespace or `=`', key);
+    ok = false;
+  }
+  const val = value.value === undefined ? '' : value.value;
+  if (typeof val !== 'string' || hasNul(val)) {
+    expected(issues, at(path, 'value'), 'a string without NUL bytes', value.value);
+    ok = false;
+  }
+  return ok ? { key: key as string, value: val as string } : undefined;
+};
+
+/** Parameters as `Param[]`, or as a space-separated string (`"a=1 b"`, as Kata's `kernel_params`). */
+export const params: Checker<Param[]> = (issues, path, value) => {
+  if (typeof value === 'string') {
+    if (hasNul(value)) return expected(issues, path, 'a string without NUL bytes', value);
+    const out: Param[] = [];
+    let ok = true;
+    for (const field of value.split(/\s+/).filter((f) => f !== '')) {
+      const eq = field.indexOf('=');
+      const key = eq < 0 ? field : field.slice(0, eq);
+      if (key === '') {
+        report(issues, path, `Expected every parameter in \`${path}\` to have a key, got \`${show(field)}\``);
+        ok = false;
+      } else {
+        out.push({ key, value: eq < 0 ? '' : field.slice(eq + 1) });
+      }
+    }
+    return ok ? out : undefined;
+  }
+  return arrayOf(param)(issues, path, value);
+};
+
+/** Check an object's keys against `fields`; report unknown keys and missing `required` ones. */
+export function checkObject(
+  issues: Issues,
+  path: string,
+  value: unknown,
+  fields: Readonly<Record<string, Checker<unknown>>>,
+  required: readonly string[] = [],
+  what = 'an object',
+): Record<string, unknown> | undefined {
+  if (!isPlainObject(value)) return expected(issues, path, what, value);
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(value)) {
+    const check = fields[key];
+    if (check === undefined) {
+      report(
+        issues,
+        at(path, key),
+        `Unknown key \`${at(path, key)}\`; known keys: ${Object.keys(fields).join(', ')}`,
+      );
+      continue;
+    }
+    if (raw === undefined) continue;
+    const checked = check(issues, at(path, key), raw);
+    if (checked !== undefined) out[key] = checked;
+  }
+  for (const key of required) {
+    if (value[key] === undefined)
+      report(issues, at(path, key), `Expected \`${at(path, key)}\` to be set, got nothing`);
+  }
+  return out;
+}
