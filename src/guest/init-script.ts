@@ -72,7 +72,7 @@ json_str() { tr -d '"\\\\\\000-\\037'; }
 ok() { echo "$id ok $1"; }
 err() { echo "$id err $(printf "%s" "$1" | tr '\\n' ' ')"; }
 
-cpus_json() {
+count_cpus() {
   n=0
   for c in /sys/devices/system/cpu/cpu[0-9]*; do
     if [ -f "$c/online" ]; then
@@ -81,12 +81,18 @@ cpus_json() {
       n=$((n + 1))
     fi
   done
+}
+
+cpus_json() {
+  count_cpus
   d=/sys/devices/system/cpu
   echo "{\\"online\\":$n,\\"onlineList\\":\\"$(cat $d/online)\\",\\"presentList\\":\\"$(cat $d/present)\\",\\"possibleList\\":\\"$(cat $d/possible)\\"}"
 }
 
+mem_total() { awk '/^MemTotal:/ { print $2 }' /proc/meminfo; }
+
 mem_json() {
-  total=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+  total=$(mem_total)
   on=0
   off=0
   for b in /sys/devices/system/memory/memory*; do
@@ -130,22 +136,55 @@ handle() {
       ok "[$out]" ;;
     cpus) ok "$(cpus_json)" ;;
     online-cpus)
-      bad=""
-      for c in /sys/devices/system/cpu/cpu[0-9]*; do
-        [ -f "$c/online" ] || continue
-        [ "$(cat "$c/online")" = 0 ] || continue
-        echo 1 > "$c/online" 2>/dev/null || bad="$bad \${c##*/}"
+      # Optional argument: wait (bounded, ~5 s) until that many CPUs are online, retrying like
+      # Kata's agent, because a hot-added CPU reaches the guest through an ACPI event.
+      want=\${args:-0}
+      case $want in *[!0-9]*) err "want must be a number"; return ;; esac
+      tries=0
+      while :; do
+        bad=""
+        for c in /sys/devices/system/cpu/cpu[0-9]*; do
+          [ -f "$c/online" ] || continue
+          [ "$(cat "$c/online")" = 0 ] || continue
+          echo 1 > "$c/online" 2>/dev/null || bad="$bad \${c##*/}"
+        done
+        count_cpus
+        [ -z "$bad" ] && [ "$n" -lt "$want" ] && [ $tries -lt 100 ] || break
+        tries=$((tries + 1))
+        sleep 0.05
       done
-      if [ -n "$bad" ]; then err "could not online:$bad"; else ok "$(cpus_json)"; fi ;;
+      if [ -n "$bad" ]; then
+        err "could not online:$bad"
+      elif [ "$n" -lt "$want" ]; then
+        err "only $n of $want CPUs online after 5 s"
+      else
+        ok "$(cpus_json)"
+      fi ;;
     mem) ok "$(mem_json)" ;;
     online-mem)
-      bad=""
-      for b in /sys/devices/system/memory/memory*; do
-        [ -f "$b/state" ] || continue
-        [ "$(cat "$b/state")" = offline ] || continue
-        echo online > "$b/state" 2>/dev/null || bad="$bad \${b##*/}"
+      # Optional argument: wait (bounded, ~5 s) until MemTotal reaches that many KiB.
+      want=\${args:-0}
+      case $want in *[!0-9]*) err "want must be a number"; return ;; esac
+      tries=0
+      while :; do
+        bad=""
+        for b in /sys/devices/system/memory/memory*; do
+          [ -f "$b/state" ] || continue
+          [ "$(cat "$b/state")" = offline ] || continue
+          echo online > "$b/state" 2>/dev/null || bad="$bad \${b##*/}"
+        done
+        total=$(mem_total)
+        [ -z "$bad" ] && [ "$total" -lt "$want" ] && [ $tries -lt 100 ] || break
+        tries=$((tries + 1))
+        sleep 0.05
       done
-      if [ -n "$bad" ]; then err "could not online:$bad"; else ok "$(mem_json)"; fi ;;
+      if [ -n "$bad" ]; then
+        err "could not online:$bad"
+      elif [ "$total" -lt "$want" ]; then
+        err "MemTotal $total KiB < $want KiB after 5 s"
+      else
+        ok "$(mem_json)"
+      fi ;;
     net)
       out=""
       for i in /sys/class/net/*; do

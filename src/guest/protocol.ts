@@ -60,9 +60,11 @@ export interface GuestCommands {
   ping: { args: []; result: { pong: true; release: string } };
   blk: { args: []; result: GuestBlockDevice[] };
   cpus: { args: []; result: GuestCpus };
-  'online-cpus': { args: []; result: GuestCpus };
+  /** Onlines every offline present CPU; with `want`, retries (~5 s, in the guest) until that many are online. */
+  'online-cpus': { args: [] | [want: number]; result: GuestCpus };
   mem: { args: []; result: GuestMemory };
-  'online-mem': { args: []; result: GuestMemory };
+  /** Onlines offline memory blocks; with `minTotalKiB`, retries (~5 s, in the guest) until MemTotal reaches it. */
+  'online-mem': { args: [] | [minTotalKiB: number]; result: GuestMemory };
   net: { args: []; result: GuestNetInterface[] };
   mount: { args: [fstype: 'virtiofs' | '9p', tag: string, dir: string]; result: { mounted: string } };
   read: { args: [path: string]; result: { base64: string } };

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -54,6 +55,7 @@ async function boot(
   flavour: GuestFlavour,
   extra: string[] = [],
   memory = ['-m', '512'],
+  smp = ['-smp', '2'],
 ): Promise<Booted> {
   const listener = await listenGuestAgent(join(dir, 'agent.sock'));
   listeners.push(listener);
@@ -65,8 +67,7 @@ async function boot(
       '-machine',
       'q35,accel=tcg',
       ...memory,
-      '-smp',
-      '2',
+      ...smp,
       '-nographic',
       '-nodefaults',
       '-no-user-config',
@@ -226,6 +227,81 @@ describe.skipIf(!QEMU || !guest('cloud'))('the cloud default guest under TCG', (
       );
     },
   );
+});
+
+/** A minimal QMP exchange over a socket QEMU connected to (enough to hotplug in a test). */
+async function qmp(socket: Socket) {
+  const lines: unknown[] = [];
+  const waiters: (() => void)[] = [];
+  let buf = '';
+  socket.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      lines.push(JSON.parse(buf.slice(0, nl)));
+      buf = buf.slice(nl + 1);
+    }
+    for (const w of waiters.splice(0)) w();
+  });
+  const next = async (pred: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
+    for (;;) {
+      const i = lines.findIndex((m) => pred(m as Record<string, unknown>));
+      if (i >= 0) return lines.splice(i, 1)[0] as Record<string, unknown>;
+      await withDeadline(new Promise<void>((r) => waiters.push(r)), 10_000, 'QMP reply');
+    }
+  };
+  await next((m) => 'QMP' in m);
+  let id = 0;
+  const execute = async (command: string, args?: Record<string, unknown>) => {
+    const myId = `t${++id}`;
+    socket.write(`${JSON.stringify({ execute: command, arguments: args, id: myId })}\n`);
+    const reply = await next((m) => m.id === myId);
+    if ('error' in reply) throw new Error(`${command}: ${JSON.stringify(reply.error)}`);
+    return reply.return;
+  };
+  await execute('qmp_capabilities');
+  return { execute };
+}
+
+describe.skipIf(!QEMU || !guest('cloud'))('hotplug seen from inside the cloud guest', () => {
+  it('onlines a hot-added CPU on request and sees hot-added memory online', async () => {
+    const dir = await tempDir();
+    const qmpListener = await listenGuestAgent(join(dir, 'qmp.sock'));
+    listeners.push(qmpListener);
+    const vm = await boot(
+      dir,
+      'cloud',
+      ['-chardev', `socket,id=qmp0,path=${qmpListener.path}`, '-mon', 'chardev=qmp0,mode=control'],
+      ['-m', '512,slots=2,maxmem=1G'],
+      ['-smp', '1,sockets=2,cores=1,threads=1,maxcpus=2'],
+    );
+    const monitor = await qmp(await qmpListener.accept({ timeout: 15_000 }));
+    await vm.client.waitReady({ timeout: 45_000 });
+    expect(await vm.client.request('cpus', [])).toMatchObject({
+      online: 1,
+      presentList: '0',
+      possibleList: '0-1',
+    });
+    const before = await vm.client.request('mem', []);
+
+    await monitor.execute('device_add', {
+      driver: 'qemu64-x86_64-cpu',
+      id: 'cpu1',
+      'socket-id': 1,
+      'core-id': 0,
+      'thread-id': 0,
+    });
+    expect(await vm.client.request('online-cpus', [2])).toMatchObject({ online: 2, onlineList: '0-1' });
+
+    await monitor.execute('object-add', {
+      'qom-type': 'memory-backend-ram',
+      id: 'mem1',
+      size: 256 * 1024 * 1024,
+    });
+    await monitor.execute('device_add', { driver: 'pc-dimm', id: 'dimm1', memdev: 'mem1' });
+    const after = await vm.client.request('online-mem', [before.memTotalKiB + 200 * 1024]);
+    expect(after.memTotalKiB).toBeGreaterThanOrEqual(before.memTotalKiB + 200 * 1024);
+    expect(after.blocksOffline).toBe(0);
+  });
 });
 
 describe.skipIf(!QEMU || !guest('generic'))('the generic default guest under TCG', () => {
