@@ -8,6 +8,8 @@ export interface MachineArgOptions {
   readonly nvdimm?: boolean;
   /** `memory-backend=<id>` for machines without NUMA (s390x) when RAM has an explicit backend. */
   readonly memoryBackend?: string;
+  /** Further options from the plan (e.g. `kernel_irqchip=split` for the vIOMMU under KVM). */
+  readonly extraOptions?: readonly string[];
   /** Kata's `machine_accelerators`: appended verbatim (already `k=v,k2=v2` syntax, validated by config). */
   readonly machineAccelerators?: string;
 }
@@ -28,7 +30,13 @@ export function machineArg(m: MachineSpec, o: MachineArgOptions): string {
   ];
   if (o.nvdimm && m.nvdimm) parts.push('nvdimm=on');
   if (o.memoryBackend) parts.push(`memory-backend=${o.memoryBackend}`);
+  if (o.extraOptions) parts.push(...o.extraOptions);
   const extra = o.machineAccelerators?.replace(/^,+/, '').trim();
   if (extra) parts.push(extra);
-  return parts.join(',');
+  // A later `key=` replaces an earlier one (e.g. kernel_irqchip=split over =on).
+  const keyOf = (p: string) => p.split('=')[0] ?? p;
+  const out = parts.filter(
+    (p, i) => !parts.slice(i + 1).some((q) => p.includes('=') && keyOf(q) === keyOf(p)),
+  );
+  return out.join(',');
 }

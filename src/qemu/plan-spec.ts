@@ -2,9 +2,6 @@
 import type { Arch } from './arch/types.js';
 import type { QemuDevice } from './devices/types.js';
 
-/** How the sandbox's shared directory reaches the guest. */
-export type SharedFs = 'virtio-fs' | 'virtio-9p' | 'none';
-
 /** Kata's `block_device_driver`: how disks (and the image) are attached. */
 export type BlockDeviceDriver = 'virtio-scsi' | 'virtio-blk' | 'virtio-blk-ccw' | 'nvdimm' | 'virtio-mmio';
 
@@ -47,10 +44,13 @@ export interface PlanSpec {
   readonly firmware?: string;
   /** UEFI flash images (`-drive if=pflash,format=raw,...`), code first. */
   readonly pflash?: readonly string[];
-  readonly sharedFs: SharedFs;
-  /** Host directory shared with the guest (tag `kataShared`). */
-  readonly sharedDir?: string;
+  /** Guest RAM must be shared with a vhost-user backend (virtio-fs in use). */
+  readonly sharedMemory: boolean;
+  /** The virtio-fs share served by virtiofsd (at most one per sandbox, on `vhost-fs.sock`). */
   readonly virtioFs?: {
+    readonly deviceId: string;
+    readonly tag: string;
+    readonly source: string;
     readonly daemon?: string;
     readonly cache: string;
     readonly cacheSize?: number;
@@ -70,8 +70,14 @@ export interface PlanSpec {
   /** `entropy_source`, e.g. `/dev/urandom`. */
   readonly entropySource: string;
   readonly useVsock: boolean;
-  /** Guest CID when `useVsock` (default 3). */
+  /** Guest CID of the agent's vsock when `useVsock` and no vsock device is given (default 3). */
   readonly vsockContextId?: number;
+  /** Add the Intel vIOMMU (q35). */
+  readonly iommu?: boolean;
+  /** `iommu_platform=on` on virtio devices. */
+  readonly iommuPlatform?: boolean;
+  /** Extra QEMU options, appended last as `-<key> [value]` (Kata's hypervisor_params). */
+  readonly hypervisorParams?: readonly { readonly key: string; readonly value: string }[];
   /** Number of PCIe root ports (q35 / virt). */
   readonly pcieRootPorts: number;
   /** QEMU's `-sandbox` policy string, e.g. `on,obsolete=deny,spawn=deny`. */

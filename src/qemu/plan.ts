@@ -1,5 +1,6 @@
 // planQemu: the pure function from a validated sandbox config to QEMU's argv, fds and paths.
 import { cpus, totalmem } from 'node:os';
+import type { ValidatedConfig } from '../config/types.js';
 import { archSpec, machineSpec } from './arch/index.js';
 import type { Accelerator, ArchSpec, MachineSpec } from './arch/types.js';
 import { addDeviceToBridge, type BridgeState, createBridges } from './bridges.js';
@@ -21,6 +22,7 @@ import { machineArg } from './machine.js';
 import { memoryArg } from './memory.js';
 import { type MemoryBackend, memoryBackendArg } from './objects.js';
 import { type PlanPaths, planPaths } from './paths.js';
+import { type PlanConfigOptions, planSpecFromConfig } from './plan-config.js';
 import type { PlanSpec } from './plan-spec.js';
 import { cpuTopology, smpArg } from './smp.js';
 import { virtiofsdArgs } from './virtiofsd.js';
@@ -106,6 +108,17 @@ const RESERVED_ROOT_SLOTS: Readonly<Record<string, readonly number[]>> = {
   virt: [0],
   pseries: [0],
 };
+
+/** QEMU options a user's hypervisor_params may not set: vmactor supervises and owns them. */
+const FORBIDDEN_PARAMS: ReadonlySet<string> = new Set([
+  'daemonize',
+  'pidfile',
+  'qmp',
+  'mon',
+  'name',
+  'uuid',
+  'S',
+]);
 
 const PCI_CAPABLE: ReadonlySet<QemuDeviceType> = new Set<QemuDeviceType>([
   'block',
@@ -197,6 +210,20 @@ function isVirtioLike(d: QemuDevice): boolean {
   return true;
 }
 
+/** Options of {@link planQemu}: the launcher's and the host's facts. */
+export type PlanQemuOptions = PlanOptions & PlanConfigOptions;
+
+/**
+ * Builds the QEMU plan of a validated sandbox config (see {@link planQemuSpec} for the choices).
+ *
+ * @example
+ * const plan = planQemu(validateConfig(input), { runDir: '/run/vmactor/sb1', qmpFd: 3 });
+ * console.log(plan.argv.join(' '));
+ */
+export function planQemu(config: ValidatedConfig, opts: PlanQemuOptions): QemuPlan {
+  return planQemuSpec(planSpecFromConfig(config, opts), opts);
+}
+
 /**
  * Builds the QEMU plan of a sandbox: argv (argv[0] the binary), extra fds, run-dir paths, bridge
  * state and device placement. Pure: reads no files and starts nothing (host CPU/memory default
@@ -216,13 +243,13 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
   const machine: MachineSpec = machineSpec(spec.arch, spec.machineType);
   const accel: Accelerator = opts.accelerator ?? 'tcg';
   const ctx: DeviceContext = { arch: spec.arch, machineType: machine.type };
-  const virtioFs = spec.sharedFs === 'virtio-fs';
+  const virtioFs = spec.virtioFs !== undefined;
   const paths = planPaths(opts.runDir, virtioFs);
   const nested = spec.nested === true;
   const hostCpus = opts.hostCpus ?? cpus().length;
   const hostMemoryMiB = opts.hostMemoryMiB ?? Math.floor(totalmem() / (1024 * 1024));
 
-  if (spec.template !== 'none' && (virtioFs || spec.fileBackedMemRootDir)) {
+  if (spec.template !== 'none' && (spec.sharedMemory || virtioFs || spec.fileBackedMemRootDir)) {
     throw new PlanError('VM templating cannot be combined with virtio-fs or file-backed memory');
   }
   if (spec.enableVhostUserStore && !spec.hugePages) {
@@ -241,7 +268,7 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
 
   // --- the guest RAM backend (govmm appendMemoryKnobs + Kata setupTemplate/setupFileBackedMem)
   let backend: MemoryBackend | undefined;
-  const fileBacked = virtioFs || spec.fileBackedMemRootDir !== undefined;
+  const fileBacked = spec.sharedMemory || virtioFs || spec.fileBackedMemRootDir !== undefined;
   if (spec.hugePages) {
     // govmm uses mem-path=/dev/hugepages; where that is not a hugetlbfs mount QEMU silently
     // creates a plain file there. memfd hugetlb=on asks the kernel's huge page pool directly.
@@ -360,7 +387,16 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
     planned.push({ id: b.id, type: 'bridge', bus: b.bus, addr: hex2(b.addr) });
   }
 
-  const modern = nested ? { disableModern: true } : {};
+  const modern = {
+    ...(nested ? { disableModern: true } : {}),
+    ...(spec.iommuPlatform ? { iommuPlatform: true } : {}),
+  };
+  if (spec.iommu) {
+    if (machine.type !== 'q35') {
+      throw new PlanError(`Expected \`iommu\` only on amd64 q35, got machine \`${machine.type}\``);
+    }
+    devices.push({ type: 'iommu', intremap: true, deviceIotlb: true, cachingMode: true });
+  }
   // Console: virtio-serial bus + virtconsole on a socket chardev (Kata appendConsole).
   place({ type: 'serial', driver: 'virtio-serial', id: 'serial0', ...modern });
   place({
@@ -405,7 +441,8 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
   }
 
   // SCSI controller (+ iothread) when the block driver is virtio-scsi.
-  if (spec.blockDeviceDriver === 'virtio-scsi') {
+  const scsiDisks = spec.devices.some((d) => d.type === 'block' && d.driver === 'scsi-hd');
+  if (spec.blockDeviceDriver === 'virtio-scsi' || scsiDisks) {
     place({
       type: 'scsi-controller',
       id: 'scsi0',
@@ -415,7 +452,7 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
   }
 
   // RNG from entropy_source.
-  place({ type: 'rng', id: 'rng0', deviceId: 'rng0', filename: spec.entropySource });
+  place({ type: 'rng', id: 'rng0', deviceId: 'rng0', filename: spec.entropySource, ...modern });
 
   // PCIe root ports.
   if (spec.pcieRootPorts > 0) {
@@ -430,7 +467,10 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
   }
 
   // Agent channel: vsock, or a virtserialport named agent.channel.0 on kata.sock.
-  if (spec.useVsock) {
+  const vsockGiven = spec.devices.some((d) => d.type === 'vsock');
+  if (spec.useVsock && vsockGiven) {
+    // The user's vsock device is the agent channel.
+  } else if (spec.useVsock) {
     const cid = spec.vsockContextId ?? 3;
     place({ type: 'vsock', id: `vsock-${cid}`, contextId: cid, ...modern });
   } else {
@@ -446,49 +486,32 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
     } satisfies CharDevice);
   }
 
-  // The shared directory: virtio-fs (vhost-user-fs to virtiofsd) or 9p.
+  // The virtio-fs share: vhost-user-fs on virtiofsd's socket.
   let virtiofsd: QemuPlan['virtiofsd'];
-  if (spec.sharedFs !== 'none') {
-    if (spec.sharedDir === undefined) {
-      throw new PlanError(`Expected \`sharedDir\` when the shared fs is ${spec.sharedFs}`);
-    }
-    if (virtioFs) {
-      const socketPath = paths.virtiofsdSocket as string;
-      place({
-        type: 'vhost-user',
-        vhostType: 'fs',
-        socketPath,
-        charDevId: 'char-kataShared',
-        typeDevId: 'vhost-user-fs0',
-        tag: SHARED_FS_TAG,
-        ...(spec.virtioFs?.cacheSize ? { cacheSize: spec.virtioFs.cacheSize } : {}),
-        ...(spec.virtioFs?.queueSize !== undefined ? { queueSize: spec.virtioFs.queueSize } : {}),
-      });
-      virtiofsd = {
-        argv: virtiofsdArgs({
-          ...(spec.virtioFs?.daemon !== undefined ? { binary: spec.virtioFs.daemon } : {}),
-          ...(opts.virtiofsdFd !== undefined ? { fd: opts.virtiofsdFd } : { socketPath }),
-          source: spec.sharedDir,
-          cache: spec.virtioFs?.cache ?? 'auto',
-          debug: spec.debug,
-          ...(spec.virtioFs?.threadPoolSize !== undefined
-            ? { threadPoolSize: spec.virtioFs.threadPoolSize }
-            : {}),
-          ...(spec.virtioFs?.extraArgs !== undefined ? { extraArgs: spec.virtioFs.extraArgs } : {}),
-        }),
-      };
-    } else {
-      place({
-        type: 'fs',
-        fsType: 'virtio-9p',
-        id: `extra-9p-${SHARED_FS_TAG}`,
-        path: spec.sharedDir,
-        mountTag: SHARED_FS_TAG,
-        securityModel: 'none',
-        multidev: 'remap',
-        ...modern,
-      } satisfies FsDevice);
-    }
+  if (spec.virtioFs) {
+    const fs = spec.virtioFs;
+    const socketPath = paths.virtiofsdSocket as string;
+    place({
+      type: 'vhost-user',
+      vhostType: 'fs',
+      socketPath,
+      charDevId: `char-${fs.deviceId}`,
+      typeDevId: fs.deviceId,
+      tag: fs.tag,
+      ...(fs.cacheSize ? { cacheSize: fs.cacheSize } : {}),
+      ...(fs.queueSize !== undefined ? { queueSize: fs.queueSize } : {}),
+    });
+    virtiofsd = {
+      argv: virtiofsdArgs({
+        ...(fs.daemon !== undefined ? { binary: fs.daemon } : {}),
+        ...(opts.virtiofsdFd !== undefined ? { fd: opts.virtiofsdFd } : { socketPath }),
+        source: fs.source,
+        cache: fs.cache,
+        debug: spec.debug,
+        ...(fs.threadPoolSize !== undefined ? { threadPoolSize: fs.threadPoolSize } : {}),
+        ...(fs.extraArgs !== undefined ? { extraArgs: fs.extraArgs } : {}),
+      }),
+    };
   }
 
   // The user's cold-plugged devices.
@@ -521,6 +544,7 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
     machineArg(machine, {
       accel,
       nvdimm,
+      ...(spec.iommu && accel === 'kvm' ? { extraOptions: ['kernel_irqchip=split'] } : {}),
       ...(backend && !arch.numa ? { memoryBackend: backend.id } : {}),
       ...(spec.machineAccelerators ? { machineAccelerators: spec.machineAccelerators } : {}),
     }),
@@ -567,6 +591,14 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
   if (spec.firmware !== undefined) argv.push('-bios', spec.firmware);
   if (spec.template === 'from') argv.push('-incoming', 'defer');
   argv.push('-pidfile', paths.pidFile);
+  for (const p of spec.hypervisorParams ?? []) {
+    const key = p.key.replace(/^-+/, '');
+    if (FORBIDDEN_PARAMS.has(key)) {
+      throw new PlanError(`Expected \`hypervisorParams\` not to set \`${key}\` (vmactor owns it)`);
+    }
+    argv.push(`-${key}`);
+    if (p.value !== '') argv.push(p.value);
+  }
 
   return {
     argv,

@@ -6,7 +6,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Arch } from '../../src/qemu/arch/types.js';
 import { classifyQemuStartError } from '../../src/qemu/devices/refusal.js';
 import type { QemuPlan } from '../../src/qemu/plan.js';
-import { type LaunchExpectation, loadPlanCases, type PlanCase, planCase } from '../golden/plan/cases.js';
+import {
+  caseArch,
+  type LaunchExpectation,
+  loadPlanCases,
+  type PlanCase,
+  planCase,
+} from '../golden/plan/cases.js';
 import { guest, hostBinary } from '../helpers/env.js';
 import { EarlyExitError, launchWithQmp, syntheticGuest } from './qemu-plan-harness.js';
 import { verifyPlanViaQmp } from './qemu-plan-verify.js';
@@ -26,7 +32,7 @@ function prepare(c: PlanCase): { dir: string; runDir: string } {
   const dir = join(root, c.name);
   const runDir = join(dir, 'run');
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  const arch = (c.fixture.config.arch ?? 'amd64') as Arch;
+  const arch = caseArch(c) as Arch;
   const real = arch === 'amd64' ? guest() : undefined;
   if (real) {
     symlinkSync(real.kernel, join(dir, 'vmlinuz'));
@@ -95,14 +101,14 @@ async function acceptCase(c: PlanCase): Promise<number> {
   }
 }
 
-const archesUsed = [...new Set(cases.map((c) => (c.fixture.config.arch ?? 'amd64') as Arch))];
+const archesUsed = [...new Set(cases.map((c) => caseArch(c) as Arch))];
 const missing = archesUsed.filter((a) => hostBinary(BINARIES[a]) === undefined);
 
 describe.skipIf(missing.length > 0)(
   `real QEMU accepts the planned argv (missing: ${missing.join(', ') || 'none'})`,
   () => {
     for (const c of accepted) {
-      const arch = (c.fixture.config.arch ?? 'amd64') as Arch;
+      const arch = caseArch(c) as Arch;
       it(`${BINARIES[arch]} -S runs ${c.name} and QMP shows every planned device where the plan put it`, async () => {
         expect(await acceptCase(c)).toBeGreaterThan(0);
       });

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GOLDEN_PLAN_DIR, goldenArgs, loadPlanCases } from '../golden/plan/cases.js';
+import { caseArch, GOLDEN_PLAN_DIR, goldenArgs, loadPlanCases } from '../golden/plan/cases.js';
 
 const update = process.env.UPDATE_GOLDEN === '1';
 const cases = loadPlanCases();
@@ -9,7 +9,7 @@ const cases = loadPlanCases();
 describe('QEMU plan golden argv (test/golden/plan/<case>.json → <case>.args)', () => {
   it('has at least one fixture per arch and machine', () => {
     const machines = new Set(
-      cases.map((c) => `${c.fixture.config.arch ?? 'amd64'}/${c.fixture.config.machineType ?? ''}`),
+      cases.map((c) => `${caseArch(c)}/${c.fixture.config.hypervisor?.hypervisorMachineType ?? ''}`),
     );
     expect(machines.size).toBeGreaterThanOrEqual(5);
   });

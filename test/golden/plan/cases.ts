@@ -3,7 +3,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PlanOptions, QemuPlan } from '../../../src/qemu/plan.js';
+import type { SandboxConfig } from '../../../src/config/types.js';
+import type { PlanQemuOptions, QemuPlan } from '../../../src/qemu/plan.js';
 import { planFromConfig } from './plan-from-config.js';
 
 /** Directory of the fixtures. */
@@ -27,10 +28,10 @@ export type LaunchExpectation =
 export interface PlanFixture {
   /** What the case shows (the golden test's title). */
   readonly title: string;
-  /** vmactor's sandbox config; strings may contain `${DIR}`. */
-  readonly config: Record<string, unknown>;
-  /** planQemu options beyond the run dir. */
-  readonly options?: Omit<PlanOptions, 'runDir'>;
+  /** vmactor's sandbox config (JSON); strings may contain `${DIR}`. */
+  readonly config: SandboxConfig;
+  /** planQemu options beyond the run dir and `sizeOf` (JSON-friendly). */
+  readonly options?: Omit<PlanQemuOptions, 'runDir' | 'sizeOf'>;
   /** Files to create under DIR before launching (name → size in bytes; a trailing `/` makes a dir). */
   readonly files?: Readonly<Record<string, number>>;
   readonly launch: LaunchExpectation;
@@ -63,13 +64,19 @@ function substitute(value: unknown, dir: string): unknown {
 }
 
 /** The case's config with `${DIR}` replaced. */
-export function caseConfig(c: PlanCase, dir: string): Record<string, unknown> {
-  return substitute(c.fixture.config, dir) as Record<string, unknown>;
+export function caseConfig(c: PlanCase, dir: string): SandboxConfig {
+  return substitute(c.fixture.config, dir) as SandboxConfig;
+}
+
+/** The arch of a case (amd64 unless the config says otherwise). */
+export function caseArch(c: PlanCase): string {
+  return c.fixture.config.hypervisor?.arch ?? 'amd64';
 }
 
 /** Plans a case with files under `dir` and the given run dir. */
 export function planCase(c: PlanCase, dir: string, runDir: string): QemuPlan {
-  return planFromConfig(caseConfig(c, dir), { ...(c.fixture.options ?? {}), runDir });
+  const sizes = new Map(Object.entries(c.fixture.files ?? {}).map(([name, size]) => [`${dir}/${name}`, size]));
+  return planFromConfig(caseConfig(c, dir), { ...(c.fixture.options ?? {}), runDir, sizeOf: (p) => sizes.get(p) });
 }
 
 /** The golden rendering of a case: its argv, one element per line. */

@@ -1,35 +1,75 @@
-// How a fixture's config becomes a plan (kept in one place so the golden, acceptance and CLI tests agree).
-import type { PlanOptions, QemuPlan } from '../../../src/qemu/plan.js';
-import { planQemuSpec } from '../../../src/qemu/plan.js';
-import type { PlanSpec } from '../../../src/qemu/plan-spec.js';
+// How a fixture's config becomes a plan (one place, so the golden, acceptance and CLI tests agree).
+import type { SandboxConfig, ValidatedConfig } from '../../../src/config/types.js';
+import { type PlanQemuOptions, planQemu, type QemuPlan } from '../../../src/qemu/plan.js';
 
-const DEFAULTS: Omit<PlanSpec, 'id' | 'kernel'> = {
+// Until src/config's validateConfig lands: the seeds' defaults, applied the same way.
+const DEFAULTS: ValidatedConfig['hypervisor'] = {
   arch: 'amd64',
-  vcpus: 1,
-  maxVcpus: 0,
-  memoryMiB: 2048,
-  memSlots: 10,
-  memOffsetMiB: 0,
+  numVCPUs: 1,
+  defaultMaxVCPUs: 0,
+  memorySize: 2048,
   defaultBridges: 1,
+  msize9p: 8192,
+  memSlots: 10,
+  memOffset: 0,
+  virtioFSCacheSize: 0,
+  kernelParams: [],
+  hypervisorParams: [],
+  kernelPath: '',
+  imagePath: '',
+  initrdPath: '',
+  firmwarePath: '',
+  machineAccelerators: '',
+  cpuFeatures: '',
+  hypervisorPath: '',
   blockDeviceDriver: 'virtio-scsi',
+  hypervisorMachineType: '',
+  memoryPath: '',
+  devicesStatePath: '',
+  entropySource: '/dev/urandom',
+  sharedFS: 'virtio-9p',
+  virtioFSDaemon: '/usr/lib/qemu/virtiofsd',
+  virtioFSCache: 'auto',
+  virtioFSExtraArgs: [],
+  fileBackedMemRootDir: '',
+  pflash: [],
+  blockDeviceCacheSet: false,
+  blockDeviceCacheDirect: false,
+  blockDeviceCacheNoflush: false,
+  disableBlockDeviceUse: false,
   enableIOThreads: false,
-  disableImageNvdimm: false,
-  kernelParams: '',
-  sharedFs: 'none',
-  hugePages: false,
+  debug: false,
   memPrealloc: false,
+  hugePages: false,
+  virtioMem: false,
+  iommu: false,
+  iommuPlatform: false,
   realtime: false,
   mlock: false,
-  template: 'none',
+  disableNestingChecks: false,
+  useVSock: false,
+  disableImageNvdimm: false,
+  hotplugVFIOOnRootBus: false,
+  pcieRootPort: 0,
+  bootToBeTemplate: false,
+  bootFromTemplate: false,
+  disableVhostNet: false,
   enableVhostUserStore: false,
-  entropySource: '/dev/urandom',
-  useVsock: false,
-  pcieRootPorts: 0,
-  debug: false,
-  devices: [],
+  vhostUserStorePath: '',
+  guestMemoryDumpPath: '',
+  guestMemoryDumpPaging: false,
 };
 
+/** Validates a fixture config (typed ConfigError on bad input). */
+export function validateFixtureConfig(config: SandboxConfig): ValidatedConfig {
+  return {
+    id: config.id,
+    hypervisor: { ...DEFAULTS, ...(config.hypervisor as Partial<ValidatedConfig['hypervisor']>) },
+    devices: config.devices ?? [],
+  };
+}
+
 /** Plans a fixture config. */
-export function planFromConfig(config: Record<string, unknown>, opts: PlanOptions): QemuPlan {
-  return planQemuSpec({ ...DEFAULTS, ...config } as PlanSpec, opts);
+export function planFromConfig(config: SandboxConfig, opts: PlanQemuOptions): QemuPlan {
+  return planQemu(validateFixtureConfig(config), opts);
 }
