@@ -1,8 +1,9 @@
 // Real QEMU 7.2 accepts the device fragments (realized devices found over QMP by id), and QEMU's
 // real refusals for hardware this host lacks become typed errors.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -69,8 +70,17 @@ function deadline<T>(p: Promise<T>, what: string, ms = DEADLINE_MS): Promise<T> 
   return Promise.race([p, expiry]).finally(() => clearTimeout(timer));
 }
 
-function run(cmd: string, args: readonly string[], extraStdio: 'pipe' | 'ignore' = 'ignore'): Launched {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', extraStdio], cwd: dir, shell: false });
+function run(
+  cmd: string,
+  args: readonly string[],
+  extraStdio: 'pipe' | 'ignore' = 'ignore',
+  passed: readonly Socket[] = [],
+): Launched {
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', 'ignore', 'pipe', extraStdio, ...passed],
+    cwd: dir,
+    shell: false,
+  });
   started.push(child);
   let err = '';
   child.stderr!.setEncoding('utf8');
@@ -97,10 +107,13 @@ function qemuBase(machine = 'q35,accel=tcg'): string[] {
   ];
 }
 
-/** Launches QEMU with the fragments; QMP arrives on fd 3 (a socketpair), no path polling. */
+/**
+ * Launches QEMU with the fragments; QMP arrives on fd 3 (a socketpair), no path polling. `passed`
+ * sockets become fds 4, 5, ... in QEMU.
+ */
 async function launchWithQmp(
   args: readonly string[],
-  opts: { binary?: string; machine?: string } = {},
+  opts: { binary?: string; machine?: string; passed?: readonly Socket[] } = {},
 ): Promise<{ qemu: Launched; qmp: QmpClient }> {
   const qemu = run(
     opts.binary ?? QEMU!,
@@ -113,18 +126,16 @@ async function launchWithQmp(
       ...args,
     ],
     'pipe',
+    opts.passed,
   );
-  const early = qemu.exited.then((e) => {
-    throw new Error(`QEMU exited early (${e.code ?? e.signal}): ${qemu.stderr()}`);
-  });
   const qmp = await deadline(
-    Promise.race([
-      QmpClient.connect(qemu.child.stdio[3] as Socket, { greetingTimeoutMs: DEADLINE_MS }),
-      early,
-    ]),
+    QmpClient.connect(qemu.child.stdio[3] as Socket, { greetingTimeoutMs: DEADLINE_MS }),
     'QMP greeting',
-  );
-  early.catch(() => {});
+  ).catch(async (err: unknown) => {
+    // A refused start shows as a broken QMP stream first: report QEMU's own words.
+    const exit = await deadline(qemu.exited, 'QEMU exit after a failed QMP handshake');
+    throw new Error(`QEMU exited (${exit.code ?? exit.signal}): ${qemu.stderr()}`, { cause: err });
+  });
   return { qemu, qmp };
 }
 
@@ -352,55 +363,71 @@ describe.skipIf(!QEMU)('device fragments on real QEMU 7.2 (q35, TCG)', () => {
     qmp.close();
   });
 
-  it.skipIf(!VIRTIOFSD)(
-    'realizes vhost-user-fs against a real virtiofsd on shared guest memory',
-    async () => {
-      const source = join(dir, 'src');
-      mkdirSync(source);
-      const sock = join(dir, 'vfs.sock');
-      const vfsd = run(VIRTIOFSD!, [`--socket-path=${sock}`, '-o', `source=${source}`, '-o', 'cache=none']);
-      // virtiofsd says so on stderr once its socket is listening: an event, not a poll.
-      await deadline(
-        new Promise<void>((resolve, reject) => {
-          const onData = (): void => {
-            if (vfsd.stderr().includes('Waiting for vhost-user socket connection')) resolve();
-          };
-          vfsd.child.stderr!.on('data', onData);
-          vfsd.exited.then((e) => reject(new Error(`virtiofsd exited (${e.code}): ${vfsd.stderr()}`)));
-          onData();
-        }),
-        'virtiofsd socket',
-      );
-      const frag = devicesArgs(
-        [
-          {
-            type: 'vhost-user',
-            vhostType: 'fs',
-            socketPath: sock,
-            charDevId: 'char-fs0',
-            typeDevId: 'fs0',
-            tag: 'kata,Shared',
-          },
-        ],
-        Q35,
-      );
-      const { qmp } = await launchWithQmp([
-        '-m',
-        '256M',
-        '-object',
-        'memory-backend-memfd,id=mem,size=256M,share=on',
-        '-numa',
-        'node,memdev=mem',
-        ...frag,
-      ]);
-      const peripheral = (await qmp.execute('qom-list', { path: '/machine/peripheral' })).map((p) => p.name);
-      expect(peripheral).toContain('fs0');
-      expect(await qmp.executeUntyped('qom-get', { path: '/machine/peripheral/fs0', property: 'tag' })).toBe(
-        'kata,Shared',
-      );
-      qmp.close();
-    },
-  );
+  for (const via of ['socketPath', 'socketFd'] as const) {
+    it.skipIf(!VIRTIOFSD)(
+      `realizes vhost-user-fs against a real virtiofsd (chardev by ${via}) on shared guest memory`,
+      async () => {
+        const source = join(dir, 'src');
+        mkdirSync(source);
+        const sock = join(dir, 'vfs.sock');
+        const vfsd = run(VIRTIOFSD!, [`--socket-path=${sock}`, '-o', `source=${source}`, '-o', 'cache=none']);
+        // virtiofsd says so on stderr once its socket is listening: an event, not a poll.
+        await deadline(
+          new Promise<void>((resolve, reject) => {
+            const onData = (): void => {
+              if (vfsd.stderr().includes('Waiting for vhost-user socket connection')) resolve();
+            };
+            vfsd.child.stderr!.on('data', onData);
+            vfsd.exited.then((e) => reject(new Error(`virtiofsd exited (${e.code}): ${vfsd.stderr()}`)));
+            onData();
+          }),
+          'virtiofsd socket',
+        );
+        // By fd: the test connects and hands QEMU the connected socket as fd 4.
+        const passed: Socket[] = [];
+        if (via === 'socketFd') {
+          const conn = createConnection(sock);
+          await deadline(once(conn, 'connect'), 'connect to virtiofsd');
+          conn.pause(); // QEMU, not this process, reads from it
+          conn.on('error', () => {}); // the connection is QEMU's; its fate shows in QEMU, not here
+          passed.push(conn);
+        }
+        const frag = devicesArgs(
+          [
+            {
+              type: 'vhost-user',
+              vhostType: 'fs',
+              ...(via === 'socketFd' ? { socketFd: 4 } : { socketPath: sock }),
+              charDevId: 'char-fs0',
+              typeDevId: 'fs0',
+              tag: 'kata,Shared',
+            },
+          ],
+          Q35,
+        );
+        const { qmp } = await launchWithQmp(
+          [
+            '-m',
+            '256M',
+            '-object',
+            'memory-backend-memfd,id=mem,size=256M,share=on',
+            '-numa',
+            'node,memdev=mem',
+            ...frag,
+          ],
+          { passed },
+        );
+        for (const conn of passed) conn.destroy(); // QEMU holds its own copy
+        expect(await peripheralIds(qmp)).toContain('fs0');
+        expect(
+          await qmp.executeUntyped('qom-get', { path: '/machine/peripheral/fs0', property: 'tag' }),
+        ).toBe('kata,Shared');
+        const chardevs = await qmp.execute('query-chardev');
+        expect(chardevs.map((c) => c.label)).toContain('char-fs0');
+        qmp.close();
+      },
+    );
+  }
 });
 
 describe('device fragments on the other transports (real QEMU 7.2, TCG)', () => {

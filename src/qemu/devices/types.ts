@@ -167,8 +167,10 @@ export interface NetDevice extends VirtioOptions {
 export interface VhostUserDevice extends VirtioOptions {
   readonly type: 'vhost-user';
   readonly vhostType: 'blk' | 'scsi' | 'net' | 'fs';
-  /** The backend's Unix socket path. */
-  readonly socketPath: string;
+  /** The backend's Unix socket path (≤ 107 bytes); or give `socketFd`. */
+  readonly socketPath?: string;
+  /** A socket already connected to the backend, as QEMU sees it (`-chardev socket,fd=N`); instead of `socketPath`. */
+  readonly socketFd?: number;
   /** The socket chardev id. */
   readonly charDevId: string;
   /** govmm `TypeDevID`: netdev id (net, required), device id (scsi, required; fs/blk optional). */

@@ -304,13 +304,22 @@ export function validateNet(dev: NetDevice, ctx: DeviceContext): void {
 }
 
 /**
- * govmm `VhostUserDevice.Valid()`: socket path and chardev id set, a type dev id for net/scsi,
+ * govmm `VhostUserDevice.Valid()`: socket path (or, vmactor, a socket fd) and chardev id set, a type dev id for net/scsi,
  * a MAC for net, a tag for fs; QEMU 7.2 has no vhost-user-fs `cache-size` (DAX).
  */
 export function validateVhostUser(dev: VhostUserDevice, ctx: DeviceContext): void {
   validateContext(ctx);
   oneOf('vhost-user.vhostType', dev.vhostType, ['blk', 'scsi', 'net', 'fs']);
-  socketPath('vhost-user.socketPath', dev.socketPath);
+  if ((dev.socketPath === undefined) === (dev.socketFd === undefined)) {
+    fail('vhost-user.socketPath', 'exactly one of `socketPath` or `socketFd`', dev.socketPath);
+  }
+  if (dev.socketFd !== undefined) {
+    fd('vhost-user.socketFd', dev.socketFd);
+    if (dev.reconnect !== undefined)
+      fail('vhost-user.reconnect', 'absent with `socketFd` (QEMU cannot reopen an fd)', dev.reconnect);
+  } else {
+    socketPath('vhost-user.socketPath', dev.socketPath);
+  }
   id('vhost-user.charDevId', dev.charDevId);
   if (dev.vhostType === 'net' || dev.vhostType === 'scsi') id('vhost-user.typeDevId', dev.typeDevId);
   else optId('vhost-user.typeDevId', dev.typeDevId);

@@ -25,7 +25,11 @@ import { validateVhostUser } from './validate.js';
 export function vhostUserArgs(dev: VhostUserDevice, ctx: DeviceContext): string[] {
   validateVhostUser(dev, ctx);
   const transport = resolveTransport(dev, ctx);
-  const chardev: OptionPart[] = ['socket', ['id', dev.charDevId], ['path', dev.socketPath]];
+  const chardev: OptionPart[] = [
+    'socket',
+    ['id', dev.charDevId],
+    dev.socketFd !== undefined ? ['fd', dev.socketFd] : ['path', dev.socketPath!],
+  ];
   if (dev.reconnect !== undefined) chardev.push(['reconnect', dev.reconnect]);
   const out = ['-chardev', formatOptions(chardev)];
   const device: OptionPart[] = [];
