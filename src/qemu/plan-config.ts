@@ -1,5 +1,6 @@
 // Maps a validated sandbox config (src/config) onto the plan's normalized PlanSpec and QemuDevices.
 import { createHash } from 'node:crypto';
+import { buildKernelParams } from '../config/kernel-params.js';
 import type {
   BlockDeviceSpec,
   ColdPlugDevice,
@@ -21,7 +22,7 @@ export interface PlanConfigOptions {
   readonly vsockContextId?: number;
   /** Size in bytes of a file used as an nvdimm backend (the image, pmem disks); the caller stats it. */
   readonly sizeOf?: (path: string) => number | undefined;
-  /** The full kernel command line; default: the user's `kernelParams` serialized. */
+  /** The full kernel command line; default: src/config's `buildKernelParams` (Kata's kernelParameters()). */
   readonly kernelParams?: string;
 }
 
@@ -40,11 +41,6 @@ export function scsiIdLun(index: number): { scsiId: number; lun: number } {
 export function defaultMac(sandboxId: string, deviceId: string): string {
   const h = createHash('sha256').update(`${sandboxId}/${deviceId}`).digest();
   return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
-}
-
-/** Serializes kernel params as the seeds' SerializeParams (`k=v` or bare `k`), space-joined. */
-function serializeParams(params: readonly { key: string; value: string }[]): string {
-  return params.map((p) => (p.value === '' ? p.key : `${p.key}=${p.value}`)).join(' ');
 }
 
 function blockCache(
@@ -271,7 +267,7 @@ export function planSpecFromConfig(config: ValidatedConfig, opts: PlanConfigOpti
       ? { imageSizeBytes: opts.sizeOf(hv.imagePath) as number }
       : {}),
     disableImageNvdimm: hv.disableImageNvdimm,
-    kernelParams: opts.kernelParams ?? serializeParams(hv.kernelParams),
+    kernelParams: opts.kernelParams ?? buildKernelParams(hv).cmdline,
     ...(hv.firmwarePath ? { firmware: hv.firmwarePath } : {}),
     ...(hv.pflash.length > 0 ? { pflash: hv.pflash } : {}),
     sharedMemory: hv.sharedFS === 'virtio-fs' || virtioFs !== undefined,

@@ -413,6 +413,11 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
   let nvdimm = false;
   if (spec.image !== undefined && spec.initrd === undefined) {
     if (!spec.disableImageNvdimm && machine.nvdimm) {
+      if (spec.arch === 'arm64' && spec.firmware === undefined && (spec.pflash ?? []).length === 0) {
+        throw new PlanError(
+          'Expected UEFI firmware (`firmwarePath` or `pflash`) for an nvdimm image on arm64 virt (its ACPI GED device needs it), or `disableImageNvdimm`',
+        );
+      }
       if (spec.imageSizeBytes === undefined) {
         throw new PlanError(
           'Expected `imageSizeBytes` for an nvdimm image (the backend size must match the file)',

@@ -16,6 +16,7 @@ export const arm64: ArchSpec = {
       rootBus: 'pcie.0',
       bridgeType: 'pci',
       pcie: true,
+      // nvdimm needs the ACPI GED device, which virt creates only with UEFI firmware.
       nvdimm: true,
     },
   ],
