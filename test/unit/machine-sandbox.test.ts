@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sandboxMachine } from '../../machines/sandbox.machine.js';
 import type { SandboxEvent, ShutdownInput, StopReason } from '../../machines/sandbox.types.js';
 import {
+  SANDBOX_ACTIONS,
   SANDBOX_ACTORS,
   SANDBOX_DELAYS,
   SANDBOX_GUARDS,
@@ -498,8 +499,9 @@ describe('sandbox machine: definition conventions', () => {
     expect(invoked.sort()).toEqual([...SANDBOX_ACTORS].sort());
   });
 
-  it('the declared guard, delay and actor names match the setup implementations', () => {
+  it('the declared guard, delay, actor and action names match the setup implementations', () => {
     const impl = sandboxMachine.implementations;
+    expect(Object.keys(impl.actions).sort()).toEqual([...SANDBOX_ACTIONS].sort());
     expect(Object.keys(impl.guards).sort()).toEqual([...SANDBOX_GUARDS].sort());
     expect(Object.keys(impl.delays).sort()).toEqual([...SANDBOX_DELAYS].sort());
     expect(Object.keys(impl.actors).sort()).toEqual([...SANDBOX_ACTORS].sort());
