@@ -1,3 +1,20 @@
 // The config layer's public surface: types, validation, kernel params, Kata TOML loading.
+
 export { ConfigError } from './config-error.js';
+export type { ConfigFormat, LoadConfigOptions, LoadedConfig } from './config-file.js';
+export { detectConfigFormat, loadConfigFile, parseConfigText } from './config-file.js';
+export * from './defaults.js';
+export type { KataTomlOptions, KataTomlResult } from './kata-toml.js';
+export { KATA_IGNORED_KEYS, KATA_KEY_MAP, loadKataToml, parseKataToml } from './kata-toml.js';
+export type { KernelCommandLine } from './kernel-params.js';
+export {
+  ARCH_KERNEL_PARAMS,
+  archKernelParameters,
+  buildKernelParams,
+  deserializeParams,
+  rootParams,
+  serializeParams,
+} from './kernel-params.js';
 export * from './types.js';
+export type { ValidateOptions } from './validate.js';
+export { DEVICE_ID_RE, HYPERVISOR_KEYS, SANDBOX_ID_RE, validateConfig } from './validate.js';

@@ -330,3 +330,11 @@ export interface ConfigIssue {
   readonly path: string;
   readonly message: string;
 }
+
+/** Something a loader noticed but did not fail on: an ignored or unknown key, or a value Kata would adjust. */
+export interface ConfigWarning {
+  /** Where, e.g. `hypervisor.qemu.valid_hypervisor_paths`. */
+  readonly key: string;
+  readonly kind: 'ignored' | 'unknown' | 'adjusted';
+  readonly reason: string;
+}
