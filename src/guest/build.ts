@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { downloadPackage, extractPackage, type KernelPackage, resolveKernelPackage } from './debian.js';
 import { GuestBuildError, GuestPrerequisiteError } from './errors.js';
 import { initScript, MODULE_LIST_PATH } from './init-script.js';
-import { bootableKernel, type KernelFormat } from './kernel-image.js';
+import { bootableKernel, type KernelFormat, kernelConfigEnabled } from './kernel-image.js';
 import { readModinfo } from './modinfo.js';
 import { type ModuleEntry, moduleNameFromPath, resolveModules, wantedModules } from './modules.js';
 import { type NewcEntry, writeNewc } from './newc.js';
@@ -19,7 +19,13 @@ import { BUSYBOX_PATH, findExecutable, missingPrerequisites } from './prerequisi
 const gzipAsync = promisify(gzip);
 
 /** Bumped whenever the builder's output for the same inputs changes. */
-export const GUEST_BUILDER_VERSION = 4;
+export const GUEST_BUILDER_VERSION = 5;
+
+/** Wanted "modules" that are parts of built-in objects when their config option is `=y`. */
+const BUILTIN_BY_CONFIG: Readonly<Record<string, string>> = {
+  acpi_memhotplug: 'CONFIG_ACPI_HOTPLUG_MEMORY',
+  pvpanic: 'CONFIG_PVPANIC',
+};
 
 /** Everything that determines a flavour's output; its hash decides whether to rebuild. */
 export interface GuestInputs {
@@ -187,7 +193,12 @@ async function buildFlavour(
     const paths = new Map<string, string>();
     for (const p of await walk(join(modRoot, 'kernel'))) paths.set(moduleNameFromPath(p), p);
     const builtinText = await readFile(join(modRoot, 'modules.builtin'), 'utf8').catch(() => '');
+    const config = await readFile(join(root, 'boot', `config-${release}`), 'utf8').catch(() => '');
     const builtinNames = new Set(builtinText.split('\n').filter(Boolean).map(moduleNameFromPath));
+    // Some wanted drivers are linked into a larger built-in object and never appear in modules.builtin.
+    for (const [name, option] of Object.entries(BUILTIN_BY_CONFIG)) {
+      if (kernelConfigEnabled(config, option)) builtinNames.add(name);
+    }
     const index = new Map<string, ModuleEntry>();
     const data = new Map<string, Buffer>();
     const queue = [...inputs.wantedModules];
@@ -259,7 +270,6 @@ async function buildFlavour(
     await mkdir(outDir, { recursive: true });
     const tmpKernel = `${out.kernel}.${process.pid}.tmp`;
     const tmpInitrd = `${out.initrd}.${process.pid}.tmp`;
-    const config = await readFile(join(root, 'boot', `config-${release}`), 'utf8').catch(() => '');
     const kernel = await bootableKernel(await readFile(vmlinuz), config);
     progress(`${flavour}: kernel image ${kernel.format} (${kernel.note})`);
     await writeFile(tmpKernel, kernel.image);
