@@ -6,6 +6,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   switch (cmd) {
     case 'setup':
       return (await import('./setup.js')).runSetup(argv.slice(1));
+    case 'run':
+      return (await import('./run.js')).runRun(argv.slice(1));
     default:
       process.stderr.write(`usage: vmactor <setup|plan|run> [options]\n`);
       return cmd === undefined || cmd === '--help' ? 0 : 2;

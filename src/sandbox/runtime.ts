@@ -207,7 +207,10 @@ export class SandboxRuntime {
   private async follow(file: string, source: 'qemu' | 'virtiofsd'): Promise<void> {
     try {
       const f = await followFile(file, (line) => {
-        if (line) this.logger.info({ source }, line);
+        if (!line) return;
+        // Routine chatter at debug; what looks like a problem at warn.
+        if (/error|fail|warn/i.test(line)) this.logger.warn({ source }, line);
+        else this.logger.debug({ source }, line);
       });
       if (this.tornDown) await f.close();
       else this.followers.push(f);

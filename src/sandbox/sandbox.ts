@@ -135,6 +135,11 @@ export class Sandbox implements AsyncDisposable {
         error: (err) => resolve({ stopReason: 'crashed', stopError: { error: err } }),
       });
     });
+    // The agent connection dies with QEMU; close our end when the sandbox is stopped.
+    void this.done.then(async () => {
+      const agent = await this.agentClient?.catch(() => undefined);
+      agent?.close();
+    });
     this.actor.start();
     if (signal) {
       if (signal.aborted) this.actor.send({ type: 'STOP' });
@@ -307,7 +312,7 @@ export class Sandbox implements AsyncDisposable {
   agent(): Promise<GuestAgentClient> {
     this.agentClient ??= new Promise<GuestAgentClient>((resolve, reject) => {
       const path = this.plan.paths.agentSocket;
-      if (!path || this.runtime.qmp === undefined) {
+      if (!path || (this.phase !== 'running' && this.phase !== 'paused')) {
         reject(new SandboxStateError('Expected a running sandbox with an agent socket', this.phase));
         return;
       }
@@ -325,8 +330,6 @@ export class Sandbox implements AsyncDisposable {
   /** Stops and cleans up (`await using sb = await createSandbox(...)`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
-    const agent = await this.agentClient?.catch(() => undefined);
-    agent?.close();
   }
 
   private requireQmp(): QmpClient {

@@ -1,0 +1,76 @@
+// createSandbox: validate the config, plan QEMU for the run dir, and hand a Sandbox back (nothing launched yet).
+import { buildKernelParams } from '../config/kernel-params.js';
+import type { SandboxConfig, ValidatedConfig } from '../config/types.js';
+import { type ValidateOptions, validateConfig } from '../config/validate.js';
+import { type Accelerator, probeAccelerator } from '../guest/kvm-probe.js';
+import { planQemu } from '../qemu/plan.js';
+import { openSandbox, type Sandbox, type SandboxOptions } from './sandbox.js';
+import type { LaunchPlan } from './spec.js';
+
+/** Options of {@link createSandbox}: the handle's options plus config and host facts. */
+export interface CreateSandboxOptions extends SandboxOptions {
+  /** `kvm` or `tcg`; default: probed once per process (`$VMACTOR_ACCEL` overrides the probe). */
+  readonly accelerator?: Accelerator;
+  /** Passed to `validateConfig` (e.g. default kernel/initrd: the default guest). */
+  readonly validate?: ValidateOptions;
+  /** Start deadline in ms (default 30 000). */
+  readonly startTimeoutMs?: number;
+}
+
+let probed: Promise<Accelerator> | undefined;
+
+/** With a dump path, panics must reach QMP (pvpanic) and leave the VM paused for the dump. */
+function withPanicDevice(plan: LaunchPlan, config: ValidatedConfig): LaunchPlan {
+  if (!config.hypervisor.guestMemoryDumpPath) return plan;
+  const argv = [...plan.argv];
+  if (!argv.some((a) => a === 'pvpanic' || a.startsWith('pvpanic,'))) argv.push('-device', 'pvpanic');
+  if (!argv.includes('-no-shutdown') && !argv.includes('-action')) argv.push('-action', 'panic=pause');
+  return { ...plan, argv };
+}
+
+/**
+ * Validates `config` (a typed `ConfigError` listing every problem, before anything exists), plans
+ * the QEMU command line for the sandbox's run dir, and returns the {@link Sandbox} in `created`.
+ * Nothing is launched or written until `start()`.
+ *
+ * Choices: QMP is QEMU's fd 3 (a socketpair), a second monitor listens on `<runDir>/qmp.sock`;
+ * virtiofsd gets a listening socket we create; with `guestMemoryDumpPath` a `pvpanic` device and
+ * `-action panic=pause` are added so the memory can be dumped before the stop.
+ *
+ * @example
+ * ```ts
+ * import { createSandbox, guestArtifacts } from 'vmactor';
+ * const { kernel, initrd } = guestArtifacts('cloud');
+ * await using sb = await createSandbox(
+ *   { id: 'demo', hypervisor: { kernelPath: kernel, initrdPath: initrd, memorySize: 512 } },
+ *   { logger },
+ * );
+ * sb.events$.subscribe((e) => console.log(e.from, '->', e.to, e.reason ?? ''));
+ * await sb.start();
+ * await sb.stop();
+ * ```
+ */
+export async function createSandbox(
+  config: SandboxConfig,
+  options: CreateSandboxOptions = {},
+): Promise<Sandbox> {
+  const validated = validateConfig(config, options.validate);
+  const accelerator = options.accelerator ?? (await (probed ??= probeAccelerator()));
+  const hv = validated.hypervisor;
+  const kernelParams = buildKernelParams(hv).cmdline;
+  return openSandbox(
+    {
+      id: validated.id,
+      plan: (runDir) =>
+        withPanicDevice(
+          planQemu(validated, { runDir, qmpFd: 3, accelerator, virtiofsdFd: 0, kernelParams }),
+          validated,
+        ),
+      guestMemoryDump: hv.guestMemoryDumpPath
+        ? { path: hv.guestMemoryDumpPath, paging: hv.guestMemoryDumpPaging }
+        : null,
+      ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+    },
+    options,
+  );
+}
