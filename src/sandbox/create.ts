@@ -55,7 +55,8 @@ export async function createSandbox(
   options: CreateSandboxOptions = {},
 ): Promise<Sandbox> {
   const validated = validateConfig(config, options.validate);
-  const accelerator = options.accelerator ?? (await (probed ??= probeAccelerator()));
+  probed ??= options.accelerator === undefined ? probeAccelerator() : undefined;
+  const accelerator = options.accelerator ?? (await (probed as Promise<Accelerator>));
   const hv = validated.hypervisor;
   const kernelParams = buildKernelParams(hv).cmdline;
   return openSandbox(
