@@ -259,7 +259,8 @@ async function qmp(socket: Socket) {
     return reply.return;
   };
   await execute('qmp_capabilities');
-  return { execute };
+  const event = (name: string) => next((m) => m.event === name);
+  return { execute, event };
 }
 
 describe.skipIf(!QEMU || !guest('cloud'))('hotplug seen from inside the cloud guest', () => {
@@ -301,6 +302,27 @@ describe.skipIf(!QEMU || !guest('cloud'))('hotplug seen from inside the cloud gu
     const after = await vm.client.request('online-mem', [before.memTotalKiB + 200 * 1024]);
     expect(after.memTotalKiB).toBeGreaterThanOrEqual(before.memTotalKiB + 200 * 1024);
     expect(after.blocksOffline).toBe(0);
+  });
+});
+
+describe.skipIf(!QEMU || !guest('cloud'))('a guest panic', () => {
+  it('reaches QEMU as GUEST_PANICKED through the pvpanic device', async () => {
+    const dir = await tempDir();
+    const qmpListener = await listenGuestAgent(join(dir, 'qmp.sock'));
+    listeners.push(qmpListener);
+    const vm = await boot(dir, 'cloud', [
+      '-chardev',
+      `socket,id=qmp0,path=${qmpListener.path}`,
+      '-mon',
+      'chardev=qmp0,mode=control',
+      '-device',
+      'pvpanic-pci',
+    ]);
+    const monitor = await qmp(await qmpListener.accept({ timeout: 15_000 }));
+    await vm.client.waitReady({ timeout: 45_000 });
+    const panicked = monitor.event('GUEST_PANICKED');
+    await vm.client.request('panic', []).catch(() => undefined);
+    expect(await panicked).toMatchObject({ event: 'GUEST_PANICKED' });
   });
 });
 
