@@ -52,7 +52,7 @@ function details(context: SandboxContext, extra: StopDetails): StopDetails {
   return { ...(context.stopError ?? {}), ...extra };
 }
 
-/** The public phase reached by entering a state of the machine, for lifecycle events. */
+/** The `reason` of the lifecycle event that enters `phase`. */
 function lifecycleReason(context: SandboxContext, phase: SandboxPhase): LifecycleReason | undefined {
   if (phase === 'stopping' || phase === 'stopped') return context.stopReason ?? undefined;
   if (phase === 'running' || phase === 'paused') return context.pauseReason ?? undefined;
