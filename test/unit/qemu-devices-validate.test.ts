@@ -107,6 +107,12 @@ const INVALID: [string, unknown, DeviceContext, string][] = [
   ['an explicit ccw driver on amd64', blk({ driver: 'virtio-blk-ccw' }), Q35, 'block.transport'],
   ['an mmio transport on q35', blk({ transport: 'mmio' }), Q35, 'block.transport'],
   ['a malformed devno', blk({ devno: '0001' }), S390X, 'block.devno'],
+  [
+    'an IOMMU platform on a legacy virtio device',
+    blk({ disableModern: true, iommuPlatform: true }),
+    Q35,
+    'block.iommuPlatform',
+  ],
   ['a malformed PCI addr', blk({ addr: '0x123' }), Q35, 'block.addr'],
   [
     'an nvdimm with zero size',

@@ -54,6 +54,11 @@ export function transportParts(dev: VirtioOptions, ctx: DeviceContext): OptionPa
   const t = resolveTransport(dev, ctx);
   if (t === 'pci' && dev.romfile !== undefined) out.push(['romfile', dev.romfile]);
   if (t === 'ccw' && dev.devno !== undefined) out.push(['devno', dev.devno]);
-  if (dev.iommuPlatform) out.push(['iommu_platform', true]);
+  if (dev.iommuPlatform) {
+    // QEMU 7.2 refuses iommu_platform on a transitional virtio-pci device ("supported by neither
+    // legacy nor transitional device"): on PCI it comes with `disable-legacy=on` (modern only).
+    if (t === 'pci') out.push(['disable-legacy', true]);
+    out.push(['iommu_platform', true]);
+  }
   return out;
 }

@@ -138,6 +138,14 @@ export function validateVirtio(prefix: string, dev: VirtioOptions, ctx: DeviceCo
   }
   optBool(`${prefix}.disableModern`, dev.disableModern);
   optBool(`${prefix}.iommuPlatform`, dev.iommuPlatform);
+  if (dev.iommuPlatform && dev.disableModern && t === 'pci') {
+    // QEMU 7.2: "VIRTIO_F_IOMMU_PLATFORM was supported by neither legacy nor transitional device".
+    fail(
+      `${prefix}.iommuPlatform`,
+      'absent with `disableModern` (a legacy virtio device has no IOMMU platform)',
+      true,
+    );
+  }
   if (dev.romfile !== undefined && (typeof dev.romfile !== 'string' || dev.romfile.includes('\0'))) {
     fail(`${prefix}.romfile`, 'a path, or empty to disable the option ROM', dev.romfile);
   }
