@@ -6,6 +6,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   switch (cmd) {
     case 'setup':
       return (await import('./setup.js')).runSetup(argv.slice(1));
+    case 'plan':
+      return (await import('./plan.js')).runPlan(argv.slice(1));
     case 'run':
       return (await import('./run.js')).runRun(argv.slice(1));
     default:

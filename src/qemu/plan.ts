@@ -420,7 +420,7 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
       }
       if (spec.imageSizeBytes === undefined) {
         throw new PlanError(
-          'Expected `imageSizeBytes` for an nvdimm image (the backend size must match the file)',
+          `Expected the image \`${spec.image}\` to exist: an nvdimm image's backend size is the file's size (or set \`disableImageNvdimm\`)`,
         );
       }
       nvdimm = true;

@@ -1,0 +1,161 @@
+// `vmactor plan --config FILE`: prints the QEMU command line a config would run, or the whole plan as JSON.
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/config-error.js';
+import { loadConfigFile } from '../config/config-file.js';
+import { ARCHES, type Arch } from '../config/types.js';
+import { VmactorError } from '../errors/vmactor-error.js';
+import { guestArtifacts } from '../guest/paths.js';
+import { planQemu, type QemuPlan } from '../qemu/plan.js';
+
+const USAGE = `usage: vmactor plan --config FILE [--json] [--run-dir DIR] [--arch A] [--accel tcg|kvm] [--qmp-fd N] [--uuid U]
+
+Prints the QEMU command line (and virtiofsd's, for virtio-fs) that FILE would run. FILE is a
+vmactor JSON config or a Kata configuration-qemu.toml. Kernel and initrd default to the guest
+\`vmactor setup\` builds. --json prints the whole plan (argv, fds, paths, bridges, devices).
+Nothing is created or launched. Exit code 2: invalid config (every problem on stderr).
+`;
+
+/** Quotes one argument for a POSIX shell, for display only (vmactor never runs a shell). */
+export function shellQuote(arg: string): string {
+  if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** One option per line: `argv[0] \` then `  -flag value \` … */
+export function formatCommand(argv: readonly string[]): string {
+  const [bin, ...rest] = argv;
+  const lines: string[] = [shellQuote(bin ?? '')];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i] as string;
+    const next = rest[i + 1];
+    if (a.startsWith('-') && next !== undefined && !next.startsWith('-')) {
+      lines.push(`  ${shellQuote(a)} ${shellQuote(next)}`);
+      i++;
+    } else {
+      lines.push(`  ${shellQuote(a)}`);
+    }
+  }
+  return `${lines.join(' \\\n')}\n`;
+}
+
+/** A stable UUID (v5 layout) from the sandbox id, so the printed plan is reproducible. */
+export function stableUuid(id: string): string {
+  const h = createHash('sha1').update(`vmactor:${id}`).digest();
+  h[6] = ((h[6] as number) & 0x0f) | 0x50;
+  h[8] = ((h[8] as number) & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+function sizeOf(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `vmactor plan`; returns the exit code. */
+export async function runPlan(argv: readonly string[]): Promise<number> {
+  let values: {
+    config?: string;
+    json?: boolean;
+    'run-dir'?: string;
+    arch?: string;
+    accel?: string;
+    'qmp-fd'?: string;
+    uuid?: string;
+    help?: boolean;
+  };
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        config: { type: 'string', short: 'c' },
+        json: { type: 'boolean' },
+        'run-dir': { type: 'string' },
+        arch: { type: 'string' },
+        accel: { type: 'string' },
+        'qmp-fd': { type: 'string' },
+        uuid: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`vmactor plan: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.config === undefined) {
+    process.stderr.write(`vmactor plan: --config FILE is required\n${USAGE}`);
+    return 2;
+  }
+  if (values.arch !== undefined && !(ARCHES as readonly string[]).includes(values.arch)) {
+    process.stderr.write(
+      `vmactor plan: Expected \`--arch\` to be one of ${ARCHES.join(', ')}, got \`${values.arch}\`\n`,
+    );
+    return 2;
+  }
+  if (values.accel !== undefined && values.accel !== 'tcg' && values.accel !== 'kvm') {
+    process.stderr.write(`vmactor plan: Expected \`--accel\` to be tcg or kvm, got \`${values.accel}\`\n`);
+    return 2;
+  }
+  const qmpFd = values['qmp-fd'] === undefined ? undefined : Number(values['qmp-fd']);
+  if (qmpFd !== undefined && !(Number.isInteger(qmpFd) && qmpFd >= 3)) {
+    process.stderr.write(
+      `vmactor plan: Expected \`--qmp-fd\` to be an integer ≥ 3, got \`${values['qmp-fd']}\`\n`,
+    );
+    return 2;
+  }
+
+  const hostCpus = availableParallelism();
+  const hostMemoryMiB = Math.floor(totalmem() / (1024 * 1024));
+  const guest = guestArtifacts();
+  try {
+    const config = await loadConfigFile(values.config, {
+      hostCpus,
+      hostMemoryMiB,
+      ...(values.arch !== undefined ? { arch: values.arch as Arch } : {}),
+      defaults: { kernelPath: guest.kernel, initrdPath: guest.initrd },
+    });
+    for (const w of config.warnings) process.stderr.write(`vmactor plan: warning: ${w.key}: ${w.reason}\n`);
+    const plan: QemuPlan = planQemu(config, {
+      runDir: values['run-dir'] ?? join('/run/vmactor', config.id),
+      hostCpus,
+      hostMemoryMiB,
+      accelerator: (values.accel as 'tcg' | 'kvm' | undefined) ?? 'tcg',
+      uuid: values.uuid ?? stableUuid(config.id),
+      sizeOf,
+      ...(qmpFd !== undefined ? { qmpFd } : {}),
+    });
+    if (values.json) {
+      process.stdout.write(
+        `${JSON.stringify({ ...plan, source: config.source, warnings: config.warnings }, null, 2)}\n`,
+      );
+    } else {
+      process.stdout.write(formatCommand(plan.argv));
+      if (plan.virtiofsd)
+        process.stdout.write(`\n# virtiofsd, started first:\n${formatCommand(plan.virtiofsd.argv)}`);
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`vmactor plan: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof VmactorError) {
+      process.stderr.write(`vmactor plan: ${err.code}: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
