@@ -100,6 +100,11 @@ export interface ResizeMemoryOperation {
 export interface ResizeVcpusOperation {
   readonly kind: 'resize-vcpus';
   readonly count: number;
+  /**
+   * Refuse (capacity error, before any QMP) instead of clamping to max vCPUs. Default false: the
+   * seeds clamp with a warning and report how many were added.
+   */
+  readonly strict?: boolean;
 }
 
 /** Save the VM as a template (migrate to file), as the seeds' template factory does. */

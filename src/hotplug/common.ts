@@ -1,0 +1,136 @@
+// Helpers shared by the device families: id rules, bridge slots with undo, device_del → DEVICE_DELETED.
+
+import type { BridgeType } from '../qemu/bridges.js';
+import { BridgeDeviceError, BridgeFullError, NoBridgeError } from '../qemu/errors.js';
+import { QmpCommandError, QmpTimeoutError } from '../qmp/errors.js';
+import { deadlinesOf, type HotplugContext } from './context.js';
+import type { DevicePlacement } from './device-state.js';
+import {
+  DuplicateDeviceError,
+  HotplugCapacityError,
+  HotplugInputError,
+  HotplugRefusedError,
+  HotplugTimeoutError,
+} from './errors.js';
+import type { Steps } from './steps.js';
+
+/**
+ * Hot-plugged device ids: a letter, then letters, digits, `_`, `.`, `-`; at most 25 characters so
+ * the derived ids (`drive-<id>`, a block node name of at most 31) stay within QEMU's limits.
+ */
+export const DEVICE_ID_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,24}$/;
+
+/** Checks an operation's device id and that it is new. */
+export function assertNewId(ctx: HotplugContext, id: string): void {
+  if (typeof id !== 'string' || !DEVICE_ID_RE.test(id)) {
+    throw new HotplugInputError(
+      `Expected \`id\` to match ${DEVICE_ID_RE} (a letter, then letters, digits, _ . -, at most 25), got \`${String(id)}\``,
+    );
+  }
+  if (ctx.state.hasId(id)) throw new DuplicateDeviceError(id);
+}
+
+/** Takes a bridge slot for `id` and registers its release as an undo step. */
+export function takeBridgeSlot(
+  ctx: HotplugContext,
+  steps: Steps,
+  id: string,
+  transport: 'pci' | 'ccw',
+): DevicePlacement & { readonly bus: string | undefined } {
+  const type: BridgeType | undefined = ctx.state.bridgeTypeFor(transport);
+  try {
+    if (type === undefined)
+      throw new NoBridgeError(`Expected a ${transport} bridge to plug \`${id}\` into, but there is none`);
+    const slot = ctx.state.allocateSlot(id, type);
+    steps.onUndo(`release slot of ${id}`, () => ctx.state.releaseSlot(id));
+    return transport === 'ccw'
+      ? { bus: undefined, ...(slot.devno ? { devno: slot.devno } : {}), bridgeSlot: true }
+      : {
+          bus: slot.bridge.id,
+          addr: slot.addr,
+          ...(slot.pciPath ? { pciPath: slot.pciPath } : {}),
+          bridgeSlot: true,
+        };
+  } catch (err) {
+    if (err instanceof NoBridgeError || err instanceof BridgeFullError) {
+      throw new HotplugCapacityError('bridge-slots', err.message);
+    }
+    if (err instanceof BridgeDeviceError) throw new DuplicateDeviceError(id);
+    throw err;
+  }
+}
+
+/** Result of waiting for an unplug. */
+export type UnplugWait = { readonly deleted: true } | { readonly deleted: false; readonly pending: true };
+
+/**
+ * device_del and phase two: the `DEVICE_DELETED` event for `id` (listener set up before the
+ * command). While the VM is paused the guest cannot acknowledge, so the removal is left pending
+ * (finished by a later operation, see `settlePendingRemovals`). A device QEMU no longer has counts
+ * as deleted. A deadline expiry marks the device pending and throws {@link HotplugTimeoutError}.
+ */
+export async function deviceDelAndWait(
+  ctx: HotplugContext,
+  id: string,
+  waitIfPaused = false,
+): Promise<UnplugWait> {
+  const { commandMs, deviceDeletedMs } = deadlinesOf(ctx);
+  if (ctx.paused && !waitIfPaused) {
+    try {
+      await ctx.qmp.execute('device_del', { id }, { timeoutMs: commandMs, signal: ctx.signal });
+    } catch (err) {
+      if (err instanceof QmpCommandError && err.qmpClass === 'DeviceNotFound') return { deleted: true };
+      throw refusal('device_del', err);
+    }
+    ctx.state.markPendingRemoval(id);
+    return { deleted: false, pending: true };
+  }
+  try {
+    await ctx.qmp.executeAndWaitFor(
+      'device_del',
+      { id },
+      (e) => e.event === 'DEVICE_DELETED' && e.data.device === id,
+      { timeoutMs: deviceDeletedMs, signal: ctx.signal },
+    );
+    return { deleted: true };
+  } catch (err) {
+    if (err instanceof QmpCommandError && err.qmpClass === 'DeviceNotFound') return { deleted: true };
+    if (err instanceof QmpTimeoutError) {
+      ctx.state.markPendingRemoval(id);
+      throw new HotplugTimeoutError(`DEVICE_DELETED for \`${id}\``, deviceDeletedMs, { cause: err });
+    }
+    if (err instanceof QmpCommandError && /already in the process of unplug/i.test(err.desc)) {
+      ctx.state.markPendingRemoval(id);
+      return { deleted: false, pending: true };
+    }
+    throw refusal('device_del', err);
+  }
+}
+
+function refusal(step: string, err: unknown): unknown {
+  return err instanceof QmpCommandError ? new HotplugRefusedError(step, err.desc, { cause: err }) : err;
+}
+
+/** A QMP command after phase one (backend removal): deadline, no abort (cleanup must finish). */
+export async function cleanupQmp(
+  ctx: HotplugContext,
+  step: string,
+  run: (timeoutMs: number) => Promise<unknown>,
+): Promise<void> {
+  try {
+    await run(deadlinesOf(ctx).commandMs);
+  } catch (err) {
+    if (err instanceof QmpCommandError && /not found|does not exist|no such/i.test(err.desc)) return;
+    throw refusal(step, err);
+  }
+}
+
+/** Ids QEMU has under `/machine/peripheral` (user-created devices), from `qom-list`. */
+export async function peripheralIds(ctx: HotplugContext): Promise<Set<string>> {
+  const list = await ctx.qmp.execute(
+    'qom-list',
+    { path: '/machine/peripheral' },
+    { timeoutMs: deadlinesOf(ctx).commandMs, signal: ctx.signal },
+  );
+  return new Set(list.filter((p) => p.type.startsWith('child<')).map((p) => p.name));
+}

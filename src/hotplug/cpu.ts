@@ -1,0 +1,190 @@
+// vCPU hot-plug (the seeds' hotplugAddCPUs/hotplugRemoveCPUs/resizeVCPUs) via query-hotpluggable-cpus.
+import type { QmpDeviceAddArgs, QmpHotpluggableCpu } from '../qmp/commands.js';
+import { QmpCommandError, QmpTimeoutError } from '../qmp/errors.js';
+import { deadlinesOf, type HotplugContext, limitsOf } from './context.js';
+import {
+  HotplugCapacityError,
+  HotplugInputError,
+  HotplugNotSupportedError,
+  HotplugTimeoutError,
+  VcpuHotplugError,
+} from './errors.js';
+import { waitUntil } from './guest-probe.js';
+import { toHotplugError } from './steps.js';
+import type { ConfirmedBy, ResizeVcpusResult } from './types.js';
+
+/** Machines whose CPUs are addressed by core only (the seeds drop socket/die/thread there). */
+const CORE_ONLY_MACHINES: ReadonlySet<string> = new Set(['pseries', 's390-ccw-virtio']);
+
+/**
+ * device_add arguments for a free CPU slot from `query-hotpluggable-cpus`: socket/die/core/thread
+ * ids as integers (core only on pseries and s390x, as the seeds).
+ */
+export function cpuDeviceArgs(machineType: string, slot: QmpHotpluggableCpu, id: string): QmpDeviceAddArgs {
+  const p = slot.props;
+  const args: QmpDeviceAddArgs = { driver: slot.type, id };
+  if (p['core-id'] !== undefined) args['core-id'] = p['core-id'];
+  if (!CORE_ONLY_MACHINES.has(machineType)) {
+    if (p['socket-id'] !== undefined) args['socket-id'] = p['socket-id'];
+    if (p['die-id'] !== undefined) args['die-id'] = p['die-id'];
+    if (p['thread-id'] !== undefined) args['thread-id'] = p['thread-id'];
+  }
+  return args;
+}
+
+/** Online vCPUs as the guest will count them after a change. */
+async function confirmCpus(ctx: HotplugContext, expected: number): Promise<ConfirmedBy> {
+  const guest = ctx.guest;
+  if (!guest || ctx.paused) return 'qemu';
+  await waitUntil(
+    `the guest having ${expected} online vCPUs`,
+    (s) => guest.onlineCpus(s),
+    (n) => n === expected,
+    {
+      deadlineMs: deadlinesOf(ctx).guestMs,
+      signal: ctx.signal,
+    },
+  );
+  return 'guest';
+}
+
+/**
+ * Hot-adds up to `amount` vCPUs; clamped to max vCPUs with a warning (the seeds do not fail).
+ * Returns how many were added. A CPU QEMU refuses is skipped; if fewer than asked were added, a
+ * {@link VcpuHotplugError} carries the count (the added ones stay).
+ */
+export async function hotplugAddCPUs(
+  ctx: HotplugContext,
+  amount: number,
+): Promise<{ added: number; clamped: boolean }> {
+  const limits = limitsOf(ctx);
+  const current = limits.bootVcpus + ctx.state.vcpus.length;
+  let clamped = false;
+  if (current + amount > limits.maxVcpus) {
+    ctx.logger?.warn(
+      { amount, current, max: limits.maxVcpus },
+      `Cannot hotplug ${amount} CPUs, currently this SB has ${current} CPUs and the maximum amount of CPUs is ${limits.maxVcpus}`,
+    );
+    amount = Math.max(0, limits.maxVcpus - current);
+    clamped = true;
+  }
+  if (amount === 0) {
+    ctx.logger?.warn(`maximum number of vCPUs '${limits.maxVcpus}' has been reached`);
+    return { added: 0, clamped };
+  }
+  const { commandMs } = deadlinesOf(ctx);
+  let added = 0;
+  try {
+    const slots = await ctx.qmp.execute('query-hotpluggable-cpus', undefined, {
+      timeoutMs: commandMs,
+      signal: ctx.signal,
+    });
+    for (const slot of slots) {
+      if (slot['qom-path'] !== undefined && slot['qom-path'] !== '') continue; // in use
+      const id = ctx.state.nextVcpuId();
+      const args = cpuDeviceArgs(ctx.config.hypervisorMachineType, slot, id);
+      try {
+        await ctx.qmp.execute('device_add', args, { timeoutMs: commandMs, signal: ctx.signal });
+      } catch (err) {
+        if (err instanceof QmpCommandError) {
+          ctx.logger?.warn({ err, id }, 'vCPU hot-add refused; trying the next slot');
+          continue; // don't fail, let's try with other CPU (the seeds)
+        }
+        throw err;
+      }
+      const props: Record<string, number> = {};
+      for (const [k, v] of Object.entries(args)) if (k.endsWith('-id') && typeof v === 'number') props[k] = v;
+      ctx.state.addVcpu({ id, props });
+      added++;
+      if (added === amount) return { added, clamped };
+    }
+  } catch (err) {
+    const e = toHotplugError(err, false);
+    throw new VcpuHotplugError(`vCPU hot-add stopped after ${added} of ${amount}: ${e.message}`, added, {
+      cause: e,
+    });
+  }
+  throw new VcpuHotplugError(`failed to hot add vCPUs: only ${added} vCPUs of ${amount} were added`, added);
+}
+
+/**
+ * Hot-removes the `amount` most recently added vCPUs, each device_del → `DEVICE_DELETED`. Only
+ * hot-added vCPUs can go; while paused the guest cannot acknowledge, so it is refused.
+ */
+export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Promise<number> {
+  const hotplugged = ctx.state.vcpus.length;
+  if (amount > hotplugged) {
+    throw new HotplugCapacityError(
+      'hotplugged-cpus',
+      `Unable to remove ${amount} CPUs, currently there are only ${hotplugged} hotplugged CPUs`,
+    );
+  }
+  if (ctx.paused && amount > 0) {
+    throw new HotplugNotSupportedError(
+      'vCPUs cannot be removed while the VM is paused (the guest must acknowledge)',
+    );
+  }
+  const { deviceDeletedMs } = deadlinesOf(ctx);
+  for (let i = 0; i < amount; i++) {
+    const cpu = ctx.state.vcpus[ctx.state.vcpus.length - 1];
+    if (!cpu) break;
+    try {
+      await ctx.qmp.executeAndWaitFor(
+        'device_del',
+        { id: cpu.id },
+        (e) => e.event === 'DEVICE_DELETED' && e.data.device === cpu.id,
+        { timeoutMs: deviceDeletedMs, signal: ctx.signal },
+      );
+    } catch (err) {
+      const e =
+        err instanceof QmpTimeoutError
+          ? new HotplugTimeoutError(`DEVICE_DELETED for vCPU \`${cpu.id}\``, deviceDeletedMs, { cause: err })
+          : toHotplugError(err, false);
+      throw new VcpuHotplugError(
+        `failed to hotunplug CPUs, only ${i} CPUs were hotunplugged: ${e.message}`,
+        i,
+        {
+          cause: e,
+        },
+      );
+    }
+    ctx.state.removeVcpu(cpu.id);
+  }
+  return amount;
+}
+
+/**
+ * The seeds' resizeVCPUs: hot-add or hot-remove towards `count`; returns `currentVCPUs` (before)
+ * and `newVCPUs` (after), plus the counts.
+ */
+export async function resizeVCPUs(
+  ctx: HotplugContext,
+  count: number,
+  strict = false,
+): Promise<ResizeVcpusResult> {
+  if (!Number.isInteger(count) || count < 1) {
+    throw new HotplugInputError(`Expected \`count\` to be a positive integer, got \`${String(count)}\``);
+  }
+  const limits = limitsOf(ctx);
+  if (strict && count > limits.maxVcpus) {
+    throw new HotplugCapacityError(
+      'maxcpus',
+      `Expected at most ${limits.maxVcpus} vCPUs (max vCPUs), got \`${count}\``,
+    );
+  }
+  const currentVCPUs = limits.bootVcpus + ctx.state.vcpus.length;
+  let added = 0;
+  let removed = 0;
+  let clamped = false;
+  if (count > currentVCPUs) {
+    const r = await hotplugAddCPUs(ctx, count - currentVCPUs);
+    added = r.added;
+    clamped = r.clamped;
+  } else if (count < currentVCPUs) {
+    removed = await hotplugRemoveCPUs(ctx, currentVCPUs - count);
+  }
+  const newVCPUs = currentVCPUs + added - removed;
+  if (added > 0 || removed > 0) ctx.emit('applied');
+  const confirmedBy = added > 0 || removed > 0 ? await confirmCpus(ctx, newVCPUs) : 'qemu';
+  return { kind: 'resize-vcpus', currentVCPUs, newVCPUs, added, removed, clamped, confirmedBy };
+}

@@ -1,0 +1,89 @@
+// Phase two inside the guest: what the default guest's agent reports, re-asked with backoff until a deadline.
+import type { GuestAgentClient } from '../guest/agent-client.js';
+import { HotplugAbortedError, HotplugTimeoutError } from './errors.js';
+
+/** A block device as the guest sees it. */
+export interface GuestDisk {
+  readonly name: string;
+  readonly serial: string;
+  readonly sizeBytes: number;
+}
+
+/** What phase two asks the guest (the default guest's agent implements it; so could Kata's). */
+export interface GuestProbe {
+  blockDevices(signal?: AbortSignal): Promise<readonly GuestDisk[]>;
+  /** Online CPUs (hot-added CPUs are brought online first). */
+  onlineCpus(signal?: AbortSignal): Promise<number>;
+  /** MemTotal in MiB (hot-added memory blocks are brought online first). */
+  memTotalMiB(signal?: AbortSignal): Promise<number>;
+  /** MAC addresses of the guest's NICs, lower case. */
+  macs(signal?: AbortSignal): Promise<readonly string[]>;
+}
+
+/**
+ * A {@link GuestProbe} over the default guest's agent (`blk`, `online-cpus`, `online-mem`, `net`).
+ *
+ * @example
+ * const guest = agentGuestProbe(await sandbox.agent());
+ * await runOperation({ ...ctx, guest }, { kind: 'hotplug-block', id: 'd1', file });
+ */
+export function agentGuestProbe(agent: Pick<GuestAgentClient, 'request'>): GuestProbe {
+  const opts = (signal?: AbortSignal) => ({ timeout: 10_000, ...(signal ? { signal } : {}) });
+  return {
+    blockDevices: async (signal) =>
+      (await agent.request('blk', [], opts(signal))).map((d) => ({
+        name: d.name,
+        serial: d.serial,
+        sizeBytes: d.sizeBytes,
+      })),
+    onlineCpus: async (signal) => (await agent.request('online-cpus', [], opts(signal))).online,
+    memTotalMiB: async (signal) =>
+      Math.floor((await agent.request('online-mem', [], opts(signal))).memTotalKiB / 1024),
+    macs: async (signal) => (await agent.request('net', [], opts(signal))).map((n) => n.mac.toLowerCase()),
+  };
+}
+
+/**
+ * Re-asks `probe` until `done` holds or the deadline passes (the guest has no event for "device
+ * seen", so this is a bounded retry with backoff: 20 ms doubling to 500 ms).
+ */
+export async function waitUntil<T>(
+  what: string,
+  probe: (signal: AbortSignal) => Promise<T>,
+  done: (value: T) => boolean,
+  opts: { readonly deadlineMs: number; readonly signal: AbortSignal },
+): Promise<T> {
+  const deadline = AbortSignal.timeout(opts.deadlineMs);
+  const signal = AbortSignal.any([opts.signal, deadline]);
+  const fail = (cause?: unknown): never => {
+    if (opts.signal.aborted) {
+      throw new HotplugAbortedError(`Pre-empted while waiting for ${what}`, { cause: opts.signal.reason });
+    }
+    throw new HotplugTimeoutError(what, opts.deadlineMs, cause === undefined ? {} : { cause });
+  };
+  let delay = 20;
+  let last: unknown;
+  for (;;) {
+    if (signal.aborted) fail(last);
+    try {
+      const v = await probe(signal);
+      if (done(v)) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (signal.aborted) fail(last);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done2, delay);
+      function done2() {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }
+      function onAbort() {
+        clearTimeout(t);
+        resolve();
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    delay = Math.min(delay * 2, 500);
+  }
+}

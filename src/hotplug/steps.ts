@@ -1,0 +1,159 @@
+// One operation's steps with their undo actions: QMP with deadline + abort, rollback in reverse.
+import type { QmpArgs, QmpCommandName, QmpReturn } from '../qmp/commands.js';
+import { QmpAbortError, QmpCommandError, QmpDisconnectedError, QmpTimeoutError } from '../qmp/errors.js';
+import { deadlinesOf, type HotplugContext } from './context.js';
+import { HotplugAbortedError, HotplugError, HotplugRefusedError, HotplugTimeoutError } from './errors.js';
+
+/** A QMP step QEMU refused: the step's label and QEMU's error, classified by the operation. */
+export class StepRefused extends Error {
+  constructor(
+    readonly step: string,
+    readonly qmp: QmpCommandError,
+  ) {
+    super(`${step}: ${qmp.desc}`, { cause: qmp });
+  }
+}
+
+interface Undo {
+  readonly name: string;
+  readonly run: () => Promise<void>;
+}
+
+// Undoing something that is not there (never created, or already gone) counts as undone.
+const ABSENT = /not found|does not exist|no such|cannot find|can't find|failed to find|not exist/i;
+
+/**
+ * The steps of one operation. `qmp()` runs a command with the command deadline and the
+ * operation's abort signal; `onUndo()` registers how to take a step back. On failure
+ * `rollback()` runs the undo actions newest first, each with a fresh deadline and no abort
+ * signal (a STOP must not prevent the cleanup).
+ */
+export class Steps {
+  private readonly undos: Undo[] = [];
+
+  constructor(private readonly ctx: HotplugContext) {}
+
+  /** Number of undo actions registered. */
+  get undoCount(): number {
+    return this.undos.length;
+  }
+
+  /** Throws {@link HotplugAbortedError} once STOP pre-empted the operation. */
+  checkAborted(): void {
+    if (this.ctx.signal.aborted) {
+      throw new HotplugAbortedError('The operation was pre-empted (the sandbox is stopping)', {
+        cause: this.ctx.signal.reason,
+      });
+    }
+  }
+
+  /**
+   * Runs one QMP command. `undo` (if given) is registered before the command is written, so an
+   * abort or timeout (QEMU may still have done it) is undone too; a refusal drops it again.
+   */
+  async qmp<K extends QmpCommandName>(
+    step: string,
+    cmd: K,
+    args: QmpArgs<K> | undefined,
+    undo?: { name: string; run: () => Promise<void> },
+    fds?: readonly number[],
+  ): Promise<QmpReturn<K>> {
+    this.checkAborted();
+    if (undo) this.undos.push(undo);
+    try {
+      return await this.ctx.qmp.execute(cmd, args, {
+        timeoutMs: deadlinesOf(this.ctx).commandMs,
+        signal: this.ctx.signal,
+        ...(fds ? { fds } : {}),
+      });
+    } catch (err) {
+      if (err instanceof QmpCommandError) {
+        if (undo) this.undos.pop();
+        throw new StepRefused(step, err);
+      }
+      throw err;
+    }
+  }
+
+  /** Registers an undo action for a step done outside QMP (e.g. a bridge slot taken). */
+  onUndo(name: string, run: () => Promise<void> | void): void {
+    this.undos.push({ name, run: async () => run() });
+  }
+
+  /** A QMP command for an undo action: fresh deadline, no abort signal; absent objects count as undone. */
+  async undoQmp<K extends QmpCommandName>(cmd: K, args: QmpArgs<K>): Promise<void> {
+    try {
+      await this.ctx.qmp.execute(cmd, args, { timeoutMs: deadlinesOf(this.ctx).commandMs });
+    } catch (err) {
+      if (err instanceof QmpCommandError && ABSENT.test(err.desc)) return;
+      if (err instanceof QmpDisconnectedError) return; // QEMU is gone: nothing is left to undo there.
+      throw err;
+    }
+  }
+
+  /** Runs every undo action newest first; true when all succeeded. */
+  async rollback(): Promise<boolean> {
+    let ok = true;
+    while (this.undos.length > 0) {
+      const u = this.undos.pop() as Undo;
+      try {
+        await u.run();
+      } catch (err) {
+        ok = false;
+        this.ctx.logger?.warn({ err, step: u.name }, 'hotplug rollback step failed');
+      }
+    }
+    return ok;
+  }
+
+  /**
+   * Rolls back, then turns `err` into a typed {@link HotplugError} carrying `rolledBack`
+   * (`classify` maps QEMU refusals to family-specific errors, e.g. VFIO's).
+   */
+  async fail(err: unknown, classify?: (r: StepRefused, rolledBack: boolean) => HotplugError): Promise<never> {
+    const hadSteps = this.undos.length > 0;
+    const ok = await this.rollback();
+    const rolledBack = hadSteps && ok;
+    throw toHotplugError(err, rolledBack, classify);
+  }
+}
+
+/** Maps a failure of a step onto the hot-plug error family. */
+export function toHotplugError(
+  err: unknown,
+  rolledBack: boolean,
+  classify?: (r: StepRefused, rolledBack: boolean) => HotplugError,
+): HotplugError {
+  if (err instanceof HotplugError) {
+    err.rolledBack = rolledBack;
+    return err;
+  }
+  if (err instanceof StepRefused) {
+    return (
+      classify?.(err, rolledBack) ??
+      new HotplugRefusedError(err.step, err.qmp.desc, { cause: err.qmp, rolledBack })
+    );
+  }
+  if (err instanceof QmpAbortError) {
+    return new HotplugAbortedError('The operation was pre-empted (the sandbox is stopping)', {
+      cause: err,
+      rolledBack,
+    });
+  }
+  if (err instanceof QmpTimeoutError) {
+    return new HotplugTimeoutError(`QEMU's answer to \`${err.waitingFor}\``, err.timeoutMs, {
+      cause: err,
+      rolledBack,
+    });
+  }
+  if (err instanceof QmpDisconnectedError) {
+    return new HotplugAbortedError('QMP disconnected during the operation (QEMU exited)', {
+      cause: err,
+      rolledBack,
+    });
+  }
+  return new HotplugRefusedError('operation', err instanceof Error ? err.message : String(err), {
+    cause: err,
+    rolledBack,
+  });
+}

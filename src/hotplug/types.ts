@@ -1,0 +1,116 @@
+// What each operation resolves with (the `result` of the machine's `confirmed` phase): plain data.
+import type { HotplugBlockDriver } from './device-state.js';
+
+/** How phase two was confirmed: by the guest (agent), by QEMU only (no guest probe, or paused). */
+export type ConfirmedBy = 'guest' | 'qemu';
+
+/** A disk was plugged. */
+export interface BlockPlugResult {
+  readonly kind: 'hotplug-block';
+  readonly id: string;
+  readonly driver: HotplugBlockDriver;
+  /** `bb/ss` for virtio-blk on a bridge (the seeds' `PCIAddr`). */
+  readonly pciPath?: string;
+  /** CCW devno (virtio-blk-ccw). */
+  readonly devno?: string;
+  readonly scsi?: { readonly scsiId: number; readonly lun: number };
+  /** nvdimm backend size. */
+  readonly sizeBytes?: number;
+  readonly confirmedBy: ConfirmedBy;
+  /** The guest's name for it (`vdb`, `sda`, `pmem0`) when the guest confirmed. */
+  readonly guestName?: string;
+}
+
+/** A vhost-user-blk device was plugged. */
+export interface VhostUserBlkPlugResult {
+  readonly kind: 'hotplug-vhost-user-blk';
+  readonly id: string;
+  readonly pciPath?: string;
+  readonly confirmedBy: ConfirmedBy;
+}
+
+/** A NIC was plugged. */
+export interface NetPlugResult {
+  readonly kind: 'hotplug-net';
+  readonly id: string;
+  readonly netdevId: string;
+  readonly pciPath?: string;
+  readonly devno?: string;
+  readonly mac?: string;
+  readonly confirmedBy: ConfirmedBy;
+}
+
+/** A VFIO device was plugged. */
+export interface VfioPlugResult {
+  readonly kind: 'hotplug-vfio';
+  readonly id: string;
+  /** Root port or bridge id; absent on the root bus. */
+  readonly bus?: string;
+  readonly pciPath?: string;
+  readonly confirmedBy: ConfirmedBy;
+}
+
+/** A pc-dimm was plugged (the seeds' memoryDevice). */
+export interface MemoryPlugResult {
+  readonly kind: 'hotplug-memory';
+  readonly id: string;
+  readonly slot: number;
+  readonly sizeMiB: number;
+  /** Guest-physical address, when `probe` was asked. */
+  readonly addr?: number;
+  readonly confirmedBy: ConfirmedBy;
+}
+
+/** A device was unplugged (or its removal is pending: the VM was paused). */
+export interface UnplugResult {
+  readonly kind: 'unplug';
+  readonly id: string;
+  /** True once `DEVICE_DELETED` arrived and the backend and slot were released. */
+  readonly removed: boolean;
+  /** True when device_del was accepted but the guest (paused) has not acknowledged yet. */
+  readonly pending: boolean;
+}
+
+/** resizeMemory's return values (seeds: current memory after, and the memory device added). */
+export interface ResizeMemoryResult {
+  readonly kind: 'resize-memory';
+  /** Memory before, MiB. */
+  readonly previousMiB: number;
+  /** Memory now, MiB (what the seeds return as `currentMemory`). */
+  readonly currentMiB: number;
+  /** The DIMM added, if any. */
+  readonly device?: {
+    readonly id: string;
+    readonly slot: number;
+    readonly sizeMiB: number;
+    readonly addr?: number;
+  };
+  /** How: pc-dimm, virtio-mem `requested-size`, or nothing (shrinking a DIMM VM: not supported). */
+  readonly via: 'pc-dimm' | 'virtio-mem' | 'none';
+  /** True when a shrink was asked on DIMMs (the seeds warn: hot-remove not supported). */
+  readonly notSupported?: boolean;
+  readonly confirmedBy: ConfirmedBy;
+}
+
+/** resizeVCPUs' return values (seeds: `currentVCPUs` before and `newVCPUs` after) plus counts. */
+export interface ResizeVcpusResult {
+  readonly kind: 'resize-vcpus';
+  readonly currentVCPUs: number;
+  readonly newVCPUs: number;
+  readonly added: number;
+  readonly removed: number;
+  /** True when the request was above max vCPUs and was clamped (with a warning). */
+  readonly clamped: boolean;
+  readonly confirmedBy: ConfirmedBy;
+}
+
+/** What `runOperation` resolves with. */
+export type OperationResult =
+  | BlockPlugResult
+  | VhostUserBlkPlugResult
+  | NetPlugResult
+  | VfioPlugResult
+  | MemoryPlugResult
+  | UnplugResult
+  | ResizeMemoryResult
+  | ResizeVcpusResult;
