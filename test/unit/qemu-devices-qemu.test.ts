@@ -172,9 +172,10 @@ async function peripheralIds(qmp: QmpClient): Promise<string[]> {
 async function refusalOf(
   args: readonly string[],
   wrap: readonly string[] = [],
+  opts: { binary?: string; machine?: string } = {},
 ): Promise<{ exit: Exit; stderr: string }> {
-  const [cmd, ...pre] = wrap.length > 0 ? [...wrap, QEMU!] : [QEMU!];
-  const qemu = run(cmd!, [...pre, ...qemuBase(), ...args]);
+  const [cmd, ...pre] = [...wrap, opts.binary ?? QEMU!];
+  const qemu = run(cmd!, [...pre, ...qemuBase(opts.machine), ...args]);
   const exit = await deadline(qemu.exited, 'QEMU refusal');
   return { exit, stderr: qemu.stderr() };
 }
@@ -608,24 +609,27 @@ describe('device fragments on the other transports (real QEMU 7.2, TCG)', () => 
   });
 });
 
-/** Why a golden fixture cannot be realized on this host (hardware or a peer it needs), if so. */
-function unrealizable(dev: QemuDevice): string | undefined {
+/** What a golden fixture should meet on this host: realization, a typed refusal, or nothing testable. */
+type Outcome = { realize: true } | { refuse: string } | { skip: string };
+
+function outcome(dev: QemuDevice): Outcome {
   switch (dev.type) {
     case 'vfio':
-      return 'no VFIO hardware here (the refusal is tested below)';
+      return { refuse: 'ERR_QEMU_VFIO_UNAVAILABLE' };
     case 'vsock':
-      return 'no /dev/vhost-vsock here (the refusal is tested below)';
+      return dev.vhostFd === undefined
+        ? { refuse: 'ERR_QEMU_VHOST_VSOCK_UNAVAILABLE' }
+        : { skip: 'needs an open /dev/vhost-vsock fd, which this host cannot give' };
     case 'vhost-user':
-      return 'needs a vhost-user backend (vhost-user-fs against virtiofsd is tested above)';
+      return { skip: 'needs a vhost-user backend (vhost-user-fs against virtiofsd is tested above)' };
     case 'net':
-      if (dev.vhost) return 'no /dev/vhost-net here (the refusal is tested below)';
       if (dev.fds && dev.fds.length > 0)
-        return 'tap fds come from the plan tests, which open taps in a netns';
-      return undefined;
+        return { skip: 'tap fds come from the plan tests, which open taps in a netns' };
+      return dev.vhost ? { refuse: 'ERR_QEMU_VHOST_NET_UNAVAILABLE' } : { realize: true };
     case 'char':
-      return dev.fd !== undefined ? 'needs a socket passed as an fd' : undefined;
+      return dev.fd !== undefined ? { skip: 'needs a socket passed as an fd' } : { realize: true };
     default:
-      return undefined;
+      return { realize: true };
   }
 }
 
@@ -702,34 +706,42 @@ const fixtures = readdirSync(GOLDEN)
     ...(JSON.parse(readFileSync(join(GOLDEN, f), 'utf8')) as { ctx: DeviceContext; device: QemuDevice }),
   }));
 
-describe('every realizable golden fixture is accepted by real QEMU 7.2', () => {
+describe('every golden fixture meets real QEMU 7.2: realized by id, or refused as the typed error', () => {
   for (const { name, ctx, device } of fixtures) {
-    const why = unrealizable(device);
+    const expected = outcome(device);
     const binary = BINARY[ctx.arch];
-    it.skipIf(why !== undefined || !binary)(
-      `realizes ${name}${why ? ` (skipped: ${why})` : ''}`,
-      async () => {
-        const dev = localize(device);
-        const nvdimm = dev.type === 'nvdimm';
-        const machine = `${ctx.machineType},accel=tcg${nvdimm ? ',nvdimm=on' : ''}`;
-        const extra = nvdimm ? ['-m', '512M,slots=2,maxmem=2G'] : [];
-        if (nvdimm && ctx.arch === 'arm64') extra.push('-cpu', 'max', '-bios', AAVMF);
-        if (dev.type === 'char' && dev.backend === 'socket' && dev.server === false && dev.path) {
-          // A client chardev needs someone listening.
-          const server = createServer();
-          servers.push(server);
-          server.listen(dev.path);
-          await deadline(once(server, 'listening'), 'listener for a client chardev');
-        }
-        const args = [...extra, ...devicesArgs([...prerequisites(dev, ctx), dev], ctx)];
-        // A tap named by ifname is created by QEMU itself: only inside a network namespace of its own.
-        const wrap = dev.type === 'net' ? ['unshare', '--net'] : [];
-        const { qmp } = await launchWithQmp(args, { binary: binary!, machine, wrap });
-        const expected = deviceQdevId(dev);
-        if (expected !== undefined) expect(await peripheralIds(qmp)).toContain(expected);
-        qmp.close();
-      },
-    );
+    const title =
+      'skip' in expected
+        ? `realizes ${name} (skipped: ${expected.skip})`
+        : 'refuse' in expected
+          ? `refuses ${name} on this host as ${expected.refuse}`
+          : `realizes ${name}`;
+    it.skipIf('skip' in expected || !binary)(title, async () => {
+      const dev = localize(device);
+      const nvdimm = dev.type === 'nvdimm';
+      const machine = `${ctx.machineType},accel=tcg${nvdimm ? ',nvdimm=on' : ''}`;
+      const extra = nvdimm ? ['-m', '512M,slots=2,maxmem=2G'] : [];
+      if (nvdimm && ctx.arch === 'arm64') extra.push('-cpu', 'max', '-bios', AAVMF);
+      if (dev.type === 'char' && dev.backend === 'socket' && dev.server === false && dev.path) {
+        // A client chardev needs someone listening.
+        const server = createServer();
+        servers.push(server);
+        server.listen(dev.path);
+        await deadline(once(server, 'listening'), 'listener for a client chardev');
+      }
+      const args = [...extra, ...devicesArgs([...prerequisites(dev, ctx), dev], ctx)];
+      // A tap named by ifname is created by QEMU itself: only inside a network namespace of its own.
+      const wrap = dev.type === 'net' ? ['unshare', '--net'] : [];
+      if ('refuse' in expected) {
+        const { stderr } = await refusalOf(args, wrap, { binary: binary!, machine });
+        expect(classifyQemuStartError(stderr).code, stderr).toBe(expected.refuse);
+        return;
+      }
+      const { qmp } = await launchWithQmp(args, { binary: binary!, machine, wrap });
+      const id = deviceQdevId(dev);
+      if (id !== undefined) expect(await peripheralIds(qmp)).toContain(id);
+      qmp.close();
+    });
   }
 });
 

@@ -447,6 +447,21 @@ describe('classifyQemuStartError on QEMU 7.2 wording', () => {
       'ERR_QEMU_VFIO_UNAVAILABLE',
     ],
     [
+      'a missing vfio-ccw mediated device',
+      "qemu-system-s390x: -device vfio-ccw,sysfsdev=/sys/bus/mdev/devices/4f4a,devno=fe.0.0006: Host device '/sys/bus/mdev/devices/4f4a' not found: No such file or directory\n",
+      'ERR_QEMU_VFIO_UNAVAILABLE',
+    ],
+    [
+      'vfio-ap without the AP facility',
+      "qemu-system-s390x: -device vfio-ap,sysfsdev=/sys/devices/vfio_ap/matrix/7aa1: No 'ap-bus' bus found for device 'vfio-ap'\n",
+      'ERR_QEMU_VFIO_UNAVAILABLE',
+    ],
+    [
+      'a missing block image named like a host device (not VFIO)',
+      "qemu-system-x86_64: -drive id=d0,file=/x.img,if=none: Could not open '/x.img': No such file or directory\n",
+      'ERR_QEMU_REFUSED',
+    ],
+    [
       'a missing /dev/vhost-vsock',
       'qemu-system-x86_64: -device vhost-vsock-pci,id=vsock0,guest-cid=3: vhost-vsock: failed to open vhost device: No such file or directory\n',
       'ERR_QEMU_VHOST_VSOCK_UNAVAILABLE',

@@ -117,9 +117,13 @@ const RULES: readonly Rule[] = [
   {
     // "vfio /sys/bus/pci/devices/0000:ff:1f.7: no such host device: No such file or directory",
     // "vfio 0000:01:00.0: no iommu_group found", "vfio: failed to open /dev/vfio/vfio"
+    // vfio-ccw: "Host device '/sys/bus/mdev/devices/<uuid>' not found"; vfio-ap without the AP
+    // facility (s390x KVM only): "No 'ap-bus' bus found for device 'vfio-ap'"
     test: (l) =>
       /^vfio\b.*(no such host device|iommu_group|not viable|failed to (open|get|set))/i.test(l.message) ||
-      /\/dev\/vfio/.test(l.message),
+      /\/dev\/vfio/.test(l.message) ||
+      (/^-device vfio-/.test(l.option ?? '') && /^Host device '.*' not found/.test(l.message)) ||
+      /No 'ap-bus' bus found for device 'vfio-ap'/.test(l.message),
     make: (s, at) => new QemuVfioUnavailableError('VFIO device is not available on this host', s, at),
   },
   {
