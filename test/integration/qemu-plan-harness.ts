@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Arch } from '../../src/qemu/arch/types.js';
+import { QmpClient } from '../../src/qmp/client.js';
 
 /**
  * Writes a kernel file QEMU's loader accepts for `arch` (it is never executed: QEMU runs with -S).
@@ -57,82 +58,25 @@ export function syntheticGuest(arch: Arch, dir: string): { kernel: string; initr
   return { kernel, initrd };
 }
 
-/** A QMP reply error. */
-export class QmpReplyError extends Error {
-  constructor(
-    readonly klass: string,
-    readonly desc: string,
-  ) {
-    super(`${klass}: ${desc}`);
-  }
+/** What the verification needs from a QMP client. */
+export interface QmpLike {
+  execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T>;
+  close(): void;
 }
 
-/** Minimal QMP client over the socketpair on fd 3 (ids correlate replies). */
-export class MiniQmp {
-  private buf = '';
-  private nextId = 1;
-  private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private greeting: ((v: unknown) => void) | undefined;
-  private closedError: Error | undefined;
-  readonly ready: Promise<unknown>;
-
-  constructor(private readonly socket: Socket) {
-    this.ready = new Promise((resolve) => {
-      this.greeting = resolve;
-    });
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      this.buf += chunk;
-      for (let i = this.buf.indexOf('\n'); i >= 0; i = this.buf.indexOf('\n')) {
-        const line = this.buf.slice(0, i).trim();
-        this.buf = this.buf.slice(i + 1);
-        if (line) this.onMessage(JSON.parse(line) as Record<string, unknown>);
-      }
-    });
-    const fail = (e: Error) => {
-      this.closedError = e;
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    };
-    socket.on('error', fail);
-    socket.on('close', () => fail(new Error('QMP socket closed')));
-  }
-
-  private onMessage(m: Record<string, unknown>): void {
-    if ('QMP' in m) {
-      this.greeting?.(m);
-      return;
-    }
-    const id = typeof m.id === 'string' ? m.id : undefined;
-    if (id === undefined) return;
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    if ('error' in m) {
-      const err = m.error as { class: string; desc: string };
-      p.reject(new QmpReplyError(err.class, err.desc));
-    } else p.resolve(m.return);
-  }
-
-  /** Sends a command and resolves with its `return`. */
-  execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {
-    if (this.closedError) return Promise.reject(this.closedError);
-    const id = `c${this.nextId++}`;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.socket.write(`${JSON.stringify({ execute: command, arguments: args, id })}\n`);
-    });
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
+/** src/qmp's QmpClient seen through {@link QmpLike} (commands are not all in its typed table). */
+function adapt(client: QmpClient): QmpLike {
+  return {
+    execute: <T>(command: string, args?: Record<string, unknown>) =>
+      client.executeUntyped(command, args, { timeoutMs: 10_000 }) as Promise<T>,
+    close: () => client.close(),
+  };
 }
 
 /** A QEMU started from a plan with -S. */
 export interface LaunchedQemu {
   readonly child: ChildProcess;
-  readonly qmp: MiniQmp;
+  readonly qmp: QmpLike;
   stderr(): string;
   /** SIGKILL by PID and wait for the exit. */
   kill(): Promise<void>;
@@ -173,8 +117,6 @@ export async function launchWithQmp(
     }
     await exited;
   };
-  const sock = child.stdio[3] as Socket;
-  const qmp = new MiniQmp(sock);
   const deadlineMs = opts.deadlineMs ?? 20_000;
   let timer: NodeJS.Timeout | undefined;
   const early = new Promise<never>((_, reject) => {
@@ -183,9 +125,12 @@ export async function launchWithQmp(
     child.once('error', reject);
     timer = setTimeout(() => reject(new Error(`QMP not ready within ${deadlineMs} ms: ${err}`)), deadlineMs);
   });
+  early.catch(() => undefined);
+  const connecting = QmpClient.connect(child.stdio[3] as Socket);
+  connecting.catch(() => undefined);
+  let qmp: QmpLike;
   try {
-    await Promise.race([qmp.ready, early]);
-    await Promise.race([qmp.execute('qmp_capabilities'), early]);
+    qmp = adapt(await Promise.race([connecting, early]));
   } catch (e) {
     // The QMP socket may break before the exit is seen: an exit with stderr explains it.
     const exitErr = await Promise.race([
@@ -196,12 +141,10 @@ export async function launchWithQmp(
       settle(2_000),
     ]);
     await kill();
-    qmp.close();
     throw exitErr instanceof EarlyExitError ? exitErr : e;
   } finally {
     clearTimeout(timer);
   }
-  early.catch(() => undefined);
   return {
     child,
     qmp,

@@ -1,6 +1,6 @@
 // Confirms through QMP that every device a plan placed exists with its id, address, path and tag.
 import type { QemuPlan } from '../../src/qemu/plan.js';
-import type { MiniQmp } from './qemu-plan-harness.js';
+import type { QmpLike } from './qemu-plan-harness.js';
 
 interface PciDeviceInfo {
   bus: number;
@@ -44,7 +44,7 @@ function check(cond: boolean, msg: string): void {
  * query-chardev (socket paths), query-block (image files), query-memory-devices (nvdimm),
  * qom-get tag / mount_tag (shared fs tags).
  */
-export async function verifyPlanViaQmp(qmp: MiniQmp, plan: QemuPlan): Promise<number> {
+export async function verifyPlanViaQmp(qmp: QmpLike, plan: QemuPlan): Promise<number> {
   let checks = 0;
   const peripheral = await qmp.execute<{ name: string; type: string }[]>('qom-list', {
     path: '/machine/peripheral',
