@@ -3,7 +3,8 @@
 // ending in the right stop reason with nothing left behind.
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { firstValueFrom, toArray } from 'rxjs';
+import { pino } from 'pino';
+import { filter, firstValueFrom, type Observable, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SandboxConfig } from '../../src/config/types.js';
 import { GuestAgentTimeoutError } from '../../src/guest/errors.js';
@@ -17,7 +18,9 @@ const g = guest('cloud');
 const base = tempRunBase();
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-function config(extra: Partial<SandboxConfig> & { hypervisor?: SandboxConfig['hypervisor'] } = {}): SandboxConfig {
+function config(
+  extra: Partial<SandboxConfig> & { hypervisor?: SandboxConfig['hypervisor'] } = {},
+): SandboxConfig {
   return {
     id: freshId('g'),
     ...extra,
@@ -42,13 +45,27 @@ function expectClean(): void {
 
 describe.skipIf(!QEMU || !g)('sandbox with the default guest (TCG)', () => {
   it('boots to the guest ready line, keeps a readable console log, and stops cleanly', async () => {
-    const sb = await createSandbox(config(), { runDir: base, logger: quietLogger, accelerator: 'tcg' });
+    // loglevel=7 (after Kata's `quiet`): kernel messages reach hvc0 once init loads virtio_console.
+    const cfg = config();
+    const logs: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'debug' }, { write: (l: string) => logs.push(JSON.parse(l)) });
+    const sb = await createSandbox(
+      { ...cfg, hypervisor: { ...cfg.hypervisor, kernelParams: [{ key: 'loglevel', value: '7' }] } },
+      { runDir: base, logger, accelerator: 'tcg' },
+    );
     await sb.start();
+    const printk = /^\[\s*\d+\.\d+\] /;
+    const kernelLine = firstValueFrom(
+      (sb.console$ as Observable<string>).pipe(filter((l) => printk.test(l))),
+    );
     const agent = await sb.agent();
     const { release } = await agent.waitReady({ timeout: 60_000 });
     expect(release).toMatch(/cloud-amd64/);
     await sb.check();
-    expect(typeof (await sb.consoleLog())).toBe('string');
+    const line = await kernelLine;
+    expect(await sb.consoleLog()).toContain(line);
+    // The console is streamed through the sandbox's child logger at debug level.
+    expect(logs).toContainEqual(expect.objectContaining({ level: 20, sandboxId: cfg.id, console: line }));
     expect((await sb.stop()).stopReason).toBe('requested');
     expectClean();
   });
@@ -62,7 +79,9 @@ describe.skipIf(!QEMU || !g)('sandbox with the default guest (TCG)', () => {
     const hostBefore = performance.now();
     await sb.pause();
     // A paused guest cannot answer: the request runs into its deadline (a running guest answers in ms).
-    await expect(agent.request('ticks', [], { timeout: 1_500 })).rejects.toBeInstanceOf(GuestAgentTimeoutError);
+    await expect(agent.request('ticks', [], { timeout: 1_500 })).rejects.toBeInstanceOf(
+      GuestAgentTimeoutError,
+    );
     await sb.resume();
     const after = await agent.request('ticks', []);
     const hostElapsed = (performance.now() - hostBefore) / 1000;
