@@ -25,6 +25,11 @@ export function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+/** Own-property lookup (never `Object.prototype` members such as `valueOf`). */
+export function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** Record one issue. */
 export function report(issues: Issues, path: string, message: string): void {
   issues.list.push({ path, message });
@@ -43,9 +48,12 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return proto === Object.prototype || proto === null;
 }
 
-/** Join an object path and a key. */
+const PLAIN_KEY_RE = /^[A-Za-z_$][\w$-]*$/;
+
+/** Join an object path and a key: `a.b`, `a[2]`, or `a["odd key"]` when the key is not a plain name. */
 export function at(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
+  if (!PLAIN_KEY_RE.test(key)) return `${path}[${JSON.stringify(key)}]`;
   return path === '' ? key : `${path}.${key}`;
 }
 
@@ -189,7 +197,7 @@ export function checkObject(
   if (!isPlainObject(value)) return expected(issues, path, what, value);
   const out: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(value)) {
-    const check = fields[key];
+    const check = Object.hasOwn(fields, key) ? fields[key] : undefined;
     if (check === undefined) {
       report(
         issues,

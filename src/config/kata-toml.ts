@@ -1,7 +1,7 @@
 // Kata's configuration-qemu.toml ([hypervisor.qemu]) -> vmactor SandboxConfig, reporting every key it does not use.
 import { availableParallelism } from 'node:os';
 import { parse, TomlError } from 'smol-toml';
-import { isPlainObject } from './checks.js';
+import { isPlainObject, own } from './checks.js';
 import { ConfigError } from './config-error.js';
 import { ARCH_DEFAULTS, hostArch, MAX_BRIDGES } from './defaults.js';
 import type {
@@ -199,7 +199,7 @@ export function parseKataToml(text: string, opts: KataTomlOptions = {}): KataTom
       }
       continue;
     }
-    const reason = IGNORED_SECTIONS[section];
+    const reason = own(IGNORED_SECTIONS, section);
     for (const key of flattenKeys(value, section)) {
       warnings.push(
         reason ? { key, kind: 'ignored', reason } : { key, kind: 'unknown', reason: 'unknown Kata section' },
@@ -211,9 +211,9 @@ export function parseKataToml(text: string, opts: KataTomlOptions = {}): KataTom
   const sourcePaths: Record<string, string> = {};
   for (const [key, raw] of Object.entries(qemu)) {
     const tomlPath = `hypervisor.qemu.${key}`;
-    const field = KATA_KEY_MAP[key];
+    const field = own(KATA_KEY_MAP, key);
     if (field === undefined) {
-      const reason = KATA_IGNORED_KEYS[key];
+      const reason = own(KATA_IGNORED_KEYS, key);
       warnings.push(
         reason
           ? { key: tomlPath, kind: 'ignored', reason }
@@ -268,7 +268,7 @@ export function toTomlIssues(
 ): ConfigIssue[] {
   return issues.map((issue) => {
     const match = /^(hypervisor\.[A-Za-z0-9]+)(.*)$/.exec(issue.path);
-    const source = match?.[1] !== undefined ? sourcePaths[match[1]] : undefined;
+    const source = match?.[1] !== undefined ? own(sourcePaths, match[1]) : undefined;
     if (match === null || source === undefined) return issue;
     const path = `${source}${match[2] ?? ''}`;
     const message = issue.message.split(`\`${match[1]}${match[2] ?? ''}\``).join(`\`${path}\``);

@@ -21,6 +21,7 @@ import {
   isPlainObject,
   nonEmptyText,
   oneOf,
+  own,
   params,
   report,
   show,
@@ -292,7 +293,7 @@ function validateDevice(
       required.push('contextId');
       break;
   }
-  const spec = DEVICE_FIELDS[fields] ?? {};
+  const spec = own(DEVICE_FIELDS, fields) ?? {};
   const out = checkObject(issues, path, value, spec, required);
   if (out === undefined) return undefined;
 
@@ -343,7 +344,7 @@ function validateDevice(
       report(
         issues,
         path,
-        `Expected no vhost-user devices on s390x (QEMU's s390x has none), got \`${show(out.type)}\``,
+        `Expected \`${path}\` not to be a vhost-user device on s390x (QEMU's s390x has none), got \`${show(out.type)}\``,
       );
     if (out.mac !== undefined && out.type !== 'net')
       report(issues, at(path, 'mac'), `Expected \`${at(path, 'mac')}\` only on vhost-user \`net\` devices`);
