@@ -41,6 +41,7 @@ const BINARY: Record<QemuArch, string | undefined> = {
   s390x: QEMU_S390X,
 };
 const QEMU_IMG = hostBinary('qemu-img');
+const QSD = hostBinary('qemu-storage-daemon');
 /** UEFI for arm64 virt: its ACPI GED device (memory hotplug, hence nvdimm) exists only with firmware. */
 const AAVMF = '/usr/share/AAVMF/AAVMF_CODE.fd';
 const GOLDEN = join(import.meta.dirname, '..', 'golden', 'devices');
@@ -62,6 +63,7 @@ interface Launched {
 let dir = '';
 const started: ChildProcess[] = [];
 const servers: Server[] = [];
+const sockets: Socket[] = [];
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'vmactor-dev-'));
@@ -77,6 +79,7 @@ afterEach(async () => {
       await gone;
     }
   }
+  for (const socket of sockets.splice(0)) socket.destroy();
   for (const server of servers.splice(0)) server.close();
   rmSync(dir, { recursive: true, force: true });
   // Nothing of ours outlives the test.
@@ -161,6 +164,65 @@ async function launchWithQmp(
     throw new Error(`QEMU exited (${exit.code ?? exit.signal}): ${qemu.stderr()}`, { cause: err });
   });
   return { qemu, qmp };
+}
+
+/** Starts virtiofsd on `sock` sharing a fresh directory; resolves once it listens (it says so). */
+async function startVirtiofsd(sock: string): Promise<void> {
+  const source = join(dir, `src-${basename(sock)}`);
+  mkdirSync(source);
+  const vfsd = run(VIRTIOFSD!, [`--socket-path=${sock}`, '-o', `source=${source}`, '-o', 'cache=none']);
+  // virtiofsd says so on stderr once its socket is listening: an event, not a poll.
+  await deadline(
+    new Promise<void>((resolve, reject) => {
+      const onData = (): void => {
+        if (vfsd.stderr().includes('Waiting for vhost-user socket connection')) resolve();
+      };
+      vfsd.child.stderr!.on('data', onData);
+      vfsd.exited.then((e) => reject(new Error(`virtiofsd exited (${e.code}): ${vfsd.stderr()}`)));
+      onData();
+    }),
+    'virtiofsd socket',
+  );
+}
+
+/**
+ * Starts qemu-storage-daemon exporting a fresh image as vhost-user-blk on `sock`; its QMP greeting
+ * (on fd 3) arrives after the export is listening.
+ */
+async function startStorageDaemon(sock: string): Promise<void> {
+  const img = image(`qsd-${basename(sock)}.img`, 16 << 20);
+  const qsd = run(
+    QSD!,
+    [
+      '--blockdev',
+      `driver=file,node-name=file0,filename=${img.replaceAll(',', ',,')}`,
+      '--export',
+      `type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=${sock.replaceAll(',', ',,')},writable=on,num-queues=4`,
+      '--chardev',
+      'socket,id=mon0,fd=3',
+      '--monitor',
+      'chardev=mon0',
+    ],
+    'pipe',
+  );
+  const qmp = await deadline(
+    QmpClient.connect(qsd.child.stdio[3] as Socket),
+    'qemu-storage-daemon QMP',
+  ).catch(async (err: unknown) => {
+    await deadline(qsd.exited, 'qemu-storage-daemon exit');
+    throw new Error(`qemu-storage-daemon exited: ${qsd.stderr()}`, { cause: err });
+  });
+  qmp.close();
+}
+
+/** A connection to a vhost-user backend, to be handed to QEMU as an fd (this process never reads it). */
+async function connectForQemu(sock: string): Promise<Socket> {
+  const conn = createConnection(sock);
+  await deadline(once(conn, 'connect'), `connect to ${sock}`);
+  conn.pause(); // QEMU, not this process, reads from it
+  conn.on('error', () => {}); // the connection is QEMU's; its fate shows in QEMU, not here
+  sockets.push(conn);
+  return conn;
 }
 
 /** Ids under /machine/peripheral. */
@@ -392,31 +454,10 @@ describe.skipIf(!QEMU)('device fragments on real QEMU 7.2 (q35, TCG)', () => {
     it.skipIf(!VIRTIOFSD)(
       `realizes vhost-user-fs against a real virtiofsd (chardev by ${via}) on shared guest memory`,
       async () => {
-        const source = join(dir, 'src');
-        mkdirSync(source);
         const sock = join(dir, 'vfs.sock');
-        const vfsd = run(VIRTIOFSD!, [`--socket-path=${sock}`, '-o', `source=${source}`, '-o', 'cache=none']);
-        // virtiofsd says so on stderr once its socket is listening: an event, not a poll.
-        await deadline(
-          new Promise<void>((resolve, reject) => {
-            const onData = (): void => {
-              if (vfsd.stderr().includes('Waiting for vhost-user socket connection')) resolve();
-            };
-            vfsd.child.stderr!.on('data', onData);
-            vfsd.exited.then((e) => reject(new Error(`virtiofsd exited (${e.code}): ${vfsd.stderr()}`)));
-            onData();
-          }),
-          'virtiofsd socket',
-        );
+        await startVirtiofsd(sock);
         // By fd: the test connects and hands QEMU the connected socket as fd 4.
-        const passed: Socket[] = [];
-        if (via === 'socketFd') {
-          const conn = createConnection(sock);
-          await deadline(once(conn, 'connect'), 'connect to virtiofsd');
-          conn.pause(); // QEMU, not this process, reads from it
-          conn.on('error', () => {}); // the connection is QEMU's; its fate shows in QEMU, not here
-          passed.push(conn);
-        }
+        const passed = via === 'socketFd' ? [await connectForQemu(sock)] : [];
         const frag = devicesArgs(
           [
             {
@@ -621,13 +662,14 @@ function outcome(dev: QemuDevice): Outcome {
         ? { refuse: 'ERR_QEMU_VHOST_VSOCK_UNAVAILABLE' }
         : { skip: 'needs an open /dev/vhost-vsock fd, which this host cannot give' };
     case 'vhost-user':
-      return { skip: 'needs a vhost-user backend (vhost-user-fs against virtiofsd is tested above)' };
+      // Backends here: virtiofsd (fs) and qemu-storage-daemon (blk); none for scsi or net.
+      return dev.vhostType === 'fs' || dev.vhostType === 'blk'
+        ? { realize: true }
+        : { skip: `no vhost-user-${dev.vhostType} backend on this host` };
     case 'net':
       if (dev.fds && dev.fds.length > 0)
         return { skip: 'tap fds come from the plan tests, which open taps in a netns' };
       return dev.vhost ? { refuse: 'ERR_QEMU_VHOST_NET_UNAVAILABLE' } : { realize: true };
-    case 'char':
-      return dev.fd !== undefined ? { skip: 'needs a socket passed as an fd' } : { realize: true };
     default:
       return { realize: true };
   }
@@ -693,6 +735,8 @@ function deviceQdevId(dev: QemuDevice): string | undefined {
     case 'net':
     case 'rng':
       return dev.deviceId;
+    case 'vhost-user':
+      return dev.vhostType === 'net' ? undefined : dev.typeDevId;
     default:
       return undefined;
   }
@@ -719,7 +763,8 @@ describe('every golden fixture meets real QEMU 7.2: realized by id, or refused a
     it.skipIf('skip' in expected || !binary)(title, async () => {
       const dev = localize(device);
       const nvdimm = dev.type === 'nvdimm';
-      const machine = `${ctx.machineType},accel=tcg${nvdimm ? ',nvdimm=on' : ''}`;
+      const shared = dev.type === 'vhost-user' ? ',memory-backend=mem' : '';
+      const machine = `${ctx.machineType},accel=tcg${nvdimm ? ',nvdimm=on' : ''}${shared}`;
       const extra = nvdimm ? ['-m', '512M,slots=2,maxmem=2G'] : [];
       if (nvdimm && ctx.arch === 'arm64') extra.push('-cpu', 'max', '-bios', AAVMF);
       if (dev.type === 'char' && dev.backend === 'socket' && dev.server === false && dev.path) {
@@ -729,7 +774,32 @@ describe('every golden fixture meets real QEMU 7.2: realized by id, or refused a
         server.listen(dev.path);
         await deadline(once(server, 'listening'), 'listener for a client chardev');
       }
-      const args = [...extra, ...devicesArgs([...prerequisites(dev, ctx), dev], ctx)];
+      let passed: Socket[] = [];
+      let sweepDev = dev;
+      if (dev.type === 'char' && dev.fd !== undefined) {
+        // A socket chardev on a passed fd: a connection to a listener of the test's own.
+        const path = join(dir, 'peer.sock');
+        const server = createServer();
+        servers.push(server);
+        server.listen(path);
+        await deadline(once(server, 'listening'), 'peer listener');
+        const conn = await connectForQemu(path);
+        passed = Array.from({ length: dev.fd - 3 }, () => conn);
+      }
+      if (dev.type === 'vhost-user') {
+        const sock = join(dir, dev.socketPath ? basename(dev.socketPath) : 'backend.sock');
+        await (dev.vhostType === 'fs' ? startVirtiofsd(sock) : startStorageDaemon(sock));
+        if (dev.socketFd !== undefined) {
+          // fds 4..socketFd all carry the connection; QEMU uses the one the fixture names.
+          const conn = await connectForQemu(sock);
+          passed = Array.from({ length: dev.socketFd - 3 }, () => conn);
+        } else {
+          sweepDev = { ...dev, socketPath: sock };
+        }
+        // vhost-user needs guest RAM the backend can map.
+        extra.push('-m', '256M', '-object', 'memory-backend-memfd,id=mem,size=256M,share=on');
+      }
+      const args = [...extra, ...devicesArgs([...prerequisites(dev, ctx), sweepDev], ctx)];
       // A tap named by ifname is created by QEMU itself: only inside a network namespace of its own.
       const wrap = dev.type === 'net' ? ['unshare', '--net'] : [];
       if ('refuse' in expected) {
@@ -737,7 +807,7 @@ describe('every golden fixture meets real QEMU 7.2: realized by id, or refused a
         expect(classifyQemuStartError(stderr).code, stderr).toBe(expected.refuse);
         return;
       }
-      const { qmp } = await launchWithQmp(args, { binary: binary!, machine, wrap });
+      const { qmp } = await launchWithQmp(args, { binary: binary!, machine, wrap, passed });
       const id = deviceQdevId(dev);
       if (id !== undefined) expect(await peripheralIds(qmp)).toContain(id);
       qmp.close();
