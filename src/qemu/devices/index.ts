@@ -1,4 +1,18 @@
 // Device argv builders: one pure function per device family, and `deviceArgs` dispatching on `type`.
+//
+// Where QEMU 7.2 differs from govmm's era, the builders emit what 7.2 accepts (each module says why):
+// - chardev sockets: `server=on,wait=off` (not `server,nowait`); vhost-user netdev `vhostforce=on`.
+// - disks stay `-drive ...,if=none` (govmm; 7.2 accepts it); cache as `cache.direct`/`cache.no-flush`.
+// - devices get `id=` where govmm left them anonymous (virtio-blk, 9p, vhost-user-fs/blk), so QMP
+//   finds them under /machine/peripheral and can unplug them.
+// - vhost-user-blk: no `logical_block_size=4096,size=512M` (not 7.2 properties of the front-end).
+// - vhost-user-fs: no `cache-size` (DAX never merged upstream): a non-zero `cacheSize` is refused.
+// - `iommu_platform=on` on PCI comes with `disable-legacy=on` (7.2 refuses it on transitional
+//   devices), and is refused together with `disableModern`.
+// - tap without fds: `script=no,downscript=no` (govmm omits them; QEMU would run /etc/qemu-ifup).
+// - multiqueue `mq=on[,vectors=2N+2]` only for more than one queue (govmm: whenever fds are passed).
+// - pvpanic is `pvpanic-pci` off amd64 (no ISA bus on arm64 virt / ppc64le pseries).
+// - vhost-vsock guest CIDs stop at 0xfffffffe (the kernel refuses VMADDR_CID_ANY).
 import { balloonArgs } from './balloon.js';
 import { blockArgs, nvdimmArgs } from './block.js';
 import { bridgeArgs } from './bridge.js';

@@ -61,7 +61,7 @@ export interface BlockDevice extends VirtioOptions {
   readonly readOnly?: boolean;
   /** `-drive cache.direct=`/`cache.no-flush=` (Kata's block_device_cache_*). */
   readonly cache?: { readonly direct?: boolean; readonly noFlush?: boolean };
-  /** virtio-blk write-cache enable (govmm `WCE`); false → `config-wce=off`. Default true. */
+  /** virtio-blk guest-visible write-cache toggle (govmm `WCE`): absent/false → `config-wce=off`, as in govmm. */
   readonly wce?: boolean;
 }
 
