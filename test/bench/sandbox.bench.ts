@@ -1,0 +1,184 @@
+// Sandbox lifecycle cost against the physical limit, in the same run: start → running, pause and
+// resume, stop → reaped, each through the Sandbox handle vs the same argv driven by a minimal raw
+// QMP client (spawn → greeting → capabilities → command → reply/exit); plus boot to guest-ready.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { openSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import { QEMU } from '../helpers/env.js';
+import { barePlan, freshId, quietLogger, tempRunBase } from '../integration/sandbox-fixtures.js';
+import type { Benchmark } from './harness.js';
+import { nowMs } from './harness.js';
+
+/** The simplest QMP client: a socket, lines in, lines out (replies arrive in order here). */
+class RawQmp {
+  private buf = '';
+  private waiters: ((msg: Record<string, unknown>) => void)[] = [];
+  constructor(socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('error', () => {});
+    socket.on('data', (d: string) => {
+      this.buf += d;
+      let nl = this.buf.indexOf('\n');
+      while (nl !== -1) {
+        const msg = JSON.parse(this.buf.slice(0, nl)) as Record<string, unknown>;
+        this.buf = this.buf.slice(nl + 1);
+        // Events are not replies: skip them.
+        if (!('event' in msg)) this.waiters.shift()?.(msg);
+        nl = this.buf.indexOf('\n');
+      }
+    });
+    this.write = (line) => socket.write(line);
+  }
+  private readonly write: (line: string) => void;
+  next(): Promise<Record<string, unknown>> {
+    return new Promise((r) => this.waiters.push(r));
+  }
+  async command(name: string): Promise<Record<string, unknown>> {
+    const reply = this.next();
+    this.write(`{"execute":"${name}"}\n`);
+    return reply;
+  }
+}
+
+interface RawVm {
+  child: ChildProcess;
+  qmp: RawQmp;
+  exited: Promise<void>;
+  dir: string;
+}
+
+/** Raw launch of the same argv: spawn → greeting → capabilities (→ cont when -S). */
+async function rawStart(argvOf: (dir: string) => readonly string[], base: string): Promise<RawVm> {
+  const dir = join(base, freshId('raw'));
+  mkdirSync(dir, { mode: 0o700 });
+  const [bin, ...args] = argvOf(dir);
+  const child = spawn(bin as string, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], detached: true });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const qmp = new RawQmp(child.stdio[3] as Socket);
+  await qmp.next(); // greeting
+  await qmp.command('qmp_capabilities');
+  if (args.includes('-S')) await qmp.command('cont');
+  return { child, qmp, exited, dir };
+}
+
+async function rawStop(vm: RawVm): Promise<void> {
+  vm.qmp.command('quit').catch(() => {});
+  await vm.exited;
+}
+
+function bareArgv(qemu: string): (dir: string) => readonly string[] {
+  const plan = barePlan(qemu);
+  return (dir) => plan(dir).argv;
+}
+
+function sandbox(qemu: string, base: string): Sandbox {
+  return openSandbox({ id: freshId('bench'), plan: barePlan(qemu) }, { runDir: base, logger: quietLogger });
+}
+
+const startToRunning: Benchmark = {
+  name: 'sandbox start→running (createSandbox().start() vs raw spawn→capabilities)',
+  async run(runs) {
+    const qemu = QEMU as string;
+    const base = tempRunBase();
+    const samples: number[] = [];
+    const baseline: number[] = [];
+    try {
+      // Warm-up of both paths (module loading, page cache).
+      await (await rawStart(bareArgv(qemu), base).then(async (vm) => vm)).qmp.command('quit');
+      const w = sandbox(qemu, base);
+      await w.start();
+      await w.stop();
+      for (let i = 0; i < runs; i++) {
+        let t = nowMs();
+        const vm = await rawStart(bareArgv(qemu), base);
+        baseline.push(nowMs() - t);
+        await rawStop(vm);
+        rmSync(vm.dir, { recursive: true, force: true });
+
+        t = nowMs();
+        const sb = sandbox(qemu, base);
+        await sb.start();
+        samples.push(nowMs() - t);
+        await sb.stop();
+      }
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+    return { samples, baseline };
+  },
+};
+
+function pauseResume(which: 'pause' | 'resume'): Benchmark {
+  return {
+    name: `sandbox ${which} (sb.${which}() vs raw ${which === 'pause' ? 'stop' : 'cont'} round trip)`,
+    async run(runs) {
+      const qemu = QEMU as string;
+      const base = tempRunBase();
+      const samples: number[] = [];
+      const baseline: number[] = [];
+      const sb = sandbox(qemu, base);
+      const vm = await rawStart(bareArgv(qemu), base);
+      try {
+        await sb.start();
+        for (let i = 0; i < runs + 3; i++) {
+          // sandbox
+          if (which === 'resume') await sb.pause();
+          let t = nowMs();
+          await (which === 'pause' ? sb.pause() : sb.resume());
+          const s = nowMs() - t;
+          if (which === 'pause') await sb.resume();
+          // raw
+          if (which === 'resume') await vm.qmp.command('stop');
+          t = nowMs();
+          await vm.qmp.command(which === 'pause' ? 'stop' : 'cont');
+          const b = nowMs() - t;
+          if (which === 'pause') await vm.qmp.command('cont');
+          if (i >= 3) {
+            samples.push(s);
+            baseline.push(b);
+          }
+        }
+      } finally {
+        await sb.stop();
+        await rawStop(vm);
+        rmSync(base, { recursive: true, force: true });
+      }
+      return { samples, baseline };
+    },
+  };
+}
+
+const stopToReaped: Benchmark = {
+  name: 'sandbox stop→reaped (sb.stop() incl. run dir removal vs raw quit→exit)',
+  async run(runs) {
+    const qemu = QEMU as string;
+    const base = tempRunBase();
+    const samples: number[] = [];
+    const baseline: number[] = [];
+    try {
+      for (let i = 0; i < runs; i++) {
+        const vm = await rawStart(bareArgv(qemu), base);
+        let t = nowMs();
+        await rawStop(vm);
+        baseline.push(nowMs() - t);
+        rmSync(vm.dir, { recursive: true, force: true });
+
+        const sb = sandbox(qemu, base);
+        await sb.start();
+        t = nowMs();
+        await sb.stop();
+        samples.push(nowMs() - t);
+      }
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+    return { samples, baseline };
+  },
+};
+
+/** Benchmarks of the sandbox layer (`npm run bench -- sandbox`). */
+export const benchmarks: Benchmark[] = QEMU
+  ? [startToRunning, pauseResume('pause'), pauseResume('resume'), stopToReaped]
+  : [];
