@@ -146,6 +146,7 @@ export function capacityFor(
       return dimmCapacity(state, limits, calcHotplugMemMiBSize(op.mib - current, op.memoryBlockSizeMiB ?? 0));
     }
     case 'resize-vcpus': {
+      if (!Number.isInteger(op.count) || op.count < 1) return OK; // refused as invalid input by the operation
       const current = limits.bootVcpus + state.vcpus.length;
       if (op.count < current && current - op.count > state.vcpus.length) {
         return no(
