@@ -114,6 +114,7 @@ const INVALID: [string, unknown, DeviceContext, string][] = [
     'block.iommuPlatform',
   ],
   ['a malformed PCI addr', blk({ addr: '0x123' }), Q35, 'block.addr'],
+  ['a PCI addr on a ccw device', blk({ addr: '02' }), S390X, 'block.addr'],
   [
     'an nvdimm with zero size',
     { type: 'nvdimm', id: 'm0', deviceId: 'nv0', memPath: '/img', size: 0 },

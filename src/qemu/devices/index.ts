@@ -42,9 +42,10 @@ export { loaderArgs } from './loader.js';
 export { mqParts, netArgs, netQueues } from './net.js';
 export { pcieRootPortArgs } from './pcie-root-port.js';
 export { pvpanicArgs } from './pvpanic.js';
-export type { QemuRefusal, RefusalHints } from './refusal.js';
+export type { QemuErrorLine, QemuRefusal, RefusalHints } from './refusal.js';
 export {
   classifyQemuStartError,
+  parseQemuErrorLines,
   QemuHugepagesUnavailableError,
   QemuRefusedError,
   QemuVfioUnavailableError,

@@ -6,7 +6,8 @@ import { validateIommu } from './validate.js';
 /**
  * `-device intel-iommu,intremap=on|off,device-iotlb=on|off,caching-mode=on|off`. With KVM,
  * `intremap=on` needs `-machine kernel-irqchip=split` (the plan's job); caching-mode is what VFIO
- * behind the vIOMMU needs.
+ * behind the vIOMMU needs. Put it before the other PCI devices (QEMU 7.2 accepts it later, but
+ * devices realized before it are not behind it).
  *
  * @example
  * iommuArgs({ type: 'iommu', intremap: true, cachingMode: true }, { arch: 'amd64', machineType: 'q35' })

@@ -156,6 +156,8 @@ export function validateVirtio(prefix: string, dev: VirtioOptions, ctx: DeviceCo
   if (dev.addr !== undefined && (typeof dev.addr !== 'string' || !PCI_ADDR_RE.test(dev.addr))) {
     fail(`${prefix}.addr`, 'a PCI slot[.function] in hex like `02` or `1f.3`', dev.addr);
   }
+  if (dev.addr !== undefined && t !== 'pci')
+    fail(`${prefix}.addr`, `absent on the ${t} transport (PCI only)`, dev.addr);
 }
 
 /** govmm `BlockDevice.Valid()`: driver, id and file set; plus scsi-hd addressing and aio/cache rules. */
