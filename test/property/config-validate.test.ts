@@ -131,7 +131,70 @@ const sandboxInput = fc.record(
   { requiredKeys: [] },
 );
 
-const anyInput = fc.oneof({ weight: 5, arbitrary: sandboxInput }, { weight: 1, arbitrary: fc.anything() });
+// Valid-leaning inputs: right types everywhere, so the cross-field rules decide.
+const validDevice = fc.oneof(
+  fc.record({
+    kind: fc.constant('block'),
+    id: fc.constantFrom('d0', 'd1'),
+    file: fc.constantFrom('/a.img', '/b,c.img'),
+    readOnly: fc.boolean(),
+  }),
+  fc.record({
+    kind: fc.constant('net'),
+    id: fc.constantFrom('n0', 'n1'),
+    ifname: fc.constantFrom('tap0', 'tap1'),
+    queues: fc.constantFrom(1, 2),
+  }),
+  fc.record({
+    kind: fc.constant('fs'),
+    type: fc.constant('virtio-fs'),
+    id: fc.constant('fs0'),
+    tag: fc.constant('kataShared'),
+    sharedDir: fc.constant('/srv'),
+  }),
+  fc.record({
+    kind: fc.constant('vsock'),
+    id: fc.constantFrom('v0', 'v1'),
+    contextId: fc.constantFrom(3, 4),
+  }),
+  fc.record({ kind: fc.constant('rng'), id: fc.constant('rng0') }),
+);
+const validishInput = fc.record(
+  {
+    id: fc.constantFrom('sb-1', 'web.2', 'A_b'),
+    hypervisor: fc.record(
+      {
+        arch: fc.constantFrom('amd64', 'arm64', 'ppc64le', 's390x'),
+        numVCPUs: fc.constantFrom(0, 1, 2, 4, 8, 9),
+        defaultMaxVCPUs: fc.constantFrom(0, 2, 8, 16),
+        memorySize: fc.constantFrom(0, 128, 256, 1024, 2048, 20000),
+        defaultBridges: fc.constantFrom(0, 1, 5, 6),
+        msize9p: fc.constantFrom(0, 8192, 65536),
+        kernelParams: fc.constantFrom('a=1', [{ key: 'x', value: 'y,z' }]),
+        imagePath: fc.constantFrom('', '/img'),
+        initrdPath: fc.constantFrom('', '/initrd'),
+        memoryPath: fc.constantFrom('', '/m'),
+        devicesStatePath: fc.constantFrom('', '/d'),
+        sharedFS: fc.constantFrom('virtio-9p', 'virtio-fs', 'none'),
+        bootToBeTemplate: fc.boolean(),
+        bootFromTemplate: fc.boolean(),
+        enableVhostUserStore: fc.boolean(),
+        hugePages: fc.boolean(),
+        debug: fc.boolean(),
+        seccompSandbox: fc.constant('on,obsolete=deny'),
+      },
+      { requiredKeys: [] },
+    ),
+    devices: fc.array(validDevice, { maxLength: 4 }),
+  },
+  { requiredKeys: ['id'] },
+);
+
+const anyInput = fc.oneof(
+  { weight: 4, arbitrary: sandboxInput },
+  { weight: 4, arbitrary: validishInput },
+  { weight: 1, arbitrary: fc.anything() },
+);
 
 /** Split `devices[2].file` / `hypervisor["odd key"]` into segments. */
 function segments(p: string): (string | number)[] {
@@ -220,7 +283,7 @@ describe('validateConfig (property)', () => {
   it('finds valid configs often enough to exercise the success branch', () => {
     let ok = 0;
     fc.assert(
-      fc.property(sandboxInput, (input) => {
+      fc.property(validishInput, (input) => {
         try {
           validateConfig(input, {
             ...OPTS,
@@ -233,12 +296,12 @@ describe('validateConfig (property)', () => {
       }),
       { numRuns: 3000, seed: 42 },
     );
-    expect(ok).toBeGreaterThan(0);
+    expect(ok).toBeGreaterThan(150);
   });
 
   it('treats a normalized config as a fixed point', () => {
     fc.assert(
-      fc.property(sandboxInput, (input) => {
+      fc.property(fc.oneof(sandboxInput, validishInput), (input) => {
         let cfg: ValidatedConfig;
         try {
           cfg = validateConfig(input, {
