@@ -135,7 +135,7 @@ export interface SerialDevice extends VirtioOptions {
   readonly maxPorts?: number;
 }
 
-/** A guest NIC on a tap/macvtap backend: govmm `NetDevice`. */
+/** A guest NIC on a tap/macvtap backend: govmm `NetDevice` (vhost-user NICs: `{ type: 'vhost-user', vhostType: 'net' }`). */
 export interface NetDevice extends VirtioOptions {
   readonly type: 'net';
   /** Backend kind; macvtap is a tap backend fed by `fds` opened on /dev/tapN. */
