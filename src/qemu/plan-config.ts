@@ -75,6 +75,11 @@ function convertBlock(
 ): QemuDevice {
   const driver = spec.driver ?? hv.blockDeviceDriver;
   if (driver === 'nvdimm') {
+    if (hv.arch === 's390x') {
+      throw new PlanError(
+        `Expected \`${where}.driver\` to be a driver s390x has: no nvdimm there, got nvdimm`,
+      );
+    }
     const size = sizeOf?.(spec.file);
     if (size === undefined) {
       throw new PlanError(`Expected the size of \`${where}.file\` for an nvdimm backend (pass \`sizeOf\`)`);

@@ -96,6 +96,9 @@ export interface QemuPlan {
   readonly virtiofsd?: { readonly argv: string[] };
 }
 
+/** Chardev id of the QMP monitor on `<runDir>/qmp.sock`. */
+export const QMP_PATH_CHARDEV = 'qmp-path';
+
 /** Mount tag of the sandbox's shared directory (Kata's `kataShared`). */
 export const SHARED_FS_TAG = 'kataShared';
 /** Id of the guest RAM backend when it is explicit (govmm's `dimm1`). */
@@ -558,7 +561,20 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
   if (opts.qmpFd !== undefined) {
     argv.push('-chardev', `socket,id=mon0,fd=${opts.qmpFd}`, '-mon', 'chardev=mon0,mode=control');
   }
-  argv.push('-qmp', `unix:${formatOptions([paths.qmpSocket, ['server', true], ['wait', false]])}`);
+  // The reattach monitor on a path. Not `-qmp unix:<path>`: that legacy syntax takes the path as an
+  // implied first value and misparses a path containing `=`; `path=` as a keyed value does not.
+  argv.push(
+    '-chardev',
+    formatOptions([
+      'socket',
+      ['id', QMP_PATH_CHARDEV],
+      ['path', paths.qmpSocket],
+      ['server', true],
+      ['wait', false],
+    ]),
+    '-mon',
+    `chardev=${QMP_PATH_CHARDEV},mode=control`,
+  );
   argv.push('-m', memoryArg(memory));
   for (const d of devices) argv.push(...deviceArgs(d, ctx));
   argv.push('-smp', smpArg(smp));

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import {
   planCase,
 } from '../golden/plan/cases.js';
 import { guest, hostBinary } from '../helpers/env.js';
-import { EarlyExitError, launchWithQmp, syntheticGuest } from './qemu-plan-harness.js';
+import { EarlyExitError, launchWithQmp, startVirtiofsd, syntheticGuest } from './qemu-plan-harness.js';
 import { verifyPlanViaQmp } from './qemu-plan-verify.js';
 
 const BINARIES: Record<Arch, string> = {
@@ -52,37 +51,6 @@ function prepare(c: PlanCase): { dir: string; runDir: string } {
 const cases = loadPlanCases();
 const accepted = cases.filter((c) => c.fixture.launch.expect === 'accepted');
 const refused = cases.filter((c) => c.fixture.launch.expect === 'refused');
-
-/** Starts virtiofsd from the plan and resolves once it waits for QEMU (its stderr says so). */
-async function startVirtiofsd(plan: QemuPlan): Promise<{ kill(): Promise<void> } | undefined> {
-  if (!plan.virtiofsd) return undefined;
-  const [cmd, ...args] = plan.virtiofsd.argv;
-  const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let err = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`virtiofsd not ready: ${err}`)), 10_000);
-    child.stderr?.on('data', (c: Buffer) => {
-      err += c.toString();
-      if (err.includes('Waiting for vhost-user socket connection')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`virtiofsd exited (${code}): ${err}`));
-    });
-  });
-  return {
-    kill: async () => {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        process.kill(child.pid, 'SIGKILL');
-      }
-      await exited;
-    },
-  };
-}
 
 /** Plans, launches with -S, verifies through QMP; returns the number of checks. */
 async function acceptCase(c: PlanCase): Promise<number> {

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Arch } from '../../src/qemu/arch/types.js';
+import type { QemuPlan } from '../../src/qemu/plan.js';
 import { QmpClient } from '../../src/qmp/client.js';
 
 /**
@@ -158,6 +159,37 @@ export async function launchWithQmp(
 
 function settle(ms: number): Promise<undefined> {
   return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
+}
+
+/** Starts virtiofsd from the plan and resolves once it waits for QEMU (its stderr says so). */
+export async function startVirtiofsd(plan: QemuPlan): Promise<{ kill(): Promise<void> } | undefined> {
+  if (!plan.virtiofsd) return undefined;
+  const [cmd, ...args] = plan.virtiofsd.argv;
+  const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`virtiofsd not ready: ${err}`)), 10_000);
+    child.stderr?.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('Waiting for vhost-user socket connection')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`virtiofsd exited (${code}): ${err}`));
+    });
+  });
+  return {
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        process.kill(child.pid, 'SIGKILL');
+      }
+      await exited;
+    },
+  };
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

@@ -57,6 +57,14 @@ export async function verifyPlanViaQmp(qmp: QmpLike, plan: QemuPlan): Promise<nu
   const blocks = await qmp.execute<BlockInfo[]>('query-block');
   const memdevs = await qmp.execute<MemoryDeviceInfo[]>('query-memory-devices');
 
+  const qmpPath = chardevs.find((x) => x.label === 'qmp-path');
+  check(
+    qmpPath !== undefined &&
+      new RegExp(`^(disconnected:)?unix:${escapeRe(plan.paths.qmpSocket)}(,|$)`).test(qmpPath.filename),
+    `the reattach monitor is ${qmpPath?.filename}, planned ${plan.paths.qmpSocket}`,
+  );
+  checks++;
+
   for (const d of plan.devices) {
     check(names.has(d.id), `device ${d.id} is not under /machine/peripheral: ${[...names].join(' ')}`);
     checks++;

@@ -42,7 +42,10 @@ describe('planQemu', () => {
     const p = plan({});
     expect(p.argv).not.toContain('-daemonize');
     expect(after(p.argv, '-pidfile')).toEqual(['/run/vmactor/sb1/pid']);
-    expect(after(p.argv, '-qmp')).toEqual(['unix:/run/vmactor/sb1/qmp.sock,server=on,wait=off']);
+    expect(after(p.argv, '-chardev')).toContain(
+      'socket,id=qmp-path,path=/run/vmactor/sb1/qmp.sock,server=on,wait=off',
+    );
+    expect(after(p.argv, '-mon')).toContain('chardev=qmp-path,mode=control');
     expect(p.argv).toEqual(expect.arrayContaining(['-nodefaults', '-no-user-config', '-nographic']));
     expect(p.argv[0]).toBe('qemu-system-x86_64');
   });
@@ -50,7 +53,7 @@ describe('planQemu', () => {
   it('adds the controller monitor on the given fd', () => {
     const p = plan({}, { qmpFd: 3 });
     expect(after(p.argv, '-chardev')).toContain('socket,id=mon0,fd=3');
-    expect(after(p.argv, '-mon')).toEqual(['chardev=mon0,mode=control']);
+    expect(after(p.argv, '-mon')).toEqual(['chardev=mon0,mode=control', 'chardev=qmp-path,mode=control']);
   });
 
   it('defaults to TCG with cpu max, and uses cpu host under KVM', () => {
