@@ -438,43 +438,33 @@ export function validateConfig(input: unknown, opts: ValidateOptions = {}): Vali
   const archDefaults = ARCH_DEFAULTS[arch];
 
   // --- Assets: kernel required; exactly one of image/initrd (fallbacks from opts.defaults).
+  // A field that was given but invalid is already reported: presence rules skip it.
+  const raw: Record<string, unknown> = isPlainObject(root.hypervisor) ? root.hypervisor : {};
+  const hypervisorInvalid = root.hypervisor !== undefined && !isPlainObject(root.hypervisor);
+  const crossRulesStart = issues.list.length;
+  const invalid = (key: keyof HypervisorConfig): boolean => raw[key] !== undefined && h[key] === undefined;
   const kernelPath = h.kernelPath || opts.defaults?.kernelPath || '';
   let imagePath = h.imagePath ?? '';
   let initrdPath = h.initrdPath ?? '';
-  const userGaveKernel =
-    root.hypervisor !== undefined &&
-    isPlainObject(root.hypervisor) &&
-    root.hypervisor.kernelPath !== undefined;
-  if (
-    imagePath === '' &&
-    initrdPath === '' &&
-    !(isPlainObject(root.hypervisor) && (root.hypervisor.imagePath || root.hypervisor.initrdPath))
-  ) {
+  const assetInvalid = invalid('imagePath') || invalid('initrdPath');
+  if (imagePath === '' && initrdPath === '' && !assetInvalid) {
     initrdPath = opts.defaults?.initrdPath ?? '';
     imagePath = initrdPath === '' ? (opts.defaults?.imagePath ?? '') : '';
   }
-  if (kernelPath === '' && !(userGaveKernel && h.kernelPath === undefined)) {
+  if (kernelPath === '' && !invalid('kernelPath')) {
     report(
       issues,
       'hypervisor.kernelPath',
       'Expected `hypervisor.kernelPath` to be an absolute path to the guest kernel, got nothing',
     );
   }
-  const imageGiven =
-    isPlainObject(root.hypervisor) &&
-    typeof root.hypervisor.imagePath === 'string' &&
-    root.hypervisor.imagePath !== '';
-  const initrdGiven =
-    isPlainObject(root.hypervisor) &&
-    typeof root.hypervisor.initrdPath === 'string' &&
-    root.hypervisor.initrdPath !== '';
   if (imagePath !== '' && initrdPath !== '') {
     report(
       issues,
       'hypervisor.initrdPath',
       'Expected only one of `hypervisor.imagePath` and `hypervisor.initrdPath`, got both',
     );
-  } else if (imagePath === '' && initrdPath === '' && !imageGiven && !initrdGiven) {
+  } else if (imagePath === '' && initrdPath === '' && !assetInvalid) {
     report(
       issues,
       'hypervisor.imagePath',
@@ -619,6 +609,9 @@ export function validateConfig(input: unknown, opts: ValidateOptions = {}): Vali
       'Expected `hypervisor.hugePages` to be true with `hypervisor.enableVhostUserStore` (vhost-user-blk/scsi needs shared huge-page memory)',
     );
   }
+
+  // A hypervisor value that is not an object is reported once, without rule noise.
+  if (hypervisorInvalid) issues.list.length = crossRulesStart;
 
   // --- Devices.
   const devices: ColdPlugDevice[] = [];

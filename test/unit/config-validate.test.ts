@@ -241,6 +241,10 @@ describe('rules', () => {
   it('reports unknown top-level keys', () =>
     expect(paths(issuesWith({}, { extra: true }))).toEqual(['extra']));
   it('refuses a non-object config', () => expect(paths(issuesOf('nope'))).toEqual(['']));
+  it('reports a non-object hypervisor once, without rule noise', () =>
+    expect(paths(issuesOf({ id: 'a', hypervisor: 'qemu' }))).toEqual(['hypervisor']));
+  it('does not call a kernel missing when the given one is invalid', () =>
+    expect(paths(issuesWith({ kernelPath: 3 }))).toEqual(['hypervisor.kernelPath']));
   it('lists every problem at once in one ConfigError', () => {
     try {
       validateConfig({ id: '-bad', hypervisor: { memorySize: 1, debug: 1, nope: 1 }, devices: 'x' }, HOST);
