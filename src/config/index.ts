@@ -6,15 +6,7 @@ export { detectConfigFormat, loadConfigFile, parseConfigText } from './config-fi
 export * from './defaults.js';
 export type { KataTomlOptions, KataTomlResult } from './kata-toml.js';
 export { KATA_IGNORED_KEYS, KATA_KEY_MAP, loadKataToml, parseKataToml } from './kata-toml.js';
-export type { KernelCommandLine } from './kernel-params.js';
-export {
-  ARCH_KERNEL_PARAMS,
-  archKernelParameters,
-  buildKernelParams,
-  deserializeParams,
-  rootParams,
-  serializeParams,
-} from './kernel-params.js';
+export * from './kernel-params.js';
 export * from './types.js';
 export type { ValidateOptions } from './validate.js';
 export { DEVICE_ID_RE, HYPERVISOR_KEYS, SANDBOX_ID_RE, validateConfig } from './validate.js';
