@@ -189,6 +189,23 @@ function deviceIdOf(d: QemuDevice): string | undefined {
   }
 }
 
+/** pseries hands out NVDIMM space in 256 MiB blocks (SPAPR_MINIMUM_SCM_BLOCK_SIZE). */
+const PSERIES_NVDIMM_ALIGN = 256 * 1024 * 1024;
+
+/** What QEMU would refuse about an nvdimm on this arch, refused before launch with a typed error. */
+function checkNvdimm(spec: PlanSpec, d: NvdimmDevice): void {
+  if (spec.arch === 'arm64' && spec.firmware === undefined && (spec.pflash ?? []).length === 0) {
+    throw new PlanError(
+      `Expected UEFI firmware (\`firmwarePath\` or \`pflash\`) for nvdimm \`${d.deviceId}\` on arm64 virt (its ACPI GED device needs it), or \`disableImageNvdimm\`/another block driver`,
+    );
+  }
+  if (spec.arch === 'ppc64le' && d.size % PSERIES_NVDIMM_ALIGN !== 0) {
+    throw new PlanError(
+      `Expected the size of nvdimm \`${d.deviceId}\` (\`${d.memPath}\`) to be a multiple of 256 MiB on pseries, got ${d.size} bytes`,
+    );
+  }
+}
+
 function extraInfo(d: QemuDevice): Partial<PlannedDevice> {
   switch (d.type) {
     case 'block':
@@ -335,6 +352,7 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
 
   /** Places a device: explicit root-bus slot (PCI) or CCW devno (s390x), then records it. */
   const place = (d: QemuDevice): void => {
+    if (d.type === 'nvdimm') checkNvdimm(spec, d);
     const id = deviceIdOf(d);
     claimId(id);
     let placedDev: QemuDevice = d;
@@ -416,11 +434,6 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
   let nvdimm = false;
   if (spec.image !== undefined && spec.initrd === undefined) {
     if (!spec.disableImageNvdimm && machine.nvdimm) {
-      if (spec.arch === 'arm64' && spec.firmware === undefined && (spec.pflash ?? []).length === 0) {
-        throw new PlanError(
-          'Expected UEFI firmware (`firmwarePath` or `pflash`) for an nvdimm image on arm64 virt (its ACPI GED device needs it), or `disableImageNvdimm`',
-        );
-      }
       if (spec.imageSizeBytes === undefined) {
         throw new PlanError(
           `Expected the image \`${spec.image}\` to exist: an nvdimm image's backend size is the file's size (or set \`disableImageNvdimm\`)`,
