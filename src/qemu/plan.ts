@@ -338,8 +338,14 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
   const root = machine.rootBus
     ? new RootBus(machine.rootBus, RESERVED_ROOT_SLOTS[machine.type] ?? [0])
     : undefined;
+  // CCW always has subchannel set 0; a machine without a PCI root bus (microvm) has no bridges,
+  // as Kata's genericBridges returns none for machine types it does not know.
   let bridges: BridgeState[] = createBridges(
-    machine.bridgeType === 'ccw' ? Math.max(1, spec.defaultBridges) : spec.defaultBridges,
+    machine.bridgeType === 'ccw'
+      ? Math.max(1, spec.defaultBridges)
+      : machine.rootBus === undefined
+        ? 0
+        : spec.defaultBridges,
     machine.bridgeType,
     machine.rootBus,
   );
