@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Arch } from '../../src/qemu/arch/types.js';
 import { classifyQemuStartError } from '../../src/qemu/devices/refusal.js';
 import type { QemuPlan } from '../../src/qemu/plan.js';
@@ -12,6 +12,7 @@ import {
   type PlanCase,
   planCase,
 } from '../golden/plan/cases.js';
+import { descendants } from '../helpers/census.js';
 import { guest, hostBinary } from '../helpers/env.js';
 import { EarlyExitError, launchWithQmp, startVirtiofsd, syntheticGuest } from './qemu-plan-harness.js';
 import { verifyPlanViaQmp } from './qemu-plan-verify.js';
@@ -25,6 +26,8 @@ const BINARIES: Record<Arch, string> = {
 
 const root = mkdtempSync(join(tmpdir(), 'vmactor-plan-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+// Every QEMU and virtiofsd a test started is gone when it ends (killed by PID and reaped).
+afterEach(() => expect(descendants()).toEqual([]));
 
 /** Creates the case's files (kernel, initrd, fixture files) under a fresh dir; returns it. */
 function prepare(c: PlanCase): { dir: string; runDir: string } {

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SandboxConfig } from '../../src/config/types.js';
 import { classifyQemuStartError } from '../../src/qemu/devices/refusal.js';
 import { planFromConfig } from '../golden/plan/plan-from-config.js';
+import { descendants } from '../helpers/census.js';
 import { guest, hostBinary, inCI, QEMU } from '../helpers/env.js';
 import { EarlyExitError, launchWithQmp, syntheticGuest } from './qemu-plan-harness.js';
 import { verifyPlanViaQmp } from './qemu-plan-verify.js';
@@ -13,6 +14,8 @@ import { verifyPlanViaQmp } from './qemu-plan-verify.js';
 const IP = hostBinary('ip');
 const root = mkdtempSync(join(tmpdir(), 'vmactor-plan-netns-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+// Every QEMU and virtiofsd a test started is gone when it ends (killed by PID and reaped).
+afterEach(() => expect(descendants()).toEqual([]));
 
 function canUseNetns(): boolean {
   if (process.getuid?.() !== 0) {

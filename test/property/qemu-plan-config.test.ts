@@ -2,13 +2,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config-error.js';
 import type { SandboxConfig } from '../../src/config/types.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { VmactorError } from '../../src/errors/vmactor-error.js';
 import type { Arch } from '../../src/qemu/arch/types.js';
 import { planQemu, type QemuPlan } from '../../src/qemu/plan.js';
+import { descendants } from '../helpers/census.js';
 import { guest, hostBinary, VIRTIOFSD } from '../helpers/env.js';
 import { launchWithQmp, startVirtiofsd, syntheticGuest } from '../integration/qemu-plan-harness.js';
 import { verifyPlanViaQmp } from '../integration/qemu-plan-verify.js';
@@ -25,6 +26,8 @@ const LAUNCHES = 15;
 
 const root = mkdtempSync(join(tmpdir(), 'vmp-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+// Every QEMU and virtiofsd a test started is gone when it ends (killed by PID and reaped).
+afterEach(() => expect(descendants()).toEqual([]));
 
 /** Names made of the characters QEMU option strings and FUSE options treat specially. */
 const awkwardName = fc
