@@ -4,6 +4,7 @@ import { parse, TomlError } from 'smol-toml';
 import { isPlainObject, own } from './checks.js';
 import { ConfigError } from './config-error.js';
 import { ARCH_DEFAULTS, hostArch, MAX_BRIDGES } from './defaults.js';
+import { deserializeParams } from './kernel-params.js';
 import type {
   Arch,
   ConfigIssue,
@@ -254,7 +255,10 @@ export function parseKataToml(text: string, opts: KataTomlOptions = {}): KataTom
         reason: `${raw} exceeds ${MAX_BRIDGES} bridges; clamped as Kata does`,
       });
     }
-    if (key === 'kernel_params' && typeof raw === 'string') value = raw.trim();
+    if (key === 'kernel_params' && typeof raw === 'string') {
+      // Kata: strings.Fields + DeserializeParams, so the result is a Param[] as the type says.
+      value = deserializeParams(raw.split(/\s+/).filter((f) => f !== ''));
+    }
     hypervisor[field] = value;
     sourcePaths[`hypervisor.${field}`] = tomlPath;
   }

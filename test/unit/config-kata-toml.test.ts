@@ -134,6 +134,20 @@ describe('parseKataToml', () => {
       { key: 'quiet', value: '' },
     ]);
   });
+  it('returns kernel_params as Param[] already, as the SandboxConfig type says', () =>
+    expect(
+      parseKataToml('[hypervisor.qemu]\nkernel_params = "a=1  quiet"\n', OPTS).config.hypervisor
+        ?.kernelParams,
+    ).toEqual([
+      { key: 'a', value: '1' },
+      { key: 'quiet', value: '' },
+    ]));
+  it('points a bad kernel_params entry at the TOML key', () =>
+    expect(
+      errorOf(() =>
+        loadKataToml('[hypervisor.qemu]\nkernel="/k"\ninitrd="/i"\nkernel_params = "=x"\n', OPTS),
+      ).issues.map((i) => i.path),
+    ).toEqual(['hypervisor.qemu.kernel_params[0].key']));
   it('maps seccompsandbox to the -sandbox policy', () =>
     expect(
       loadKataToml('[hypervisor.qemu]\nkernel="/k"\ninitrd="/i"\nseccompsandbox="on,obsolete=deny"\n', OPTS)
