@@ -6,6 +6,6 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends \
+$SUDO apt-get install -y \
   qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc qemu-system-common qemu-utils \
-  busybox-static cpio iproute2 kmod ca-certificates
+  qemu-efi-aarch64 ipxe-qemu busybox-static cpio iproute2 kmod xz-utils ca-certificates
