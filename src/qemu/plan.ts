@@ -166,6 +166,7 @@ class RootBus {
   }
 }
 
+/** The `-device` id a device gets (its QOM name under /machine/peripheral), if it has one. */
 function deviceIdOf(d: QemuDevice): string | undefined {
   switch (d.type) {
     case 'nvdimm':
@@ -176,12 +177,12 @@ function deviceIdOf(d: QemuDevice): string | undefined {
       return d.deviceId ?? d.id;
     case 'vhost-user':
       return d.vhostType === 'net' ? undefined : d.typeDevId;
-    case 'vfio':
     case 'rng':
-      return d.type === 'rng' ? d.deviceId : d.id;
+      return d.deviceId;
+    case 'vfio':
+      return d.id;
     case 'iommu':
     case 'pvpanic':
-      return undefined;
     case 'loader':
       return undefined;
     default:
@@ -249,10 +250,25 @@ export function planQemu(config: ValidatedConfig, opts: PlanQemuOptions): QemuPl
  * state and device placement. Pure: reads no files and starts nothing (host CPU/memory default
  * to `node:os` values when not given).
  *
- * Choices (see README): TCG by default; CPU `host` under KVM, `max` under TCG (`POWER9` on
- * ppc64le); cold-plugged PCI devices get explicit root-bus slots after the bridges; s390x
- * devices get CCW devnos from the CCW bridge; virtio-fs RAM is `memory-backend-memfd,share=on`
- * (a file under `file_mem_backend` when set); never `-daemonize`.
+ * Choices, where the seeds leave room or QEMU 7.2 differs:
+ * - Accelerator `tcg` unless told (`kvm`); CPU `host` under KVM, `max` under TCG (`POWER9` on
+ *   ppc64le, which has no `max`), then `cpu_features`.
+ * - Bridges first at root slots 2.. (Kata's bridgePCIStartAddr); every other cold-plugged PCI
+ *   device gets an explicit root-bus slot after them, so `devices` says where QMP will find it.
+ *   s390x devices get CCW devnos `fe.0.xxxx` from the CCW allocator (kept in `bridges`).
+ * - Guest RAM gets an explicit backend (`dimm1` + `-numa node`; `-machine memory-backend=` on
+ *   s390x) only when needed: virtio-fs → `memory-backend-memfd,share=on`; `file_mem_backend` →
+ *   a file there; templates → the `memoryPath` file (share=on to become one, off to boot from
+ *   one, with `-incoming defer`); hugepages → memfd `hugetlb=on` (not `/dev/hugepages`, which
+ *   QEMU silently fills with a plain file where hugetlbfs is not mounted); mem-prealloc → ram.
+ * - Memory locking is `-overcommit mem-lock=on` (QEMU 7.2 removed `-realtime mlock=`), only with
+ *   realtime, as Kata's Mlock. `-global kvm-pit...` on amd64 only. Never `-daemonize`.
+ * - The reattach monitor is `-chardev socket,path=<runDir>/qmp.sock` + `-mon` (not
+ *   `-qmp unix:<path>`, which misparses a path containing `=`).
+ * - The shared directory is an fs device of the config (src/config models shares as devices),
+ *   not added implicitly; at most one virtio-fs share, served by one virtiofsd on `vhost-fs.sock`.
+ * - vsock without a vhost fd (QEMU opens /dev/vhost-vsock); tap/vhost fds given in the config are
+ *   reported in `fds` for the launcher to pass.
  *
  * @example
  * const plan = planQemuSpec(spec, { runDir: '/run/vmactor/sb1', qmpFd: 3 });
