@@ -57,7 +57,11 @@ export class ConsoleTap {
 
   /** Disconnects and flushes the log file. */
   async close(): Promise<void> {
-    this.socket?.destroy();
+    if (!this.socket) {
+      this.finish();
+      return;
+    }
+    this.socket.destroy();
     await this.done;
     this.finish();
     const file = this.file;

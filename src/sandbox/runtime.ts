@@ -157,8 +157,14 @@ export class SandboxRuntime {
         this.watch.push({ type: 'qmp.disconnected', ...(info.error ? { error: info.error } : {}) });
     });
     if (plan.argv.includes('-S')) await qmp.execute('cont', undefined, { signal });
-    this.openConsole();
-    void this.follow(qemu.logFile, 'qemu');
+    // Off the start path: the console and the log follower attach right after `running` is reported
+    // (the guest prints nothing within a tick of QMP being ready; QEMU's log is a file, read from 0).
+    const tap = this.createConsole();
+    setImmediate(() => {
+      if (this.tornDown) return;
+      tap?.open();
+      void this.follow(qemu.logFile, 'qemu');
+    });
     return { qemuPid: qemu.pid, virtiofsdPid: this.virtiofsd?.pid ?? null, runDir };
   }
 
@@ -196,12 +202,12 @@ export class SandboxRuntime {
     return err;
   }
 
-  private openConsole(): void {
+  private createConsole(): ConsoleTap | undefined {
     const path = this.opts.plan.paths.consoleSocket;
-    if (!path) return;
+    if (!path) return undefined;
     const tap = new ConsoleTap(path, join(this.opts.runDir, CONSOLE_LOG), this.logger);
     this.console = tap;
-    tap.open();
+    return tap;
   }
 
   private async follow(file: string, source: 'qemu' | 'virtiofsd'): Promise<void> {

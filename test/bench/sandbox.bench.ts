@@ -4,9 +4,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { connect, type Socket as NetSocket } from 'node:net';
 import { join } from 'node:path';
+import type { SandboxConfig } from '../../src/config/types.js';
+import { createSandbox } from '../../src/sandbox/create.js';
 import { openSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import { QEMU } from '../helpers/env.js';
+import { guest, QEMU } from '../helpers/env.js';
 import { barePlan, freshId, quietLogger, tempRunBase } from '../integration/sandbox-fixtures.js';
 import type { Benchmark } from './harness.js';
 import { nowMs } from './harness.js';
@@ -77,36 +80,117 @@ function sandbox(qemu: string, base: string): Sandbox {
   return openSandbox({ id: freshId('bench'), plan: barePlan(qemu) }, { runDir: base, logger: quietLogger });
 }
 
+const g = guest('cloud');
+
+/** The default guest's config (when `vmactor setup` ran), else undefined (a bare QEMU is used). */
+function guestConfig(id: string): SandboxConfig | undefined {
+  if (!g) return undefined;
+  return { id, hypervisor: { kernelPath: g.kernel, initrdPath: g.initrd, memorySize: 512 } };
+}
+
+/** A sandbox through the public path: createSandbox(config) with the default guest, else a bare plan. */
+async function publicSandbox(qemu: string, base: string): Promise<Sandbox> {
+  const cfg = guestConfig(freshId('bench'));
+  if (cfg) return createSandbox(cfg, { runDir: base, logger: quietLogger, accelerator: 'tcg' });
+  return sandbox(qemu, base);
+}
+
+/** The argv createSandbox plans for a run dir (the same command line the raw side launches). */
+async function plannedArgv(qemu: string, base: string): Promise<(dir: string) => readonly string[]> {
+  const probe = await publicSandbox(qemu, base);
+  const argv = probe.plan.argv;
+  const from = probe.runDir;
+  await probe.stop();
+  return (dir) => argv.map((a) => a.replaceAll(from, dir));
+}
+
 const startToRunning: Benchmark = {
-  name: 'sandbox start→running (createSandbox().start() vs raw spawn→capabilities)',
+  name: 'sandbox start→running (createSandbox().start() vs raw spawn→capabilities, same argv)',
   async run(runs) {
     const qemu = QEMU as string;
     const base = tempRunBase();
     const samples: number[] = [];
     const baseline: number[] = [];
     try {
-      // Warm-up of both paths (module loading, page cache).
-      await (await rawStart(bareArgv(qemu), base).then(async (vm) => vm)).qmp.command('quit');
-      const w = sandbox(qemu, base);
-      await w.start();
-      await w.stop();
-      for (let i = 0; i < runs; i++) {
-        let t = nowMs();
-        const vm = await rawStart(bareArgv(qemu), base);
+      const argvOf = await plannedArgv(qemu, base);
+      const raw = async () => {
+        const t = nowMs();
+        const vm = await rawStart(argvOf, base);
         baseline.push(nowMs() - t);
+        await rawStop(vm);
+        rmSync(vm.dir, { recursive: true, force: true });
+      };
+      const ours = async () => {
+        const t = nowMs();
+        const sb = await publicSandbox(qemu, base);
+        await sb.start();
+        samples.push(nowMs() - t);
+        await sb.stop();
+      };
+      // Warm-up of both paths (module loading, page cache), then ABBA order against drift.
+      await raw();
+      await ours();
+      samples.length = 0;
+      baseline.length = 0;
+      for (let i = 0; i < runs; i++) {
+        if (i % 2 === 0) {
+          await raw();
+          await ours();
+        } else {
+          await ours();
+          await raw();
+        }
+      }
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+    return { samples, baseline, extra: { guest: g ? 'cloud' : 'none (bare QEMU)' } };
+  },
+};
+
+/** Reads lines from the guest agent socket until the ready line. */
+function readyLine(path: string): Promise<NetSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    let buf = '';
+    socket.on('error', reject);
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      if (buf.includes('VMACTOR-GUEST-READY')) resolve(socket);
+    });
+  });
+}
+
+const bootToReady: Benchmark = {
+  name: 'sandbox boot→guest ready (createSandbox().start() + agent ready line vs raw, same argv)',
+  async run(runs) {
+    const qemu = QEMU as string;
+    const base = tempRunBase();
+    const samples: number[] = [];
+    const baseline: number[] = [];
+    const n = Math.min(runs, 5);
+    try {
+      const argvOf = await plannedArgv(qemu, base);
+      for (let i = 0; i < n; i++) {
+        let t = nowMs();
+        const vm = await rawStart(argvOf, base);
+        const agent = await readyLine(join(vm.dir, 'kata.sock'));
+        baseline.push(nowMs() - t);
+        agent.destroy();
         await rawStop(vm);
         rmSync(vm.dir, { recursive: true, force: true });
 
         t = nowMs();
-        const sb = sandbox(qemu, base);
+        const sb = await publicSandbox(qemu, base);
         await sb.start();
+        await (await sb.agent()).waitReady({ timeout: 120_000 });
         samples.push(nowMs() - t);
         await sb.stop();
       }
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
-    return { samples, baseline };
+    return { samples, baseline, extra: { guest: 'cloud', accel: 'tcg' } };
   },
 };
 
@@ -180,5 +264,5 @@ const stopToReaped: Benchmark = {
 
 /** Benchmarks of the sandbox layer (`npm run bench -- sandbox`). */
 export const benchmarks: Benchmark[] = QEMU
-  ? [startToRunning, pauseResume('pause'), pauseResume('resume'), stopToReaped]
+  ? [startToRunning, pauseResume('pause'), pauseResume('resume'), stopToReaped, ...(g ? [bootToReady] : [])]
   : [];
