@@ -1,7 +1,7 @@
 // Kata's configuration-qemu.toml ([hypervisor.qemu]) -> vmactor SandboxConfig, reporting every key it does not use.
 import { availableParallelism } from 'node:os';
 import { parse, TomlError } from 'smol-toml';
-import { isPlainObject, own } from './checks.js';
+import { checkObject, type Issues, isPlainObject, own } from './checks.js';
 import { ConfigError } from './config-error.js';
 import { ARCH_DEFAULTS, hostArch, MAX_BRIDGES } from './defaults.js';
 import { deserializeParams } from './kernel-params.js';
@@ -13,7 +13,7 @@ import type {
   SandboxConfig,
   ValidatedConfig,
 } from './types.js';
-import { type ValidateOptions, validateConfig } from './validate.js';
+import { HYPERVISOR_FIELDS, type ValidateOptions, validateConfig } from './validate.js';
 
 /** Kata `[hypervisor.qemu]` keys vmactor maps, and the HypervisorConfig field each becomes. */
 export const KATA_KEY_MAP: Readonly<Record<string, keyof HypervisorConfig>> = {
@@ -148,17 +148,8 @@ function flattenKeys(value: unknown, prefix: string): string[] {
   return keys.flatMap((k) => flattenKeys(value[k], `${prefix}.${k}`));
 }
 
-/**
- * Parse Kata's configuration-qemu.toml and map `[hypervisor.qemu]` onto a vmactor SandboxConfig
- * (not yet validated). Keys vmactor does not use are returned in `ignoredKeys` with a reason;
- * keys it does not know are returned as `unknown` — nothing is dropped silently. Kata's loader
- * semantics kept: `default_vcpus < 0` → host CPUs; vCPUs above host CPUs and bridges above 5 are
- * clamped (reported as `adjusted`).
- *
- * @example
- * const { config, ignoredKeys } = parseKataToml(await readFile('configuration-qemu.toml', 'utf8'));
- */
-export function parseKataToml(text: string, opts: KataTomlOptions = {}): KataTomlResult {
+/** Parse the TOML and map keys (values unchecked); shared by parseKataToml and loadKataToml. */
+function mapKataToml(text: string, opts: KataTomlOptions): KataTomlResult {
   let doc: Record<string, unknown>;
   try {
     doc = parse(text) as Record<string, unknown>;
@@ -265,6 +256,28 @@ export function parseKataToml(text: string, opts: KataTomlOptions = {}): KataTom
   return { config: { id: opts.id ?? 'kata', hypervisor }, ignoredKeys: warnings, sourcePaths };
 }
 
+/**
+ * Parse Kata's configuration-qemu.toml and map `[hypervisor.qemu]` onto a vmactor SandboxConfig:
+ * each value type-checked (ConfigError at the TOML key otherwise), cross-field rules left to
+ * `validateConfig`. Keys vmactor does not use are returned in `ignoredKeys` with a reason; keys it
+ * does not know are returned as `unknown` — nothing is dropped silently. Kata's loader semantics
+ * kept: `default_vcpus < 0` → host CPUs; vCPUs above host CPUs and bridges above 5 are clamped
+ * (reported as `adjusted`).
+ *
+ * @example
+ * const { config, ignoredKeys } = parseKataToml(await readFile('configuration-qemu.toml', 'utf8'));
+ */
+export function parseKataToml(text: string, opts: KataTomlOptions = {}): KataTomlResult {
+  const mapped = mapKataToml(text, opts);
+  // Type-check the mapped values now, so the returned SandboxConfig holds what its type says.
+  const issues: Issues = { list: [] };
+  const checked = checkObject(issues, 'hypervisor', mapped.config.hypervisor, HYPERVISOR_FIELDS) ?? {};
+  if (issues.list.length > 0) {
+    throw new ConfigError(toTomlIssues(issues.list, mapped.sourcePaths), { source: opts.source });
+  }
+  return { ...mapped, config: { ...mapped.config, hypervisor: checked } };
+}
+
 /** Rewrite issue paths `hypervisor.<field>...` to the TOML key they came from. */
 export function toTomlIssues(
   issues: readonly ConfigIssue[],
@@ -291,7 +304,7 @@ export function loadKataToml(
   text: string,
   opts: KataTomlOptions & Pick<ValidateOptions, 'hostMemoryMiB' | 'defaults'> = {},
 ): { readonly config: ValidatedConfig; readonly ignoredKeys: readonly ConfigWarning[] } {
-  const parsed = parseKataToml(text, opts);
+  const parsed = mapKataToml(text, opts);
   try {
     const config = validateConfig(parsed.config, {
       ...(opts.hostCpus !== undefined ? { hostCpus: opts.hostCpus } : {}),

@@ -127,7 +127,7 @@ const fdList: Checker<number[]> = (issues, path, value) => {
 };
 
 /** The hypervisor keys users may give, with their checkers. */
-const HYPERVISOR_FIELDS: Readonly<Record<keyof HypervisorConfig, Checker<unknown>>> = {
+export const HYPERVISOR_FIELDS: Readonly<Record<keyof HypervisorConfig, Checker<unknown>>> = {
   arch: oneOf(ARCHES),
   numVCPUs: uint(),
   defaultMaxVCPUs: uint(),

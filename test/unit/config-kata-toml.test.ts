@@ -148,6 +148,20 @@ describe('parseKataToml', () => {
         loadKataToml('[hypervisor.qemu]\nkernel="/k"\ninitrd="/i"\nkernel_params = "=x"\n', OPTS),
       ).issues.map((i) => i.path),
     ).toEqual(['hypervisor.qemu.kernel_params[0].key']));
+  it('type-checks mapped values at parse time, pointing at the TOML key', () =>
+    expect(
+      errorOf(() => parseKataToml('[hypervisor.qemu]\ndefault_memory = "2048"\nenable_debug = 1\n', OPTS))
+        .issues,
+    ).toEqual([
+      {
+        path: 'hypervisor.qemu.default_memory',
+        message: 'Expected `hypervisor.qemu.default_memory` to be an integer ≥ 256 (MiB), got `"2048"`',
+      },
+      {
+        path: 'hypervisor.qemu.enable_debug',
+        message: 'Expected `hypervisor.qemu.enable_debug` to be a boolean, got `1`',
+      },
+    ]));
   it('maps seccompsandbox to the -sandbox policy', () =>
     expect(
       loadKataToml('[hypervisor.qemu]\nkernel="/k"\ninitrd="/i"\nseccompsandbox="on,obsolete=deny"\n', OPTS)
