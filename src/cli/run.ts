@@ -22,7 +22,7 @@ lifecycle events and the guest's ready line, then stops on Ctrl-C or after --for
   --for SECONDS   stop after SECONDS once the guest is ready
   --id ID         sandbox id (default: run-<pid>)
 Exit codes: 0 requested, 3 guest-shutdown, 4 crashed, 5 start-failed, 6 virtiofsd-exited,
-7 guest-panicked, 2 usage.
+7 guest-panicked, 2 bad arguments or config (nothing launched).
 `;
 
 /** Exit code of `vmactor run` for each stop reason. */
@@ -158,10 +158,9 @@ export async function runRun(argv: readonly string[]): Promise<number> {
       e instanceof SyntaxError ||
       (e as NodeJS.ErrnoException).code === 'ENOENT'
     ) {
+      // Bad input (unreadable or invalid config): nothing was launched; exit 2 like a usage error.
       process.stderr.write(`vmactor run: ${(e as Error).message}\n`);
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-        process.stderr.write('(run `vmactor setup` first?)\n');
-      return RUN_EXIT_CODES['start-failed'];
+      return 2;
     }
     throw e;
   }
