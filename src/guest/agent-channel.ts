@@ -18,11 +18,15 @@ export interface GuestQemuArgsOptions {
   /** File that receives the serial console (ttyS0): kernel messages and the ready line. */
   readonly consoleFile: string;
   /**
-   * The agent channel's host end: a Unix socket path the host already listens on (QEMU connects
-   * as a client when it starts, so no guest output is lost), or an fd QEMU inherits that is one end
-   * of a connected socket (`socketpair`).
+   * The agent channel's host end:
+   * - `{ path }`: a Unix socket the host already listens on ({@link listenGuestAgent}); QEMU
+   *   connects as a client at startup, so nothing the guest writes is lost.
+   * - `{ fd }`: an inherited fd that is one end of a connected socket (`socketpair`).
+   * - `{ listen }`: QEMU listens on this path (`server=on,wait=off`) and the host connects when it
+   *   likes, and may reconnect (a restarted supervisor): the guest re-sends its ready line to each
+   *   new connection, and its writes block while no host is connected.
    */
-  readonly agent: { readonly path: string } | { readonly fd: number };
+  readonly agent: { readonly path: string } | { readonly fd: number } | { readonly listen: string };
   /** Extra kernel parameters. */
   readonly cmdlineExtra?: readonly string[];
 }
@@ -40,10 +44,13 @@ export interface GuestQemuArgsOptions {
  */
 export function guestQemuArgs(options: GuestQemuArgsOptions): string[] {
   const g = guestArtifacts(options.flavour ?? 'cloud', options.cacheDir ?? guestCacheDir());
+  const a = options.agent;
   const agent =
-    'path' in options.agent
-      ? `socket,id=vmactor-agent0,path=${qemuValue(options.agent.path)}`
-      : `socket,id=vmactor-agent0,fd=${options.agent.fd}`;
+    'path' in a
+      ? `socket,id=vmactor-agent0,path=${qemuValue(a.path)}`
+      : 'listen' in a
+        ? `socket,id=vmactor-agent0,path=${qemuValue(a.listen)},server=on,wait=off`
+        : `socket,id=vmactor-agent0,fd=${a.fd}`;
   return [
     '-kernel',
     g.kernel,
@@ -69,7 +76,7 @@ export interface GuestAgentListener {
   readonly path: string;
   /** Resolves with QEMU's connection; rejects at the deadline or if the listener closes first. */
   accept(options?: { timeout?: number }): Promise<Socket>;
-  /** Stops listening (Node unlinks the path). Does not close an accepted connection. */
+  /** Stops listening (Node unlinks the path). Does not wait for or close an accepted connection. */
   close(): Promise<void>;
 }
 
@@ -107,10 +114,9 @@ export async function listenGuestAgent(path: string): Promise<GuestAgentListener
         clearTimeout(timer);
       }
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
-      }),
+    close: async () => {
+      // Stop listening without waiting for the accepted connection (its owner closes it).
+      if (server.listening) server.close();
+    },
   };
 }

@@ -29,6 +29,16 @@ export interface GuestCallOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Options of {@link GuestAgentClient.waitReady}. */
+export interface GuestReadyOptions extends GuestCallOptions {
+  /**
+   * Also send a `ping` and count its reply as readiness (default `true`). A host that reconnects
+   * quickly to a channel QEMU listens on may get no fresh ready line (the guest never saw the
+   * hang-up), but the queued ping is always answered once the guest serves.
+   */
+  readonly ping?: boolean;
+}
+
 interface Pending {
   readonly command: string;
   resolve(value: unknown): void;
@@ -80,12 +90,19 @@ export class GuestAgentClient {
 
   /**
    * Resolves with the guest's kernel release when its `VMACTOR-GUEST-READY` line arrives
-   * (at once if it already did). Rejects at the deadline or when the channel closes.
+   * (at once if it already did), or when the guest answers the `ping` this sends (see
+   * {@link GuestReadyOptions.ping}). Rejects at the deadline or when the channel closes.
    */
-  waitReady(options: GuestCallOptions = {}): Promise<{ release: string }> {
+  waitReady(options: GuestReadyOptions = {}): Promise<{ release: string }> {
     if (this.readyRelease !== undefined) return Promise.resolve({ release: this.readyRelease });
     if (this.closedError) return Promise.reject(this.closedError);
     const timeout = options.timeout ?? 60_000;
+    if (options.ping !== false) {
+      this.request('ping', [], { timeout, ...(options.signal ? { signal: options.signal } : {}) }).then(
+        (r) => this.markReady(r.release),
+        () => undefined, // the ready waiter reports its own timeout/close
+      );
+    }
     return this.track<{ release: string }>(
       'waitReady',
       timeout,
@@ -193,8 +210,7 @@ export class GuestAgentClient {
     this.lines.next(line);
     switch (line.kind) {
       case 'ready':
-        this.readyRelease = line.release;
-        for (const w of [...this.readyWaiters]) w.resolve({ release: line.release });
+        this.markReady(line.release);
         break;
       case 'ok':
         this.pending.get(line.id)?.resolve(line.result);
@@ -208,6 +224,11 @@ export class GuestAgentClient {
         // Not correlatable to a request: visible on lines$, otherwise ignored.
         break;
     }
+  }
+
+  private markReady(release: string): void {
+    this.readyRelease = release;
+    for (const w of [...this.readyWaiters]) w.resolve({ release });
   }
 
   private shutdown(error: Error): void {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import type { Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -302,6 +302,54 @@ describe.skipIf(!QEMU || !guest('cloud'))('hotplug seen from inside the cloud gu
     const after = await vm.client.request('online-mem', [before.memTotalKiB + 200 * 1024]);
     expect(after.memTotalKiB).toBeGreaterThanOrEqual(before.memTotalKiB + 200 * 1024);
     expect(after.blocksOffline).toBe(0);
+  });
+});
+
+describe.skipIf(!QEMU || !guest('cloud'))('an agent channel QEMU listens on', () => {
+  it('lets a host reconnect to the agent channel and talk to the guest again', async () => {
+    const dir = await tempDir();
+    const agentPath = join(dir, 'agent-server.sock');
+    // QEMU creates chardevs in command-line order: once it has connected to our QMP listener,
+    // the agent socket it serves (listed first) is already listening.
+    const qmpListener = await listenGuestAgent(join(dir, 'qmp.sock'));
+    listeners.push(qmpListener);
+    const stderr = await open(join(dir, 'qemu.stderr'), 'w');
+    const qemu = spawn(
+      QEMU as string,
+      [
+        '-machine',
+        'q35,accel=tcg',
+        '-m',
+        '512',
+        '-nographic',
+        '-nodefaults',
+        '-no-user-config',
+        ...guestQemuArgs({
+          flavour: 'cloud',
+          consoleFile: join(dir, 'console.log'),
+          agent: { listen: agentPath },
+        }),
+        '-chardev',
+        `socket,id=qmp0,path=${qmpListener.path}`,
+        '-mon',
+        'chardev=qmp0,mode=control',
+      ],
+      { stdio: ['ignore', 'ignore', stderr.fd], shell: false },
+    );
+    await stderr.close();
+    children.push(qemu);
+    (await qmpListener.accept({ timeout: 15_000 })).resume();
+
+    for (const round of [1, 2, 3]) {
+      const socket = createConnection(agentPath);
+      await once(socket, 'connect');
+      const client = new GuestAgentClient(socket);
+      clients.push(client);
+      const { release } = await client.waitReady({ timeout: 45_000 });
+      expect(await client.request('ping', [])).toEqual({ pong: true, release });
+      expect((await client.request('ticks', [])).requests).toBeGreaterThanOrEqual(round * 2);
+      client.close();
+    }
   });
 });
 

@@ -93,6 +93,27 @@ describe('GuestAgentClient', () => {
     agent.close();
   });
 
+  it('counts the answer to its ping as readiness when no ready line comes (a quick reconnect)', async () => {
+    const { client, toHost, sent } = channel();
+    const agent = new GuestAgentClient(client);
+    const ready = agent.waitReady({ timeout: 1000 });
+    await new Promise<void>((r) => setImmediate(r));
+    expect(sent).toEqual(['1 ping']);
+    toHost.write('1 ok {"pong":true,"release":"6.1.0-ping"}\n');
+    await expect(ready).resolves.toEqual({ release: '6.1.0-ping' });
+    agent.close();
+  });
+
+  it('sends nothing while waiting for the ready line when asked not to ping', async () => {
+    const { client, sent } = channel();
+    const agent = new GuestAgentClient(client);
+    await expect(agent.waitReady({ timeout: 20, ping: false })).rejects.toBeInstanceOf(
+      GuestAgentTimeoutError,
+    );
+    expect(sent).toEqual([]);
+    agent.close();
+  });
+
   it('correlates replies by id even when they arrive out of order', async () => {
     const { client, toHost, sent } = channel();
     const agent = new GuestAgentClient(client);
