@@ -1,5 +1,4 @@
 // `vmactor plan --config FILE`: prints the QEMU command line a config would run, or the whole plan as JSON.
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -40,15 +39,6 @@ export function formatCommand(argv: readonly string[]): string {
     }
   }
   return `${lines.join(' \\\n')}\n`;
-}
-
-/** A stable UUID (v5 layout) from the sandbox id, so the printed plan is reproducible. */
-export function stableUuid(id: string): string {
-  const h = createHash('sha1').update(`vmactor:${id}`).digest();
-  h[6] = ((h[6] as number) & 0x0f) | 0x50;
-  h[8] = ((h[8] as number) & 0x3f) | 0x80;
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
 function sizeOf(path: string): number | undefined {
@@ -133,7 +123,7 @@ export async function runPlan(argv: readonly string[]): Promise<number> {
       hostCpus,
       hostMemoryMiB,
       accelerator: (values.accel as 'tcg' | 'kvm' | undefined) ?? 'tcg',
-      uuid: values.uuid ?? stableUuid(config.id),
+      ...(values.uuid !== undefined ? { uuid: values.uuid } : {}),
       sizeOf,
       ...(qmpFd !== undefined ? { qmpFd } : {}),
     });

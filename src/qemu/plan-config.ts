@@ -14,7 +14,7 @@ import type { PlanSpec } from './plan-spec.js';
 
 /** Host facts and launcher choices the config does not carry. */
 export interface PlanConfigOptions {
-  /** `-uuid` of the VM (Kata generates one per sandbox and persists it). */
+  /** `-uuid` of the VM; default {@link stableUuid} of the sandbox id (Kata generates one and persists it). */
   readonly uuid?: string;
   /** Running nested inside a VM (Kata's RunningOnVMM); ignored when `disableNestingChecks`. */
   readonly nested?: boolean;
@@ -24,6 +24,21 @@ export interface PlanConfigOptions {
   readonly sizeOf?: (path: string) => number | undefined;
   /** The full kernel command line; default: src/config's `buildKernelParams` (Kata's kernelParameters()). */
   readonly kernelParams?: string;
+}
+
+/**
+ * A stable UUID (version-5 layout, SHA-1 of the sandbox id) so a sandbox keeps its `-uuid` across
+ * plans and the printed plan is reproducible.
+ *
+ * @example
+ * stableUuid('sb1') // => 'xxxxxxxx-xxxx-5xxx-yxxx-xxxxxxxxxxxx'
+ */
+export function stableUuid(id: string): string {
+  const h = createHash('sha1').update(`vmactor:${id}`).digest();
+  h[6] = ((h[6] as number) & 0x0f) | 0x50;
+  h[8] = ((h[8] as number) & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
 /** Kata's `GetSCSIIdLun`: SCSI target id and LUN of the n-th disk (256 LUNs per target). */
@@ -251,7 +266,7 @@ export function planSpecFromConfig(config: ValidatedConfig, opts: PlanConfigOpti
   const template = hv.bootToBeTemplate ? 'to-be' : hv.bootFromTemplate ? 'from' : 'none';
   return {
     id: config.id,
-    ...(opts.uuid !== undefined ? { uuid: opts.uuid } : {}),
+    uuid: opts.uuid ?? stableUuid(config.id),
     arch: hv.arch,
     ...(hv.hypervisorPath ? { qemuPath: hv.hypervisorPath } : {}),
     ...(hv.hypervisorMachineType ? { machineType: hv.hypervisorMachineType } : {}),
