@@ -70,6 +70,13 @@ describe('planQemu', () => {
     expect(after(p.argv, '-uuid')).toEqual(['8a3b1c2d-0000-4000-8000-000000000001']);
   });
 
+  it('gives a sandbox a stable v5-layout uuid when none is given', () => {
+    const [a] = after(plan({}).argv, '-uuid');
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(after(plan({}).argv, '-uuid')).toEqual([a]);
+    expect(after(plan({ id: 'sb2' }).argv, '-uuid')).not.toEqual([a]);
+  });
+
   it('derives every path under the run dir', () => {
     const p = plan({});
     for (const v of Object.values(p.paths)) expect(v.startsWith('/run/vmactor/sb1')).toBe(true);
