@@ -365,7 +365,10 @@ export class QmpClient {
     });
   }
 
-  /** Marks the coming EOF as expected (call before `quit`): `closed` reports `expected: true`. */
+  /**
+   * Marks the coming EOF as expected (call before `quit`): `closed` reports `expected: true`, and
+   * a pending `quit` whose reply is overtaken by the EOF resolves instead of rejecting.
+   */
   expectDisconnect(): void {
     this.expectingDisconnect = true;
   }
@@ -641,7 +644,9 @@ export class QmpClient {
     this.pending.clear();
     for (const p of pending) {
       this.settle(p);
-      p.onError(new QmpDisconnectedError(reason, { cause: error, command: p.command }));
+      // An expected EOF that overtakes `quit`'s own reply is that command's success.
+      if (expected && reason === 'eof' && p.command === 'quit') p.onReturn({});
+      else p.onError(new QmpDisconnectedError(reason, { cause: error, command: p.command }));
     }
     this.held = [];
     if (!expected) this.logger?.warn({ reason, err: error }, 'QMP connection ended unexpectedly');

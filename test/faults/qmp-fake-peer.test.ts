@@ -258,6 +258,47 @@ describe('QMP framing and correlation under injected protocol faults', () => {
     expect((await events).map((e) => e.event)).toEqual(['SHUTDOWN']);
   });
 
+  it('A quit whose reply is overtaken by the EOF succeeds after expectDisconnect', async () => {
+    const { qmp, peer } = await connected({}, () => peer.end());
+    qmp.expectDisconnect();
+    await expect(qmp.execute('quit')).resolves.toEqual({});
+    await expect(qmp.closed).resolves.toEqual({ reason: 'eof', expected: true });
+  });
+
+  it('Events that arrive with the capabilities reply reach a subscriber who subscribes right after connect', async () => {
+    const { client, peer } = await pair();
+    onCommands(peer, (cmd) =>
+      peer.write(
+        `{"return": {}, "id": ${cmd.id}}\n{"event": "RESUME", "timestamp": {"seconds": 4, "microseconds": 0}}\n`,
+      ),
+    );
+    peer.write(GREETING);
+    const qmp = await QmpClient.connect(client);
+    clients.push(qmp);
+    const e = await firstValueFrom(qmp.events$);
+    expect(e.event).toBe('RESUME');
+  });
+
+  it('An unexpected EOF leaves no listeners, timers or open socket behind', async () => {
+    const { client, peer } = await pair();
+    const events = ['data', 'end', 'close', 'error'] as const;
+    const before = events.map((ev) => client.listenerCount(ev));
+    qemuLike(peer, () => peer.end());
+    const qmp = await QmpClient.connect(client);
+    clients.push(qmp);
+    const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    await expect(qmp.execute('query-status', undefined, { timeoutMs: 60_000 })).rejects.toBeInstanceOf(
+      QmpDisconnectedError,
+    );
+    await qmp.closed;
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBe(timersBefore);
+    // Only a no-op 'error' guard stays, so a late socket error cannot crash the process.
+    expect(events.map((ev) => client.listenerCount(ev))).toEqual(
+      before.map((n, i) => (events[i] === 'error' ? n + 1 : n)),
+    );
+    expect(client.destroyed).toBe(true);
+  });
+
   it('A stalled reply times out, its late reply is dropped and logged, and the next command gets its own reply', async () => {
     const { logger, lines } = captureLogger();
     let stalled: number | undefined;
