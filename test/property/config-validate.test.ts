@@ -276,7 +276,7 @@ describe('validateConfig (property)', () => {
         }
         checkInvariants(cfg);
       }),
-      { numRuns: 2000 },
+      { numRuns: 1000 },
     );
   });
 
