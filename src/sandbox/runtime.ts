@@ -79,6 +79,8 @@ export interface RuntimeOptions {
 }
 
 const EARLY_EXIT_GRACE_MS = 2_000;
+/** How long an exited QEMU's QMP stream may take to reach EOF before the exit is reported anyway. */
+const QMP_DRAIN_MS = 1_000;
 const CONSOLE_LOG = 'console.log';
 
 /** One sandbox's processes and connections; the effects of the machine run against it. */
@@ -129,7 +131,7 @@ export class SandboxRuntime {
 
     const qemu = await spawnQemu({ argv: plan.argv, logFile: join(runDir, 'qemu.log') });
     this.qemu = qemu;
-    this.subscriptions.push(qemu.exit$.subscribe((x) => this.watch.push(exitEvent('qemu', x))));
+    this.subscriptions.push(qemu.exit$.subscribe((x) => this.onQemuExit(x)));
     logger.debug({ pid: qemu.pid }, 'qemu spawned');
 
     let qmp: QmpClient;
@@ -166,6 +168,27 @@ export class SandboxRuntime {
       void this.follow(qemu.logFile, 'qemu');
     });
     return { qemuPid: qemu.pid, virtiofsdPid: this.virtiofsd?.pid ?? null, runDir };
+  }
+
+  /**
+   * QEMU's last QMP events (SHUTDOWN after a guest poweroff or someone's `quit`, GUEST_PANICKED)
+   * are written before it exits, but the exit can be reaped before the socket is read. The exit is
+   * reported once the QMP stream has been drained to EOF (bounded), so the cause comes first.
+   */
+  private onQemuExit(x: ExitInfo): void {
+    const qmp = this.qmp;
+    if (!qmp) {
+      this.watch.push(exitEvent('qemu', x));
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, QMP_DRAIN_MS);
+    });
+    void Promise.race([qmp.closed, deadline]).then(() => {
+      clearTimeout(timer);
+      this.watch.push(exitEvent('qemu', x));
+    });
   }
 
   /**
