@@ -33,7 +33,7 @@ function plan(config: Omit<SandboxConfig, 'id'> & { id?: string }, opts: Partial
   return planQemu(validateConfig(input, HOST), { runDir: '/run/vmactor/sb1', ...HOST, ...opts });
 }
 
-function after(argv: readonly string[], flag: string): string[] {
+function valuesOf(argv: readonly string[], flag: string): string[] {
   return argv.flatMap((a, i) => (a === flag ? [argv[i + 1] as string] : []));
 }
 
@@ -41,40 +41,40 @@ describe('planQemu', () => {
   it('never daemonizes QEMU and always gives it a pid file, a QMP path and -nodefaults', () => {
     const p = plan({});
     expect(p.argv).not.toContain('-daemonize');
-    expect(after(p.argv, '-pidfile')).toEqual(['/run/vmactor/sb1/pid']);
-    expect(after(p.argv, '-chardev')).toContain(
+    expect(valuesOf(p.argv, '-pidfile')).toEqual(['/run/vmactor/sb1/pid']);
+    expect(valuesOf(p.argv, '-chardev')).toContain(
       'socket,id=qmp-path,path=/run/vmactor/sb1/qmp.sock,server=on,wait=off',
     );
-    expect(after(p.argv, '-mon')).toContain('chardev=qmp-path,mode=control');
+    expect(valuesOf(p.argv, '-mon')).toContain('chardev=qmp-path,mode=control');
     expect(p.argv).toEqual(expect.arrayContaining(['-nodefaults', '-no-user-config', '-nographic']));
     expect(p.argv[0]).toBe('qemu-system-x86_64');
   });
 
   it('adds the controller monitor on the given fd', () => {
     const p = plan({}, { qmpFd: 3 });
-    expect(after(p.argv, '-chardev')).toContain('socket,id=mon0,fd=3');
-    expect(after(p.argv, '-mon')).toEqual(['chardev=mon0,mode=control', 'chardev=qmp-path,mode=control']);
+    expect(valuesOf(p.argv, '-chardev')).toContain('socket,id=mon0,fd=3');
+    expect(valuesOf(p.argv, '-mon')).toEqual(['chardev=mon0,mode=control', 'chardev=qmp-path,mode=control']);
   });
 
   it('defaults to TCG with cpu max, and uses cpu host under KVM', () => {
-    expect(after(plan({}).argv, '-cpu')).toEqual(['max']);
-    expect(after(plan({}).argv, '-machine')[0]).toMatch(/^q35,accel=tcg/);
+    expect(valuesOf(plan({}).argv, '-cpu')).toEqual(['max']);
+    expect(valuesOf(plan({}).argv, '-machine')[0]).toMatch(/^q35,accel=tcg/);
     const kvm = plan({}, { accelerator: 'kvm' });
-    expect(after(kvm.argv, '-cpu')).toEqual(['host']);
-    expect(after(kvm.argv, '-machine')[0]).toBe('q35,accel=kvm,kernel_irqchip=on');
+    expect(valuesOf(kvm.argv, '-cpu')).toEqual(['host']);
+    expect(valuesOf(kvm.argv, '-machine')[0]).toBe('q35,accel=kvm,kernel_irqchip=on');
   });
 
   it('names the sandbox and sets the uuid it is given', () => {
     const p = plan({}, { uuid: '8a3b1c2d-0000-4000-8000-000000000001' });
-    expect(after(p.argv, '-name')).toEqual(['sandbox-sb1']);
-    expect(after(p.argv, '-uuid')).toEqual(['8a3b1c2d-0000-4000-8000-000000000001']);
+    expect(valuesOf(p.argv, '-name')).toEqual(['sandbox-sb1']);
+    expect(valuesOf(p.argv, '-uuid')).toEqual(['8a3b1c2d-0000-4000-8000-000000000001']);
   });
 
   it('gives a sandbox a stable v5-layout uuid when none is given', () => {
-    const [a] = after(plan({}).argv, '-uuid');
+    const [a] = valuesOf(plan({}).argv, '-uuid');
     expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(after(plan({}).argv, '-uuid')).toEqual([a]);
-    expect(after(plan({ id: 'sb2' }).argv, '-uuid')).not.toEqual([a]);
+    expect(valuesOf(plan({}).argv, '-uuid')).toEqual([a]);
+    expect(valuesOf(plan({ id: 'sb2' }).argv, '-uuid')).not.toEqual([a]);
   });
 
   it('derives every path under the run dir', () => {
@@ -130,8 +130,8 @@ describe('planQemu', () => {
       hypervisor: { sharedFS: 'virtio-fs' },
       devices: [{ kind: 'fs', type: 'virtio-fs', id: 'fs0', tag: 'kataShared', sharedDir: '/srv/a,b' }],
     });
-    expect(after(p.argv, '-object')).toContain('memory-backend-memfd,id=dimm1,size=256M,share=on');
-    expect(after(p.argv, '-numa')).toEqual(['node,memdev=dimm1']);
+    expect(valuesOf(p.argv, '-object')).toContain('memory-backend-memfd,id=dimm1,size=256M,share=on');
+    expect(valuesOf(p.argv, '-numa')).toEqual(['node,memdev=dimm1']);
     expect(p.virtiofsd?.argv).toEqual([
       '/usr/lib/qemu/virtiofsd',
       '--socket-path=/run/vmactor/sb1/vhost-fs.sock',
@@ -166,7 +166,7 @@ describe('planQemu', () => {
 
   it('locks memory only with realtime, as Kata does', () => {
     expect(plan({ hypervisor: { mlock: true } }).argv).not.toContain('-overcommit');
-    expect(after(plan({ hypervisor: { realtime: true, mlock: true } }).argv, '-overcommit')).toEqual([
+    expect(valuesOf(plan({ hypervisor: { realtime: true, mlock: true } }).argv, '-overcommit')).toEqual([
       'mem-lock=on',
     ]);
   });
@@ -180,8 +180,8 @@ describe('planQemu', () => {
         devicesStatePath: '/t/state',
       },
     });
-    expect(after(from.argv, '-incoming')).toEqual(['defer']);
-    expect(after(from.argv, '-object')).toContain(
+    expect(valuesOf(from.argv, '-incoming')).toEqual(['defer']);
+    expect(valuesOf(from.argv, '-object')).toContain(
       'memory-backend-file,id=dimm1,size=256M,mem-path=/t/memory',
     );
   });
