@@ -9,7 +9,6 @@ import type {
   BlockDevice,
   CharDevice,
   DeviceContext,
-  FsDevice,
   NvdimmDevice,
   QemuDevice,
   QemuDeviceType,

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Arch } from '../../src/qemu/arch/types.js';
 import { classifyQemuStartError } from '../../src/qemu/devices/refusal.js';
-import type { QemuPlan } from '../../src/qemu/plan.js';
 import {
   caseArch,
   type LaunchExpectation,
