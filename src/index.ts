@@ -20,6 +20,7 @@ export { createSandbox } from './sandbox/create.js';
 export {
   GuestFailureError,
   SandboxCommandError,
+  SandboxOperationError,
   SandboxStartError,
   SandboxStartTimeoutError,
   SandboxStateError,
@@ -32,4 +33,10 @@ export type {
   VcpuThreadIds,
 } from './sandbox/sandbox.js';
 export { openSandbox, Sandbox } from './sandbox/sandbox.js';
-export type { LaunchPaths, LaunchPlan, SandboxSpec } from './sandbox/spec.js';
+export type {
+  LaunchPaths,
+  LaunchPlan,
+  OperationContext,
+  OperationProvider,
+  SandboxSpec,
+} from './sandbox/spec.js';

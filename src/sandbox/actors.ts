@@ -6,6 +6,7 @@ import { sandboxMachine } from '../../machines/sandbox.machine.js';
 import type {
   CleanupInput,
   DumpGuestMemoryInput,
+  HasCapacityParams,
   LaunchInput,
   LaunchOutput,
   RunOperationInput,
@@ -15,6 +16,7 @@ import type {
   WatchInput,
 } from '../../machines/sandbox.types.js';
 import type { SandboxRuntime } from './runtime.js';
+import type { OperationProvider } from './spec.js';
 import { withSpan } from './tracing.js';
 
 /** Deadline of our own QMP `stop`/`cont`. */
@@ -33,7 +35,7 @@ export function dumpFilePath(dir: string, sandboxId: string, at: Date = new Date
 }
 
 /** `sandboxMachine` with every named actor provided by `rt`. */
-export function provideSandboxMachine(rt: SandboxRuntime) {
+export function provideSandboxMachine(rt: SandboxRuntime, operations?: OperationProvider) {
   const attrs = (sandboxId: string) => ({ 'vmactor.sandbox.id': sandboxId });
   return sandboxMachine.provide({
     actors: {
@@ -64,9 +66,18 @@ export function provideSandboxMachine(rt: SandboxRuntime) {
           await requireQmp(rt).execute('cont', undefined, { timeoutMs: VM_COMMAND_TIMEOUT_MS });
         }),
       ),
-      runOperation: fromPromise<unknown, RunOperationInput>(async ({ input }) => {
-        throw new Error(`operation \`${input.op.kind}\` is not implemented yet`);
-      }),
+      runOperation: fromPromise<unknown, RunOperationInput>(async ({ input, signal }) =>
+        withSpan(`sandbox.operation.${input.op.kind}`, attrs(input.sandboxId), async () => {
+          if (!operations)
+            throw new Error(`No operation provider for \`${input.op.kind}\` (pass \`operations\`)`);
+          return operations.run(input, {
+            qmp: requireQmp(rt),
+            signal,
+            logger: rt.logger,
+            plan: rt.opts.plan,
+          });
+        }),
+      ),
       dumpGuestMemory: fromPromise<void, DumpGuestMemoryInput>(async ({ input, signal }) =>
         withSpan('sandbox.dumpGuestMemory', attrs(input.sandboxId), async () => {
           const file = dumpFilePath(input.path, input.sandboxId);
@@ -87,6 +98,9 @@ export function provideSandboxMachine(rt: SandboxRuntime) {
       cleanup: fromPromise<void, CleanupInput>(({ input }) =>
         withSpan('sandbox.cleanup', attrs(input.sandboxId), () => rt.cleanup()),
       ),
+    },
+    guards: {
+      hasCapacity: (_args, params: HasCapacityParams) => operations?.hasCapacity?.(params) ?? true,
     },
   });
 }

@@ -58,6 +58,20 @@ export class GuestFailureError extends VmactorError {
   }
 }
 
+/** A modifying operation was refused or abandoned by the machine (not active, no capacity, duplicate id, stopping). */
+export class SandboxOperationError extends VmactorError {
+  override readonly name = 'SandboxOperationError' as const;
+  readonly code = 'ERR_SANDBOX_OPERATION' as const;
+  /** The machine's reason: `ERR_SANDBOX_NOT_ACTIVE`, `ERR_NO_CAPACITY`, `ERR_OPERATION_ABORTED`, `ERR_DUPLICATE_ID`. */
+  readonly reason: string;
+  readonly operationId: string;
+  constructor(operationId: string, reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+    this.operationId = operationId;
+  }
+}
+
 function describe(x: unknown): string {
   if (typeof x === 'object' && x !== null && typeof (x as { message?: unknown }).message === 'string') {
     return (x as { message: string }).message;

@@ -5,4 +5,4 @@ export * from './errors.js';
 export { SandboxRuntime, WatchBuffer, watchEventOf } from './runtime.js';
 export type { LifecycleEvent, SandboxActor, SandboxOptions, StopResult, VcpuThreadIds } from './sandbox.js';
 export { openSandbox, Sandbox } from './sandbox.js';
-export type { LaunchPaths, LaunchPlan, SandboxSpec } from './spec.js';
+export type { LaunchPaths, LaunchPlan, OperationContext, OperationProvider, SandboxSpec } from './spec.js';

@@ -5,6 +5,7 @@ import { type Observable, Subject } from 'rxjs';
 import { type Actor, createActor } from 'xstate';
 import type {
   LifecycleEmitted,
+  SandboxOperation,
   SandboxOutput,
   SandboxPhase,
   StopDetails,
@@ -19,12 +20,13 @@ import { provideSandboxMachine } from './actors.js';
 import {
   GuestFailureError,
   SandboxCommandError,
+  SandboxOperationError,
   SandboxStartError,
   SandboxStartTimeoutError,
   SandboxStateError,
 } from './errors.js';
 import { SandboxRuntime } from './runtime.js';
-import type { LaunchPlan, SandboxSpec } from './spec.js';
+import type { LaunchPlan, OperationProvider, SandboxSpec } from './spec.js';
 import { withSpan } from './tracing.js';
 
 /** A lifecycle event: `{ sandboxId, from, to, reason?, error?, at }`, one per phase change. */
@@ -48,6 +50,8 @@ export interface SandboxOptions {
   readonly stopPolicy?: Partial<StopPolicy>;
   /** Deadline for QEMU's QMP greeting during start. Default 10 000 ms. */
   readonly qmpTimeoutMs?: number;
+  /** Implements modifying operations (hotplug/unplug/resize); without it they fail. */
+  readonly operations?: OperationProvider;
 }
 
 /** vCPU index → host thread id (the seeds' `vcpuThreadIDs`). */
@@ -100,6 +104,7 @@ export class Sandbox implements AsyncDisposable {
   private readonly subject = new Subject<LifecycleEvent>();
   private readonly done: Promise<StopResult>;
   private agentClient: Promise<GuestAgentClient> | undefined;
+  private operationCounter = 0;
 
   /** @internal Use {@link createSandbox} or {@link openSandbox}. */
   constructor(
@@ -108,13 +113,14 @@ export class Sandbox implements AsyncDisposable {
     spec: SandboxSpec,
     logger: Logger,
     signal: AbortSignal | undefined,
+    operations?: OperationProvider,
   ) {
     this.runtime = runtime;
     this.logger = logger;
     this.runDir = runtime.opts.runDir;
     this.plan = runtime.opts.plan;
     this.events$ = this.subject.asObservable();
-    this.actor = createActor(provideSandboxMachine(runtime), {
+    this.actor = createActor(provideSandboxMachine(runtime, operations), {
       input: {
         sandboxId: id,
         guestMemoryDump: spec.guestMemoryDump ?? null,
@@ -327,6 +333,55 @@ export class Sandbox implements AsyncDisposable {
     return p;
   }
 
+  /**
+   * Runs a modifying operation through the machine (queued, one at a time; STOP pre-empts).
+   * Resolves with the provider's result once `confirmed`; rejects with the provider's error, or a
+   * {@link SandboxOperationError} when the machine refused or abandoned it.
+   *
+   * @example
+   * ```ts
+   * await sb.operate({ kind: 'hotplug-block', id: 'disk1', file: '/var/lib/disk1.img' });
+   * ```
+   */
+  operate(op: SandboxOperation, options: { id?: string } = {}): Promise<unknown> {
+    this.operationCounter += 1;
+    const id = options.id ?? `op-${this.operationCounter}`;
+    return withSpan(
+      'sandbox.operate',
+      { 'vmactor.sandbox.id': this.id, 'vmactor.operation': op.kind },
+      () => {
+        if (this.actor.getSnapshot().status !== 'active') {
+          return Promise.reject(new SandboxStateError('Expected a live sandbox, got `stopped`', 'stopped'));
+        }
+        const settled = new Promise<unknown>((resolve, reject) => {
+          const sub = this.actor.on('operation', (e) => {
+            if (e.id !== id) return;
+            if (e.phase === 'confirmed') {
+              sub.unsubscribe();
+              resolve(e.result);
+            } else if (e.phase === 'failed') {
+              sub.unsubscribe();
+              const err = e.error;
+              if (err instanceof Error) reject(err);
+              else {
+                const r = (err ?? {}) as { code?: unknown; message?: unknown };
+                reject(
+                  new SandboxOperationError(
+                    id,
+                    String(r.code ?? 'ERR_UNKNOWN'),
+                    String(r.message ?? 'failed'),
+                  ),
+                );
+              }
+            }
+          });
+        });
+        this.actor.send({ type: 'OPERATION', id, op });
+        return settled;
+      },
+    );
+  }
+
   /** Stops and cleans up (`await using sb = await createSandbox(...)`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
@@ -416,5 +471,5 @@ export function openSandbox(spec: SandboxSpec, options: SandboxOptions = {}): Sa
     stopPolicy: { ...DEFAULT_STOP_POLICY, ...options.stopPolicy },
     qmpTimeoutMs: options.qmpTimeoutMs ?? 10_000,
   });
-  return new Sandbox(spec.id, runtime, spec, logger, options.signal);
+  return new Sandbox(spec.id, runtime, spec, logger, options.signal, options.operations);
 }

@@ -1,5 +1,27 @@
 // What the sandbox layer launches: a plan (argv + paths), built per run dir.
 
+import type { Logger } from 'pino';
+import type { HasCapacityParams, RunOperationInput } from '../../machines/sandbox.types.js';
+import type { QmpClient } from '../qmp/client.js';
+
+/** What an operation provider gets besides the machine's input: the live sandbox. */
+export interface OperationContext {
+  readonly qmp: QmpClient;
+  /** Fires when STOP pre-empts the operation. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  readonly plan: LaunchPlan;
+}
+
+/**
+ * Implements the machine's modifying operations (hotplug, unplug, resize: issue 5's layer plugs in
+ * here). `run` is the `runOperation` actor; `hasCapacity` the guard checked before it starts.
+ */
+export interface OperationProvider {
+  run(input: RunOperationInput, ctx: OperationContext): Promise<unknown>;
+  hasCapacity?(params: HasCapacityParams): boolean;
+}
+
 /** The paths of a planned sandbox the sandbox layer uses (all under `runDir`). */
 export interface LaunchPaths {
   readonly runDir: string;
