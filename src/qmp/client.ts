@@ -111,12 +111,13 @@ function parseGreeting(
  */
 export class QmpClient {
   /** QEMU's version from the greeting. */
-  version: { qemu: { major: number; minor: number; micro: number }; package: string } = {
-    qemu: { major: 0, minor: 0, micro: 0 },
-    package: '',
-  };
+  get version(): { qemu: { major: number; minor: number; micro: number }; package: string } {
+    return this.greetingVersion;
+  }
   /** Capabilities QEMU offered in the greeting (e.g. `['oob']`; none is enabled). */
-  capabilities: readonly string[] = [];
+  get capabilities(): readonly string[] {
+    return this.greetingCapabilities;
+  }
   /** Every message from QEMU after the greeting (replies and events), hot and shared. */
   readonly messages$: Observable<QmpMessage>;
   /**
@@ -128,6 +129,8 @@ export class QmpClient {
   readonly closed: Promise<QmpCloseInfo>;
 
   private state: State = 'greeting';
+  private greetingVersion: QmpClient['version'] = { qemu: { major: 0, minor: 0, micro: 0 }, package: '' };
+  private greetingCapabilities: readonly string[] = [];
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly messagesSubject = new Subject<QmpMessage>();
@@ -458,8 +461,8 @@ export class QmpClient {
         );
         return;
       }
-      this.version = g.version;
-      this.capabilities = Object.freeze(g.capabilities);
+      this.greetingVersion = g.version;
+      this.greetingCapabilities = Object.freeze(g.capabilities);
       this.state = 'negotiating';
       this.start0(
         'qmp_capabilities',
@@ -494,14 +497,15 @@ export class QmpClient {
   }
 
   private dispatch(msg: QmpWireObject): void {
-    this.messagesSubject.next(msg as unknown as QmpMessage);
+    if (this.messagesSubject.observed) this.messagesSubject.next(msg as unknown as QmpMessage);
     if (msg.id !== undefined) {
       this.reply(msg);
       return;
     }
     const name = msg.event;
     if (typeof name === 'string') {
-      this.eventsSubject.next(toEvent(msg, name));
+      if (this.eventsSubject.observed) this.eventsSubject.next(toEvent(msg, name));
+      else this.logger?.debug({ event: name }, 'QMP event with no subscriber');
       return;
     }
     this.logger?.warn({ qmp: msg }, 'QMP message without id or event dropped');

@@ -320,6 +320,30 @@ describe('QMP framing and correlation under injected protocol faults', () => {
     expect(lines.some((l) => l.id === stalled && String(l.msg).includes('unknown id'))).toBe(true);
   });
 
+  it('defaultTimeoutMs applies to commands that give no deadline of their own', async () => {
+    const { qmp } = await connected({ defaultTimeoutMs: 30 });
+    await expect(qmp.execute('query-status')).rejects.toMatchObject({
+      code: 'ERR_QMP_TIMEOUT',
+      timeoutMs: 30,
+    });
+    expect(qmp.pendingCount).toBe(0);
+  });
+
+  it('A command validator that throws rejects the command before anything is written', async () => {
+    const written: string[] = [];
+    const { qmp } = await connected(
+      {
+        commandValidator: (c) => {
+          if (c === 'balloon') throw new TypeError('Expected `value` to be an integer, got `x`');
+        },
+      },
+      (cmd) => written.push(cmd.execute),
+    );
+    await expect(qmp.executeUntyped('balloon', { value: 'x' })).rejects.toThrow(TypeError);
+    expect(qmp.pendingCount).toBe(0);
+    expect(written).toEqual([]);
+  });
+
   it('1,000 concurrent commands each get their own reply when the peer answers in reverse order', async () => {
     const received: number[] = [];
     const { qmp, peer } = await connected({}, (cmd) => {
