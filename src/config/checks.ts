@@ -199,11 +199,7 @@ export function checkObject(
   for (const [key, raw] of Object.entries(value)) {
     const check = Object.hasOwn(fields, key) ? fields[key] : undefined;
     if (check === undefined) {
-      report(
-        issues,
-        at(path, key),
-        `Unknown key \`${at(path, key)}\`; known keys: ${Object.keys(fields).join(', ')}`,
-      );
+      report(issues, at(path, key), unknownKeyMessage(at(path, key), key, Object.keys(fields)));
       continue;
     }
     if (raw === undefined) continue;
@@ -215,4 +211,39 @@ export function checkObject(
       report(issues, at(path, key), `Expected \`${at(path, key)}\` to be set, got nothing`);
   }
   return out;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j] as number;
+      row[j] = Math.min(up + 1, (row[j - 1] as number) + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return row[b.length] as number;
+}
+
+/** `Unknown key` message with a "did you mean" for a near miss, or the known keys when there are few. */
+export function unknownKeyMessage(path: string, key: string, known: readonly string[]): string {
+  const lower = key.toLowerCase().replace(/[_-]/g, '');
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const k of known) {
+    const kl = k.toLowerCase();
+    const d = lower !== '' && (kl.startsWith(lower) || lower.startsWith(kl)) ? 1 : distance(lower, kl);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(lower.length / 3))) {
+    return `Unknown key \`${path}\`; did you mean \`${best}\`?`;
+  }
+  return known.length <= 12
+    ? `Unknown key \`${path}\`; known keys: ${known.join(', ')}`
+    : `Unknown key \`${path}\`; see HypervisorConfig for the known keys`;
 }

@@ -236,10 +236,18 @@ describe('rules', () => {
   it('reports unknown hypervisor keys with their path', () => {
     const issues = issuesWith({ memory: 512 });
     expect(paths(issues)).toEqual(['hypervisor.memory']);
-    expect(issues[0]?.message).toMatch(/^Unknown key `hypervisor.memory`/);
+    expect(issues[0]?.message).toBe('Unknown key `hypervisor.memory`; did you mean `memorySize`?');
   });
   it('reports unknown top-level keys', () =>
     expect(paths(issuesWith({}, { extra: true }))).toEqual(['extra']));
+  it('suggests the camelCase twin of a snake_case key', () =>
+    expect(issuesWith({ num_vcpus: 2 })[0]?.message).toBe(
+      'Unknown key `hypervisor.num_vcpus`; did you mean `numVCPUs`?',
+    ));
+  it('lists the few known keys of a small object', () =>
+    expect(issuesWith({}, { devices: [{ kind: 'rng', id: 'r', zzzzzz: 1 }] })[0]?.message).toBe(
+      'Unknown key `devices[0].zzzzzz`; known keys: kind, id, path',
+    ));
   it('refuses a non-object config', () => expect(paths(issuesOf('nope'))).toEqual(['']));
   it('reports a non-object hypervisor once, without rule noise', () =>
     expect(paths(issuesOf({ id: 'a', hypervisor: 'qemu' }))).toEqual(['hypervisor']));
