@@ -2,6 +2,7 @@
 // the stop ladder, wait-only stops, crashes, virtiofsd exits, failed starts — each census-checked.
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { firstValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { QemuExitedEarlyError, RunDirError } from '../../src/process/errors.js';
@@ -245,9 +246,11 @@ describe.skipIf(!QEMU || !VIRTIOFSD)('sandbox with virtiofsd on a guest-less QEM
   afterAll(() => rmSync(share, { recursive: true, force: true }));
 
   it('reports QEMU first then virtiofsd in getPids, and stops both (QEMU first)', async () => {
+    const logs: { msg?: string }[] = [];
+    const logger = pino({ level: 'debug' }, { write: (l: string) => logs.push(JSON.parse(l)) });
     const sb = openSandbox(bareSpec(qemu, { virtiofsd: { binary: virtiofsd, source: share } }), {
       runDir: base,
-      logger: quietLogger,
+      logger,
     });
     await sb.start();
     const pids = sb.getPids();
@@ -256,6 +259,8 @@ describe.skipIf(!QEMU || !VIRTIOFSD)('sandbox with virtiofsd on a guest-less QEM
     expect(alive(qemuPid) && alive(vPid)).toBe(true);
     expect((await sb.stop()).stopReason).toBe('requested');
     expect(alive(qemuPid) || alive(vPid)).toBe(false);
+    const order = logs.map((l) => l.msg).filter((m) => m === 'qemu stopped' || m === 'virtiofsd stopped');
+    expect(order).toEqual(['qemu stopped', 'virtiofsd stopped']);
     expectClean();
   });
 
