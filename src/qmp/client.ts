@@ -1,6 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { Observable, Subject } from 'rxjs';
+import { Observable, Subject, type Subscription } from 'rxjs';
 import type { QmpArgs, QmpCommandName, QmpReturn } from './commands.js';
 import {
   QmpAbortError,
@@ -319,16 +319,18 @@ export class QmpClient {
       let event: QmpEvent | undefined;
       let done = false;
       let p: Pending | undefined;
+      let sub: Subscription | undefined;
+      let timer: NodeJS.Timeout | undefined;
       const finish = (err?: Error): void => {
         if (done) return;
         done = true;
-        sub.unsubscribe();
-        clearTimeout(timer);
+        sub?.unsubscribe();
+        if (timer !== undefined) clearTimeout(timer);
         if (p) this.drop(p);
         if (err) reject(err);
         else resolve({ result: result as QmpReturn<K>, event: event! });
       };
-      const sub = this.eventsSubject.subscribe({
+      sub = this.eventsSubject.subscribe({
         next: (e) => {
           if (event) return;
           let hit: boolean;
@@ -349,11 +351,12 @@ export class QmpClient {
         complete: () =>
           finish(new QmpDisconnectedError(this.closeInfo?.reason ?? 'closed', { command: cmd })),
       });
-      const timer = setTimeout(
-        () => finish(new QmpTimeoutError(`${cmd} → event`, opts.timeoutMs)),
-        opts.timeoutMs,
-      );
-      if (done) return;
+      if (done) {
+        // The stream had already ended: the subscription completed synchronously.
+        sub.unsubscribe();
+        return;
+      }
+      timer = setTimeout(() => finish(new QmpTimeoutError(`${cmd} → event`, opts.timeoutMs)), opts.timeoutMs);
       p = this.start(
         cmd,
         args as Record<string, unknown> | undefined,

@@ -440,6 +440,28 @@ describe('QMP framing and correlation under injected protocol faults', () => {
     expect(qmp.pendingCount).toBe(0);
   });
 
+  it('executeAndWaitFor on a closed client rejects with QmpDisconnectedError', async () => {
+    const { qmp } = await connected();
+    qmp.close();
+    await expect(
+      qmp.executeAndWaitFor('device_del', { id: 'x' }, (e) => e.event === 'DEVICE_DELETED', {
+        timeoutMs: 5000,
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_QMP_DISCONNECTED', reason: 'closed' });
+  });
+
+  it('executeAndWaitFor rejects when the connection drops while it waits for the event', async () => {
+    const { qmp, peer } = await connected({}, (cmd) => {
+      peer.write(`{"return": {}, "id": ${cmd.id}}\n`);
+      peer.end();
+    });
+    await expect(
+      qmp.executeAndWaitFor('device_del', { id: 'x' }, (e) => e.event === 'DEVICE_DELETED', {
+        timeoutMs: 5000,
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_QMP_DISCONNECTED', reason: 'eof' });
+  });
+
   it('executeAndWaitFor rejects with the command error when QEMU refuses', async () => {
     const { qmp, peer } = await connected({}, (cmd) =>
       peer.write(`{"error": {"class": "DeviceNotFound", "desc": "Device 'x' not found"}, "id": ${cmd.id}}\n`),
