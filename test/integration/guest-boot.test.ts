@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type GuestAgentListener, guestQemuArgs, listenGuestAgent } from '../../src/guest/agent-channel.js';
 import { GuestAgentClient } from '../../src/guest/agent-client.js';
 import { readGuestManifest } from '../../src/guest/build.js';
+import { guestKernelCmdline } from '../../src/guest/cmdline.js';
 import { GuestAgentReplyError } from '../../src/guest/errors.js';
 import { probeAcceleratorDetails } from '../../src/guest/kvm-probe.js';
 import type { GuestFlavour } from '../../src/guest/paths.js';
@@ -382,6 +383,50 @@ describe.skipIf(!QEMU || !guest('cloud'))('an agent channel QEMU listens on', ()
       expect((await client.request('ticks', [])).requests).toBeGreaterThanOrEqual(round * 2);
       client.close();
     }
+  });
+});
+
+describe.skipIf(!QEMU || !guest('cloud'))('a guest without virtio-serial', () => {
+  it('serves the agent protocol on a second serial port (ttyS1) instead', async () => {
+    const dir = await tempDir();
+    const listener = await listenGuestAgent(join(dir, 'ttyS1.sock'));
+    listeners.push(listener);
+    const { kernel, initrd } = guest('cloud') as { kernel: string; initrd: string };
+    const stderr = await open(join(dir, 'qemu.stderr'), 'w');
+    const qemu = spawn(
+      QEMU as string,
+      [
+        '-machine',
+        'q35,accel=tcg',
+        '-m',
+        '512',
+        '-nographic',
+        '-nodefaults',
+        '-no-user-config',
+        '-kernel',
+        kernel,
+        '-initrd',
+        initrd,
+        '-append',
+        guestKernelCmdline(),
+        '-chardev',
+        `file,id=con0,path=${join(dir, 'console.log')}`,
+        '-serial',
+        'chardev:con0',
+        '-chardev',
+        `socket,id=tty1,path=${listener.path}`,
+        '-serial',
+        'chardev:tty1',
+      ],
+      { stdio: ['ignore', 'ignore', stderr.fd], shell: false },
+    );
+    await stderr.close();
+    children.push(qemu);
+    const client = new GuestAgentClient(await listener.accept({ timeout: 15_000 }));
+    clients.push(client);
+    const { release } = await client.waitReady({ timeout: 45_000, ping: false });
+    expect(await client.request('ping', [])).toEqual({ pong: true, release });
+    expect(await client.request('cpus', [])).toMatchObject({ online: 1 });
   });
 });
 

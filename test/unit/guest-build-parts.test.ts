@@ -138,3 +138,36 @@ describe('kernel image choice', () => {
     });
   });
 });
+
+describe('QEMU wiring of the default guest', () => {
+  it('wires the console to a file and the agent port by name, doubling commas in paths', async () => {
+    const { guestQemuArgs } = await import('../../src/guest/agent-channel.js');
+    const argv = guestQemuArgs({
+      cacheDir: '/c',
+      consoleFile: '/run/a,b/console.log',
+      agent: { path: '/run/a,b/agent.sock' },
+    });
+    expect(argv.slice(0, 4)).toEqual([
+      '-kernel',
+      '/c/guest/cloud/vmlinuz',
+      '-initrd',
+      '/c/guest/cloud/initrd.img',
+    ]);
+    expect(argv).toContain('file,id=vmactor-console0,path=/run/a,,b/console.log');
+    expect(argv).toContain('socket,id=vmactor-agent0,path=/run/a,,b/agent.sock');
+    expect(argv).toContain(
+      'virtserialport,bus=vmactor-vserial0.0,chardev=vmactor-agent0,name=agent.channel.0',
+    );
+    expect(argv[argv.indexOf('-append') + 1]).toMatch(/^console=ttyS0 /);
+  });
+
+  it('lets QEMU listen on the agent socket or use an inherited fd', async () => {
+    const { guestQemuArgs } = await import('../../src/guest/agent-channel.js');
+    expect(guestQemuArgs({ consoleFile: '/c.log', agent: { listen: '/s.sock' } })).toContain(
+      'socket,id=vmactor-agent0,path=/s.sock,server=on,wait=off',
+    );
+    expect(guestQemuArgs({ flavour: 'generic', consoleFile: '/c.log', agent: { fd: 4 } })).toContain(
+      'socket,id=vmactor-agent0,fd=4',
+    );
+  });
+});
