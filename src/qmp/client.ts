@@ -63,6 +63,17 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+// `{"execute":"<cmd>",` per command name, built once (bounded: typed names plus a few untyped).
+const heads = new Map<string, string>();
+function executeHead(cmd: string): string {
+  let h = heads.get(cmd);
+  if (h === undefined) {
+    h = `{"execute":${JSON.stringify(cmd)},`;
+    if (heads.size < 512) heads.set(cmd, h);
+  }
+  return h;
+}
+
 function toEvent(msg: QmpWireObject, name: string): QmpEvent {
   const ts = msg.timestamp;
   let ms = Number.NaN;
@@ -597,10 +608,11 @@ export class QmpClient {
       p.onAbort = () => this.fail(p, new QmpAbortError(cmd, signal.reason));
       signal.addEventListener('abort', p.onAbort, { once: true });
     }
+    const head = executeHead(cmd);
     const line =
       args === undefined
-        ? `{"execute":${JSON.stringify(cmd)},"id":${id}}\n`
-        : `{"execute":${JSON.stringify(cmd)},"arguments":${JSON.stringify(args)},"id":${id}}\n`;
+        ? `${head}"id":${id}}\n`
+        : `${head}"arguments":${JSON.stringify(args)},"id":${id}}\n`;
     const fds = opts?.fds;
     if (fds !== undefined && fds.length > 0) this.writer.writeWithFds(line, fds, (err) => this.fail(p, err));
     else this.writer.write(line);
