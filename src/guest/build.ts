@@ -171,7 +171,7 @@ async function buildFlavour(
     const dl = join(work, 'download');
     await mkdir(dl, { mode: 0o700 });
     progress(`${flavour}: downloading ${pkg.name} ${pkg.version} (apt-get download)`);
-    const deb = await downloadPackage(pkg, dl);
+    const deb = await downloadPackage(pkg, dl, (l) => progress(`${flavour}: apt: ${l}`));
     progress(`${flavour}: downloaded ${((await stat(deb)).size / 1e6).toFixed(1)} MB; extracting (dpkg -x)`);
     const root = join(work, 'root');
     await extractPackage(deb, root);

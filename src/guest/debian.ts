@@ -68,19 +68,32 @@ async function aptUid(): Promise<number | undefined> {
 }
 
 /**
- * Downloads `name=version` with `apt-get download` into `dir` and returns the .deb path.
+ * Downloads `name=version` with `apt-get download` into `dir` and returns the .deb path;
+ * apt's output lines go to `onLine` as they come.
  * As root, `dir` is handed to `_apt` first so apt's download sandbox can write there
  * (otherwise apt warns and downloads unsandboxed as root).
  */
-export async function downloadPackage(pkg: KernelPackage, dir: string): Promise<string> {
+export async function downloadPackage(
+  pkg: KernelPackage,
+  dir: string,
+  onLine: (line: string) => void = () => undefined,
+): Promise<string> {
   if (process.getuid?.() === 0) {
     const uid = await aptUid();
     if (uid !== undefined) await chown(dir, uid, 0).catch(() => undefined);
   }
-  const r = await execa('apt-get', ['download', '-q', `${pkg.name}=${pkg.version}`], {
+  const child = execa('apt-get', ['download', '-q', `${pkg.name}=${pkg.version}`], {
     cwd: dir,
     reject: false,
   });
+  // apt's own lines ("Get:1 http://... [26.7 MB]", "Fetched ...") are the download progress.
+  let partial = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    const lines = (partial + d).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (l.trim()) onLine(l.trim());
+  });
+  const r = await child;
   if (r.exitCode !== 0) {
     throw new GuestBuildError(`apt-get download ${pkg.name}=${pkg.version} failed: ${r.stderr.trim()}`);
   }
