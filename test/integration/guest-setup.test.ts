@@ -49,7 +49,7 @@ describe.skipIf(!APT || !BUSYBOX)('vmactor setup', () => {
     const [third] = await setupGuest({ flavours: ['cloud'], cacheDir: dir });
     expect(third?.status).toBe('built');
     expect((await readGuestManifest('cloud', dir))?.initrd.sha256).toBe(manifest?.initrd.sha256);
-  });
+  }, 240_000); // two real builds (download, dpkg -x, initrd); slow on a loaded host
 
   it('reports a missing guest and exits non-zero from `vmactor setup --check --cache-dir`', async () => {
     const dir = await cacheDir();
