@@ -32,6 +32,29 @@ export function cpuDeviceArgs(machineType: string, slot: QmpHotpluggableCpu, id:
   return args;
 }
 
+/**
+ * Whether a `DEVICE_DELETED` event means vCPU `id` is gone. QEMU 7.2 reports the ejected x86 CPU
+ * through its children (`/machine/peripheral/<id>/lapic`) — the CPU object itself lingers until
+ * its thread is reaped — so the device id or any path under the CPU counts.
+ */
+export function isCpuDeleted(data: Record<string, unknown>, id: string): boolean {
+  if (data.device === id) return true;
+  const path = typeof data.path === 'string' ? data.path : '';
+  return path === `/machine/peripheral/${id}` || path.startsWith(`/machine/peripheral/${id}/`);
+}
+
+function cpuProps(args: QmpDeviceAddArgs): Record<string, number> {
+  const props: Record<string, number> = {};
+  for (const [k, v] of Object.entries(args)) if (k.endsWith('-id') && typeof v === 'number') props[k] = v;
+  return props;
+}
+
+/** Whether an `ACPI_DEVICE_OST` event is the guest's successful acknowledgment of vCPU `id`'s insertion. */
+export function isCpuInserted(data: Record<string, unknown>, id: string): boolean {
+  const info = data.info as { device?: unknown; source?: unknown; status?: unknown } | undefined;
+  return info?.device === id && (info.source === 1 || info.source === 0) && info.status === 0;
+}
+
 /** Online vCPUs as the guest will count them after a change. */
 async function confirmCpus(ctx: HotplugContext, expected: number): Promise<ConfirmedBy> {
   const guest = ctx.guest;
@@ -84,17 +107,36 @@ export async function hotplugAddCPUs(
       const id = ctx.state.nextVcpuId();
       const args = cpuDeviceArgs(ctx.config.hypervisorMachineType, slot, id);
       try {
-        await ctx.qmp.execute('device_add', args, { timeoutMs: commandMs, signal: ctx.signal });
+        if (ctx.guest && !ctx.paused) {
+          // A running guest acknowledges the insertion with _OST: wait for it before touching the CPU.
+          await ctx.qmp.executeAndWaitFor(
+            'device_add',
+            args,
+            (e) => e.event === 'ACPI_DEVICE_OST' && isCpuInserted(e.data, id),
+            {
+              timeoutMs: deadlinesOf(ctx).guestMs,
+              signal: ctx.signal,
+            },
+          );
+        } else {
+          await ctx.qmp.execute('device_add', args, { timeoutMs: commandMs, signal: ctx.signal });
+        }
       } catch (err) {
         if (err instanceof QmpCommandError) {
           ctx.logger?.warn({ err, id }, 'vCPU hot-add refused; trying the next slot');
           continue; // don't fail, let's try with other CPU (the seeds)
         }
+        // Timed out or aborted: QEMU may have the CPU anyway; record what QEMU says so state and QMP agree.
+        const now = await ctx.qmp
+          .execute('query-hotpluggable-cpus', undefined, { timeoutMs: commandMs })
+          .catch(() => []);
+        if (now.some((c) => c['qom-path'] === `/machine/peripheral/${id}`)) {
+          ctx.state.addVcpu({ id, props: cpuProps(args) });
+          added++;
+        }
         throw err;
       }
-      const props: Record<string, number> = {};
-      for (const [k, v] of Object.entries(args)) if (k.endsWith('-id') && typeof v === 'number') props[k] = v;
-      ctx.state.addVcpu({ id, props });
+      ctx.state.addVcpu({ id, props: cpuProps(args) });
       added++;
       if (added === amount) return { added, clamped };
     }
@@ -132,7 +174,7 @@ export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Pr
       await ctx.qmp.executeAndWaitFor(
         'device_del',
         { id: cpu.id },
-        (e) => e.event === 'DEVICE_DELETED' && e.data.device === cpu.id,
+        (e) => e.event === 'DEVICE_DELETED' && isCpuDeleted(e.data, cpu.id),
         { timeoutMs: deviceDeletedMs, signal: ctx.signal },
       );
     } catch (err) {

@@ -49,6 +49,8 @@ export interface VmOptions {
   /** `-smp` value; default `1,maxcpus=4,sockets=4,cores=1,threads=1`. */
   readonly smp?: string;
   readonly machineExtra?: string;
+  /** `-accel` value instead of `accel=tcg` on `-machine` (e.g. `tcg,thread=single`). */
+  readonly accel?: string;
   readonly extra?: readonly string[];
   /** Run QEMU inside this network namespace (`ip netns exec`). */
   readonly netns?: string;
@@ -86,7 +88,8 @@ export async function launchVm(opts: VmOptions = {}): Promise<Vm> {
   const coldIds = new Set<string>(opts.coldIds ?? []);
   const args: string[] = [
     '-machine',
-    `q35,accel=tcg${opts.machineExtra ? `,${opts.machineExtra}` : ''}`,
+    `q35${opts.accel ? '' : ',accel=tcg'}${opts.machineExtra ? `,${opts.machineExtra}` : ''}`,
+    ...(opts.accel ? ['-accel', opts.accel] : []),
     '-cpu',
     'qemu64',
     '-m',
