@@ -1,6 +1,6 @@
 // Spawning QEMU: QMP over fd 3 (a socketpair), own session, stdio to a log file in the run dir.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { open, readFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { Observable } from 'rxjs';
 import { SpawnError } from './errors.js';
@@ -12,6 +12,8 @@ export interface SpawnQemuOptions {
   readonly argv: readonly string[];
   /** QEMU's stdout and stderr go here (appended, mode 0600). */
   readonly logFile: string;
+  /** `logFile` already opened (e.g. in parallel with other start work); closed after the spawn. */
+  readonly log?: FileHandle;
   /** Environment (default: the current one). */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -50,7 +52,7 @@ export interface QemuProcess {
 export async function spawnQemu(opts: SpawnQemuOptions): Promise<QemuProcess> {
   const [binary, ...args] = opts.argv;
   if (binary === undefined) throw new SpawnError('(empty argv)');
-  const log = await open(opts.logFile, 'a', 0o600);
+  const log = opts.log ?? (await open(opts.logFile, 'a', 0o600));
   let child: ChildProcess;
   try {
     child = spawn(binary, args, {

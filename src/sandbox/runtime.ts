@@ -1,5 +1,5 @@
 // The live side of one sandbox: its processes, QMP client, console, and the effects the machine invokes.
-import { writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
@@ -114,23 +114,33 @@ export class SandboxRuntime {
     await createRunDir(runDir);
     this.runDirCreated = true;
     signal.throwIfAborted();
+    // QEMU's log file opens while virtiofsd is set up.
+    const qemuLogFile = join(runDir, 'qemu.log');
+    const qemuLog = open(qemuLogFile, 'a', 0o600);
+    let logHandedOver = false;
+    let qemu: QemuProcess;
+    try {
+      if (plan.virtiofsd && plan.paths.virtiofsdSocket) {
+        const socketPath = assertSocketPath(assertUnder(runDir, plan.paths.virtiofsdSocket));
+        const v = await launchVirtiofsd({
+          argv: plan.virtiofsd.argv,
+          socketPath,
+          logFile: join(runDir, 'virtiofsd.log'),
+        });
+        this.virtiofsd = v;
+        this.subscriptions.push(v.exit$.subscribe((x) => this.onVirtiofsdExit(x)));
+        void writeFile(join(runDir, 'virtiofsd.pid'), `${v.pid}\n`, { mode: 0o600 }).catch(() => {});
+        void this.follow(v.logFile, 'virtiofsd');
+        signal.throwIfAborted();
+      }
 
-    if (plan.virtiofsd && plan.paths.virtiofsdSocket) {
-      const socketPath = assertSocketPath(assertUnder(runDir, plan.paths.virtiofsdSocket));
-      const v = await launchVirtiofsd({
-        argv: plan.virtiofsd.argv,
-        socketPath,
-        logFile: join(runDir, 'virtiofsd.log'),
-      });
-      this.virtiofsd = v;
-      this.subscriptions.push(v.exit$.subscribe((x) => this.onVirtiofsdExit(x)));
-      void writeFile(join(runDir, 'virtiofsd.pid'), `${v.pid}\n`, { mode: 0o600 }).catch(() => {});
-      void this.follow(v.logFile, 'virtiofsd');
-      signal.throwIfAborted();
+      const log = await qemuLog;
+      logHandedOver = true;
+      qemu = await spawnQemu({ argv: plan.argv, logFile: qemuLogFile, log });
+      this.qemu = qemu;
+    } finally {
+      if (!logHandedOver) void qemuLog.then((fh) => fh.close()).catch(() => {});
     }
-
-    const qemu = await spawnQemu({ argv: plan.argv, logFile: join(runDir, 'qemu.log') });
-    this.qemu = qemu;
     this.subscriptions.push(qemu.exit$.subscribe((x) => this.onQemuExit(x)));
     logger.debug({ pid: qemu.pid }, 'qemu spawned');
 

@@ -148,8 +148,12 @@ export class Sandbox implements AsyncDisposable {
     });
     this.actor.start();
     if (signal) {
-      if (signal.aborted) this.actor.send({ type: 'STOP' });
-      else signal.addEventListener('abort', () => this.actor.send({ type: 'STOP' }), { once: true });
+      const onAbort = () => this.actor.send({ type: 'STOP' });
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        void this.done.then(() => signal.removeEventListener('abort', onAbort));
+      }
     }
   }
 

@@ -129,10 +129,7 @@ class Kill implements fc.AsyncCommand<Model, Real> {
   toString = () => `SIGKILL ${this.which}`;
 }
 
-// Start is listed three times so that most sequences get past `created`.
 const commands = [
-  fc.constant(new Start()),
-  fc.constant(new Start()),
   fc.constant(new Start()),
   fc.constant(new Pause()),
   fc.constant(new Resume()),
@@ -156,7 +153,8 @@ describe.skipIf(!QEMU || !VIRTIOFSD)('random lifecycle sequences against real QE
     let started = 0;
     const kinds = new Map<string, number>();
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands, { maxCommands: 8 }), async (cmds) => {
+      // Four sequences in five begin with a start, so most of them exercise a live VM.
+      fc.asyncProperty(fc.nat(4), fc.commands(commands, { maxCommands: 8 }), async (head, cmds) => {
         sequences += 1;
         const sb = openSandbox(
           bareSpec(QEMU as string, { virtiofsd: { binary: VIRTIOFSD as string, source: share } }),
@@ -166,6 +164,7 @@ describe.skipIf(!QEMU || !VIRTIOFSD)('random lifecycle sequences against real QE
         sb.events$.subscribe((e) => events.push(e));
         const model: Model = { phase: 'created', reason: null };
         try {
+          if (head > 0) await new Start().run(model, { sb, events });
           await fc.asyncModelRun(() => ({ model, real: { sb, events } }), cmds);
         } finally {
           await sb.stop();
