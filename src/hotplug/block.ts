@@ -4,7 +4,14 @@ import { readFile } from 'node:fs/promises';
 import type { HotplugBlockOperation } from '../../machines/operation.types.js';
 import type { QmpBlockdevAddArgs, QmpDeviceAddArgs } from '../qmp/commands.js';
 import { effectiveBlockDriver } from './capacity.js';
-import { assertNewId, cleanupQmp, deviceDelAndWait, takeBridgeSlot } from './common.js';
+import {
+  assertNewId,
+  cleanupQmp,
+  deviceAddUndo,
+  deviceDelAndWait,
+  recordStuck,
+  takeBridgeSlot,
+} from './common.js';
 import { deadlinesOf, type HotplugContext, limitsOf } from './context.js';
 import type { DevicePlacement, HotplugBlockDriver, RecordedBlock } from './device-state.js';
 import { HotplugCapacityError, HotplugInputError, HotplugNotSupportedError } from './errors.js';
@@ -165,11 +172,7 @@ export async function hotplugBlock(ctx: HotplugContext, op: HotplugBlockOperatio
       ...where,
       ...(scsi ? { scsi } : {}),
     });
-    await steps.qmp(`device_add ${dev.driver}`, 'device_add', dev, {
-      name: `device_del ${op.id}`,
-      run: () => steps.undoQmp('device_del', { id: op.id }),
-    });
-    ctx.state.addDevice({
+    const rec: RecordedBlock = {
       kind: 'block',
       id: op.id,
       driver: driver as HotplugBlockDriver,
@@ -177,7 +180,14 @@ export async function hotplugBlock(ctx: HotplugContext, op: HotplugBlockOperatio
       nodeName: blockNodeName(op.id),
       ...where,
       ...(scsi ? { scsi } : {}),
-    });
+    };
+    await steps.qmp(
+      `device_add ${dev.driver}`,
+      'device_add',
+      dev,
+      deviceAddUndo(ctx, op.id, (pending) => recordStuck(ctx, rec, pending)),
+    );
+    ctx.state.addDevice(rec);
   } catch (err) {
     return steps.fail(err);
   }
@@ -224,6 +234,14 @@ async function hotplugNvdimm(
   const before = ctx.guest && !ctx.paused ? await ctx.guest.blockDevices(ctx.signal) : undefined;
   const backendId = nvdimmBackendId(op.id);
   const pmem = op.pmem ?? false;
+  // QEMU cannot unplug an nvdimm: if an aborted device_add happened after all, it stays recorded.
+  const nvRec: RecordedBlock = {
+    kind: 'block',
+    id: op.id,
+    driver: 'nvdimm',
+    file: op.file,
+    nvdimm: { backendId, sizeBytes, pmem },
+  };
   const steps = new Steps(ctx);
   try {
     await steps.qmp(
@@ -243,18 +261,9 @@ async function hotplugNvdimm(
       'device_add nvdimm',
       'device_add',
       { driver: 'nvdimm', id: op.id, memdev: backendId },
-      {
-        name: `device_del ${op.id}`,
-        run: () => steps.undoQmp('device_del', { id: op.id }),
-      },
+      deviceAddUndo(ctx, op.id, () => recordStuck(ctx, nvRec, false), false),
     );
-    ctx.state.addDevice({
-      kind: 'block',
-      id: op.id,
-      driver: 'nvdimm',
-      file: op.file,
-      nvdimm: { backendId, sizeBytes, pmem },
-    });
+    ctx.state.addDevice(nvRec);
   } catch (err) {
     return steps.fail(err);
   }

@@ -133,11 +133,13 @@ export function capacityFor(
       const current = limits.bootMemoryMiB + state.hotpluggedMemoryMiB;
       const vm = state.virtioMem;
       if (vm) {
-        const want = op.mib - limits.bootMemoryMiB;
+        const dimms = state.dimms.reduce((n, d) => n + d.sizeMiB, 0);
+        const floor = limits.bootMemoryMiB + dimms;
+        const want = op.mib - floor;
         if (want < 0 || want > vm.regionMiB) {
           return no(
             'virtio-mem',
-            `Expected \`mib\` between ${limits.bootMemoryMiB} and ${limits.bootMemoryMiB + vm.regionMiB} (the virtio-mem region), got \`${op.mib}\``,
+            `Expected \`mib\` between ${floor} and ${floor + vm.regionMiB} (the virtio-mem region), got \`${op.mib}\``,
           );
         }
         return OK;

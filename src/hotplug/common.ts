@@ -4,7 +4,7 @@ import type { BridgeType } from '../qemu/bridges.js';
 import { BridgeDeviceError, BridgeFullError, NoBridgeError } from '../qemu/errors.js';
 import { QmpCommandError, QmpTimeoutError } from '../qmp/errors.js';
 import { deadlinesOf, type HotplugContext } from './context.js';
-import type { DevicePlacement } from './device-state.js';
+import type { DevicePlacement, RecordedDevice } from './device-state.js';
 import {
   DuplicateDeviceError,
   HotplugCapacityError,
@@ -12,7 +12,7 @@ import {
   HotplugRefusedError,
   HotplugTimeoutError,
 } from './errors.js';
-import type { Steps } from './steps.js';
+import { RollbackDeferred, type Steps } from './steps.js';
 
 /**
  * Hot-plugged device ids: a letter, then letters, digits, `_`, `.`, `-`; at most 25 characters so
@@ -133,4 +133,53 @@ export async function peripheralIds(ctx: HotplugContext): Promise<Set<string>> {
     { timeoutMs: deadlinesOf(ctx).commandMs, signal: ctx.signal },
   );
   return new Set(list.filter((p) => p.type.startsWith('child<')).map((p) => p.name));
+}
+
+/**
+ * The undo action of a device_add whose outcome may be unknown (aborted or timed out while QEMU
+ * may have done it): if QEMU has the device, device_del and wait for `DEVICE_DELETED`; if it
+ * cannot go now (paused guest, deadline, or `removable: false` like nvdimm and pc-dimm), `record`
+ * puts it into the state (pending removal when removable) and the rollback stops there.
+ */
+export function deviceAddUndo(
+  ctx: HotplugContext,
+  id: string,
+  record: (pendingRemoval: boolean) => void,
+  removable = true,
+): { name: string; run: () => Promise<void> } {
+  return {
+    name: `remove device ${id}`,
+    run: async () => {
+      const { commandMs, deviceDeletedMs } = deadlinesOf(ctx);
+      const list = await ctx.qmp.execute(
+        'qom-list',
+        { path: '/machine/peripheral' },
+        { timeoutMs: commandMs },
+      );
+      if (!list.some((p) => p.name === id)) return; // QEMU never made it: nothing to undo here
+      if (removable && !ctx.paused) {
+        try {
+          await ctx.qmp.executeAndWaitFor(
+            'device_del',
+            { id },
+            (e) => e.event === 'DEVICE_DELETED' && e.data.device === id,
+            { timeoutMs: deviceDeletedMs },
+          );
+          return;
+        } catch (err) {
+          if (err instanceof QmpCommandError && err.qmpClass === 'DeviceNotFound') return;
+          if (!(err instanceof QmpTimeoutError)) throw err;
+        }
+      } else if (removable) {
+        await ctx.qmp.execute('device_del', { id }, { timeoutMs: commandMs }).catch(() => undefined);
+      }
+      record(removable);
+      throw new RollbackDeferred(id);
+    },
+  };
+}
+
+/** Records `device`, marked pending removal when asked (for {@link deviceAddUndo}). */
+export function recordStuck(ctx: HotplugContext, device: RecordedDevice, pending: boolean): void {
+  ctx.state.addDevice(pending ? { ...device, pendingRemoval: true } : device);
 }

@@ -1,6 +1,7 @@
 // Memory hot-plug (the seeds' hotplugMemory/hotplugAddMemory/resizeMemory): pc-dimm or virtio-mem.
 import type { QmpMemoryBackendArgs } from '../qmp/commands.js';
 import { dimmCapacity } from './capacity.js';
+import { deviceAddUndo } from './common.js';
 import { deadlinesOf, type HotplugConfig, type HotplugContext, limitsOf } from './context.js';
 import { HotplugCapacityError, HotplugInputError } from './errors.js';
 import { waitUntil } from './guest-probe.js';
@@ -8,6 +9,11 @@ import { calcHotplugMemMiBSize } from './memory-size.js';
 import { Steps } from './steps.js';
 import type { ConfirmedBy, MemoryPlugResult, ResizeMemoryResult } from './types.js';
 import { resizeVirtioMem } from './virtio-mem.js';
+
+/** MiB in hot-plugged DIMMs. */
+export function dimmTotalMiB(ctx: Pick<HotplugContext, 'state'>): number {
+  return ctx.state.dimms.reduce((n, d) => n + d.sizeMiB, 0);
+}
 
 /** The memory backend for hot-plugged memory (the seeds' getMemArgs). */
 export interface MemoryBackendChoice {
@@ -113,10 +119,8 @@ export async function hotplugAddMemory(
       'device_add pc-dimm',
       'device_add',
       { driver: 'pc-dimm', id, memdev: backendId },
-      {
-        name: `device_del ${id}`,
-        run: () => steps.undoQmp('device_del', { id }),
-      },
+      // QEMU cannot take a DIMM back without the guest: if it got added after all, it is recorded.
+      deviceAddUndo(ctx, id, () => ctx.state.addDimm({ id, backendId, slot, sizeMiB: mib }), false),
     );
     if (probe) {
       const after = await ctx.qmp.execute('query-memory-devices', undefined, { timeoutMs: commandMs });
@@ -157,7 +161,8 @@ export async function resizeMemory(
   const limits = limitsOf(ctx);
   const previousMiB = limits.bootMemoryMiB + ctx.state.hotpluggedMemoryMiB;
   if (ctx.state.virtioMem && previousMiB !== reqMiB) {
-    const r = await resizeVirtioMem(ctx, reqMiB - limits.bootMemoryMiB);
+    // virtio-mem covers what boot memory and DIMMs do not.
+    const r = await resizeVirtioMem(ctx, reqMiB - limits.bootMemoryMiB - dimmTotalMiB(ctx));
     return {
       kind: 'resize-memory',
       previousMiB,

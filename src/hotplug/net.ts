@@ -1,7 +1,14 @@
 // NIC hot-plug (the seeds' hotAddNetDevice/hotplugNetDevice): getfd (SCM_RIGHTS) → netdev_add → virtio-net.
 import type { HotplugNetOperation } from '../../machines/operation.types.js';
 import type { QmpDeviceAddArgs, QmpNetdevAddArgs } from '../qmp/commands.js';
-import { assertNewId, cleanupQmp, deviceDelAndWait, takeBridgeSlot } from './common.js';
+import {
+  assertNewId,
+  cleanupQmp,
+  deviceAddUndo,
+  deviceDelAndWait,
+  recordStuck,
+  takeBridgeSlot,
+} from './common.js';
 import { deadlinesOf, type HotplugContext } from './context.js';
 import type { DevicePlacement, RecordedNet } from './device-state.js';
 import { HotplugInputError } from './errors.js';
@@ -136,11 +143,21 @@ export async function hotplugNet(ctx: HotplugContext, op: HotplugNetOperation): 
     });
     const where = takeBridgeSlot(ctx, steps, op.id, ccw ? 'ccw' : 'pci');
     const dev = netDeviceArgs(op, ccw, where, queues);
-    await steps.qmp(`device_add ${dev.driver}`, 'device_add', dev, {
-      name: `device_del ${op.id}`,
-      run: () => steps.undoQmp('device_del', { id: op.id }),
-    });
-    rec = { kind: 'net', id: op.id, netdevId: netdev, queues, ...(op.mac ? { mac: op.mac } : {}), ...where };
+    const stuck: RecordedNet = {
+      kind: 'net',
+      id: op.id,
+      netdevId: netdev,
+      queues,
+      ...(op.mac ? { mac: op.mac } : {}),
+      ...where,
+    };
+    await steps.qmp(
+      `device_add ${dev.driver}`,
+      'device_add',
+      dev,
+      deviceAddUndo(ctx, op.id, (pending) => recordStuck(ctx, stuck, pending)),
+    );
+    rec = stuck;
     ctx.state.addDevice(rec);
   } catch (err) {
     return steps.fail(err);

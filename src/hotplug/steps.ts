@@ -14,6 +14,18 @@ export class StepRefused extends Error {
   }
 }
 
+/**
+ * Thrown by an undo action when the thing it undoes is still in QEMU and cannot be removed now (a
+ * device whose unplug the guest has not acknowledged): the rollback stops there, and the remaining
+ * undo actions are left to the pending record (the device keeps its backend and slot until its
+ * `DEVICE_DELETED`; `settlePendingRemovals` finishes them).
+ */
+export class RollbackDeferred extends Error {
+  constructor(readonly deviceId: string) {
+    super(`rollback of \`${deviceId}\` deferred until QEMU deletes it`);
+  }
+}
+
 interface Undo {
   readonly name: string;
   readonly run: () => Promise<void>;
@@ -99,6 +111,14 @@ export class Steps {
       try {
         await u.run();
       } catch (err) {
+        if (err instanceof RollbackDeferred) {
+          this.ctx.logger?.warn(
+            { deviceId: err.deviceId },
+            'hotplug rollback deferred: the device is still in QEMU',
+          );
+          this.undos.length = 0;
+          return false;
+        }
         ok = false;
         this.ctx.logger?.warn({ err, step: u.name }, 'hotplug rollback step failed');
       }

@@ -2,7 +2,7 @@
 import type { HotplugVfioOperation } from '../../machines/operation.types.js';
 import type { QmpDeviceAddArgs } from '../qmp/commands.js';
 import { vfioWantsRootPort } from './capacity.js';
-import { assertNewId, deviceDelAndWait, takeBridgeSlot } from './common.js';
+import { assertNewId, deviceAddUndo, deviceDelAndWait, recordStuck, takeBridgeSlot } from './common.js';
 import type { HotplugContext } from './context.js';
 import type { DevicePlacement, RecordedVfio } from './device-state.js';
 import { HotplugCapacityError, HotplugInputError, VfioDeviceError } from './errors.js';
@@ -69,11 +69,21 @@ export async function hotplugVfio(ctx: HotplugContext, op: HotplugVfioOperation)
       steps.onUndo(`release root port of ${op.id}`, () => ctx.state.releaseRootPort(op.id));
       where = { bus: port };
     }
-    await steps.qmp('device_add vfio-pci', 'device_add', vfioDeviceArgs(op, mediated, where), {
-      name: `device_del ${op.id}`,
-      run: () => steps.undoQmp('device_del', { id: op.id }),
-    });
-    rec = { kind: 'vfio', id: op.id, host: op.host, mediated, rootBus: kind !== 'bridge', ...where };
+    const stuck: RecordedVfio = {
+      kind: 'vfio',
+      id: op.id,
+      host: op.host,
+      mediated,
+      rootBus: kind !== 'bridge',
+      ...where,
+    };
+    await steps.qmp(
+      'device_add vfio-pci',
+      'device_add',
+      vfioDeviceArgs(op, mediated, where),
+      deviceAddUndo(ctx, op.id, (pending) => recordStuck(ctx, stuck, pending)),
+    );
+    rec = stuck;
     ctx.state.addDevice(rec);
   } catch (err) {
     return steps.fail(

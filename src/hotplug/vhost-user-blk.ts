@@ -1,6 +1,13 @@
 // vhost-user-blk hot-plug (the seeds' hotplugAddVhostUserBlkDevice): chardev-add + device_add on a bridge slot.
 import type { HotplugVhostUserBlkOperation } from '../../machines/operation.types.js';
-import { assertNewId, cleanupQmp, deviceDelAndWait, takeBridgeSlot } from './common.js';
+import {
+  assertNewId,
+  cleanupQmp,
+  deviceAddUndo,
+  deviceDelAndWait,
+  recordStuck,
+  takeBridgeSlot,
+} from './common.js';
 import type { HotplugContext } from './context.js';
 import type { RecordedVhostUserBlk } from './device-state.js';
 import { HotplugInputError } from './errors.js';
@@ -48,6 +55,13 @@ export async function hotplugVhostUserBlk(
       { name: `chardev-remove ${chardevId}`, run: () => steps.undoQmp('chardev-remove', { id: chardevId }) },
     );
     const where = takeBridgeSlot(ctx, steps, op.id, 'pci');
+    const stuck: RecordedVhostUserBlk = {
+      kind: 'vhost-user-blk',
+      id: op.id,
+      chardevId,
+      socketPath: op.socketPath,
+      ...where,
+    };
     await steps.qmp(
       'device_add vhost-user-blk-pci',
       'device_add',
@@ -58,9 +72,9 @@ export async function hotplugVhostUserBlk(
         ...(where.bus ? { bus: where.bus } : {}),
         ...(where.addr ? { addr: where.addr } : {}),
       },
-      { name: `device_del ${op.id}`, run: () => steps.undoQmp('device_del', { id: op.id }) },
+      deviceAddUndo(ctx, op.id, (pending) => recordStuck(ctx, stuck, pending)),
     );
-    rec = { kind: 'vhost-user-blk', id: op.id, chardevId, socketPath: op.socketPath, ...where };
+    rec = stuck;
     ctx.state.addDevice(rec);
   } catch (err) {
     return steps.fail(err);

@@ -6,7 +6,7 @@ import { deadlinesOf, type HotplugConfig, type HotplugContext, limitsOf } from '
 import type { DevicePlacement } from './device-state.js';
 import { HotplugCapacityError, HotplugInputError, HotplugTimeoutError } from './errors.js';
 import { waitUntil } from './guest-probe.js';
-import { memoryBackendArgs, memoryBackendFor } from './memory.js';
+import { dimmTotalMiB, memoryBackendArgs, memoryBackendFor } from './memory.js';
 import { Steps } from './steps.js';
 import type { ConfirmedBy } from './types.js';
 
@@ -178,13 +178,13 @@ export async function resizeVirtioMem(
     if (err instanceof QmpTimeoutError) {
       // QEMU took the request; the guest did not finish (un)plugging in time.
       ctx.state.setVirtioMem({ ...vm, requestedMiB: mib });
-      ctx.state.setHotpluggedMemoryMiB(mib);
+      ctx.state.setHotpluggedMemoryMiB(dimmTotalMiB(ctx) + mib);
       throw new HotplugTimeoutError(`virtio-mem reaching ${mib} MiB`, guestMs, { cause: err });
     }
     return steps.fail(err);
   }
   ctx.state.setVirtioMem({ ...vm, requestedMiB: mib });
-  ctx.state.setHotpluggedMemoryMiB(mib);
+  ctx.state.setHotpluggedMemoryMiB(dimmTotalMiB(ctx) + mib);
   ctx.emit('applied');
   void commandMs;
   const guest = ctx.guest;
