@@ -19,7 +19,7 @@ import { BUSYBOX_PATH, findExecutable, missingPrerequisites } from './prerequisi
 const gzipAsync = promisify(gzip);
 
 /** Bumped whenever the builder's output for the same inputs changes. */
-export const GUEST_BUILDER_VERSION = 5;
+export const GUEST_BUILDER_VERSION = 6;
 
 /** Wanted "modules" that are parts of built-in objects when their config option is `=y`. */
 const BUILTIN_BY_CONFIG: Readonly<Record<string, string>> = {

@@ -65,7 +65,9 @@ if [ -z "$port" ] && grep -q '^1: uart:[0-9A-Z]' /proc/tty/driver/serial 2>/dev/
   stty -F /dev/ttyS1 raw -echo 2>/dev/null
 fi
 
-echo "${READY_PREFIX} $release"
+# Leading newline: firmware may leave the console mid-line ("Booting from ROM.."), and readers
+# match the ready line as a whole line.
+printf '\\n%s %s\\n' ${READY_PREFIX} "$release"
 
 json_str() { tr -d '"\\\\\\000-\\037'; }
 

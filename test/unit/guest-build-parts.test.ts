@@ -90,7 +90,8 @@ describe('guest init and cmdline', () => {
   it('serves the agent channel by name and prints the ready line', () => {
     const s = initScript();
     expect(s).toContain('agent.channel.0');
-    expect(s).toContain('echo "VMACTOR-GUEST-READY $release"');
+    expect(s).toContain(`printf '\\n%s %s\\n' VMACTOR-GUEST-READY "$release"`);
+    expect(s).toContain('echo "VMACTOR-GUEST-READY $release" >&3');
   });
 });
 
@@ -124,18 +125,31 @@ describe('kernel image choice', () => {
     expect(kernelConfigEnabled(config, 'CONFIG_PVH_EXTRA')).toBe(false);
   });
 
-  it('keeps the bzImage when the kernel is not xz-compressed or has no PVH entry', async () => {
+  it('keeps the bzImage for other compressions, without a PVH entry, or without a payload to decompress', async () => {
     const { bootableKernel } = await import('../../src/guest/kernel-image.js');
     const bz = Buffer.from('not really a bzImage');
-    expect(await bootableKernel(bz, 'CONFIG_KERNEL_LZ4=y\nCONFIG_PVH=y\n')).toMatchObject({
+    expect(await bootableKernel(bz, 'CONFIG_KERNEL_GZIP=y\nCONFIG_PVH=y\n')).toMatchObject({
       format: 'bzImage',
       image: bz,
+    });
+    expect(await bootableKernel(bz, 'CONFIG_KERNEL_LZ4=y\nCONFIG_PVH=y\n')).toMatchObject({
+      format: 'bzImage',
+      note: expect.stringMatching(/no lz4 payload|lz4 not installed/),
     });
     expect(await bootableKernel(bz, 'CONFIG_KERNEL_XZ=y\n')).toMatchObject({ format: 'bzImage' });
     expect(await bootableKernel(bz, 'CONFIG_KERNEL_XZ=y\nCONFIG_PVH=y\n')).toMatchObject({
       format: 'bzImage',
       note: expect.stringMatching(/no xz payload|xz not installed/),
     });
+  });
+
+  it('accepts only an ELF whose header tables fit inside it', async () => {
+    const { isCompleteElf } = await import('../../src/guest/kernel-image.js');
+    const { readFile } = await import('node:fs/promises');
+    const elf = await readFile(process.execPath);
+    expect(isCompleteElf(elf)).toBe(true);
+    expect(isCompleteElf(elf.subarray(0, elf.length - 4096))).toBe(false);
+    expect(isCompleteElf(Buffer.from('#!/bin/sh\n'))).toBe(false);
   });
 });
 
