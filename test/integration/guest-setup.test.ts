@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -61,6 +61,24 @@ describe.skipIf(!APT || !BUSYBOX)('vmactor setup', () => {
     expect(r.stdout).toContain('guest cloud: not built (run `vmactor setup`)');
     expect(r.stdout).toMatch(/^qemu: QEMU emulator version /m);
     expect(r.stdout).toContain('accelerator: tcg (VMACTOR_ACCEL=tcg');
+  });
+
+  it('names every missing prerequisite and exits 1 without touching the cache', async () => {
+    const dir = await cacheDir();
+    const r = await execa(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'setup', '--cache-dir', dir],
+      {
+        reject: false,
+        extendEnv: false,
+        env: { PATH: '/nonexistent', HOME: process.env.HOME ?? '/root' },
+      },
+    );
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('Missing prerequisites for the default guest');
+    for (const tool of ['apt-get', 'apt-cache', 'dpkg', 'dpkg-deb'])
+      expect(r.stderr).toContain(`  - ${tool}: `);
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('rejects an unknown flavour with a usage error before doing anything', async () => {
