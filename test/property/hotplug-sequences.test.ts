@@ -193,7 +193,7 @@ describe.skipIf(!QEMU || !guest('cloud'))('random hot-plug sequences against a r
           await cleanupVms();
         }
       }),
-      { numRuns: 6, endOnFailure: true },
+      { numRuns: Number(process.env.HOTPLUG_PROPERTY_RUNS ?? 6), endOnFailure: true },
     );
   }, 600_000);
 });
