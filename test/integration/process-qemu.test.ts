@@ -5,18 +5,26 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { QemuExitedEarlyError } from '../../src/process/errors.js';
 import { spawnQemu } from '../../src/process/qemu-process.js';
 import { launchVirtiofsd, withListenFd } from '../../src/process/virtiofsd-process.js';
 import { QmpClient } from '../../src/qmp/client.js';
 import { SandboxStartError } from '../../src/sandbox/errors.js';
-import { openSandbox } from '../../src/sandbox/sandbox.js';
 import { alive, descendants, leftovers } from '../helpers/census.js';
 import { QEMU, VIRTIOFSD } from '../helpers/env.js';
-import { barePlan, bareSpec, freshId, quietLogger, tempRunBase } from './sandbox-fixtures.js';
+import {
+  barePlan,
+  bareSpec,
+  freshId,
+  openTracked,
+  quietLogger,
+  stopAll,
+  tempRunBase,
+} from './sandbox-fixtures.js';
 
 const base = tempRunBase();
+afterEach(stopAll);
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 /** Session id of a process (field 6 of /proc/<pid>/stat). */
@@ -73,19 +81,25 @@ describe.skipIf(!QEMU)('QEMU as a child process', () => {
       });
     });
     const { pid, runDir, qmpSocket } = JSON.parse(line) as { pid: number; runDir: string; qmpSocket: string };
-    const gone = new Promise((r) => controller.once('exit', r));
-    controller.kill('SIGKILL');
-    await gone;
-    // The controller is gone; QEMU (its own session, output to files) still runs.
-    expect(alive(pid)).toBe(true);
-    const qmp = await QmpClient.connectUnix(qmpSocket);
-    expect((await qmp.execute('query-status')).status).toBe('running');
-    qmp.expectDisconnect();
-    await qmp.execute('quit').catch(() => undefined);
-    await qmp.closed;
-    // Not our child any more: init reaps it; wait for that with a bounded backoff.
-    expect(await eventually(() => !alive(pid), 10_000)).toBe(true);
-    rmSync(runDir, { recursive: true, force: true });
+    try {
+      const gone = new Promise((r) => controller.once('exit', r));
+      controller.kill('SIGKILL');
+      await gone;
+      // The controller is gone; QEMU (its own session, output to files) still runs.
+      expect(alive(pid)).toBe(true);
+      const qmp = await QmpClient.connectUnix(qmpSocket);
+      expect((await qmp.execute('query-status')).status).toBe('running');
+      qmp.expectDisconnect();
+      await qmp.execute('quit').catch(() => undefined);
+      await qmp.closed;
+      // Not our child any more: init reaps it; wait for that with a bounded backoff.
+      expect(await eventually(() => !alive(pid), 10_000)).toBe(true);
+    } finally {
+      // Never leave the orphan behind, whatever failed above (it is ours: we know its PID).
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      if (controller.exitCode === null && controller.signalCode === null) controller.kill('SIGKILL');
+      rmSync(runDir, { recursive: true, force: true });
+    }
     expect(leftovers(base)).toEqual([]);
   });
 });
@@ -108,7 +122,7 @@ describe.skipIf(!QEMU || !VIRTIOFSD)('virtiofsd on a listening socket we create'
     writeFileSync(join(share, 'f'), 'x');
     const logs: Record<string, unknown>[] = [];
     const logger = pino({ level: 'debug' }, { write: (l: string) => logs.push(JSON.parse(l)) });
-    const sb = openSandbox(bareSpec(qemu, { virtiofsd: { binary: virtiofsd, source: share } }), {
+    const sb = openTracked(bareSpec(qemu, { virtiofsd: { binary: virtiofsd, source: share } }), {
       runDir: base,
       logger,
     });
@@ -126,7 +140,7 @@ describe.skipIf(!QEMU || !VIRTIOFSD)('virtiofsd on a listening socket we create'
   });
 
   it('fails the start with QEMU stderr when virtiofsd cannot serve (missing source dir)', async () => {
-    const sb = openSandbox(
+    const sb = openTracked(
       bareSpec(qemu, { virtiofsd: { binary: virtiofsd, source: '/nonexistent/vmactor' } }),
       {
         runDir: base,

@@ -2,6 +2,9 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import type { SandboxConfig } from '../../src/config/types.js';
+import { type CreateSandboxOptions, createSandbox } from '../../src/sandbox/create.js';
+import { openSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
 import type { LaunchPlan, SandboxSpec } from '../../src/sandbox/spec.js';
 
 let counter = 0;
@@ -90,4 +93,31 @@ export function bareSpec(
   opts: Parameters<typeof barePlan>[1] & { id?: string } = {},
 ): SandboxSpec {
   return { id: opts.id ?? freshId(), plan: barePlan(qemu, opts) };
+}
+
+const live = new Set<Sandbox>();
+
+/** Registers a sandbox so {@link stopAll} stops it even when its test fails half-way. */
+export function tracked<T extends Sandbox>(sb: T): T {
+  live.add(sb);
+  void sb.stopped.then(() => live.delete(sb));
+  return sb;
+}
+
+/** `openSandbox`, tracked. */
+export function openTracked(spec: SandboxSpec, options?: SandboxOptions): Sandbox {
+  return tracked(openSandbox(spec, options));
+}
+
+/** `createSandbox`, tracked. */
+export async function createTracked(config: SandboxConfig, options?: CreateSandboxOptions): Promise<Sandbox> {
+  return tracked(await createSandbox(config, options));
+}
+
+/**
+ * Stops every tracked sandbox that is still alive (use in `afterEach`): QEMU runs in its own
+ * session and would outlive a failed test's worker otherwise.
+ */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((sb) => sb.stop()));
 }

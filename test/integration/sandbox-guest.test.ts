@@ -5,17 +5,17 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { filter, firstValueFrom, type Observable, toArray } from 'rxjs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { SandboxConfig } from '../../src/config/types.js';
 import { GuestAgentTimeoutError } from '../../src/guest/errors.js';
-import { createSandbox } from '../../src/sandbox/create.js';
 import type { LifecycleEvent, Sandbox } from '../../src/sandbox/sandbox.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { guest, QEMU, VIRTIOFSD } from '../helpers/env.js';
-import { freshId, quietLogger, tempRunBase } from './sandbox-fixtures.js';
+import { createTracked, freshId, quietLogger, stopAll, tempRunBase } from './sandbox-fixtures.js';
 
 const g = guest('cloud');
 const base = tempRunBase();
+afterEach(stopAll);
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 function config(
@@ -49,7 +49,7 @@ describe.skipIf(!QEMU || !g)('sandbox with the default guest (TCG)', () => {
     const cfg = config();
     const logs: Record<string, unknown>[] = [];
     const logger = pino({ level: 'debug' }, { write: (l: string) => logs.push(JSON.parse(l)) });
-    const sb = await createSandbox(
+    const sb = await createTracked(
       { ...cfg, hypervisor: { ...cfg.hypervisor, kernelParams: [{ key: 'loglevel', value: '7' }] } },
       { runDir: base, logger, accelerator: 'tcg' },
     );
@@ -71,7 +71,7 @@ describe.skipIf(!QEMU || !g)('sandbox with the default guest (TCG)', () => {
   });
 
   it('pausing stops guest progress and resuming continues it (guest ticks)', async () => {
-    const sb = await createSandbox(config(), { runDir: base, logger: quietLogger, accelerator: 'tcg' });
+    const sb = await createTracked(config(), { runDir: base, logger: quietLogger, accelerator: 'tcg' });
     await sb.start();
     const agent = await sb.agent();
     await agent.waitReady({ timeout: 60_000 });
@@ -85,15 +85,17 @@ describe.skipIf(!QEMU || !g)('sandbox with the default guest (TCG)', () => {
     await sb.resume();
     const after = await agent.request('ticks', []);
     const hostElapsed = (performance.now() - hostBefore) / 1000;
-    // The guest's clock did not run during the ≥ 1.5 s pause, and it runs again after resume.
-    expect(after.uptime).toBeGreaterThan(before.uptime);
+    // Resumed, the guest served the request queued while it was paused, then ours (requests +2);
+    // its clock did not run during the ≥ 1.5 s pause (uptime has 10 ms resolution).
+    expect(after.requests).toBe(before.requests + 2);
+    expect(after.uptime).toBeGreaterThanOrEqual(before.uptime);
     expect(after.uptime - before.uptime).toBeLessThan(hostElapsed - 1.0);
     await sb.stop();
     expectClean();
   });
 
   it('stops with reason guest-shutdown when the guest powers off', async () => {
-    const sb = await createSandbox(config(), { runDir: base, logger: quietLogger, accelerator: 'tcg' });
+    const sb = await createTracked(config(), { runDir: base, logger: quietLogger, accelerator: 'tcg' });
     const events = record(sb);
     await sb.start();
     const agent = await sb.agent();
@@ -110,7 +112,7 @@ describe.skipIf(!QEMU || !g)('sandbox with the default guest (TCG)', () => {
     const dumps = mkdtempSync('/tmp/vmactor-dump-');
     try {
       const cfg = config({ hypervisor: { guestMemoryDumpPath: dumps, guestMemoryDumpPaging: false } });
-      const sb = await createSandbox(cfg, { runDir: base, logger: quietLogger, accelerator: 'tcg' });
+      const sb = await createTracked(cfg, { runDir: base, logger: quietLogger, accelerator: 'tcg' });
       await sb.start();
       const agent = await sb.agent();
       await agent.waitReady({ timeout: 60_000 });
@@ -132,7 +134,7 @@ describe.skipIf(!QEMU || !g)('sandbox with the default guest (TCG)', () => {
     const share = mkdtempSync('/tmp/vmactor-share-');
     try {
       writeFileSync(join(share, 'note.txt'), 'written by the host\n');
-      const sb = await createSandbox(
+      const sb = await createTracked(
         {
           ...config({ hypervisor: { sharedFS: 'virtio-fs' } }),
           devices: [{ kind: 'fs', type: 'virtio-fs', id: 'fs0', tag: 'hostshare', sharedDir: share }],

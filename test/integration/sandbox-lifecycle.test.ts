@@ -4,16 +4,17 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { firstValueFrom, toArray } from 'rxjs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { QemuExitedEarlyError, RunDirError } from '../../src/process/errors.js';
 import { QmpClient } from '../../src/qmp/client.js';
 import { SandboxStartError, SandboxStartTimeoutError, SandboxStateError } from '../../src/sandbox/errors.js';
-import { type LifecycleEvent, openSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import type { LifecycleEvent, Sandbox } from '../../src/sandbox/sandbox.js';
 import { alive, descendants, leftovers } from '../helpers/census.js';
 import { QEMU, VIRTIOFSD } from '../helpers/env.js';
-import { bareSpec, freshId, quietLogger, tempRunBase } from './sandbox-fixtures.js';
+import { bareSpec, freshId, openTracked, quietLogger, stopAll, tempRunBase } from './sandbox-fixtures.js';
 
 const base = tempRunBase();
+afterEach(stopAll);
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 function record(sb: Sandbox): Promise<LifecycleEvent[]> {
@@ -34,7 +35,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
   const qemu = QEMU as string;
 
   it('starts to running, pauses, resumes and stops with reason requested, leaving nothing behind', async () => {
-    const sb = openSandbox(bareSpec(qemu), { runDir: base, logger: quietLogger });
+    const sb = openTracked(bareSpec(qemu), { runDir: base, logger: quietLogger });
     const events = record(sb);
     await sb.start();
     expect(sb.phase).toBe('running');
@@ -65,7 +66,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
   });
 
   it('resumes a VM launched with -S (cont) before reporting running', async () => {
-    const sb = openSandbox(bareSpec(qemu, { frozen: true }), { runDir: base, logger: quietLogger });
+    const sb = openTracked(bareSpec(qemu, { frozen: true }), { runDir: base, logger: quietLogger });
     await sb.start();
     expect((await sb.qmp?.execute('query-status'))?.status).toBe('running');
     await sb.stop();
@@ -73,7 +74,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
   });
 
   it('follows a pause and a resume made by someone else on the second QMP monitor', async () => {
-    const sb = openSandbox(bareSpec(qemu), { runDir: base, logger: quietLogger });
+    const sb = openTracked(bareSpec(qemu), { runDir: base, logger: quietLogger });
     const events = record(sb);
     await sb.start();
     const other = await QmpClient.connectUnix(sb.plan.paths.qmpSocket as string);
@@ -91,7 +92,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
   });
 
   it('reports crashed when QEMU is killed with SIGKILL, and cleans up', async () => {
-    const sb = openSandbox(bareSpec(qemu), { runDir: base, logger: quietLogger });
+    const sb = openTracked(bareSpec(qemu), { runDir: base, logger: quietLogger });
     const events = record(sb);
     await sb.start();
     const [pid] = sb.getPids();
@@ -104,7 +105,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
   });
 
   it('treats a quit sent by someone else as a requested stop', async () => {
-    const sb = openSandbox(bareSpec(qemu), { runDir: base, logger: quietLogger });
+    const sb = openTracked(bareSpec(qemu), { runDir: base, logger: quietLogger });
     await sb.start();
     const other = await QmpClient.connectUnix(sb.plan.paths.qmpSocket as string);
     other.expectDisconnect();
@@ -116,7 +117,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
   });
 
   it('with waitOnly sends no quit: it waits, then escalates to SIGTERM per the policy', async () => {
-    const sb = openSandbox(bareSpec(qemu), {
+    const sb = openTracked(bareSpec(qemu), {
       runDir: base,
       logger: quietLogger,
       stopPolicy: { quitTimeoutMs: 150, termTimeoutMs: 3000 },
@@ -128,7 +129,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
   });
 
   it('stop is idempotent and accepted in every phase, including before start', async () => {
-    const sb = openSandbox(bareSpec(qemu), { runDir: base, logger: quietLogger });
+    const sb = openTracked(bareSpec(qemu), { runDir: base, logger: quietLogger });
     const events = record(sb);
     const [a, b] = await Promise.all([sb.stop(), sb.stop()]);
     expect(a.stopReason).toBe('requested');
@@ -139,7 +140,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
   });
 
   it('a stop while starting aborts the start and removes everything it created', async () => {
-    const sb = openSandbox(bareSpec(qemu), { runDir: base, logger: quietLogger });
+    const sb = openTracked(bareSpec(qemu), { runDir: base, logger: quietLogger });
     const events = record(sb);
     const started = sb.start();
     expect(sb.phase).toBe('starting');
@@ -155,7 +156,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
   });
 
   it('fails the start at once with QEMU stderr when QEMU rejects its command line', async () => {
-    const sb = openSandbox(bareSpec(qemu, { extra: ['-device', 'no-such-device-vmactor'] }), {
+    const sb = openTracked(bareSpec(qemu, { extra: ['-device', 'no-such-device-vmactor'] }), {
       runDir: base,
       logger: quietLogger,
     });
@@ -174,7 +175,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
 
   it('fails the start when the binary does not exist, with nothing left', async () => {
     const spec = bareSpec(qemu);
-    const sb = openSandbox(
+    const sb = openTracked(
       { id: spec.id, plan: (dir) => ({ ...spec.plan(dir), argv: ['/nonexistent/qemu-vmactor'] }) },
       { runDir: base, logger: quietLogger },
     );
@@ -185,7 +186,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
 
   it('fails the start at its deadline when the monitor never greets, and kills what it spawned', async () => {
     const spec = bareSpec(qemu);
-    const sb = openSandbox(
+    const sb = openTracked(
       {
         id: spec.id,
         startTimeoutMs: 300,
@@ -204,9 +205,9 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
 
   it('refuses a second sandbox with the same id while the first runs (run dir exists)', async () => {
     const id = freshId('dup');
-    const first = openSandbox(bareSpec(qemu, { id }), { runDir: base, logger: quietLogger });
+    const first = openTracked(bareSpec(qemu, { id }), { runDir: base, logger: quietLogger });
     await first.start();
-    const second = openSandbox(bareSpec(qemu, { id }), { runDir: base, logger: quietLogger });
+    const second = openTracked(bareSpec(qemu, { id }), { runDir: base, logger: quietLogger });
     const err = await second.start().then(
       () => undefined,
       (e: unknown) => e,
@@ -220,7 +221,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
   it('stops and cleans up through Symbol.asyncDispose', async () => {
     let pid = 0;
     {
-      await using sb = openSandbox(bareSpec(qemu), { runDir: base, logger: quietLogger });
+      await using sb = openTracked(bareSpec(qemu), { runDir: base, logger: quietLogger });
       await sb.start();
       pid = sb.getPids()[0] as number;
     }
@@ -230,7 +231,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
 
   it('stops when its AbortSignal fires', async () => {
     const ac = new AbortController();
-    const sb = openSandbox(bareSpec(qemu), { runDir: base, logger: quietLogger, signal: ac.signal });
+    const sb = openTracked(bareSpec(qemu), { runDir: base, logger: quietLogger, signal: ac.signal });
     await sb.start();
     ac.abort();
     expect((await sb.stopped).stopReason).toBe('requested');
@@ -248,7 +249,7 @@ describe.skipIf(!QEMU || !VIRTIOFSD)('sandbox with virtiofsd on a guest-less QEM
   it('reports QEMU first then virtiofsd in getPids, and stops both (QEMU first)', async () => {
     const logs: { msg?: string }[] = [];
     const logger = pino({ level: 'debug' }, { write: (l: string) => logs.push(JSON.parse(l)) });
-    const sb = openSandbox(bareSpec(qemu, { virtiofsd: { binary: virtiofsd, source: share } }), {
+    const sb = openTracked(bareSpec(qemu, { virtiofsd: { binary: virtiofsd, source: share } }), {
       runDir: base,
       logger,
     });
@@ -265,7 +266,7 @@ describe.skipIf(!QEMU || !VIRTIOFSD)('sandbox with virtiofsd on a guest-less QEM
   });
 
   it('stops with reason virtiofsd-exited when virtiofsd is killed', async () => {
-    const sb = openSandbox(bareSpec(qemu, { virtiofsd: { binary: virtiofsd, source: share } }), {
+    const sb = openTracked(bareSpec(qemu, { virtiofsd: { binary: virtiofsd, source: share } }), {
       runDir: base,
       logger: quietLogger,
     });

@@ -11,11 +11,10 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSandbox } from '../../src/sandbox/sandbox.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { descendants, leftovers } from '../helpers/census.js';
 import { QEMU } from '../helpers/env.js';
-import { bareSpec, tempRunBase } from './sandbox-fixtures.js';
+import { bareSpec, openTracked, stopAll, tempRunBase } from './sandbox-fixtures.js';
 
 interface Recorded {
   name: string;
@@ -76,6 +75,7 @@ const base = tempRunBase();
 beforeAll(() => {
   trace.setGlobalTracerProvider(provider);
 });
+afterEach(stopAll);
 afterAll(() => {
   trace.disable();
   rmSync(base, { recursive: true, force: true });
@@ -86,7 +86,7 @@ describe.skipIf(!QEMU)('sandbox observability', () => {
     const logs: Record<string, unknown>[] = [];
     const logger = pino({ level: 'debug' }, { write: (l: string) => logs.push(JSON.parse(l)) });
     const spec = bareSpec(QEMU as string);
-    const sb = openSandbox(spec, { runDir: base, logger });
+    const sb = openTracked(spec, { runDir: base, logger });
     await sb.start();
     await sb.pause();
     await sb.resume();
@@ -127,7 +127,7 @@ describe.skipIf(!QEMU)('sandbox observability', () => {
 
   it('marks the span of a failed start as an error', async () => {
     recorded.length = 0;
-    const sb = openSandbox(bareSpec(QEMU as string, { extra: ['-device', 'no-such-device-vmactor'] }), {
+    const sb = openTracked(bareSpec(QEMU as string, { extra: ['-device', 'no-such-device-vmactor'] }), {
       runDir: base,
       logger: pino({ level: 'silent' }),
     });

@@ -1,16 +1,16 @@
 // The operation slot of the sandbox (where issue 5's hotplug layer plugs in): operations run one at
 // a time through the provider with the live QMP client; refusals and STOP pre-emption are typed.
 import { rmSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { OperationEmitted, SandboxOperation } from '../../machines/sandbox.types.js';
 import { SandboxOperationError } from '../../src/sandbox/errors.js';
-import { openSandbox } from '../../src/sandbox/sandbox.js';
 import type { OperationProvider } from '../../src/sandbox/spec.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { QEMU } from '../helpers/env.js';
-import { bareSpec, quietLogger, tempRunBase } from './sandbox-fixtures.js';
+import { bareSpec, openTracked, quietLogger, stopAll, tempRunBase } from './sandbox-fixtures.js';
 
 const base = tempRunBase();
+afterEach(stopAll);
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 const disk = (id: string): SandboxOperation => ({ kind: 'hotplug-block', id, file: '/dev/null' });
@@ -30,7 +30,7 @@ describe.skipIf(!QEMU)('sandbox operations', () => {
         return { id: input.id, status: status.status };
       },
     };
-    const sb = openSandbox(bareSpec(QEMU as string), {
+    const sb = openTracked(bareSpec(QEMU as string), {
       runDir: base,
       logger: quietLogger,
       operations: provider,
@@ -63,7 +63,7 @@ describe.skipIf(!QEMU)('sandbox operations', () => {
       },
       hasCapacity: () => false,
     };
-    const sb = openSandbox(bareSpec(QEMU as string), {
+    const sb = openTracked(bareSpec(QEMU as string), {
       runDir: base,
       logger: quietLogger,
       operations: provider,
@@ -87,7 +87,7 @@ describe.skipIf(!QEMU)('sandbox operations', () => {
           });
         }),
     };
-    const sb = openSandbox(bareSpec(QEMU as string), {
+    const sb = openTracked(bareSpec(QEMU as string), {
       runDir: base,
       logger: quietLogger,
       operations: provider,
