@@ -77,7 +77,7 @@ export async function createRunDir(dir: string): Promise<string> {
   return dir;
 }
 
-/** Removes a run dir and everything in it (missing is fine). */
+/** Removes a run dir and everything in it (missing is fine; retried if files appear meanwhile). */
 export async function removeRunDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 5 });
 }

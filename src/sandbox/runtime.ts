@@ -301,8 +301,13 @@ export class SandboxRuntime {
     this.tornDown ??= (async () => {
       this.qmp?.close();
       for (const s of this.subscriptions) s.unsubscribe();
-      await Promise.all([this.console?.close(), ...this.followers.map((f) => f.close())]);
-      if (this.runDirCreated) await removeRunDir(this.opts.runDir);
+      // All at once: reading or writing an unlinked file is fine, and removal retries if a late
+      // file appears (ENOTEMPTY); the processes are gone by now.
+      await Promise.all([
+        this.console?.close(),
+        ...this.followers.map((f) => f.close()),
+        this.runDirCreated ? removeRunDir(this.opts.runDir) : undefined,
+      ]);
     })();
     return this.tornDown;
   }

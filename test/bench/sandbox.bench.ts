@@ -10,7 +10,14 @@ import type { SandboxConfig } from '../../src/config/types.js';
 import { createSandbox } from '../../src/sandbox/create.js';
 import { openSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { guest, QEMU } from '../helpers/env.js';
-import { barePlan, freshId, quietLogger, tempRunBase } from '../integration/sandbox-fixtures.js';
+import {
+  barePlan,
+  freshId,
+  quietLogger,
+  stopAll,
+  tempRunBase,
+  tracked,
+} from '../integration/sandbox-fixtures.js';
 import type { Benchmark } from './harness.js';
 import { nowMs } from './harness.js';
 
@@ -77,7 +84,9 @@ function bareArgv(qemu: string): (dir: string) => readonly string[] {
 }
 
 function sandbox(qemu: string, base: string): Sandbox {
-  return openSandbox({ id: freshId('bench'), plan: barePlan(qemu) }, { runDir: base, logger: quietLogger });
+  return tracked(
+    openSandbox({ id: freshId('bench'), plan: barePlan(qemu) }, { runDir: base, logger: quietLogger }),
+  );
 }
 
 const g = guest('cloud');
@@ -91,7 +100,8 @@ function guestConfig(id: string): SandboxConfig | undefined {
 /** A sandbox through the public path: createSandbox(config) with the default guest, else a bare plan. */
 async function publicSandbox(qemu: string, base: string): Promise<Sandbox> {
   const cfg = guestConfig(freshId('bench'));
-  if (cfg) return createSandbox(cfg, { runDir: base, logger: quietLogger, accelerator: 'tcg' });
+  if (cfg)
+    return tracked(await createSandbox(cfg, { runDir: base, logger: quietLogger, accelerator: 'tcg' }));
   return sandbox(qemu, base);
 }
 
@@ -142,6 +152,7 @@ const startToRunning: Benchmark = {
         }
       }
     } finally {
+      await stopAll();
       rmSync(base, { recursive: true, force: true });
     }
     return { samples, baseline, extra: { guest: g ? 'cloud' : 'none (bare QEMU)' } };
@@ -199,6 +210,7 @@ const bootToReady: Benchmark = {
         }
       }
     } finally {
+      await stopAll();
       rmSync(base, { recursive: true, force: true });
     }
     return { samples, baseline, extra: { guest: 'cloud', accel: 'tcg' } };
@@ -267,6 +279,7 @@ const stopToReaped: Benchmark = {
         samples.push(nowMs() - t);
       }
     } finally {
+      await stopAll();
       rmSync(base, { recursive: true, force: true });
     }
     return { samples, baseline };
