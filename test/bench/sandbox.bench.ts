@@ -179,7 +179,7 @@ const bootToReady: Benchmark = {
     const base = tempRunBase();
     const samples: number[] = [];
     const baseline: number[] = [];
-    const n = Math.min(runs, 5);
+    const n = Math.min(runs, 10);
     try {
       const argvOf = await plannedArgv(qemu, base);
       const raw = async () => {
