@@ -84,9 +84,12 @@ export interface HotplugContext {
   readonly deadlines?: Partial<HotplugDeadlines>;
 }
 
-/** Host memory in MiB (`os.totalmem()`), as the seeds' hostMemMB. */
+let hostMiB: number | undefined;
+
+/** Host memory in MiB (`os.totalmem()`, read once), as the seeds' hostMemMB. */
 export function hostMemoryMiB(): number {
-  return Math.floor(totalmem() / (1024 * 1024));
+  hostMiB ??= Math.floor(totalmem() / (1024 * 1024));
+  return hostMiB;
 }
 
 /**

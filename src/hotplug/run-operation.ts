@@ -124,7 +124,7 @@ export async function runOperation(ctx: HotplugContext, op: SandboxOperation): P
         },
       );
     }
-    await settlePendingRemovals(ctx);
+    if (ctx.state.devices.some((d) => d.pendingRemoval)) await settlePendingRemovals(ctx);
     assertCapacity(ctx.state, ctx.config, limitsOf(ctx), op);
     const result = await dispatch(ctx, op);
     ctx.emit('confirmed', result);
