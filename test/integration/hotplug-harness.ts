@@ -197,6 +197,8 @@ export interface QmpView {
   readonly devices: string[];
   /** Block node names we create (`drive-*`), sorted. */
   readonly blockNodes: string[];
+  /** Devices `query-block` shows a backend attached to (by qdev id), sorted. */
+  readonly blockBackends: string[];
   /** Memory device ids (dimms, nvdimms, virtio-mem), sorted. */
   readonly memoryDevices: string[];
   /** vCPU device ids we added, sorted. */
@@ -207,7 +209,7 @@ export interface QmpView {
   readonly objects: string[];
 }
 
-/** Queries QEMU: qom-list, query-named-block-nodes, query-memory-devices, query-hotpluggable-cpus, query-chardev, query-pci. */
+/** Queries QEMU: qom-list, query-named-block-nodes, query-block, query-memory-devices, query-hotpluggable-cpus, query-chardev, query-pci. */
 export async function qmpView(vm: Vm): Promise<QmpView> {
   const q = vm.qmp;
   const periph = await q.execute('qom-list', { path: '/machine/peripheral' });
@@ -216,6 +218,7 @@ export async function qmpView(vm: Vm): Promise<QmpView> {
   const cpus = await q.execute('query-hotpluggable-cpus');
   const chardevs = await q.execute('query-chardev');
   const objects = await q.execute('qom-list', { path: '/objects' });
+  const blocks = await q.execute('query-block');
   const cpuIds = cpus
     .map((c) => c['qom-path'] ?? '')
     .filter((p) => p.startsWith('/machine/peripheral/'))
@@ -228,6 +231,10 @@ export async function qmpView(vm: Vm): Promise<QmpView> {
     blockNodes: nodes
       .map((n) => n['node-name'] ?? '')
       .filter((n) => n.startsWith('drive-'))
+      .sort(),
+    blockBackends: blocks
+      .map((b) => (b.qdev ?? '').replace(/^\/machine\/peripheral\//, '').split('/')[0] ?? '')
+      .filter((id) => id !== '' && !vm.coldIds.has(id))
       .sort(),
     memoryDevices: mem.map((m) => String(m.data.id ?? '')).sort(),
     cpus: cpuIds.sort(),
@@ -248,12 +255,16 @@ export async function qmpView(vm: Vm): Promise<QmpView> {
 export function recordedView(state: DeviceState): QmpView {
   const devices: string[] = [];
   const blockNodes: string[] = [];
+  const blockBackends: string[] = [];
   const memoryDevices: string[] = [];
   const chardevs: string[] = [];
   const objects: string[] = [];
   for (const d of state.devices) {
     devices.push(d.id);
-    if (d.kind === 'block' && d.nodeName) blockNodes.push(d.nodeName);
+    if (d.kind === 'block' && d.nodeName) {
+      blockNodes.push(d.nodeName);
+      blockBackends.push(d.id);
+    }
     if (d.kind === 'block' && d.nvdimm) {
       memoryDevices.push(d.id);
       objects.push(d.nvdimm.backendId);
@@ -273,6 +284,7 @@ export function recordedView(state: DeviceState): QmpView {
   return {
     devices: devices.sort(),
     blockNodes: blockNodes.sort(),
+    blockBackends: blockBackends.sort(),
     memoryDevices: memoryDevices.sort(),
     cpus: state.vcpus.map((c) => c.id).sort(),
     chardevs: chardevs.sort(),

@@ -21,7 +21,7 @@ import {
   VfioDeviceError,
 } from '../../src/hotplug/index.js';
 import { createBridges } from '../../src/qemu/bridges.js';
-import { alive } from '../helpers/census.js';
+import { alive, descendants } from '../helpers/census.js';
 import { hostBinary, QEMU } from '../helpers/env.js';
 import {
   cleanupVms,
@@ -41,6 +41,7 @@ const daemons: number[] = [];
 afterEach(async () => {
   for (const pid of daemons.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
   await cleanupVms();
+  expect(descendants()).toEqual([]);
 });
 
 async function disk(vm: Vm, name: string, bytes = 1024 * 1024): Promise<string> {
