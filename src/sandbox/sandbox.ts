@@ -62,11 +62,16 @@ export interface VcpuThreadIds {
 const FAILURE_STATUSES = new Set(['internal-error', 'guest-panicked']);
 
 /** Turns the machine's record of a failed start into a typed error. */
-function startErrorOf(sandboxId: string, details: StopDetails | null, reason: StopReason | null): Error {
+function startErrorOf(
+  sandboxId: string,
+  details: StopDetails | null,
+  reason: StopReason | null,
+  timeoutMs: number,
+): Error {
   const err = details?.error;
   if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ERR_START_TIMEOUT') {
     const message = String((err as { message?: unknown }).message ?? 'start timed out');
-    return new SandboxStartError(sandboxId, { cause: new SandboxStartTimeoutError(message, 0) });
+    return new SandboxStartError(sandboxId, { cause: new SandboxStartTimeoutError(message, timeoutMs) });
   }
   if (err !== undefined) return new SandboxStartError(sandboxId, { cause: err });
   return new SandboxStartError(sandboxId, {
@@ -196,7 +201,7 @@ export class Sandbox implements AsyncDisposable {
       if (to === 'running' || to === 'paused') return;
       const out = await this.done;
       const ctx = this.actor.getSnapshot().context;
-      throw startErrorOf(this.id, out.stopError ?? ctx.stopError, out.stopReason);
+      throw startErrorOf(this.id, out.stopError ?? ctx.stopError, out.stopReason, ctx.startTimeoutMs);
     });
   }
 

@@ -200,6 +200,7 @@ describe.skipIf(!QEMU)('sandbox lifecycle on a guest-less QEMU', () => {
       (e: unknown) => e,
     );
     expect((err as SandboxStartError).cause).toBeInstanceOf(SandboxStartTimeoutError);
+    expect(((err as SandboxStartError).cause as SandboxStartTimeoutError).timeoutMs).toBe(300);
     expectClean();
   });
 
