@@ -34,15 +34,48 @@ export function dumpFilePath(dir: string, sandboxId: string, at: Date = new Date
   return join(dir, sandboxId, `vmcore-${at.toISOString().replaceAll(':', '-')}.elf`);
 }
 
-/** `sandboxMachine` with every named actor provided by `rt`. */
-export function provideSandboxMachine(rt: SandboxRuntime, operations?: OperationProvider) {
+/** The runtime of each sandbox actor system (one root actor per sandbox). */
+const runtimes = new WeakMap<object, SandboxRuntime>();
+
+/** Binds a sandbox's runtime to its actor's system (before the actor starts). */
+export function bindRuntime(system: object, rt: SandboxRuntime): void {
+  runtimes.set(system, rt);
+}
+
+function runtimeOf(system: object): SandboxRuntime {
+  const rt = runtimes.get(system);
+  if (!rt) throw new Error('sandbox actor system has no runtime bound');
+  return rt;
+}
+
+/** The provided machine, built once per operation provider (providing clones the machine). */
+const provided = new WeakMap<OperationProvider, ReturnType<typeof provideSandboxMachine>>();
+let plain: ReturnType<typeof provideSandboxMachine> | undefined;
+
+/** `sandboxMachine` with the real effects for `operations` (cached); bind each actor's runtime with {@link bindRuntime}. */
+export function sandboxMachineFor(operations?: OperationProvider): ReturnType<typeof provideSandboxMachine> {
+  if (!operations) {
+    plain ??= provideSandboxMachine(undefined);
+    return plain;
+  }
+  let m = provided.get(operations);
+  if (!m) {
+    m = provideSandboxMachine(operations);
+    provided.set(operations, m);
+  }
+  return m;
+}
+
+/** `sandboxMachine` with every named actor provided; each effect finds its runtime through its actor system. */
+function provideSandboxMachine(operations: OperationProvider | undefined) {
   const attrs = (sandboxId: string) => ({ 'vmactor.sandbox.id': sandboxId });
   return sandboxMachine.provide({
     actors: {
-      launch: fromPromise<LaunchOutput, LaunchInput>(({ input, signal }) =>
-        withSpan('sandbox.launch', attrs(input.sandboxId), () => rt.launch(signal)),
+      launch: fromPromise<LaunchOutput, LaunchInput>(({ input, signal, system }) =>
+        withSpan('sandbox.launch', attrs(input.sandboxId), () => runtimeOf(system).launch(signal)),
       ),
-      watch: fromCallback<SandboxEvent, WatchInput>(({ sendBack }) => {
+      watch: fromCallback<SandboxEvent, WatchInput>(({ sendBack, system }) => {
+        const rt = runtimeOf(system);
         let detach: (() => void) | undefined;
         let stopped = false;
         // Attach after the invoke completes so queued events are delivered to the settled state.
@@ -56,18 +89,23 @@ export function provideSandboxMachine(rt: SandboxRuntime, operations?: Operation
       }),
       // No abort signal for stop/cont: the QMP event often settles the state before the reply, and
       // the command must still complete (and its reply be consumed) after this actor is gone.
-      pauseVm: fromPromise<void, VmCommandInput>(async ({ input }) =>
+      pauseVm: fromPromise<void, VmCommandInput>(async ({ input, system }) =>
         withSpan('sandbox.pause', attrs(input.sandboxId), async () => {
-          await requireQmp(rt).execute('stop', undefined, { timeoutMs: VM_COMMAND_TIMEOUT_MS });
+          await requireQmp(runtimeOf(system)).execute('stop', undefined, {
+            timeoutMs: VM_COMMAND_TIMEOUT_MS,
+          });
         }),
       ),
-      resumeVm: fromPromise<void, VmCommandInput>(async ({ input }) =>
+      resumeVm: fromPromise<void, VmCommandInput>(async ({ input, system }) =>
         withSpan('sandbox.resume', attrs(input.sandboxId), async () => {
-          await requireQmp(rt).execute('cont', undefined, { timeoutMs: VM_COMMAND_TIMEOUT_MS });
+          await requireQmp(runtimeOf(system)).execute('cont', undefined, {
+            timeoutMs: VM_COMMAND_TIMEOUT_MS,
+          });
         }),
       ),
-      runOperation: fromPromise<unknown, RunOperationInput>(async ({ input, signal }) =>
+      runOperation: fromPromise<unknown, RunOperationInput>(async ({ input, signal, system }) =>
         withSpan(`sandbox.operation.${input.op.kind}`, attrs(input.sandboxId), async () => {
+          const rt = runtimeOf(system);
           if (!operations)
             throw new Error(`No operation provider for \`${input.op.kind}\` (pass \`operations\`)`);
           return operations.run(input, {
@@ -78,8 +116,9 @@ export function provideSandboxMachine(rt: SandboxRuntime, operations?: Operation
           });
         }),
       ),
-      dumpGuestMemory: fromPromise<void, DumpGuestMemoryInput>(async ({ input, signal }) =>
+      dumpGuestMemory: fromPromise<void, DumpGuestMemoryInput>(async ({ input, signal, system }) =>
         withSpan('sandbox.dumpGuestMemory', attrs(input.sandboxId), async () => {
+          const rt = runtimeOf(system);
           const file = dumpFilePath(input.path, input.sandboxId);
           await mkdir(join(input.path, input.sandboxId), { recursive: true, mode: 0o700 });
           rt.logger.warn({ file }, 'guest panicked: dumping guest memory');
@@ -90,13 +129,13 @@ export function provideSandboxMachine(rt: SandboxRuntime, operations?: Operation
           );
         }),
       ),
-      shutdown: fromPromise<void, ShutdownInput>(({ input }) =>
+      shutdown: fromPromise<void, ShutdownInput>(({ input, system }) =>
         withSpan('sandbox.shutdown', { ...attrs(input.sandboxId), 'vmactor.stop.reason': input.reason }, () =>
-          rt.shutdown(input),
+          runtimeOf(system).shutdown(input),
         ),
       ),
-      cleanup: fromPromise<void, CleanupInput>(({ input }) =>
-        withSpan('sandbox.cleanup', attrs(input.sandboxId), () => rt.cleanup()),
+      cleanup: fromPromise<void, CleanupInput>(({ input, system }) =>
+        withSpan('sandbox.cleanup', attrs(input.sandboxId), () => runtimeOf(system).cleanup()),
       ),
     },
     guards: {

@@ -1,4 +1,5 @@
 // createSandbox: validate the config, plan QEMU for the run dir, and hand a Sandbox back (nothing launched yet).
+import { availableParallelism, totalmem } from 'node:os';
 import { buildKernelParams } from '../config/kernel-params.js';
 import type { SandboxConfig, ValidatedConfig } from '../config/types.js';
 import { type ValidateOptions, validateConfig } from '../config/validate.js';
@@ -18,6 +19,13 @@ export interface CreateSandboxOptions extends SandboxOptions {
 }
 
 let probed: Promise<Accelerator> | undefined;
+
+/** Host facts the plan needs, read once per process (`os.cpus()` parses /proc on every call). */
+let host: { readonly hostCpus: number; readonly hostMemoryMiB: number } | undefined;
+function hostFacts(): { readonly hostCpus: number; readonly hostMemoryMiB: number } {
+  host ??= { hostCpus: availableParallelism(), hostMemoryMiB: Math.floor(totalmem() / (1024 * 1024)) };
+  return host;
+}
 
 /** With a dump path, panics must reach QMP (pvpanic) and leave the VM paused for the dump. */
 function withPanicDevice(plan: LaunchPlan, config: ValidatedConfig): LaunchPlan {
@@ -64,7 +72,14 @@ export async function createSandbox(
       id: validated.id,
       plan: (runDir) =>
         withPanicDevice(
-          planQemu(validated, { runDir, qmpFd: 3, accelerator, virtiofsdFd: 0, kernelParams }),
+          planQemu(validated, {
+            runDir,
+            qmpFd: 3,
+            accelerator,
+            virtiofsdFd: 0,
+            kernelParams,
+            ...hostFacts(),
+          }),
           validated,
         ),
       guestMemoryDump: hv.guestMemoryDumpPath

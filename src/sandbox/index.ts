@@ -1,5 +1,5 @@
 // The sandbox layer: the public Sandbox handle and the actors binding the machine to QMP and processes.
-export { dumpFilePath, provideSandboxMachine } from './actors.js';
+export { bindRuntime, dumpFilePath, sandboxMachineFor } from './actors.js';
 export { ConsoleTap } from './console-tap.js';
 export * from './errors.js';
 export { SandboxRuntime, WatchBuffer, watchEventOf } from './runtime.js';

@@ -16,7 +16,7 @@ import { rootLogger } from '../log.js';
 import { assertSocketPath, assertUnder, defaultRunBase, runDirFor } from '../process/run-dir.js';
 import { DEFAULT_STOP_POLICY, type StopPolicy } from '../process/stop-ladder.js';
 import type { QmpClient } from '../qmp/client.js';
-import { provideSandboxMachine } from './actors.js';
+import { bindRuntime, sandboxMachineFor } from './actors.js';
 import {
   GuestFailureError,
   SandboxCommandError,
@@ -36,7 +36,7 @@ export type LifecycleEvent = LifecycleEmitted;
 export type StopResult = SandboxOutput;
 
 /** The XState actor behind a sandbox, for inspection. */
-export type SandboxActor = Actor<ReturnType<typeof provideSandboxMachine>>;
+export type SandboxActor = Actor<ReturnType<typeof sandboxMachineFor>>;
 
 /** Options of {@link createSandbox} and {@link openSandbox}. */
 export interface SandboxOptions {
@@ -125,13 +125,14 @@ export class Sandbox implements AsyncDisposable {
     this.runDir = runtime.opts.runDir;
     this.plan = runtime.opts.plan;
     this.events$ = this.subject.asObservable();
-    this.actor = createActor(provideSandboxMachine(runtime, operations), {
+    this.actor = createActor(sandboxMachineFor(operations), {
       input: {
         sandboxId: id,
         guestMemoryDump: spec.guestMemoryDump ?? null,
         ...(spec.startTimeoutMs === undefined ? {} : { startTimeoutMs: spec.startTimeoutMs }),
       },
     });
+    bindRuntime(this.actor.system, runtime);
     this.actor.on('lifecycle', (e) => {
       logger.info({ from: e.from, to: e.to, reason: e.reason }, `sandbox ${e.from} -> ${e.to}`);
       this.subject.next(e);
