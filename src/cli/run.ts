@@ -13,13 +13,15 @@ import { createSandbox } from '../sandbox/create.js';
 import { SandboxStartError } from '../sandbox/errors.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 
-const USAGE = `usage: vmactor run [--config FILE] [--for SECONDS] [--share DIR] [--id ID]
+const USAGE = `usage: vmactor run [--config FILE] [--for SECONDS] [--share DIR] [--pause] [--id ID]
 
 Boots a sandbox (default: the guest built by \`vmactor setup\`, 512 MiB, 1 vCPU), prints progress,
 lifecycle events and the guest's ready line, then stops on Ctrl-C or after --for SECONDS.
   --config FILE   vmactor JSON config, or Kata's configuration-qemu.toml (*.toml)
   --share DIR     share DIR over virtio-fs; the guest mounts it and reads its files
   --for SECONDS   stop after SECONDS once the guest is ready
+  --pause         once ready, pause the VM, queue a guest request, resume: the request is
+                  answered only after resume (shows running -> paused -> running)
   --id ID         sandbox id (default: run-<pid>)
 Exit codes: 0 requested, 3 guest-shutdown, 4 crashed, 5 start-failed, 6 virtiofsd-exited,
 7 guest-panicked, 2 bad arguments or config (nothing launched).
@@ -45,6 +47,7 @@ interface RunArgs {
   for?: string;
   share?: string;
   id?: string;
+  pause?: boolean;
   help?: boolean;
 }
 
@@ -100,6 +103,21 @@ async function exerciseShare(sb: Sandbox, dir: string, say: (l: string) => void)
   }
 }
 
+/**
+ * Pauses the VM, sends a guest request while paused, resumes: the guest answers only after resume,
+ * which shows that pause really stops the guest (its uptime does not advance while paused).
+ */
+async function pauseAndResume(sb: Sandbox, say: (l: string) => void): Promise<void> {
+  const agent = await sb.agent();
+  const before = await agent.request('ticks', [], { timeout: 30_000 });
+  await sb.pause();
+  const queued = agent.request('ticks', [], { timeout: 60_000 });
+  say(`paused: a guest request is queued (guest uptime before pause ${before.uptime}s)`);
+  await sb.resume();
+  const after = await queued;
+  say(`resumed: the queued request was answered (guest uptime ${after.uptime}s)`);
+}
+
 /** Runs `vmactor run`; returns the process exit code. */
 export async function runRun(argv: readonly string[]): Promise<number> {
   let values: RunArgs;
@@ -111,6 +129,7 @@ export async function runRun(argv: readonly string[]): Promise<number> {
         for: { type: 'string' },
         share: { type: 'string' },
         id: { type: 'string' },
+        pause: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -199,6 +218,7 @@ export async function runRun(argv: readonly string[]): Promise<number> {
       const { release } = await agent.waitReady({ timeout: 120_000 });
       say(`guest ready: VMACTOR-GUEST-READY ${release}`);
       if (share !== undefined) await exerciseShare(sb, share, say);
+      if (values.pause) await pauseAndResume(sb, say);
       if (seconds !== undefined) {
         say(`running for ${seconds} s (Ctrl-C stops earlier)`);
         timer = setTimeout(() => requestStop(`--for ${seconds}`), seconds * 1000);

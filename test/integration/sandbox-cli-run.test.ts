@@ -46,12 +46,12 @@ function vmactor(args: readonly string[], onLine?: (line: string, pid: number) =
 
 describe.skipIf(!QEMU || !guest('cloud'))('vmactor run', () => {
   it.skipIf(!VIRTIOFSD)(
-    'boots the default guest, reads the share in the guest, stops after --for with exit 0',
+    'boots the default guest, reads the share in the guest, pauses and resumes it, stops after --for with exit 0',
     async () => {
       const share = mkdtempSync('/tmp/vmactor-share-');
       try {
         writeFileSync(join(share, 'greeting.txt'), 'hello from the host\n');
-        const r = await vmactor(['run', '--for', '0.5', '--share', share, '--id', freshId('cli')]);
+        const r = await vmactor(['run', '--for', '0.5', '--share', share, '--pause', '--id', freshId('cli')]);
         expect(r.err).toBe('');
         expect(r.code).toBe(0);
         const lines = r.out.split('\n');
@@ -60,6 +60,10 @@ describe.skipIf(!QEMU || !guest('cloud'))('vmactor run', () => {
           /lifecycle: starting -> running/,
           /guest ready: VMACTOR-GUEST-READY \S+/,
           /share: read in guest \/mnt\/share\/greeting\.txt \(20 bytes\): hello from the host/,
+          /lifecycle: running -> paused \(requested\)/,
+          /paused: a guest request is queued/,
+          /lifecycle: paused -> running \(requested\)/,
+          /resumed: the queued request was answered/,
           /stopping \(--for 0\.5\)/,
           /lifecycle: running -> stopping \(requested\)/,
           /lifecycle: stopping -> stopped \(requested\)/,
