@@ -5,6 +5,7 @@ import {
   GuestAgentClosedError,
   GuestAgentReplyError,
   GuestAgentTimeoutError,
+  GuestEventTimeoutError,
   GuestProtocolError,
   GuestRequestInvalidError,
 } from './errors.js';
@@ -12,6 +13,7 @@ import {
   formatRequest,
   type GuestCommand,
   type GuestCommands,
+  type GuestEvent,
   type GuestLine,
   parseGuestLine,
 } from './protocol.js';
@@ -39,6 +41,13 @@ export interface GuestReadyOptions extends GuestCallOptions {
   readonly ping?: boolean;
 }
 
+/** Options of {@link GuestAgentClient.waitForEvent}. */
+export interface GuestEventWaitOptions {
+  /** Deadline in ms, counted from the call (i.e. from arming, before the caller triggers anything). Default 10 000. */
+  readonly timeout?: number;
+  readonly signal?: AbortSignal;
+}
+
 interface Pending {
   readonly command: string;
   resolve(value: unknown): void;
@@ -59,7 +68,13 @@ interface Pending {
 export class GuestAgentClient {
   /** Every line received from the guest, parsed (including `invalid` ones). Completes on close. */
   readonly lines$: Observable<GuestLine>;
+  /**
+   * The guest's unsolicited hotplug events (`event <JSON>` lines), hot: a subscriber sees only
+   * events that arrive after it subscribed. Completes on close.
+   */
+  readonly events$: Observable<GuestEvent>;
   private readonly lines = new Subject<GuestLine>();
+  private readonly events = new Subject<GuestEvent>();
   private readonly pending = new Map<string, Pending>();
   private readonly readyWaiters = new Set<Pending>();
   private readonly maxLineBytes: number;
@@ -74,6 +89,7 @@ export class GuestAgentClient {
   ) {
     this.maxLineBytes = options.maxLineBytes ?? 16 * 1024 * 1024;
     this.lines$ = this.lines.asObservable();
+    this.events$ = this.events.asObservable();
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => this.onData(chunk));
     stream.on('end', () => this.shutdown(new GuestAgentClosedError('The guest agent channel reached EOF')));
@@ -141,6 +157,85 @@ export class GuestAgentClient {
       () =>
         new GuestAgentTimeoutError(`The guest did not answer \`${command}\` (id ${id}) within ${timeout} ms`),
     );
+  }
+
+  /**
+   * Resolves with the first guest event (from now on) that satisfies `predicate`. The wait is armed
+   * synchronously by this call, so call it *before* triggering the hotplug and await it after:
+   * an event that arrives in between is not missed. Rejects with {@link GuestEventTimeoutError} at
+   * the deadline or on abort, {@link GuestAgentClosedError} when the channel closes, and with
+   * whatever `predicate` throws.
+   *
+   * @example
+   * const seen = agent.waitForEvent((e) => e.subsystem === 'block' && e.action === 'add' && e.serial === 'd1', {
+   *   timeout: 20_000,
+   * });
+   * await qmp.execute('device_add', { driver: 'virtio-blk-pci', id: 'd1', drive: 'd1', serial: 'd1' });
+   * const { devname } = await seen;
+   */
+  waitForEvent<E extends GuestEvent>(
+    predicate: (event: GuestEvent) => event is E,
+    options?: GuestEventWaitOptions,
+  ): Promise<E>;
+  waitForEvent(
+    predicate: (event: GuestEvent) => boolean,
+    options?: GuestEventWaitOptions,
+  ): Promise<GuestEvent>;
+  waitForEvent(
+    predicate: (event: GuestEvent) => boolean,
+    options: GuestEventWaitOptions = {},
+  ): Promise<GuestEvent> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const timeout = options.timeout ?? 10_000;
+    const { signal } = options;
+    return new Promise<GuestEvent>((resolve, reject) => {
+      const finish = (settle: () => void) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        subscription.unsubscribe();
+        settle();
+      };
+      const onAbort = () =>
+        finish(() =>
+          reject(
+            new GuestEventTimeoutError(
+              'Waiting for a guest event was aborted',
+              { timeoutMs: timeout, aborted: true },
+              { cause: signal?.reason },
+            ),
+          ),
+        );
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(
+              new GuestEventTimeoutError(`No matching guest event within ${timeout} ms`, {
+                timeoutMs: timeout,
+                aborted: false,
+              }),
+            ),
+          ),
+        timeout,
+      );
+      const subscription = this.events.subscribe({
+        next: (event) => {
+          let match: boolean;
+          try {
+            match = predicate(event);
+          } catch (err) {
+            finish(() => reject(err));
+            return;
+          }
+          if (match) finish(() => resolve(event));
+        },
+        complete: () =>
+          finish(() =>
+            reject(this.closedError ?? new GuestAgentClosedError('The guest agent channel closed')),
+          ),
+      });
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** Reads a guest file through `read` and decodes it. */
@@ -220,6 +315,9 @@ export class GuestAgentClient {
         p?.reject(new GuestAgentReplyError(p.command, line.message));
         break;
       }
+      case 'event':
+        this.events.next(line.event);
+        break;
       case 'invalid':
         // Not correlatable to a request: visible on lines$, otherwise ignored.
         break;
@@ -237,5 +335,6 @@ export class GuestAgentClient {
     for (const p of [...this.pending.values()]) p.reject(error);
     for (const w of [...this.readyWaiters]) w.reject(error);
     this.lines.complete();
+    this.events.complete();
   }
 }

@@ -8,7 +8,7 @@ import { gzip } from 'node:zlib';
 import { execa } from 'execa';
 import { downloadPackage, extractPackage, type KernelPackage, resolveKernelPackage } from './debian.js';
 import { GuestBuildError, GuestPrerequisiteError } from './errors.js';
-import { initScript, MODULE_LIST_PATH } from './init-script.js';
+import { initScript, MODULE_LIST_PATH, UEVENT_HANDLER_PATH, ueventHandlerScript } from './init-script.js';
 import { bootableKernel, type KernelFormat, kernelConfigEnabled } from './kernel-image.js';
 import { readModinfo } from './modinfo.js';
 import { type ModuleEntry, moduleNameFromPath, resolveModules, wantedModules } from './modules.js';
@@ -33,6 +33,7 @@ export interface GuestInputs {
   readonly flavour: GuestFlavour;
   readonly package: KernelPackage;
   readonly busyboxSha256: string;
+  /** SHA256 of /init followed by the uevent handler script. */
   readonly initSha256: string;
   readonly wantedModules: readonly string[];
 }
@@ -153,7 +154,7 @@ async function computeInputs(flavour: GuestFlavour, pkg: KernelPackage): Promise
     flavour,
     package: pkg,
     busyboxSha256: await fileSha256(BUSYBOX_PATH),
-    initSha256: sha256(initScript()),
+    initSha256: sha256(initScript() + ueventHandlerScript()),
     wantedModules: wantedModules(flavour),
   };
 }
@@ -252,6 +253,12 @@ async function buildFlavour(
     entries.push({ kind: 'file', path: 'bin/busybox', data: await readFile(BUSYBOX_PATH), mode: 0o755 });
     entries.push({ kind: 'symlink', path: 'bin/sh', target: 'busybox' });
     entries.push({ kind: 'file', path: 'init', data: Buffer.from(initScript()), mode: 0o755 });
+    entries.push({
+      kind: 'file',
+      path: UEVENT_HANDLER_PATH,
+      data: Buffer.from(ueventHandlerScript()),
+      mode: 0o755,
+    });
     entries.push({ kind: 'file', path: 'etc/vmactor/release', data: Buffer.from(`${release}\n`) });
     const loadList: string[] = [];
     for (const m of resolution.load) {

@@ -33,6 +33,26 @@ export class GuestAgentTimeoutError extends VmactorError {
   readonly code = 'ERR_GUEST_AGENT_TIMEOUT' as const;
 }
 
+/** No guest event matched {@link GuestAgentClient.waitForEvent}'s predicate before the deadline (or the wait was aborted). */
+export class GuestEventTimeoutError extends VmactorError {
+  override readonly name = 'GuestEventTimeoutError' as const;
+  readonly code = 'ERR_GUEST_EVENT_TIMEOUT' as const;
+  /** The deadline that passed, in ms. */
+  readonly timeoutMs: number;
+  /** Whether the caller's signal ended the wait (rather than the deadline). */
+  readonly aborted: boolean;
+
+  constructor(
+    message: string,
+    details: { readonly timeoutMs: number; readonly aborted: boolean },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.timeoutMs = details.timeoutMs;
+    this.aborted = details.aborted;
+  }
+}
+
 /** The agent channel closed (EOF, error or `close()`) while a request or `waitReady()` was pending. */
 export class GuestAgentClosedError extends VmactorError {
   override readonly name = 'GuestAgentClosedError' as const;

@@ -9,6 +9,7 @@ export {
   GuestAgentClient,
   type GuestAgentClientOptions,
   type GuestCallOptions,
+  type GuestEventWaitOptions,
   type GuestReadyOptions,
 } from './agent-client.js';
 export {
@@ -26,6 +27,7 @@ export {
   GuestAgentReplyError,
   GuestAgentTimeoutError,
   GuestBuildError,
+  GuestEventTimeoutError,
   GuestPrerequisiteError,
   GuestProtocolError,
   GuestRequestInvalidError,

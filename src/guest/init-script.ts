@@ -4,10 +4,25 @@ import { AGENT_CHANNEL_NAME, READY_PREFIX } from './protocol.js';
 /** Path (inside the initrd) of the module load list, one module file name per line, dependencies first. */
 export const MODULE_LIST_PATH = 'etc/vmactor/modules';
 
+/** Path (inside the initrd) of the uevent handler `busybox uevent` runs once per kernel uevent. */
+export const UEVENT_HANDLER_PATH = 'sbin/vmactor-uevent';
+
 /**
  * The guest's /init (run by the kernel as PID 1 from the initramfs). It never exits.
- * Waiting loops exist only inside the guest, where no event source is reachable from sh:
- * a bounded wait for the agent port's name (set asynchronously by virtio_console).
+ *
+ * Besides serving requests it runs `busybox uevent` with {@link ueventHandlerScript}, which pushes
+ * `event <JSON>` lines to the host (disks, CPUs, memory blocks, NICs coming and going) and onlines
+ * hot-added CPUs (and any hot-added memory block the kernel left offline), like Kata's agent.
+ *
+ * Writes to the agent channel come from two processes (this request loop and the uevent handler);
+ * each whole line is written while holding a token lock: a FIFO (fd 4) that holds one newline.
+ * Taking the lock is a blocking `read` of that line, releasing it is writing it back. (Busybox here
+ * has no `flock`, and funnelling through one writer process would still split replies longer than
+ * PIPE_BUF.) `online-cpus N` / `online-mem KiB` wait for the handler's wake-ups on a second FIFO
+ * (fd 5) up to a 5 s deadline, rather than sleeping and re-reading.
+ * The only remaining in-guest retry is the bounded wait for the agent port's name (set
+ * asynchronously by virtio_console) and the listener handshake (a synthetic uevent re-sent until the
+ * handler acknowledges it, since the netlink socket binds asynchronously).
  */
 export function initScript(): string {
   return `#!/bin/sh
@@ -28,10 +43,18 @@ while read -r m; do
 done < /${MODULE_LIST_PATH}
 [ -z "$failed" ] || echo "vmactor-init: modules not loaded:$failed"
 
-# Hotplugged memory is onlined in-kernel with memhp_default_state=online (see guestKernelCmdline);
-# Debian kernels lack CONFIG_UEVENT_HELPER, so there is no hotplug hook. CPUs and any offline
-# memory are onlined on request (online-cpus, online-mem), like Kata's agent does.
+# Hotplugged memory is onlined in-kernel with memhp_default_state=online (see guestKernelCmdline).
+# Debian kernels lack CONFIG_UEVENT_HELPER, so hotplug is watched from userspace: busybox uevent
+# (started below, once the agent channel is open) runs /${UEVENT_HANDLER_PATH} per event, which
+# onlines hot-added CPUs and reports add/remove/online/offline to the host as \`event <JSON>\` lines.
 ip link set lo up 2>/dev/null
+
+# fd 4: the write lock for the agent channel (a FIFO holding one token line); fd 5: wake-ups for a
+# request waiting on hotplug (the handler writes a line there while /run/vmactor/waiting exists).
+mkdir -p /run/vmactor
+mkfifo /run/vmactor/lock /run/vmactor/wake
+exec 4<>/run/vmactor/lock 5<>/run/vmactor/wake
+echo >&4
 
 release=$(uname -r)
 requests=0
@@ -71,8 +94,31 @@ printf '\\n%s %s\\n' ${READY_PREFIX} "$release"
 
 json_str() { tr -d '"\\\\\\000-\\037'; }
 
-ok() { echo "$id ok $1"; }
-err() { echo "$id err $(printf "%s" "$1" | tr '\\n' ' ')"; }
+# One whole line to the agent channel, under the lock shared with the uevent handler.
+send() {
+  read -r _ <&4
+  printf '%s\\n' "$1" >&3
+  echo >&4
+}
+ok() { send "$id ok $1"; }
+err() { send "$id err $(printf "%s" "$1" | tr '\\n' ' ')"; }
+
+# Waiting for hotplug: wait_begin arms the wake-ups (before the caller's first check, so no event
+# is missed) and sets a 5 s deadline; wait_event blocks until the handler reports an event or the
+# deadline passes (status 1 once it has); wait_end disarms.
+wait_begin() {
+  : > /run/vmactor/waiting
+  read -r up _ < /proc/uptime
+  wait_until=$(( \${up%.*} + 5 ))
+}
+wait_event() {
+  read -r up _ < /proc/uptime
+  left=$(( wait_until - \${up%.*} ))
+  [ $left -gt 0 ] || return 1
+  read -r -t $left _ <&5
+  return 0
+}
+wait_end() { rm -f /run/vmactor/waiting; }
 
 count_cpus() {
   n=0
@@ -138,11 +184,11 @@ handle() {
       ok "[$out]" ;;
     cpus) ok "$(cpus_json)" ;;
     online-cpus)
-      # Optional argument: wait (bounded, ~5 s) until that many CPUs are online, retrying like
-      # Kata's agent, because a hot-added CPU reaches the guest through an ACPI event.
+      # Optional argument: wait until that many CPUs are online. The uevent handler onlines a
+      # hot-added CPU as soon as the kernel announces it; this waits for its wake-up (≤5 s).
       want=\${args:-0}
       case $want in *[!0-9]*) err "want must be a number"; return ;; esac
-      tries=0
+      wait_begin
       while :; do
         bad=""
         for c in /sys/devices/system/cpu/cpu[0-9]*; do
@@ -151,10 +197,10 @@ handle() {
           echo 1 > "$c/online" 2>/dev/null || bad="$bad \${c##*/}"
         done
         count_cpus
-        [ -z "$bad" ] && [ "$n" -lt "$want" ] && [ $tries -lt 100 ] || break
-        tries=$((tries + 1))
-        sleep 0.05
+        [ -z "$bad" ] && [ "$n" -lt "$want" ] || break
+        wait_event || break
       done
+      wait_end
       if [ -n "$bad" ]; then
         err "could not online:$bad"
       elif [ "$n" -lt "$want" ]; then
@@ -164,10 +210,11 @@ handle() {
       fi ;;
     mem) ok "$(mem_json)" ;;
     online-mem)
-      # Optional argument: wait (bounded, ~5 s) until MemTotal reaches that many KiB.
+      # Optional argument: wait until MemTotal reaches that many KiB (woken by the uevent
+      # handler's memory events; ≤5 s).
       want=\${args:-0}
       case $want in *[!0-9]*) err "want must be a number"; return ;; esac
-      tries=0
+      wait_begin
       while :; do
         bad=""
         for b in /sys/devices/system/memory/memory*; do
@@ -176,10 +223,10 @@ handle() {
           echo online > "$b/state" 2>/dev/null || bad="$bad \${b##*/}"
         done
         total=$(mem_total)
-        [ -z "$bad" ] && [ "$total" -lt "$want" ] && [ $tries -lt 100 ] || break
-        tries=$((tries + 1))
-        sleep 0.05
+        [ -z "$bad" ] && [ "$total" -lt "$want" ] || break
+        wait_event || break
       done
+      wait_end
       if [ -n "$bad" ]; then
         err "could not online:$bad"
       elif [ "$total" -lt "$want" ]; then
@@ -248,10 +295,113 @@ if [ -z "$port" ]; then
 fi
 
 exec 3<>"$port"
+
+# The uevent listener inherits fds 3-5. Its netlink socket binds asynchronously: re-send a
+# synthetic uevent on /dev/null until the handler acknowledges it on fd 5, so that every hotplug
+# after the ready line is seen. (Restarted if it ever exits, e.g. after a netlink overrun.)
+(while :; do uevent /${UEVENT_HANDLER_PATH}; sleep 1; done) </dev/null >/dev/console 2>&1 &
+n=0
+while [ $n -lt 25 ]; do
+  echo change > /sys/devices/virtual/mem/null/uevent
+  read -r -t 0.2 ack <&5 && [ "$ack" = listening ] && break
+  n=$((n + 1))
+done
+[ $n -lt 25 ] || echo "vmactor-init: the uevent listener did not answer; no hotplug events"
+
 while :; do
   # Blocks until a host is connected to the port (virtio-serial), then serves until it hangs up.
-  echo "${READY_PREFIX} $release" >&3
-  serve <&3 >&3
+  send "${READY_PREFIX} $release"
+  serve <&3
 done
+`;
+}
+
+/**
+ * The uevent handler (`/sbin/vmactor-uevent`): `busybox uevent` runs it once per kernel uevent,
+ * one at a time, with the event in its environment (ACTION, SUBSYSTEM, DEVPATH, DEVNAME, DEVTYPE,
+ * INTERFACE, SEQNUM). For disks, CPUs, memory blocks and NICs it writes one
+ * `event <single-line JSON>` line to the agent channel (fd 3, inherited from /init) under the write
+ * lock (fd 4), then wakes a waiting `online-cpus`/`online-mem` (fd 5). A hot-added CPU is onlined
+ * here (and a hot-added memory block the kernel left offline), like Kata's agent.
+ */
+export function ueventHandlerScript(): string {
+  return `#!/bin/sh
+# vmactor uevent handler, generated by src/guest/init-script.ts; see /init for fds 3 (agent
+# channel), 4 (write lock: a FIFO holding one token line) and 5 (wake-ups).
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+
+# The listener handshake of /init: a synthetic "change" on /dev/null.
+if [ "$ACTION" = change ] && [ "$DEVPATH" = /devices/virtual/mem/null ]; then
+  echo listening >&5
+  exit 0
+fi
+
+json_str() { tr -d '"\\\\\\000-\\037'; }
+num() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
+
+emit() {
+  read -r _ <&4
+  printf 'event %s\\n' "$1" >&3
+  echo >&4
+  [ -e /run/vmactor/waiting ] && echo "$SUBSYSTEM" >&5
+  return 0
+}
+
+num "$SEQNUM" || SEQNUM=0
+sys=/sys$DEVPATH
+common="\\"action\\":\\"$ACTION\\",\\"subsystem\\":\\"$SUBSYSTEM\\",\\"devpath\\":\\"$(printf %s "$DEVPATH" | json_str)\\",\\"seqnum\\":$SEQNUM"
+
+case $SUBSYSTEM in
+  block)
+    [ "$DEVTYPE" = disk ] || exit 0
+    case $DEVNAME in '' | loop* | ram* | zram* | *[!a-z0-9]*) exit 0 ;; esac
+    case $ACTION in
+      add | change)
+        size=$(cat "$sys/size" 2>/dev/null)
+        num "$size" || size=0
+        serial=""
+        [ -r "$sys/serial" ] && serial=$(json_str 2>/dev/null < "$sys/serial")
+        ro=false
+        [ "$(cat "$sys/ro" 2>/dev/null)" = 1 ] && ro=true
+        emit "{$common,\\"devname\\":\\"$DEVNAME\\",\\"sizeBytes\\":$((size * 512)),\\"serial\\":\\"$serial\\",\\"readOnly\\":$ro}" ;;
+      remove) emit "{$common,\\"devname\\":\\"$DEVNAME\\"}" ;;
+    esac ;;
+  cpu)
+    cpu=\${DEVPATH##*/cpu}
+    num "$cpu" || exit 0
+    case $ACTION in add | remove | online | offline) ;; *) exit 0 ;; esac
+    extra=""
+    if [ "$ACTION" = add ] && [ "$(cat "$sys/online" 2>/dev/null)" = 0 ]; then
+      # Kata's agent onlines hot-added CPUs too; the kernel then sends an "online" uevent.
+      echo 1 > "$sys/online" 2>/dev/null || extra=",\\"error\\":\\"could not online cpu$cpu\\""
+    fi
+    n=0
+    for c in /sys/devices/system/cpu/cpu[0-9]*; do
+      if [ -f "$c/online" ]; then
+        [ "$(cat "$c/online")" = 1 ] && n=$((n + 1))
+      else
+        n=$((n + 1))
+      fi
+    done
+    emit "{$common,\\"cpu\\":$cpu,\\"online\\":$n$extra}" ;;
+  memory)
+    block=\${DEVPATH##*/memory}
+    num "$block" || exit 0
+    case $ACTION in add | remove | online | offline) ;; *) exit 0 ;; esac
+    extra=""
+    if [ "$ACTION" = add ] && [ "$(cat "$sys/state" 2>/dev/null)" = offline ]; then
+      echo online > "$sys/state" 2>/dev/null || extra=",\\"error\\":\\"could not online memory$block\\""
+    fi
+    total=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+    emit "{$common,\\"block\\":$block,\\"memTotalKiB\\":$total$extra}" ;;
+  net)
+    ifname=\${INTERFACE:-\${DEVPATH##*/}}
+    case $ifname in '' | lo | *[!A-Za-z0-9_.-]*) exit 0 ;; esac
+    case $ACTION in
+      add) emit "{$common,\\"ifname\\":\\"$ifname\\",\\"mac\\":\\"$(json_str 2>/dev/null < "$sys/address")\\"}" ;;
+      remove) emit "{$common,\\"ifname\\":\\"$ifname\\"}" ;;
+    esac ;;
+esac
+exit 0
 `;
 }

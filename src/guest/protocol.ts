@@ -11,6 +11,9 @@
 // single spaces. Only `write-block`'s last argument (the text) may contain spaces.
 // Guest → host: `<id> ok <single-line JSON>\n` or `<id> err <message>\n`.
 // Requests are served one at a time, in order of arrival.
+// Guest → host, unsolicited: `event <single-line JSON object>\n` for kernel uevents about disks,
+// CPUs, memory blocks and NICs (see {@link GuestEvent}); never interleaved with a reply line.
+// `event` is therefore not a valid request id.
 
 /** Name of the virtio-serial port the guest agent listens on (Kata's agent channel name). */
 export const AGENT_CHANNEL_NAME = 'agent.channel.0';
@@ -55,15 +58,79 @@ export interface GuestNetInterface {
   readonly operstate: string;
 }
 
+/** Fields every {@link GuestEvent} carries, straight from the kernel uevent. */
+export interface GuestEventBase {
+  /** `DEVPATH` under /sys, e.g. `/devices/system/cpu/cpu1`. */
+  readonly devpath: string;
+  /** The kernel's uevent `SEQNUM` (0 if absent): increases across all events of one boot. */
+  readonly seqnum: number;
+}
+
+/** A whole disk (not a partition; no loop/ram devices) appeared, changed (e.g. resized) or went away. */
+export type GuestBlockEvent = GuestEventBase &
+  (
+    | {
+        readonly subsystem: 'block';
+        readonly action: 'add' | 'change';
+        /** `DEVNAME`, e.g. `vdb`. */
+        readonly devname: string;
+        readonly sizeBytes: number;
+        /** `/sys/block/<devname>/serial` (virtio-blk `serial=`), '' when none. */
+        readonly serial: string;
+        readonly readOnly: boolean;
+      }
+    | { readonly subsystem: 'block'; readonly action: 'remove'; readonly devname: string }
+  );
+
+/** A CPU was hot-added (the guest onlines it at once), onlined, offlined or removed. */
+export interface GuestCpuEvent extends GuestEventBase {
+  readonly subsystem: 'cpu';
+  readonly action: 'add' | 'remove' | 'online' | 'offline';
+  /** The CPU number (`cpuN`). */
+  readonly cpu: number;
+  /** Online CPUs when the event was handled. */
+  readonly online: number;
+  /** Set on `add` when the guest could not online the new CPU. */
+  readonly error?: string;
+}
+
+/** A memory block was added, onlined, offlined or removed. */
+export interface GuestMemoryEvent extends GuestEventBase {
+  readonly subsystem: 'memory';
+  readonly action: 'add' | 'remove' | 'online' | 'offline';
+  /** The memory block number (`memoryN`). */
+  readonly block: number;
+  /** `MemTotal` from /proc/meminfo when the event was handled, in KiB. */
+  readonly memTotalKiB: number;
+  /** Set on `add` when the block was offline and the guest could not online it. */
+  readonly error?: string;
+}
+
+/** A network interface (other than `lo`) appeared or went away. */
+export type GuestNetEvent = GuestEventBase &
+  (
+    | { readonly subsystem: 'net'; readonly action: 'add'; readonly ifname: string; readonly mac: string }
+    | { readonly subsystem: 'net'; readonly action: 'remove'; readonly ifname: string }
+  );
+
+/** An unsolicited `event <JSON>` line: a kernel uevent the guest reports. */
+export type GuestEvent = GuestBlockEvent | GuestCpuEvent | GuestMemoryEvent | GuestNetEvent;
+
+/** The word that starts an event line. Reserved: never a request id. */
+export const EVENT_PREFIX = 'event';
+
 /** Every command, its arguments and the JSON payload of its `ok` reply. */
 export interface GuestCommands {
   ping: { args: []; result: { pong: true; release: string } };
   blk: { args: []; result: GuestBlockDevice[] };
   cpus: { args: []; result: GuestCpus };
-  /** Onlines every offline present CPU; with `want`, retries (~5 s, in the guest) until that many are online. */
+  /**
+   * Onlines every offline present CPU; with `want`, waits (≤5 s, in the guest, woken by its uevent
+   * handler) until that many are online. Hot-added CPUs are onlined by the guest on their own.
+   */
   'online-cpus': { args: [] | [want: number]; result: GuestCpus };
   mem: { args: []; result: GuestMemory };
-  /** Onlines offline memory blocks; with `minTotalKiB`, retries (~5 s, in the guest) until MemTotal reaches it. */
+  /** Onlines offline memory blocks; with `minTotalKiB`, waits (≤5 s, woken by uevents) until MemTotal reaches it. */
   'online-mem': { args: [] | [minTotalKiB: number]; result: GuestMemory };
   net: { args: []; result: GuestNetInterface[] };
   mount: { args: [fstype: 'virtiofs' | '9p', tag: string, dir: string]; result: { mounted: string } };
@@ -101,6 +168,7 @@ export type GuestLine =
   | { readonly kind: 'ready'; readonly release: string }
   | { readonly kind: 'ok'; readonly id: string; readonly result: unknown }
   | { readonly kind: 'err'; readonly id: string; readonly message: string }
+  | { readonly kind: 'event'; readonly event: GuestEvent }
   | { readonly kind: 'invalid'; readonly line: string; readonly reason: string };
 
 const ID_RE = /^[A-Za-z0-9_-]{1,32}$/;
@@ -111,6 +179,7 @@ export function parseGuestLine(raw: string): GuestLine {
   if (line === READY_PREFIX || line.startsWith(`${READY_PREFIX} `)) {
     return { kind: 'ready', release: line.slice(READY_PREFIX.length + 1).trim() };
   }
+  if (line.startsWith(`${EVENT_PREFIX} `)) return parseEventLine(line, line.slice(EVENT_PREFIX.length + 1));
   const first = line.indexOf(' ');
   if (first <= 0) return { kind: 'invalid', line, reason: 'expected `<id> ok|err ...`' };
   const id = line.slice(0, first);
@@ -128,6 +197,80 @@ export function parseGuestLine(raw: string): GuestLine {
   }
 }
 
+type Fields = Readonly<Record<string, unknown>>;
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** Checks that `o` has each listed field with the right type; returns the first bad one. */
+function badField(o: Fields, checks: Readonly<Record<string, (v: unknown) => boolean>>): string | undefined {
+  return Object.entries(checks).find(([k, check]) => !check(o[k]))?.[0];
+}
+
+/** Narrows a parsed event payload to a {@link GuestEvent}, or returns why it is not one. */
+function toGuestEvent(o: Fields): GuestEvent | string {
+  const base = badField(o, { devpath: isString, seqnum: isCount, action: isString });
+  if (base) return `field \`${base}\` is missing or has the wrong type`;
+  const oneOf = (allowed: readonly string[]) => (v: unknown) => isString(v) && allowed.includes(v);
+  const optionalString = (v: unknown) => v === undefined || isString(v);
+  let bad: string | undefined;
+  switch (o.subsystem) {
+    case 'block':
+      bad =
+        o.action === 'remove'
+          ? badField(o, { devname: isString })
+          : badField(o, {
+              action: oneOf(['add', 'change']),
+              devname: isString,
+              sizeBytes: isCount,
+              serial: isString,
+              readOnly: (v) => typeof v === 'boolean',
+            });
+      break;
+    case 'cpu':
+      bad = badField(o, {
+        action: oneOf(['add', 'remove', 'online', 'offline']),
+        cpu: isCount,
+        online: isCount,
+        error: optionalString,
+      });
+      break;
+    case 'memory':
+      bad = badField(o, {
+        action: oneOf(['add', 'remove', 'online', 'offline']),
+        block: isCount,
+        memTotalKiB: isCount,
+        error: optionalString,
+      });
+      break;
+    case 'net':
+      bad =
+        o.action === 'remove'
+          ? badField(o, { ifname: isString })
+          : badField(o, { action: oneOf(['add']), ifname: isString, mac: isString });
+      break;
+    default:
+      return `unknown subsystem \`${String(o.subsystem)}\``;
+  }
+  if (bad) return `field \`${bad}\` of a ${String(o.subsystem)} event is missing or has the wrong type`;
+  // Every field of the member selected by `subsystem` (and `action`) was checked above.
+  return o as unknown as GuestEvent;
+}
+
+function parseEventLine(line: string, payload: string): GuestLine {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload);
+  } catch (cause) {
+    return { kind: 'invalid', line, reason: `event payload is not JSON: ${(cause as Error).message}` };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { kind: 'invalid', line, reason: 'event payload is not a JSON object' };
+  }
+  const event = toGuestEvent(parsed as Fields);
+  return typeof event === 'string' ? { kind: 'invalid', line, reason: event } : { kind: 'event', event };
+}
+
 /**
  * Formats a request line, or returns the reason it cannot be sent.
  * Arguments must be non-empty and free of newlines and NULs; only the last argument of
@@ -138,7 +281,12 @@ export function formatRequest(
   command: string,
   args: readonly (string | number)[],
 ): { ok: true; line: string } | { ok: false; reason: string } {
-  if (!ID_RE.test(id)) return { ok: false, reason: `Expected \`id\` to match ${ID_RE}, got \`${id}\`` };
+  if (!ID_RE.test(id) || id === EVENT_PREFIX) {
+    return {
+      ok: false,
+      reason: `Expected \`id\` to match ${ID_RE} and not be \`${EVENT_PREFIX}\`, got \`${id}\``,
+    };
+  }
   if (!(GUEST_COMMANDS as readonly string[]).includes(command)) {
     return {
       ok: false,

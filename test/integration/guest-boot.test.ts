@@ -1,97 +1,19 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { watch } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type GuestAgentListener, guestQemuArgs, listenGuestAgent } from '../../src/guest/agent-channel.js';
+import { guestQemuArgs, listenGuestAgent } from '../../src/guest/agent-channel.js';
 import { GuestAgentClient } from '../../src/guest/agent-client.js';
 import { readGuestManifest } from '../../src/guest/build.js';
 import { guestKernelCmdline } from '../../src/guest/cmdline.js';
 import { GuestAgentReplyError } from '../../src/guest/errors.js';
 import { probeAcceleratorDetails } from '../../src/guest/kvm-probe.js';
-import type { GuestFlavour } from '../../src/guest/paths.js';
-import { alive, descendants } from '../helpers/census.js';
+import { descendants } from '../helpers/census.js';
 import { guest, QEMU, VIRTIOFSD } from '../helpers/env.js';
-
-interface Booted {
-  readonly qemu: ChildProcess;
-  readonly client: GuestAgentClient;
-  readonly consoleFile: string;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const dirs: string[] = [];
-const children: ChildProcess[] = [];
-const clients: GuestAgentClient[] = [];
-const listeners: GuestAgentListener[] = [];
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'vmactor-guest-'));
-  dirs.push(dir);
-  return dir;
-}
-
-function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  }
-  return once(child, 'exit').then(
-    ([code, signal]) => ({ code, signal }) as { code: number | null; signal: NodeJS.Signals | null },
-  );
-}
-
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
-
-/** Boots the default guest under TCG with the agent channel on a socket we listen on. */
-async function boot(
-  dir: string,
-  flavour: GuestFlavour,
-  extra: string[] = [],
-  memory = ['-m', '512'],
-  smp = ['-smp', '1'],
-): Promise<Booted> {
-  const listener = await listenGuestAgent(join(dir, 'agent.sock'));
-  listeners.push(listener);
-  const consoleFile = join(dir, 'console.log');
-  const stderr = await open(join(dir, 'qemu.stderr'), 'w');
-  const qemu = spawn(
-    QEMU as string,
-    [
-      '-machine',
-      'q35,accel=tcg',
-      ...memory,
-      ...smp,
-      '-nographic',
-      '-nodefaults',
-      '-no-user-config',
-      ...guestQemuArgs({ flavour, consoleFile, agent: { path: listener.path } }),
-      ...extra,
-    ],
-    { stdio: ['ignore', 'ignore', stderr.fd], shell: false },
-  );
-  await stderr.close();
-  children.push(qemu);
-  const exit = exitOf(qemu);
-  const early = exit.then(async ({ code, signal }) => {
-    throw new Error(
-      `QEMU exited (${signal ?? code}) before connecting: ${await readFile(join(dir, 'qemu.stderr'), 'utf8')}`,
-    );
-  });
-  const socket = await Promise.race([listener.accept({ timeout: 15_000 }), early]);
-  early.catch(() => undefined);
-  const client = new GuestAgentClient(socket);
-  clients.push(client);
-  return { qemu, client, consoleFile, exit };
-}
+import { boot, children, cleanupGuests, clients, listeners, tempDir, withDeadline } from './guest-harness.js';
 
 /** Resolves when the serial console file holds `line` (fs.watch, i.e. inotify; no polling), or rejects at the deadline. */
 function consoleLine(file: string, line: string, deadlineMs: number): Promise<string> {
@@ -121,18 +43,7 @@ function consoleLine(file: string, line: string, deadlineMs: number): Promise<st
   });
 }
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const child of children.splice(0)) {
-    if (child.pid !== undefined && alive(child.pid)) {
-      const gone = exitOf(child);
-      process.kill(child.pid, 'SIGKILL');
-      await gone;
-    }
-  }
-  for (const l of listeners.splice(0)) await l.close();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
+afterEach(cleanupGuests);
 
 describe.skipIf(!QEMU || !guest('cloud'))('the cloud default guest under TCG', () => {
   it('prints its ready line, reports CPUs, memory, disks and NICs, writes a disk the host can read, and powers off', async () => {
