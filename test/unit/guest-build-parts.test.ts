@@ -91,7 +91,7 @@ describe('guest init and cmdline', () => {
     const s = initScript();
     expect(s).toContain('agent.channel.0');
     expect(s).toContain(`printf '\\n%s %s\\n' VMACTOR-GUEST-READY "$release"`);
-    expect(s).toContain('echo "VMACTOR-GUEST-READY $release" >&3');
+    expect(s).toContain('send "VMACTOR-GUEST-READY $release"');
   });
 });
 
