@@ -130,7 +130,7 @@ async function confirmInGuest(
     what,
     (s) => (ctx.guest as NonNullable<HotplugContext['guest']>).blockDevices(s),
     (list) => list.some((d) => !known.has(d.name) && match(d)),
-    { deadlineMs: deadlinesOf(ctx).guestMs, signal: ctx.signal },
+    { deadlineMs: deadlinesOf(ctx).guestMs, signal: ctx.signal, wake: ctx.guest?.changed?.bind(ctx.guest) },
   );
   const found = disks.find((d) => !known.has(d.name) && match(d));
   return { confirmedBy: 'guest', ...(found ? { guestName: found.name } : {}) };

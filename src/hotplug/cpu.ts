@@ -43,6 +43,15 @@ export function isCpuDeleted(data: Record<string, unknown>, id: string): boolean
   return path === `/machine/peripheral/${id}` || path.startsWith(`/machine/peripheral/${id}/`);
 }
 
+/** Orders hot-pluggable CPU slots by socket, die, core, thread id. */
+export function compareCpuSlots(a: QmpHotpluggableCpu, b: QmpHotpluggableCpu): number {
+  for (const k of ['socket-id', 'die-id', 'core-id', 'thread-id'] as const) {
+    const d = (a.props[k] ?? 0) - (b.props[k] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
 function cpuProps(args: QmpDeviceAddArgs): Record<string, number> {
   const props: Record<string, number> = {};
   for (const [k, v] of Object.entries(args)) if (k.endsWith('-id') && typeof v === 'number') props[k] = v;
@@ -66,6 +75,7 @@ async function confirmCpus(ctx: HotplugContext, expected: number): Promise<Confi
     {
       deadlineMs: deadlinesOf(ctx).guestMs,
       signal: ctx.signal,
+      wake: ctx.guest?.changed?.bind(ctx.guest),
     },
   );
   return 'guest';
@@ -102,7 +112,10 @@ export async function hotplugAddCPUs(
       timeoutMs: commandMs,
       signal: ctx.signal,
     });
-    for (const slot of slots) {
+    // Lowest topology ids first (QEMU lists them highest first): the guest's new CPU gets the next
+    // APIC id. Hot-adding socket 3 before 1 and 2 left the 6.1 guest unable to online it under TCG.
+    const ordered = [...slots].sort(compareCpuSlots);
+    for (const slot of ordered) {
       if (slot['qom-path'] !== undefined && slot['qom-path'] !== '') continue; // in use
       const id = ctx.state.nextVcpuId();
       const args = cpuDeviceArgs(ctx.config.hypervisorMachineType, slot, id);

@@ -18,6 +18,11 @@ export interface GuestProbe {
   memTotalMiB(signal?: AbortSignal): Promise<number>;
   /** MAC addresses of the guest's NICs, lower case. */
   macs(signal?: AbortSignal): Promise<readonly string[]>;
+  /**
+   * Resolves on the guest's next hotplug event (a kernel uevent it reports), when it reports them:
+   * phase two then re-asks on that event instead of on a timer.
+   */
+  changed?(signal: AbortSignal): Promise<void>;
 }
 
 /**
@@ -27,9 +32,26 @@ export interface GuestProbe {
  * const guest = agentGuestProbe(await sandbox.agent());
  * await runOperation({ ...ctx, guest }, { kind: 'hotplug-block', id: 'd1', file });
  */
-export function agentGuestProbe(agent: Pick<GuestAgentClient, 'request'>): GuestProbe {
+export function agentGuestProbe(
+  agent: Pick<GuestAgentClient, 'request'> & Partial<Pick<GuestAgentClient, 'events$'>>,
+): GuestProbe {
   const opts = (signal?: AbortSignal) => ({ timeout: 10_000, ...(signal ? { signal } : {}) });
+  const events$ = agent.events$;
   return {
+    ...(events$
+      ? {
+          changed: (signal: AbortSignal) =>
+            new Promise<void>((resolve) => {
+              const done = (): void => {
+                sub.unsubscribe();
+                signal.removeEventListener('abort', done);
+                resolve();
+              };
+              const sub = events$.subscribe({ next: done, complete: done, error: done });
+              signal.addEventListener('abort', done, { once: true });
+            }),
+        }
+      : {}),
     blockDevices: async (signal) =>
       (await agent.request('blk', [], opts(signal))).map((d) => ({
         name: d.name,
@@ -44,14 +66,19 @@ export function agentGuestProbe(agent: Pick<GuestAgentClient, 'request'>): Guest
 }
 
 /**
- * Re-asks `probe` until `done` holds or the deadline passes (the guest has no event for "device
- * seen", so this is a bounded retry with backoff: 20 ms doubling to 500 ms).
+ * Re-asks `probe` until `done` holds or the deadline passes. With `wake` (the guest's hotplug
+ * events) it re-asks when the guest reports a change, a 2 s backoff only as a fallback; without
+ * it, a bounded retry with backoff (20 ms doubling to 500 ms).
  */
 export async function waitUntil<T>(
   what: string,
   probe: (signal: AbortSignal) => Promise<T>,
   done: (value: T) => boolean,
-  opts: { readonly deadlineMs: number; readonly signal: AbortSignal },
+  opts: {
+    readonly deadlineMs: number;
+    readonly signal: AbortSignal;
+    readonly wake?: ((signal: AbortSignal) => Promise<void>) | undefined;
+  },
 ): Promise<T> {
   const deadline = AbortSignal.timeout(opts.deadlineMs);
   const signal = AbortSignal.any([opts.signal, deadline]);
@@ -61,18 +88,24 @@ export async function waitUntil<T>(
     }
     throw new HotplugTimeoutError(what, opts.deadlineMs, cause === undefined ? {} : { cause });
   };
-  let delay = 20;
+  let delay = opts.wake ? 2_000 : 20;
   let last: unknown;
   for (;;) {
     if (signal.aborted) fail(last);
+    // Listen for the next guest event before asking, so a change in between is not missed.
+    const round = new AbortController();
+    const woken = opts.wake?.(AbortSignal.any([signal, round.signal]));
     try {
       const v = await probe(signal);
-      if (done(v)) return v;
+      if (done(v)) {
+        round.abort();
+        return v;
+      }
     } catch (err) {
       last = err;
     }
     if (signal.aborted) fail(last);
-    await new Promise<void>((resolve) => {
+    const timer = new Promise<void>((resolve) => {
       const t = setTimeout(done2, delay);
       function done2() {
         signal.removeEventListener('abort', onAbort);
@@ -83,7 +116,10 @@ export async function waitUntil<T>(
         resolve();
       }
       signal.addEventListener('abort', onAbort, { once: true });
+      round.signal.addEventListener('abort', onAbort, { once: true });
     });
-    delay = Math.min(delay * 2, 500);
+    await (woken ? Promise.race([woken, timer]) : timer);
+    round.abort();
+    if (!opts.wake) delay = Math.min(delay * 2, 500);
   }
 }

@@ -76,6 +76,7 @@ async function confirmMemory(
     {
       deadlineMs: deadlinesOf(ctx).guestMs,
       signal: ctx.signal,
+      wake: ctx.guest?.changed?.bind(ctx.guest),
     },
   );
   return 'guest';

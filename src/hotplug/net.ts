@@ -174,6 +174,7 @@ export async function hotplugNet(ctx: HotplugContext, op: HotplugNetOperation): 
       {
         deadlineMs: deadlinesOf(ctx).guestMs,
         signal: ctx.signal,
+        wake: ctx.guest?.changed?.bind(ctx.guest),
       },
     );
     confirmedBy = 'guest';

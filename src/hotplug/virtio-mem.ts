@@ -194,7 +194,7 @@ export async function resizeVirtioMem(
     `the guest's memory reaching ${mib} MiB of virtio-mem`,
     (s) => guest.memTotalMiB(s),
     (m) => (mib >= vm.requestedMiB ? m >= target : m <= target),
-    { deadlineMs: guestMs, signal: ctx.signal },
+    { deadlineMs: guestMs, signal: ctx.signal, wake: ctx.guest?.changed?.bind(ctx.guest) },
   );
   return { confirmedBy: 'guest' };
 }

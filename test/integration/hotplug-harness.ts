@@ -56,6 +56,8 @@ export interface VmOptions {
   readonly netns?: string;
   readonly scsi?: boolean;
   readonly pcieRootPorts?: number;
+  /** Extra guest kernel parameters. */
+  readonly cmdline?: readonly string[];
   /** Ids of extra cold-plugged devices/objects given in `extra`. */
   readonly coldIds?: readonly string[];
 }
@@ -124,7 +126,13 @@ export async function launchVm(opts: VmOptions = {}): Promise<Vm> {
   if (opts.guest) {
     listener = await listenGuestAgent(join(dir, 'agent.sock'));
     listeners.push(listener);
-    args.push(...guestQemuArgs({ consoleFile: join(dir, 'console.log'), agent: { path: listener.path } }));
+    args.push(
+      ...guestQemuArgs({
+        consoleFile: join(dir, 'console.log'),
+        agent: { path: listener.path },
+        ...(opts.cmdline ? { cmdlineExtra: opts.cmdline } : {}),
+      }),
+    );
     coldIds.add('vmactor-vserial0');
   } else {
     args.push('-S');

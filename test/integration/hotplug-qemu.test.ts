@@ -390,7 +390,7 @@ describe.skipIf(!QEMU)('hot-plugging vhost-user-blk, VFIO, vCPUs and memory into
       confirmedBy: 'qemu',
     });
     expect(ctx.state.vcpus.map((c) => c.props)).toEqual([
-      { 'socket-id': 3, 'core-id': 0, 'thread-id': 0 },
+      { 'socket-id': 1, 'core-id': 0, 'thread-id': 0 },
       { 'socket-id': 2, 'core-id': 0, 'thread-id': 0 },
     ]);
     expect(await runOperation(ctx, { kind: 'resize-vcpus', count: 16 })).toMatchObject({
