@@ -3,7 +3,7 @@
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { isCpuDeleted, isCpuInserted } from '../../src/hotplug/cpu.js';
+import { compareCpuSlots, isCpuDeleted, isCpuInserted } from '../../src/hotplug/cpu.js';
 import {
   blockDeviceArgs,
   blockDeviceSizeBytes,
@@ -261,6 +261,21 @@ describe('argument shapes', () => {
       id: 'cpu-0',
       'core-id': 1,
     });
+  });
+
+  it('orders free vCPU slots lowest socket first, as QEMU lists them highest first', () => {
+    const slot = (socket: number, core = 0) => ({
+      type: 't',
+      'vcpus-count': 1,
+      props: { 'socket-id': socket, 'core-id': core },
+    });
+    const listed = [slot(3), slot(2, 1), slot(2), slot(1)];
+    expect([...listed].sort(compareCpuSlots).map((s) => [s.props['socket-id'], s.props['core-id']])).toEqual([
+      [1, 0],
+      [2, 0],
+      [2, 1],
+      [3, 0],
+    ]);
   });
 
   it('recognizes a vCPU removal by its own DEVICE_DELETED or one of its children, and an insertion by a successful _OST', () => {
