@@ -82,6 +82,8 @@ export async function deviceDelAndWait(
       if (err instanceof QmpCommandError && err.qmpClass === 'DeviceNotFound') return { deleted: true };
       throw refusal('device_del', err);
     }
+    // Some buses unplug without the guest (SCSI): then the device is already gone.
+    if (!(await peripheralIds(ctx)).has(id)) return { deleted: true };
     ctx.state.markPendingRemoval(id);
     return { deleted: false, pending: true };
   }

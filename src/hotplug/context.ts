@@ -80,6 +80,14 @@ export interface HotplugContext {
   /** The VM is paused: the guest cannot confirm anything (and cannot ack an unplug) until resumed. */
   readonly paused?: boolean;
   readonly logger?: Logger;
+  /**
+   * The accelerator QEMU runs with (the plan's `machine.accel`). Under `tcg`, vCPU hot-remove is
+   * refused unless `allowTcgVcpuUnplug`: QEMU 7.2 TCG crashes (SIGSEGV, heap corruption) on the
+   * next hot-plug after a vCPU was unplugged.
+   */
+  readonly accelerator?: 'kvm' | 'tcg';
+  /** Allow vCPU hot-remove under TCG anyway (the VM may crash later; tests that discard it). */
+  readonly allowTcgVcpuUnplug?: boolean;
   readonly limits?: Partial<HotplugLimits>;
   readonly deadlines?: Partial<HotplugDeadlines>;
 }

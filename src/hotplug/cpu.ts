@@ -174,6 +174,11 @@ export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Pr
       `Unable to remove ${amount} CPUs, currently there are only ${hotplugged} hotplugged CPUs`,
     );
   }
+  if (amount > 0 && ctx.accelerator === 'tcg' && !ctx.allowTcgVcpuUnplug) {
+    throw new HotplugNotSupportedError(
+      'vCPU hot-remove is refused under TCG: QEMU 7.2 crashes (SIGSEGV) on the next hot-plug after a vCPU was unplugged',
+    );
+  }
   if (ctx.paused && amount > 0) {
     throw new HotplugNotSupportedError(
       'vCPUs cannot be removed while the VM is paused (the guest must acknowledge)',

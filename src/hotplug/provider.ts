@@ -26,6 +26,8 @@ export interface HotplugProviderOptions {
   readonly reservedBlockIndexes?: readonly number[];
   readonly limits?: Partial<HotplugLimits>;
   readonly deadlines?: Partial<HotplugDeadlines>;
+  /** The plan's accelerator (`machine.accel`); see {@link HotplugContext.accelerator}. */
+  readonly accelerator?: 'kvm' | 'tcg';
   /** Phase two inside the guest; resolved per operation (e.g. `() => agentGuestProbe(await sb.agent())`). */
   readonly guest?: () => Promise<GuestProbe | undefined> | GuestProbe | undefined;
 }
@@ -81,6 +83,7 @@ export function createHotplugProvider(opts: HotplugProviderOptions): HotplugProv
           ...(guest ? { guest } : {}),
           ...(ctx.logger ? { logger: ctx.logger } : {}),
           ...(opts.limits ? { limits: opts.limits } : {}),
+          ...(opts.accelerator ? { accelerator: opts.accelerator } : {}),
           ...(opts.deadlines ? { deadlines: opts.deadlines } : {}),
         },
         input.op,

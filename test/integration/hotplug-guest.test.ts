@@ -68,7 +68,12 @@ describe.skipIf(!QEMU || !guest('cloud'))('hot-plug seen from inside the default
   // left the TCG guest unable to online the CPU (stop_machine soft lockup); lowest ids go first now.
   it('brings hot-added vCPUs online in the guest and takes the most recently added away again', async () => {
     const vm = await bootGuest();
-    const ctx = contextFor(vm, { guest: agentGuestProbe(vm.agent), deadlines: { guestMs: 20_000 } });
+    // QEMU 7.2 TCG crashes on a later hot-plug after a vCPU unplug: allowed here, the VM is discarded.
+    const ctx = contextFor(vm, {
+      guest: agentGuestProbe(vm.agent),
+      deadlines: { guestMs: 20_000 },
+      allowTcgVcpuUnplug: true,
+    });
     expect((await vm.agent.request('cpus', [])).online).toBe(1);
     expect(await runOperation(ctx, { kind: 'resize-vcpus', count: 3 })).toMatchObject({
       currentVCPUs: 1,

@@ -195,6 +195,8 @@ export function contextFor(
     deadlines: { commandMs: 10_000, deviceDeletedMs: 20_000, guestMs: 45_000, ...over.deadlines },
     ...(over.guest ? { guest: over.guest } : {}),
     ...(over.paused !== undefined ? { paused: over.paused } : {}),
+    accelerator: over.accelerator ?? 'tcg',
+    ...(over.allowTcgVcpuUnplug ? { allowTcgVcpuUnplug: true } : {}),
     phases,
   };
 }

@@ -407,6 +407,10 @@ describe.skipIf(!QEMU)('hot-plugging vhost-user-blk, VFIO, vCPUs and memory into
     const strict = await fails(ctx, { kind: 'resize-vcpus', count: 5, strict: true });
     expect(strict).toMatchObject({ name: 'HotplugCapacityError', resource: 'maxcpus' });
     expect(await fails(ctx, { kind: 'resize-vcpus', count: 0 })).toBeInstanceOf(HotplugInputError);
+    // QEMU 7.2 TCG segfaults on a later hot-plug after a vCPU unplug: refused under TCG, typed.
+    const down = await fails(ctx, { kind: 'resize-vcpus', count: 2 });
+    expect(down).toBeInstanceOf(HotplugNotSupportedError);
+    expect((down as HotplugNotSupportedError).message).toMatch(/TCG/);
     await expectConsistent(vm, ctx);
     expect((await qmpView(vm)).cpus).toEqual(['cpu-0', 'cpu-1', 'cpu-2']);
   });
