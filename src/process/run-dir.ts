@@ -1,5 +1,5 @@
 // Sandbox run dirs: the base dir, creation with mode 0700, derived-path and socket-path checks, removal.
-import { mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { RunDirError, RunDirPathError } from './errors.js';
@@ -79,5 +79,22 @@ export async function createRunDir(dir: string): Promise<string> {
 
 /** Removes a run dir and everything in it (missing is fine; retried if files appear meanwhile). */
 export async function removeRunDir(dir: string): Promise<void> {
+  // Fast path for the usual flat dir (files and sockets): lstat and readdir at once, the unlinks
+  // at once, one rmdir (`rm -r` goes step by step and lstats every entry). Anything unusual (a
+  // symlink in place of the dir, a subdir, a late file) goes to `rm`, which retries.
+  try {
+    const [stat, entries] = await Promise.all([lstat(dir), readdir(dir, { withFileTypes: true })]);
+    if (stat.isDirectory() && !entries.some((e) => e.isDirectory())) {
+      await Promise.all(entries.map((e) => unlink(join(dir, e.name)).catch(ignoreMissing)));
+      await rmdir(dir);
+      return;
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+  }
   await rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 5 });
+}
+
+function ignoreMissing(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
 }

@@ -21,6 +21,7 @@ import { withSpan } from './tracing.js';
 
 /** Deadline of our own QMP `stop`/`cont`. */
 const VM_COMMAND_TIMEOUT_MS = 10_000;
+const VM_COMMAND_OPTIONS = { timeoutMs: VM_COMMAND_TIMEOUT_MS } as const;
 /** Deadline of `dump-guest-memory` (a guest of a few GiB under TCG). */
 const DUMP_TIMEOUT_MS = 120_000;
 
@@ -89,20 +90,13 @@ function provideSandboxMachine(operations: OperationProvider | undefined) {
       }),
       // No abort signal for stop/cont: the QMP event often settles the state before the reply, and
       // the command must still complete (and its reply be consumed) after this actor is gone.
-      pauseVm: fromPromise<void, VmCommandInput>(async ({ input, system }) =>
-        withSpan('sandbox.pause', attrs(input.sandboxId), async () => {
-          await requireQmp(runtimeOf(system)).execute('stop', undefined, {
-            timeoutMs: VM_COMMAND_TIMEOUT_MS,
-          });
-        }),
-      ),
-      resumeVm: fromPromise<void, VmCommandInput>(async ({ input, system }) =>
-        withSpan('sandbox.resume', attrs(input.sandboxId), async () => {
-          await requireQmp(runtimeOf(system)).execute('cont', undefined, {
-            timeoutMs: VM_COMMAND_TIMEOUT_MS,
-          });
-        }),
-      ),
+      // No span here: `sb.pause()`/`sb.resume()` record the operation's one span around this.
+      pauseVm: fromPromise<void, VmCommandInput>(async ({ system }) => {
+        await requireQmp(runtimeOf(system)).execute('stop', undefined, VM_COMMAND_OPTIONS);
+      }),
+      resumeVm: fromPromise<void, VmCommandInput>(async ({ system }) => {
+        await requireQmp(runtimeOf(system)).execute('cont', undefined, VM_COMMAND_OPTIONS);
+      }),
       runOperation: fromPromise<unknown, RunOperationInput>(async ({ input, signal, system }) =>
         withSpan(`sandbox.operation.${input.op.kind}`, attrs(input.sandboxId), async () => {
           const rt = runtimeOf(system);

@@ -109,6 +109,8 @@ export class Sandbox implements AsyncDisposable {
   private readonly subject = new Subject<LifecycleEvent>();
   private readonly done: Promise<StopResult>;
   private agentClient: Promise<GuestAgentClient> | undefined;
+  /** Pending pause/resume calls, settled when the actor ends (one reaction on `done` for all). */
+  private readonly settlers = new Set<() => void>();
   private operationCounter = 0;
 
   /** @internal Use {@link createSandbox} or {@link openSandbox}. */
@@ -149,6 +151,7 @@ export class Sandbox implements AsyncDisposable {
     });
     // The agent connection dies with QEMU; close our end when the sandbox is stopped.
     void this.done.then(async () => {
+      for (const settle of [...this.settlers]) settle();
       const agent = await this.agentClient?.catch(() => undefined);
       agent?.close();
     });
@@ -408,32 +411,42 @@ export class Sandbox implements AsyncDisposable {
 
   private toggle(command: 'pause' | 'resume'): Promise<void> {
     const target: SandboxPhase = command === 'pause' ? 'paused' : 'running';
-    return withSpan(`sandbox.${command}`, { 'vmactor.sandbox.id': this.id }, async () => {
+    return withSpan(`sandbox.${command}`, { 'vmactor.sandbox.id': this.id }, () => {
       const phase = this.phase;
       if (phase !== 'running' && phase !== 'paused') {
-        throw new SandboxStateError(`Expected the sandbox to be running or paused, got \`${phase}\``, phase);
+        return Promise.reject(
+          new SandboxStateError(`Expected the sandbox to be running or paused, got \`${phase}\``, phase),
+        );
       }
-      const state = this.actor.getSnapshot();
-      const settled = state.matches({ active: { run: target } });
-      if (settled) return;
-      const failed = new Promise<never>((_, reject) => {
-        const sub = this.actor.on('command-failed', (e) => {
-          if (e.command !== command) return;
-          sub.unsubscribe();
-          reject(new SandboxCommandError(command, { cause: e.error }));
-        });
-        void this.done.then(() => sub.unsubscribe());
-      });
-      failed.catch(() => {});
-      const reached = this.until([target, 'stopping', 'stopped']);
-      this.actor.send({ type: command === 'pause' ? 'PAUSE' : 'RESUME' });
-      const to = await Promise.race([reached, failed]);
-      if (to !== target) {
-        throw new SandboxStateError(
+      const stoppedWhile = (to: SandboxPhase) =>
+        new SandboxStateError(
           `The sandbox stopped while ${command === 'pause' ? 'pausing' : 'resuming'}`,
           to,
         );
-      }
+      const snapshot = this.actor.getSnapshot();
+      if (snapshot.status !== 'active') return Promise.reject(stoppedWhile('stopped'));
+      if (snapshot.matches({ active: { run: target } })) return Promise.resolve();
+      // One settle for every outcome: the target phase, this command failing, or the sandbox
+      // stopping (or its actor ending) first. Both listeners go as soon as one of them fires.
+      return new Promise<void>((resolve, reject) => {
+        const finish = (err?: Error): void => {
+          if (!this.settlers.delete(onEnd)) return;
+          lifecycle.unsubscribe();
+          failed.unsubscribe();
+          if (err) reject(err);
+          else resolve();
+        };
+        const onEnd = (): void => finish(stoppedWhile('stopped'));
+        this.settlers.add(onEnd);
+        const lifecycle = this.actor.on('lifecycle', (e) => {
+          if (e.to === target) finish();
+          else if (e.to === 'stopping' || e.to === 'stopped') finish(stoppedWhile(e.to));
+        });
+        const failed = this.actor.on('command-failed', (e) => {
+          if (e.command === command) finish(new SandboxCommandError(command, { cause: e.error }));
+        });
+        this.actor.send({ type: command === 'pause' ? 'PAUSE' : 'RESUME' });
+      });
     });
   }
 
