@@ -194,7 +194,13 @@ export async function hotplugNet(ctx: HotplugContext, op: HotplugNetOperation): 
 export async function unplugNet(ctx: HotplugContext, rec: RecordedNet): Promise<UnplugResult> {
   const wait = await deviceDelAndWait(ctx, rec.id);
   if (!wait.deleted) return { kind: 'unplug', id: rec.id, removed: false, pending: true };
-  await finishNetRemoval(ctx, rec);
+  try {
+    await finishNetRemoval(ctx, rec);
+  } catch (err) {
+    // QEMU deleted the frontend but kept the backend busy a little longer: finish it later.
+    ctx.state.markPendingRemoval(rec.id);
+    throw err;
+  }
   return { kind: 'unplug', id: rec.id, removed: true, pending: false };
 }
 

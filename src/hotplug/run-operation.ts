@@ -31,19 +31,25 @@ export async function settlePendingRemovals(ctx: HotplugContext): Promise<string
   const settled: string[] = [];
   for (const d of pending) {
     if (present.has(d.id)) continue;
-    switch (d.kind) {
-      case 'block':
-        await finishBlockRemoval(ctx, d);
-        break;
-      case 'vhost-user-blk':
-        await finishVhostUserBlkRemoval(ctx, d);
-        break;
-      case 'net':
-        await finishNetRemoval(ctx, d);
-        break;
-      case 'vfio':
-        finishVfioRemoval(ctx, d);
-        break;
+    try {
+      switch (d.kind) {
+        case 'block':
+          await finishBlockRemoval(ctx, d);
+          break;
+        case 'vhost-user-blk':
+          await finishVhostUserBlkRemoval(ctx, d);
+          break;
+        case 'net':
+          await finishNetRemoval(ctx, d);
+          break;
+        case 'vfio':
+          finishVfioRemoval(ctx, d);
+          break;
+      }
+    } catch (err) {
+      // Still busy in QEMU (e.g. the block node): stays pending, retried by the next operation.
+      ctx.logger?.warn({ err, deviceId: d.id }, 'finishing a pending removal failed; retrying later');
+      continue;
     }
     settled.push(d.id);
   }

@@ -95,7 +95,13 @@ export async function unplugVhostUserBlk(
 ): Promise<UnplugResult> {
   const wait = await deviceDelAndWait(ctx, rec.id);
   if (!wait.deleted) return { kind: 'unplug', id: rec.id, removed: false, pending: true };
-  await finishVhostUserBlkRemoval(ctx, rec);
+  try {
+    await finishVhostUserBlkRemoval(ctx, rec);
+  } catch (err) {
+    // QEMU deleted the frontend but kept the backend busy a little longer: finish it later.
+    ctx.state.markPendingRemoval(rec.id);
+    throw err;
+  }
   return { kind: 'unplug', id: rec.id, removed: true, pending: false };
 }
 
