@@ -4,9 +4,11 @@ import { buildKernelParams } from '../config/kernel-params.js';
 import type { SandboxConfig, ValidatedConfig } from '../config/types.js';
 import { type ValidateOptions, validateConfig } from '../config/validate.js';
 import { type Accelerator, probeAccelerator } from '../guest/kvm-probe.js';
+import { agentGuestProbe } from '../hotplug/guest-probe.js';
+import { createHotplugProvider, type HotplugProvider } from '../hotplug/provider.js';
 import { planQemu } from '../qemu/plan.js';
 import { openSandbox, type Sandbox, type SandboxOptions } from './sandbox.js';
-import type { LaunchPlan } from './spec.js';
+import type { LaunchPlan, OperationProvider } from './spec.js';
 
 /** Options of {@link createSandbox}: the handle's options plus config and host facts. */
 export interface CreateSandboxOptions extends SandboxOptions {
@@ -16,6 +18,11 @@ export interface CreateSandboxOptions extends SandboxOptions {
   readonly validate?: ValidateOptions;
   /** Start deadline in ms (default 30 000). */
   readonly startTimeoutMs?: number;
+  /**
+   * The guest runs vmactor's default-guest agent (`agent.channel.0`): hot-plug phase two then waits
+   * for the guest to report the device. Default false: phase two ends with QEMU's own confirmation.
+   */
+  readonly guestAgent?: boolean;
 }
 
 let probed: Promise<Accelerator> | undefined;
@@ -67,26 +74,43 @@ export async function createSandbox(
   const accelerator = options.accelerator ?? (await (probed as Promise<Accelerator>));
   const hv = validated.hypervisor;
   const kernelParams = buildKernelParams(hv).cmdline;
-  return openSandbox(
+  // Hot-plug (issue 5's layer) needs the plan's bridges, known once the plan exists (at start):
+  // the provider is created with the plan; operations are refused by the machine before that.
+  let hotplug: HotplugProvider | undefined;
+  const operations: OperationProvider = options.operations ?? {
+    run: (input, ctx) => {
+      if (!hotplug) throw new Error('hot-plug provider used before the sandbox was planned');
+      return hotplug.run(input, ctx);
+    },
+    hasCapacity: (params) => hotplug?.hasCapacity(params) ?? false,
+  };
+  const sandbox: Sandbox = openSandbox(
     {
       id: validated.id,
-      plan: (runDir) =>
-        withPanicDevice(
-          planQemu(validated, {
-            runDir,
-            qmpFd: 3,
-            accelerator,
-            virtiofsdFd: 0,
-            kernelParams,
-            ...hostFacts(),
-          }),
-          validated,
-        ),
+      plan: (runDir) => {
+        const plan = planQemu(validated, {
+          runDir,
+          qmpFd: 3,
+          accelerator,
+          virtiofsdFd: 0,
+          kernelParams,
+          ...hostFacts(),
+        });
+        hotplug = createHotplugProvider({
+          config: hv,
+          bridges: plan.bridges,
+          pcieRootPorts: hv.pcieRootPort,
+          accelerator: plan.machine.accel,
+          ...(options.guestAgent ? { guest: async () => agentGuestProbe(await sandbox.agent()) } : {}),
+        });
+        return withPanicDevice(plan, validated);
+      },
       guestMemoryDump: hv.guestMemoryDumpPath
         ? { path: hv.guestMemoryDumpPath, paging: hv.guestMemoryDumpPaging }
         : null,
       ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     },
-    options,
+    { ...options, operations },
   );
+  return sandbox;
 }
