@@ -15,7 +15,7 @@ function which(bin: string): string | undefined {
 
 /**
  * Path of a host binary a test needs. Missing in CI → throws (a failure, never a skip).
- * Outside CI the test file may decide to skip with a visible reason via `describe.skipIf`.
+ * Outside CI a test file may skip with `describe.skipIf(!QEMU)`; in CI that condition is never true.
  */
 export function hostBinary(bin: string): string | undefined {
   const p = bin.startsWith('/') ? (existsSync(bin) ? bin : undefined) : which(bin);
@@ -35,4 +35,11 @@ export function guest(flavour: GuestFlavour = 'cloud'): GuestArtifacts | undefin
   const ok = existsSync(g.kernel) && existsSync(g.initrd);
   if (!ok && inCI) throw new Error(`CI=true but the ${flavour} guest is missing (run vmactor setup)`);
   return ok ? g : undefined;
+}
+
+/** True when running as root (netns, tap devices). Not root in CI → throws (a failure, never a skip). */
+export function isRoot(): boolean {
+  const root = process.getuid?.() === 0;
+  if (!root && inCI) throw new Error('CI=true but the tests are not running as root (needed for netns/tap)');
+  return root;
 }

@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agentGuestProbe, runOperation, setupVirtioMem } from '../../src/hotplug/index.js';
-import { guest, QEMU } from '../helpers/env.js';
+import { guest, isRoot, QEMU } from '../helpers/env.js';
 import {
   cleanupVms,
   contextFor,
@@ -117,7 +117,7 @@ describe.skipIf(!QEMU || !guest('cloud'))('hot-plug seen from inside the default
     expect(after - before).toBeGreaterThan(200 * 1024);
   });
 
-  it.skipIf(process.getuid?.() !== 0)(
+  it.skipIf(!isRoot())(
     'shows a hot-plugged NIC on a real tap (QEMU in a test-created netns) in the guest by its MAC',
     async () => {
       const ns = `vmactor-hp-${process.pid}-g`;

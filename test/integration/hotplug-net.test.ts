@@ -6,10 +6,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HotplugInputError, HotplugRefusedError, runOperation } from '../../src/hotplug/index.js';
-import { QEMU } from '../helpers/env.js';
+import { isRoot, QEMU } from '../helpers/env.js';
 import { cleanupVms, contextFor, launchVm, qmpView, recordedView, runState } from './hotplug-harness.js';
 
-const root = process.getuid?.() === 0;
+const root = isRoot();
 const ns = `vmactor-hp-${process.pid}`;
 
 function ipNs(...args: string[]): string {
