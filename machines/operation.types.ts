@@ -122,8 +122,18 @@ export interface DumpOperation {
 }
 
 /** Every modifying operation the sandbox machine serializes. */
+/**
+ * The seeds' setupVirtioMem: a virtio-mem backend of (host − boot) MiB (capped by maxmem) and a
+ * `virtio-mem-pci` with `requested-size=0`. `createSandbox` queues it when the sandbox first runs
+ * and `virtioMem` is on, so later resize-memory operations (serialized behind it) can use it.
+ */
+export interface SetupVirtioMemOperation {
+  readonly kind: 'setup-virtio-mem';
+}
+
 export type SandboxOperation =
   | HotplugBlockOperation
+  | SetupVirtioMemOperation
   | HotplugVhostUserBlkOperation
   | HotplugNetOperation
   | HotplugVfioOperation

@@ -18,6 +18,7 @@ import { toHotplugError } from './steps.js';
 import type { OperationResult, UnplugResult } from './types.js';
 import { finishVfioRemoval, hotplugVfio, unplugVfio } from './vfio.js';
 import { finishVhostUserBlkRemoval, hotplugVhostUserBlk, unplugVhostUserBlk } from './vhost-user-blk.js';
+import { setupVirtioMem } from './virtio-mem.js';
 
 /**
  * Finishes removals whose `DEVICE_DELETED` came while nobody waited (the VM was paused, or the
@@ -98,6 +99,8 @@ async function dispatch(ctx: HotplugContext, op: SandboxOperation): Promise<Oper
       return resizeMemory(ctx, op.mib, op.memoryBlockSizeMiB ?? 0, op.probe ?? false);
     case 'resize-vcpus':
       return resizeVCPUs(ctx, op.count, op.strict ?? false);
+    case 'setup-virtio-mem':
+      return { kind: 'setup-virtio-mem', ...(await setupVirtioMem(ctx)) };
     default:
       throw new HotplugNotSupportedError(`Operation \`${op.kind}\` is not a hot-plug operation`);
   }

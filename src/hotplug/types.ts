@@ -1,5 +1,5 @@
 // What each operation resolves with (the `result` of the machine's `confirmed` phase): plain data.
-import type { HotplugBlockDriver } from './device-state.js';
+import type { DevicePlacement, HotplugBlockDriver } from './device-state.js';
 
 /** How phase two was confirmed: by the guest (agent), by QEMU only (no guest probe, or paused). */
 export type ConfirmedBy = 'guest' | 'qemu';
@@ -105,7 +105,15 @@ export interface ResizeVcpusResult {
 }
 
 /** What `runOperation` resolves with. */
+/** What `setup-virtio-mem` did: the region size and where the device sits. */
+export interface SetupVirtioMemResult {
+  readonly kind: 'setup-virtio-mem';
+  readonly regionMiB: number;
+  readonly placement: DevicePlacement;
+}
+
 export type OperationResult =
+  | SetupVirtioMemResult
   | BlockPlugResult
   | VhostUserBlkPlugResult
   | NetPlugResult

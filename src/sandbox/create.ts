@@ -1,5 +1,6 @@
 // createSandbox: validate the config, plan QEMU for the run dir, and hand a Sandbox back (nothing launched yet).
 import { availableParallelism, totalmem } from 'node:os';
+import { filter, take } from 'rxjs';
 import { buildKernelParams } from '../config/kernel-params.js';
 import type { SandboxConfig, ValidatedConfig } from '../config/types.js';
 import { type ValidateOptions, validateConfig } from '../config/validate.js';
@@ -112,5 +113,23 @@ export async function createSandbox(
     },
     { ...options, operations },
   );
+  if (hv.virtioMem && !options.operations) queueVirtioMemSetup(sandbox);
   return sandbox;
+}
+
+/**
+ * With `virtioMem`, the seeds set virtio-mem up right after the VM starts: queued as the first
+ * operation when the sandbox first runs, so resizes (serialized behind it) find it in place.
+ */
+function queueVirtioMemSetup(sandbox: Sandbox): void {
+  sandbox.events$
+    .pipe(
+      filter((e) => e.to === 'running'),
+      take(1),
+    )
+    .subscribe(() => {
+      sandbox.operate({ kind: 'setup-virtio-mem' }, { id: 'setup-virtio-mem' }).catch((err: unknown) => {
+        sandbox.logger.warn({ err }, 'virtio-mem setup failed; resize-memory will use pc-dimm');
+      });
+    });
 }

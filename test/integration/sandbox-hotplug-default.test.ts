@@ -67,4 +67,38 @@ describe.skipIf(!QEMU || !g)('hot-plug through createSandbox with the default gu
     expect(descendants()).toEqual([]);
     expect(leftovers(base)).toEqual([]);
   });
+
+  it('sets virtio-mem up when the sandbox first runs, and a memory resize grows the guest through it', async () => {
+    const cfg = config();
+    const sb = await createTracked(
+      { ...cfg, hypervisor: { ...cfg.hypervisor, virtioMem: true } },
+      { runDir: base, logger: quietLogger, accelerator: 'tcg', guestAgent: true },
+    );
+    const ops: { id: string; phase: string }[] = [];
+    sb.actor.on('operation', (e) => ops.push({ id: e.id, phase: e.phase }));
+    await sb.start();
+    const agent = await sb.agent();
+    await agent.waitReady({ timeout: 60_000 });
+    const before = (await agent.request('online-mem', [], { timeout: 10_000 })).memTotalKiB;
+
+    // Serialized behind the setup the sandbox queued when it first ran.
+    const r = await sb.operate({ kind: 'resize-memory', mib: 768 }, { id: 'grow' });
+    expect(r).toMatchObject({ previousMiB: 512, currentMiB: 768, via: 'virtio-mem' });
+    expect(ops.filter((o) => o.id === 'setup-virtio-mem').map((o) => o.phase)).toEqual([
+      'requested',
+      'applied',
+      'confirmed',
+    ]);
+    expect(ops.findIndex((o) => o.id === 'grow')).toBeGreaterThan(
+      ops.findIndex((o) => o.id === 'setup-virtio-mem' && o.phase === 'confirmed'),
+    );
+    const qmpSize = await sb.qmp?.execute('qom-get', { path: 'virtiomem0', property: 'size' });
+    expect(qmpSize).toBe(256 * 1024 * 1024);
+    const after = (await agent.request('online-mem', [], { timeout: 10_000 })).memTotalKiB;
+    expect(after - before).toBeGreaterThan(200 * 1024);
+
+    expect((await sb.stop()).stopReason).toBe('requested');
+    expect(descendants()).toEqual([]);
+    expect(leftovers(base)).toEqual([]);
+  });
 });
