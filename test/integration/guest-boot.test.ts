@@ -45,7 +45,7 @@ function consoleLine(file: string, line: string, deadlineMs: number): Promise<st
 
 afterEach(cleanupGuests);
 
-describe.skipIf(!QEMU || !guest('cloud'))('the cloud default guest under TCG', () => {
+describe('the cloud default guest under TCG', () => {
   it('prints its ready line, reports CPUs, memory, disks and NICs, writes a disk the host can read, and powers off', async () => {
     const dir = await tempDir();
     const disk = join(dir, 'disk.img');
@@ -108,58 +108,43 @@ describe.skipIf(!QEMU || !guest('cloud'))('the cloud default guest under TCG', (
     });
   });
 
-  it.skipIf(!VIRTIOFSD)(
-    'mounts a virtiofs share from a real virtiofsd and reads a file the host wrote',
-    async () => {
-      const dir = await tempDir();
-      const share = join(dir, 'share');
-      await mkdir(share);
-      await writeFile(join(share, 'hello.txt'), 'written by the host for virtiofs\n');
-      const sock = join(dir, 'vfs.sock');
-      const virtiofsd = spawn(VIRTIOFSD as string, [`--socket-path=${sock}`, '-o', `source=${share}`], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        shell: false,
-      });
-      children.push(virtiofsd);
-      await withDeadline(
-        new Promise<void>((resolve, reject) => {
-          let err = '';
-          virtiofsd.stderr?.setEncoding('utf8').on('data', (d: string) => {
-            err += d;
-            if (err.includes('Waiting for vhost-user socket connection')) resolve();
-          });
-          virtiofsd.once('exit', (code) => reject(new Error(`virtiofsd exited ${code}: ${err}`)));
-        }),
-        10_000,
-        'virtiofsd listening',
-      );
-      const vm = await boot(
-        dir,
-        'cloud',
-        [
-          '-chardev',
-          `socket,id=vfs0,path=${sock}`,
-          '-device',
-          'vhost-user-fs-pci,chardev=vfs0,tag=hostshare',
-        ],
-        [
-          '-m',
-          '512',
-          '-object',
-          'memory-backend-memfd,id=mem,size=512M,share=on',
-          '-numa',
-          'node,memdev=mem',
-        ],
-      );
-      await vm.client.waitReady({ timeout: 45_000 });
-      expect(await vm.client.request('mount', ['virtiofs', 'hostshare', '/mnt/host'])).toEqual({
-        mounted: '/mnt/host',
-      });
-      expect((await vm.client.readFile('/mnt/host/hello.txt')).toString()).toBe(
-        'written by the host for virtiofs\n',
-      );
-    },
-  );
+  it('mounts a virtiofs share from a real virtiofsd and reads a file the host wrote', async () => {
+    const dir = await tempDir();
+    const share = join(dir, 'share');
+    await mkdir(share);
+    await writeFile(join(share, 'hello.txt'), 'written by the host for virtiofs\n');
+    const sock = join(dir, 'vfs.sock');
+    const virtiofsd = spawn(VIRTIOFSD as string, [`--socket-path=${sock}`, '-o', `source=${share}`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      shell: false,
+    });
+    children.push(virtiofsd);
+    await withDeadline(
+      new Promise<void>((resolve, reject) => {
+        let err = '';
+        virtiofsd.stderr?.setEncoding('utf8').on('data', (d: string) => {
+          err += d;
+          if (err.includes('Waiting for vhost-user socket connection')) resolve();
+        });
+        virtiofsd.once('exit', (code) => reject(new Error(`virtiofsd exited ${code}: ${err}`)));
+      }),
+      10_000,
+      'virtiofsd listening',
+    );
+    const vm = await boot(
+      dir,
+      'cloud',
+      ['-chardev', `socket,id=vfs0,path=${sock}`, '-device', 'vhost-user-fs-pci,chardev=vfs0,tag=hostshare'],
+      ['-m', '512', '-object', 'memory-backend-memfd,id=mem,size=512M,share=on', '-numa', 'node,memdev=mem'],
+    );
+    await vm.client.waitReady({ timeout: 45_000 });
+    expect(await vm.client.request('mount', ['virtiofs', 'hostshare', '/mnt/host'])).toEqual({
+      mounted: '/mnt/host',
+    });
+    expect((await vm.client.readFile('/mnt/host/hello.txt')).toString()).toBe(
+      'written by the host for virtiofs\n',
+    );
+  });
 });
 
 /** A minimal QMP exchange over a socket QEMU connected to (enough to hotplug in a test). */
@@ -196,7 +181,7 @@ async function qmp(socket: Socket) {
   return { execute, event };
 }
 
-describe.skipIf(!QEMU || !guest('cloud'))('hotplug and panics seen from inside the cloud guest', () => {
+describe('hotplug and panics seen from inside the cloud guest', () => {
   it('onlines a hot-added CPU on request, sees hot-added memory online, and reports a panic through pvpanic', async () => {
     const dir = await tempDir();
     const qmpListener = await listenGuestAgent(join(dir, 'qmp.sock'));
@@ -249,7 +234,7 @@ describe.skipIf(!QEMU || !guest('cloud'))('hotplug and panics seen from inside t
   });
 });
 
-describe.skipIf(!QEMU || !guest('cloud'))('an agent channel QEMU listens on', () => {
+describe('an agent channel QEMU listens on', () => {
   it('lets a host reconnect to the agent channel and talk to the guest again', async () => {
     const dir = await tempDir();
     const agentPath = join(dir, 'agent-server.sock');
@@ -297,7 +282,7 @@ describe.skipIf(!QEMU || !guest('cloud'))('an agent channel QEMU listens on', ()
   });
 });
 
-describe.skipIf(!QEMU || !guest('cloud'))('a guest without virtio-serial', () => {
+describe('a guest without virtio-serial', () => {
   it('serves the agent protocol on a second serial port (ttyS1) instead', async () => {
     const dir = await tempDir();
     const listener = await listenGuestAgent(join(dir, 'ttyS1.sock'));
@@ -341,7 +326,7 @@ describe.skipIf(!QEMU || !guest('cloud'))('a guest without virtio-serial', () =>
   });
 });
 
-describe.skipIf(!QEMU || !guest('generic'))('the generic default guest under TCG', () => {
+describe('the generic default guest under TCG', () => {
   it('mounts a 9p share and reads a file the host wrote', async () => {
     const dir = await tempDir();
     const share = join(dir, 'share9p');
@@ -361,7 +346,7 @@ describe.skipIf(!QEMU || !guest('generic'))('the generic default guest under TCG
   });
 });
 
-describe.skipIf(!QEMU || !guest('cloud'))('the accelerator probe', () => {
+describe('the accelerator probe', () => {
   it('reaches a verdict within its deadline and leaves no QEMU process behind', async () => {
     const before = new Set(descendants());
     const probe = await probeAcceleratorDetails({ fresh: true, deadlineMs: 5000, qemu: QEMU as string });

@@ -22,7 +22,7 @@ import {
 } from '../../src/hotplug/index.js';
 import { createBridges } from '../../src/qemu/bridges.js';
 import { alive, descendants } from '../helpers/census.js';
-import { hostBinary, QEMU } from '../helpers/env.js';
+import { hostBinary } from '../helpers/env.js';
 import {
   cleanupVms,
   contextFor,
@@ -70,7 +70,7 @@ async function fails(ctx: HotplugContext, op: SandboxOperation): Promise<unknown
   );
 }
 
-describe.skipIf(!QEMU)('hot-plugging disks into a real QEMU', () => {
+describe('hot-plugging disks into a real QEMU', () => {
   it('puts a virtio-blk disk on the first bridge slot with PCI path 02/01, reports applied then confirmed, and QMP agrees', async () => {
     const vm = await launchVm();
     const ctx = contextFor(vm);
@@ -282,55 +282,52 @@ describe.skipIf(!QEMU)('hot-plugging disks into a real QEMU', () => {
   });
 });
 
-describe.skipIf(!QEMU)('hot-plugging vhost-user-blk, VFIO, vCPUs and memory into a real QEMU', () => {
-  it.skipIf(!QSD)(
-    'adds a vhost-user-blk device served by qemu-storage-daemon on a bridge slot, and undoes the chardev when device_add fails',
-    async () => {
-      const vm = await launchVm({
-        memory: '512M,slots=4,maxmem=2G',
-        extra: [
-          '-object',
-          'memory-backend-memfd,id=ram0,size=512M,share=on',
-          '-machine',
-          'memory-backend=ram0',
-        ],
-        coldIds: ['ram0'],
-      });
-      const file = await disk(vm, 'vub.img');
-      const sock = join(vm.dir, 'vub.sock');
-      // --daemonize: the parent exits once the export listens (the readiness signal); the daemon's pid is in the pid file.
-      const pidFile = join(vm.dir, 'qsd.pid');
-      const qsd = spawn(
-        QSD as string,
-        [
-          '--daemonize',
-          '--pidfile',
-          pidFile,
-          '--blockdev',
-          `driver=file,node-name=file0,filename=${file}`,
-          '--export',
-          `type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=${sock},writable=on`,
-        ],
-        { stdio: ['ignore', 'ignore', 'inherit'], shell: false },
-      );
-      const [code] = await once(qsd, 'exit');
-      expect(code).toBe(0);
-      daemons.push(Number((await readFile(pidFile, 'utf8')).trim()));
-      const ctx = contextFor(vm);
-      const r = await runOperation(ctx, { kind: 'hotplug-vhost-user-blk', id: 'vub1', socketPath: sock });
-      expect(r).toEqual({
-        kind: 'hotplug-vhost-user-blk',
-        id: 'vub1',
-        pciPath: '02/01',
-        confirmedBy: 'qemu',
-      });
-      await expectConsistent(vm, ctx);
-      const err = await fails(ctx, { kind: 'hotplug-vhost-user-blk', id: 'pci-bridge-0', socketPath: sock });
-      expect(err).toBeInstanceOf(HotplugRefusedError);
-      await expectConsistent(vm, ctx);
-      expect((await qmpView(vm)).chardevs).toEqual(['char-vub1']);
-    },
-  );
+describe('hot-plugging vhost-user-blk, VFIO, vCPUs and memory into a real QEMU', () => {
+  it('adds a vhost-user-blk device served by qemu-storage-daemon on a bridge slot, and undoes the chardev when device_add fails', async () => {
+    const vm = await launchVm({
+      memory: '512M,slots=4,maxmem=2G',
+      extra: [
+        '-object',
+        'memory-backend-memfd,id=ram0,size=512M,share=on',
+        '-machine',
+        'memory-backend=ram0',
+      ],
+      coldIds: ['ram0'],
+    });
+    const file = await disk(vm, 'vub.img');
+    const sock = join(vm.dir, 'vub.sock');
+    // --daemonize: the parent exits once the export listens (the readiness signal); the daemon's pid is in the pid file.
+    const pidFile = join(vm.dir, 'qsd.pid');
+    const qsd = spawn(
+      QSD as string,
+      [
+        '--daemonize',
+        '--pidfile',
+        pidFile,
+        '--blockdev',
+        `driver=file,node-name=file0,filename=${file}`,
+        '--export',
+        `type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=${sock},writable=on`,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], shell: false },
+    );
+    const [code] = await once(qsd, 'exit');
+    expect(code).toBe(0);
+    daemons.push(Number((await readFile(pidFile, 'utf8')).trim()));
+    const ctx = contextFor(vm);
+    const r = await runOperation(ctx, { kind: 'hotplug-vhost-user-blk', id: 'vub1', socketPath: sock });
+    expect(r).toEqual({
+      kind: 'hotplug-vhost-user-blk',
+      id: 'vub1',
+      pciPath: '02/01',
+      confirmedBy: 'qemu',
+    });
+    await expectConsistent(vm, ctx);
+    const err = await fails(ctx, { kind: 'hotplug-vhost-user-blk', id: 'pci-bridge-0', socketPath: sock });
+    expect(err).toBeInstanceOf(HotplugRefusedError);
+    await expectConsistent(vm, ctx);
+    expect((await qmpView(vm)).chardevs).toEqual(['char-vub1']);
+  });
 
   it('refuses a vhost-user-blk socket nobody listens on with a typed error and leaves no chardev or slot', async () => {
     const vm = await launchVm();

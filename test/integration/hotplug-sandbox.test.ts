@@ -43,7 +43,7 @@ async function started(config = testConfig()) {
   return { sb, hotplug, events, base };
 }
 
-describe.skipIf(!QEMU)('hot-plug through the sandbox machine', () => {
+describe('hot-plug through the sandbox machine', () => {
   it('runs a disk hot-plug as an OPERATION with requested, applied and confirmed phases and the provider result', async () => {
     const { sb, hotplug, events, base } = await started();
     const file = join(base, 'disk.img');

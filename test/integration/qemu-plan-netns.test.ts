@@ -7,7 +7,7 @@ import type { SandboxConfig } from '../../src/config/types.js';
 import { classifyQemuStartError } from '../../src/qemu/devices/refusal.js';
 import { planFromConfig } from '../golden/plan/plan-from-config.js';
 import { descendants } from '../helpers/census.js';
-import { guest, hostBinary, inCI, QEMU } from '../helpers/env.js';
+import { guest, hostBinary, isRoot } from '../helpers/env.js';
 import { EarlyExitError, launchWithQmp, syntheticGuest } from './qemu-plan-harness.js';
 import { verifyPlanViaQmp } from './qemu-plan-verify.js';
 
@@ -17,15 +17,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 // Every QEMU and virtiofsd a test started is gone when it ends (killed by PID and reaped).
 afterEach(() => expect(descendants()).toEqual([]));
 
-function canUseNetns(): boolean {
-  if (process.getuid?.() !== 0) {
-    if (inCI) throw new Error('CI=true but tap tests need root for ip netns');
-    return false;
-  }
-  return IP !== undefined && QEMU !== undefined;
-}
-
-const ok = canUseNetns();
+isRoot(); // ip netns and tap devices need root
 let counter = 0;
 let ns = '';
 
@@ -51,7 +43,7 @@ function sandboxConfig(net: Record<string, unknown>): { config: SandboxConfig; r
   };
 }
 
-describe.skipIf(!ok)('tap NICs in a network namespace the test creates', () => {
+describe('tap NICs in a network namespace the test creates', () => {
   beforeEach(() => {
     counter++;
     ns = `vmactor-test-${process.pid}-${counter}`;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { descendants, leftovers } from '../helpers/census.js';
-import { guest, QEMU, VIRTIOFSD } from '../helpers/env.js';
+import { guest } from '../helpers/env.js';
 import { freshId, tempRunBase } from './sandbox-fixtures.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -44,44 +44,41 @@ function vmactor(args: readonly string[], onLine?: (line: string, pid: number) =
   });
 }
 
-describe.skipIf(!QEMU || !guest('cloud'))('vmactor run', () => {
-  it.skipIf(!VIRTIOFSD)(
-    'boots the default guest, reads the share in the guest, pauses and resumes it, stops after --for with exit 0',
-    async () => {
-      const share = mkdtempSync('/tmp/vmactor-share-');
-      try {
-        writeFileSync(join(share, 'greeting.txt'), 'hello from the host\n');
-        const r = await vmactor(['run', '--for', '0.5', '--share', share, '--pause', '--id', freshId('cli')]);
-        expect(r.err).toBe('');
-        expect(r.code).toBe(0);
-        const lines = r.out.split('\n');
-        const order = [
-          /lifecycle: created -> starting/,
-          /lifecycle: starting -> running/,
-          /guest ready: VMACTOR-GUEST-READY \S+/,
-          /share: read in guest \/mnt\/share\/greeting\.txt \(20 bytes\): hello from the host/,
-          /lifecycle: running -> paused \(requested\)/,
-          /paused: a guest request is queued/,
-          /lifecycle: paused -> running \(requested\)/,
-          /resumed: the queued request was answered/,
-          /stopping \(--for 0\.5\)/,
-          /lifecycle: running -> stopping \(requested\)/,
-          /lifecycle: stopping -> stopped \(requested\)/,
-          /stopped: requested \(exit 0\)/,
-        ];
-        let at = -1;
-        for (const re of order) {
-          const i = lines.findIndex((l, k) => k > at && re.test(l));
-          expect(i, `expected a line matching ${re} after line ${at}:\n${r.out}`).toBeGreaterThan(at);
-          at = i;
-        }
-        expect(descendants()).toEqual([]);
-        expect(leftovers(base)).toEqual([]);
-      } finally {
-        rmSync(share, { recursive: true, force: true });
+describe('vmactor run', () => {
+  it('boots the default guest, reads the share in the guest, pauses and resumes it, stops after --for with exit 0', async () => {
+    const share = mkdtempSync('/tmp/vmactor-share-');
+    try {
+      writeFileSync(join(share, 'greeting.txt'), 'hello from the host\n');
+      const r = await vmactor(['run', '--for', '0.5', '--share', share, '--pause', '--id', freshId('cli')]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      const lines = r.out.split('\n');
+      const order = [
+        /lifecycle: created -> starting/,
+        /lifecycle: starting -> running/,
+        /guest ready: VMACTOR-GUEST-READY \S+/,
+        /share: read in guest \/mnt\/share\/greeting\.txt \(20 bytes\): hello from the host/,
+        /lifecycle: running -> paused \(requested\)/,
+        /paused: a guest request is queued/,
+        /lifecycle: paused -> running \(requested\)/,
+        /resumed: the queued request was answered/,
+        /stopping \(--for 0\.5\)/,
+        /lifecycle: running -> stopping \(requested\)/,
+        /lifecycle: stopping -> stopped \(requested\)/,
+        /stopped: requested \(exit 0\)/,
+      ];
+      let at = -1;
+      for (const re of order) {
+        const i = lines.findIndex((l, k) => k > at && re.test(l));
+        expect(i, `expected a line matching ${re} after line ${at}:\n${r.out}`).toBeGreaterThan(at);
+        at = i;
       }
-    },
-  );
+      expect(descendants()).toEqual([]);
+      expect(leftovers(base)).toEqual([]);
+    } finally {
+      rmSync(share, { recursive: true, force: true });
+    }
+  });
 
   it('stops cleanly on SIGINT (Ctrl-C) with exit 0', async () => {
     const r = await vmactor(['run', '--id', freshId('cli')], (line, pid) => {

@@ -10,7 +10,7 @@ import type { SandboxConfig } from '../../src/config/types.js';
 import { GuestAgentTimeoutError } from '../../src/guest/errors.js';
 import type { LifecycleEvent, Sandbox } from '../../src/sandbox/sandbox.js';
 import { descendants, leftovers } from '../helpers/census.js';
-import { guest, QEMU, VIRTIOFSD } from '../helpers/env.js';
+import { guest } from '../helpers/env.js';
 import { createTracked, freshId, quietLogger, stopAll, tempRunBase } from './sandbox-fixtures.js';
 
 const g = guest('cloud');
@@ -43,7 +43,7 @@ function expectClean(): void {
   expect(leftovers(base)).toEqual([]);
 }
 
-describe.skipIf(!QEMU || !g)('sandbox with the default guest (TCG)', () => {
+describe('sandbox with the default guest (TCG)', () => {
   it('boots to the guest ready line, keeps a readable console log, and stops cleanly', async () => {
     // loglevel=7 (after Kata's `quiet`): kernel messages reach hvc0 once init loads virtio_console.
     const cfg = config();
@@ -130,7 +130,7 @@ describe.skipIf(!QEMU || !g)('sandbox with the default guest (TCG)', () => {
     }
   });
 
-  it.skipIf(!VIRTIOFSD)('reads a file written by the host through virtio-fs, in the guest', async () => {
+  it('reads a file written by the host through virtio-fs, in the guest', async () => {
     const share = mkdtempSync('/tmp/vmactor-share-');
     try {
       writeFileSync(join(share, 'note.txt'), 'written by the host\n');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { SandboxConfig } from '../../src/config/types.js';
 import { descendants, leftovers } from '../helpers/census.js';
-import { guest, QEMU } from '../helpers/env.js';
+import { guest } from '../helpers/env.js';
 import { createTracked, freshId, quietLogger, stopAll, tempRunBase } from './sandbox-fixtures.js';
 
 const g = guest('cloud');
@@ -30,7 +30,7 @@ function config(): SandboxConfig {
   };
 }
 
-describe.skipIf(!QEMU || !g)('hot-plug through createSandbox with the default guest', () => {
+describe('hot-plug through createSandbox with the default guest', () => {
   it('hot-plugs a virtio-blk disk the guest sees and can write, then unplugs it', async () => {
     const disk = join(files, 'disk1.img');
     writeFileSync(disk, '');

@@ -29,7 +29,7 @@ function recordingSpan(name: string, attributes: Attributes): Span {
   const rec: Recorded = { name, attributes: { ...attributes }, ended: false };
   recorded.push(rec);
   const span: Span = {
-    spanContext: () => ({ traceId: '0'.repeat(31) + '1', spanId: '0'.repeat(15) + '1', traceFlags: 1 }),
+    spanContext: () => ({ traceId: `${'0'.repeat(31)}1`, spanId: `${'0'.repeat(15)}1`, traceFlags: 1 }),
     setAttribute: (k, v) => {
       if (v !== undefined) rec.attributes[k] = v;
       return span;
@@ -81,7 +81,7 @@ afterAll(() => {
   rmSync(base, { recursive: true, force: true });
 });
 
-describe.skipIf(!QEMU)('sandbox observability', () => {
+describe('sandbox observability', () => {
   it('records one span per operation, and logs through a child logger with sandboxId', async () => {
     const logs: Record<string, unknown>[] = [];
     const logger = pino({ level: 'debug' }, { write: (l: string) => logs.push(JSON.parse(l)) });

@@ -28,12 +28,7 @@ import {
 } from 'xstate';
 import type { SandboxOperation } from '../../machines/operation.types.js';
 import { sandboxMachine } from '../../machines/sandbox.machine.js';
-import type {
-  HasCapacityParams,
-  SandboxContext,
-  SandboxEvent,
-  SandboxMachineInput,
-} from '../../machines/sandbox.types.js';
+import type { HasCapacityParams, SandboxEvent, SandboxMachineInput } from '../../machines/sandbox.types.js';
 import { done, failed, LAUNCHED, START_TIMEOUT, stubbedMachine } from './machine-fixtures.js';
 
 type AnyNode = AnyStateMachine['root'];

@@ -261,7 +261,7 @@ function image(name: string, bytes = 1 << 20): string {
   return p;
 }
 
-describe.skipIf(!QEMU)('device fragments on real QEMU 7.2 (q35, TCG)', () => {
+describe('device fragments on real QEMU 7.2 (q35, TCG)', () => {
   it('realizes block, scsi, 9p, console, serial port, rng, bridges, root port, balloon and pvpanic with their ids', async () => {
     const odd = image('disk,with=comma "and quotes".img');
     const shared = join(dir, 'share,dir');
@@ -459,53 +459,50 @@ describe.skipIf(!QEMU)('device fragments on real QEMU 7.2 (q35, TCG)', () => {
   });
 
   for (const via of ['socketPath', 'socketFd'] as const) {
-    it.skipIf(!VIRTIOFSD)(
-      `realizes vhost-user-fs against a real virtiofsd (chardev by ${via}) on shared guest memory`,
-      async () => {
-        const sock = join(dir, 'vfs.sock');
-        await startVirtiofsd(sock);
-        // By fd: the test connects and hands QEMU the connected socket as fd 4.
-        const passed = via === 'socketFd' ? [await connectForQemu(sock)] : [];
-        const frag = devicesArgs(
-          [
-            {
-              type: 'vhost-user',
-              vhostType: 'fs',
-              ...(via === 'socketFd' ? { socketFd: 4 } : { socketPath: sock }),
-              charDevId: 'char-fs0',
-              typeDevId: 'fs0',
-              tag: 'kata,Shared',
-            },
-          ],
-          Q35,
-        );
-        const { qmp } = await launchWithQmp(
-          [
-            '-m',
-            '256M',
-            '-object',
-            'memory-backend-memfd,id=mem,size=256M,share=on',
-            '-numa',
-            'node,memdev=mem',
-            ...frag,
-          ],
-          { passed },
-        );
-        for (const conn of passed) conn.destroy(); // QEMU holds its own copy
-        expect(await peripheralIds(qmp)).toContain('fs0');
-        expect(
-          await qmp.executeUntyped('qom-get', { path: '/machine/peripheral/fs0', property: 'tag' }),
-        ).toBe('kata,Shared');
-        const chardevs = await qmp.execute('query-chardev');
-        expect(chardevs.map((c) => c.label)).toContain('char-fs0');
-        qmp.close();
-      },
-    );
+    it(`realizes vhost-user-fs against a real virtiofsd (chardev by ${via}) on shared guest memory`, async () => {
+      const sock = join(dir, 'vfs.sock');
+      await startVirtiofsd(sock);
+      // By fd: the test connects and hands QEMU the connected socket as fd 4.
+      const passed = via === 'socketFd' ? [await connectForQemu(sock)] : [];
+      const frag = devicesArgs(
+        [
+          {
+            type: 'vhost-user',
+            vhostType: 'fs',
+            ...(via === 'socketFd' ? { socketFd: 4 } : { socketPath: sock }),
+            charDevId: 'char-fs0',
+            typeDevId: 'fs0',
+            tag: 'kata,Shared',
+          },
+        ],
+        Q35,
+      );
+      const { qmp } = await launchWithQmp(
+        [
+          '-m',
+          '256M',
+          '-object',
+          'memory-backend-memfd,id=mem,size=256M,share=on',
+          '-numa',
+          'node,memdev=mem',
+          ...frag,
+        ],
+        { passed },
+      );
+      for (const conn of passed) conn.destroy(); // QEMU holds its own copy
+      expect(await peripheralIds(qmp)).toContain('fs0');
+      expect(await qmp.executeUntyped('qom-get', { path: '/machine/peripheral/fs0', property: 'tag' })).toBe(
+        'kata,Shared',
+      );
+      const chardevs = await qmp.execute('query-chardev');
+      expect(chardevs.map((c) => c.label)).toContain('char-fs0');
+      qmp.close();
+    });
   }
 });
 
 describe('device fragments on the other transports (real QEMU 7.2, TCG)', () => {
-  it.skipIf(!QEMU_S390X)('realizes the ccw variants on s390-ccw-virtio with their devno', async () => {
+  it('realizes the ccw variants on s390-ccw-virtio with their devno', async () => {
     const ctx: DeviceContext = { arch: 's390x', machineType: 's390-ccw-virtio' };
     const shared = join(dir, 'share');
     mkdirSync(shared);
@@ -575,53 +572,50 @@ describe('device fragments on the other transports (real QEMU 7.2, TCG)', () => 
     qmp.close();
   });
 
-  it.skipIf(!QEMU_AARCH64)(
-    'realizes the pci and mmio variants on arm64 virt (root port, bridge, pvpanic-pci, loader)',
-    async () => {
-      const ctx: DeviceContext = { arch: 'arm64', machineType: 'virt' };
-      const devices: QemuDevice[] = [
-        { type: 'pcie-root-port', id: 'rp0', chassis: 1, slot: 1, pref32Reserve: '32M' },
-        { type: 'bridge', bridgeType: 'pci', bus: 'pcie.0', id: 'pci-bridge-0', chassis: 2, shpc: false },
-        {
-          type: 'block',
-          id: 'drive0',
-          file: image('root.img'),
-          format: 'raw',
-          driver: 'virtio-blk',
-          bus: 'rp0',
-        },
-        {
-          type: 'block',
-          id: 'drive1',
-          file: image('mmio.img'),
-          format: 'raw',
-          driver: 'virtio-blk',
-          transport: 'mmio',
-        },
-        { type: 'rng', id: 'rng0', deviceId: 'rng-dev0', bus: 'pci-bridge-0', addr: '01' },
-        { type: 'pvpanic' },
-        { type: 'loader', id: 'loader0', file: image('blob.bin', 4096) },
-      ];
-      const { qmp } = await launchWithQmp(devicesArgs(devices, ctx), {
-        binary: QEMU_AARCH64!,
-        machine: 'virt,accel=tcg',
-      });
-      const types = await qmp.execute('qom-list', { path: '/machine/peripheral' });
-      expect(types).toEqual(
-        expect.arrayContaining([
-          { name: 'rp0', type: 'child<pcie-root-port>' },
-          { name: 'pci-bridge-0', type: 'child<pci-bridge>' },
-          { name: 'drive0', type: 'child<virtio-blk-pci>' },
-          { name: 'drive1', type: 'child<virtio-blk-device>' },
-          { name: 'rng-dev0', type: 'child<virtio-rng-pci>' },
-          { name: 'loader0', type: 'child<loader>' },
-        ]),
-      );
-      const anon = await qmp.execute('qom-list', { path: '/machine/peripheral-anon' });
-      expect(anon.map((c) => c.type)).toContain('child<pvpanic-pci>');
-      qmp.close();
-    },
-  );
+  it('realizes the pci and mmio variants on arm64 virt (root port, bridge, pvpanic-pci, loader)', async () => {
+    const ctx: DeviceContext = { arch: 'arm64', machineType: 'virt' };
+    const devices: QemuDevice[] = [
+      { type: 'pcie-root-port', id: 'rp0', chassis: 1, slot: 1, pref32Reserve: '32M' },
+      { type: 'bridge', bridgeType: 'pci', bus: 'pcie.0', id: 'pci-bridge-0', chassis: 2, shpc: false },
+      {
+        type: 'block',
+        id: 'drive0',
+        file: image('root.img'),
+        format: 'raw',
+        driver: 'virtio-blk',
+        bus: 'rp0',
+      },
+      {
+        type: 'block',
+        id: 'drive1',
+        file: image('mmio.img'),
+        format: 'raw',
+        driver: 'virtio-blk',
+        transport: 'mmio',
+      },
+      { type: 'rng', id: 'rng0', deviceId: 'rng-dev0', bus: 'pci-bridge-0', addr: '01' },
+      { type: 'pvpanic' },
+      { type: 'loader', id: 'loader0', file: image('blob.bin', 4096) },
+    ];
+    const { qmp } = await launchWithQmp(devicesArgs(devices, ctx), {
+      binary: QEMU_AARCH64!,
+      machine: 'virt,accel=tcg',
+    });
+    const types = await qmp.execute('qom-list', { path: '/machine/peripheral' });
+    expect(types).toEqual(
+      expect.arrayContaining([
+        { name: 'rp0', type: 'child<pcie-root-port>' },
+        { name: 'pci-bridge-0', type: 'child<pci-bridge>' },
+        { name: 'drive0', type: 'child<virtio-blk-pci>' },
+        { name: 'drive1', type: 'child<virtio-blk-device>' },
+        { name: 'rng-dev0', type: 'child<virtio-rng-pci>' },
+        { name: 'loader0', type: 'child<loader>' },
+      ]),
+    );
+    const anon = await qmp.execute('qom-list', { path: '/machine/peripheral-anon' });
+    expect(anon.map((c) => c.type)).toContain('child<pvpanic-pci>');
+    qmp.close();
+  });
 
   it('realizes the mmio variants on an amd64 microvm', async () => {
     const ctx: DeviceContext = { arch: 'amd64', machineType: 'microvm' };
@@ -789,7 +783,7 @@ describe('every golden fixture meets real QEMU 7.2: realized by id, or refused a
     const binary = BINARY[ctx.arch];
     const title =
       'refuse' in expected ? `refuses ${name} on this host as ${expected.refuse}` : `realizes ${name}`;
-    it.skipIf(!binary)(title, async () => {
+    it(title, async () => {
       const dev = localize(device);
       const nvdimm = dev.type === 'nvdimm';
       const shared = dev.type === 'vhost-user' ? ',memory-backend=mem' : '';
@@ -844,7 +838,7 @@ describe('every golden fixture meets real QEMU 7.2: realized by id, or refused a
   }
 });
 
-describe.skipIf(!QEMU)("QEMU's real refusals become typed errors", () => {
+describe("QEMU's real refusals become typed errors", () => {
   it('reads a vfio-pci device with a BDF that does not exist as ERR_QEMU_VFIO_UNAVAILABLE', async () => {
     const args = devicesArgs([{ type: 'vfio', id: 'vfio0', bdf: '0000:ff:1f.7' }], Q35);
     const { exit, stderr } = await refusalOf(args);
