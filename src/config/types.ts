@@ -149,7 +149,7 @@ export interface HypervisorConfig {
 }
 
 /**
- * What a user may give for the hypervisor: any subset of `HypervisorConfig`, mutable arrays
+ * What a user may give for the hypervisor: a partial `HypervisorConfig`, mutable arrays
  * allowed. Missing fields get defaults; `kernelPath` (and an image or initrd) may come from
  * `validateConfig`'s `opts.defaults`.
  */
