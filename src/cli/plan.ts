@@ -4,8 +4,9 @@ import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.js';
-import { loadConfigFile } from '../config/config-file.js';
-import { ARCHES, type Arch } from '../config/types.js';
+import { type LoadedConfig, loadConfigFile } from '../config/config-file.js';
+import { ARCHES, type Arch, type ValidatedConfig } from '../config/types.js';
+import { type ValidateOptions, validateConfig } from '../config/validate.js';
 import { VmactorError } from '../errors/vmactor-error.js';
 import { guestArtifacts } from '../guest/paths.js';
 import { planQemu, type QemuPlan } from '../qemu/plan.js';
@@ -47,6 +48,34 @@ function sizeOf(path: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A Kata TOML names Kata's own assets (`/usr/share/kata-containers/...`). When the kernel, image or
+ * initrd it names does not exist on this host, `plan` shows what would run here: the default guest
+ * from `vmactor setup` (kernel + initrd) replaces them, with a warning. JSON configs are taken as is.
+ */
+function withLocalAssets(
+  config: LoadedConfig,
+  guest: { kernel: string; initrd: string },
+  opts: ValidateOptions,
+  warn: (line: string) => void,
+): ValidatedConfig {
+  const hv = config.hypervisor;
+  if (config.source.format !== 'kata-toml') return config;
+  const missing = [hv.kernelPath, hv.imagePath, hv.initrdPath].filter((p) => p && sizeOf(p) === undefined);
+  if (missing.length === 0) return config;
+  warn(
+    `${missing.join(', ')} not found on this host: planning with the default guest (${guest.kernel}, ${guest.initrd}) instead`,
+  );
+  return validateConfig(
+    {
+      id: config.id,
+      hypervisor: { ...hv, kernelPath: guest.kernel, initrdPath: guest.initrd, imagePath: '' },
+      devices: config.devices,
+    },
+    opts,
+  );
 }
 
 /** Runs `vmactor plan`; returns the exit code. */
@@ -111,13 +140,17 @@ export async function runPlan(argv: readonly string[]): Promise<number> {
   const hostMemoryMiB = Math.floor(totalmem() / (1024 * 1024));
   const guest = guestArtifacts();
   try {
-    const config = await loadConfigFile(values.config, {
+    const validateOpts: ValidateOptions = {
       hostCpus,
       hostMemoryMiB,
       ...(values.arch !== undefined ? { arch: values.arch as Arch } : {}),
       defaults: { kernelPath: guest.kernel, initrdPath: guest.initrd },
-    });
-    for (const w of config.warnings) process.stderr.write(`vmactor plan: warning: ${w.key}: ${w.reason}\n`);
+    };
+    const loaded = await loadConfigFile(values.config, validateOpts);
+    for (const w of loaded.warnings) process.stderr.write(`vmactor plan: warning: ${w.key}: ${w.reason}\n`);
+    const config = withLocalAssets(loaded, guest, validateOpts, (l) =>
+      process.stderr.write(`vmactor plan: warning: ${l}\n`),
+    );
     const plan: QemuPlan = planQemu(config, {
       runDir: values['run-dir'] ?? join('/run/vmactor', config.id),
       hostCpus,
@@ -129,7 +162,7 @@ export async function runPlan(argv: readonly string[]): Promise<number> {
     });
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ ...plan, source: config.source, warnings: config.warnings }, null, 2)}\n`,
+        `${JSON.stringify({ ...plan, source: loaded.source, warnings: loaded.warnings }, null, 2)}\n`,
       );
     } else {
       process.stdout.write(formatCommand(plan.argv));

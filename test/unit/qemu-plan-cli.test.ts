@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { formatCommand, shellQuote } from '../../src/cli/plan.js';
+import { guestArtifacts } from '../../src/guest/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmactor-plan-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -101,6 +102,18 @@ describe('vmactor plan', () => {
     expect(argv[argv.indexOf('-m') + 1]).toMatch(/^1024M,slots=10,maxmem=\d+M$/);
     expect(argv.filter((a) => a.startsWith('pci-bridge,'))).toHaveLength(2);
     expect(argv.some((a) => a.startsWith('virtio-scsi-pci'))).toBe(false);
+  });
+
+  it("plans Kata's own template with the default guest when Kata's kernel and image are not on this host", async () => {
+    const toml = new URL('../fixtures/kata/configuration-qemu.toml', import.meta.url).pathname;
+    const r = await run(['plan', '--config', toml, '--json']);
+    expect(r.code).toBe(0);
+    const argv = (JSON.parse(r.out) as { argv: string[] }).argv;
+    const guest = guestArtifacts();
+    expect(argv[argv.indexOf('-kernel') + 1]).toBe(guest.kernel);
+    expect(argv[argv.indexOf('-initrd') + 1]).toBe(guest.initrd);
+    expect(argv.some((a) => a.includes('kata-containers.img'))).toBe(false);
+    expect(r.err).toMatch(/kata-containers\.img not found on this host: planning with the default guest/);
   });
 
   it('exits 2 and lists every problem of an invalid config on stderr, printing nothing', async () => {
