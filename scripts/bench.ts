@@ -10,6 +10,7 @@ const smoke = args.includes('--smoke');
 const runsArg = args.find((a) => a.startsWith('--runs='));
 const filters = args.filter((a) => !a.startsWith('--'));
 const runs = smoke ? 3 : runsArg ? Number(runsArg.slice(7)) : 30;
+const DEADLINE_MS = 600_000;
 
 const dir = fileURLToPath(new URL('../test/bench/', import.meta.url));
 let failed = false;
@@ -20,7 +21,14 @@ for (const file of readdirSync(dir)
   for (const b of mod.benchmarks ?? []) {
     if (filters.length && !filters.some((f) => b.name.includes(f))) continue;
     try {
-      const { samples, baseline, extra } = await b.run(runs);
+      // A deadline, not a timing: a benchmark that hangs fails the run instead of stalling CI.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no result within ${DEADLINE_MS} ms`)), DEADLINE_MS);
+      });
+      const { samples, baseline, extra } = await Promise.race([b.run(runs), deadline]).finally(() =>
+        clearTimeout(timer),
+      );
       const m = median(samples);
       const bm = median(baseline);
       const line = {
@@ -38,4 +46,5 @@ for (const file of readdirSync(dir)
     }
   }
 }
-process.exitCode = failed ? 1 : 0;
+// Exit explicitly: a benchmark that missed its deadline may still hold handles.
+process.exit(failed ? 1 : 0);

@@ -1,10 +1,8 @@
 // Hot-plug of a virtio-blk disk through runOperation vs the same raw QMP sequence (blockdev-add +
 // device_add on a plain socket, same arguments), interleaved on monitors of the same real QEMU:
 // (1) the QMP phase (QEMU accepted), (2) the guest-visible phase (the guest's agent lists the disk).
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Socket } from 'node:net';
 import { join } from 'node:path';
 import {
   agentGuestProbe,
@@ -14,34 +12,14 @@ import {
   runOperation,
 } from '../../src/hotplug/index.js';
 import { createBridges } from '../../src/qemu/bridges.js';
-import { QmpClient } from '../../src/qmp/index.js';
-import { QEMU } from '../helpers/env.js';
+import type { QmpClient } from '../../src/qmp/index.js';
 import { cleanupVms, contextFor, launchVm, tempDir, testConfig } from '../integration/hotplug-harness.js';
 import { type Benchmark, nowMs } from './harness.js';
+import { RawLines, withTwoMonitors } from './raw-qmp.js';
 
 /** The simplest QMP client: write a line, read lines until the reply with that id. */
-class RawQmp {
-  private buf = '';
-  private waiters: ((line: string) => void)[] = [];
+class RawQmp extends RawLines {
   private id = 0;
-
-  constructor(private readonly socket: Socket) {
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      this.buf += d;
-      let nl = this.buf.indexOf('\n');
-      while (nl !== -1) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
-        this.waiters.shift()?.(line);
-        nl = this.buf.indexOf('\n');
-      }
-    });
-  }
-
-  private readLine(): Promise<string> {
-    return new Promise((r) => this.waiters.push(r));
-  }
 
   async handshake(): Promise<void> {
     JSON.parse(await this.readLine());
@@ -52,7 +30,7 @@ class RawQmp {
   async cmd(execute: string, args: unknown): Promise<unknown> {
     const id = ++this.id;
     const line = args === undefined ? { execute, id } : { execute, arguments: args, id };
-    this.socket.write(`${JSON.stringify(line)}\n`);
+    this.writeLine(JSON.stringify(line));
     for (;;) {
       const msg = JSON.parse(await this.readLine()) as { id?: number; error?: unknown; return?: unknown };
       if (msg.id !== id) continue;
@@ -66,47 +44,22 @@ const BRIDGE_SLOTS = 30;
 
 /** A -S QEMU with two bridges (ours, raw's) and two monitors (QmpClient, raw). */
 async function withQemu<T>(fn: (qmp: QmpClient, raw: RawQmp, dir: string) => Promise<T>): Promise<T> {
-  if (!QEMU) throw new Error('qemu-system-x86_64 not found');
   const dir = tempDir();
-  const child: ChildProcess = spawn(
-    QEMU,
-    [
-      '-S',
-      '-display',
-      'none',
-      '-nodefaults',
-      '-machine',
-      'q35,accel=tcg',
-      '-device',
-      'pci-bridge,bus=pcie.0,id=pci-bridge-0,chassis_nr=1,shpc=on,addr=2',
-      '-device',
-      'pci-bridge,bus=pcie.0,id=pci-bridge-1,chassis_nr=2,shpc=on,addr=3',
-      '-chardev',
-      'socket,id=mon0,fd=3',
-      '-mon',
-      'chardev=mon0,mode=control',
-      '-chardev',
-      'socket,id=mon1,fd=4',
-      '-mon',
-      'chardev=mon1,mode=control',
-    ],
-    { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise((r) => child.once('exit', r));
   try {
-    const a = child.stdio[3];
-    const b = child.stdio[4];
-    if (!(a instanceof Socket) || !(b instanceof Socket)) throw new Error('QEMU monitor sockets missing');
-    const qmp = await QmpClient.connect(a);
-    const raw = new RawQmp(b);
-    await raw.handshake();
-    const out = await fn(qmp, raw, dir);
-    qmp.close();
-    b.destroy();
-    return out;
+    return await withTwoMonitors(
+      [
+        '-device',
+        'pci-bridge,bus=pcie.0,id=pci-bridge-0,chassis_nr=1,shpc=on,addr=2',
+        '-device',
+        'pci-bridge,bus=pcie.0,id=pci-bridge-1,chassis_nr=2,shpc=on,addr=3',
+      ],
+      async (qmp, socket) => {
+        const raw = new RawQmp(socket);
+        await raw.handshake();
+        return fn(qmp, raw, dir);
+      },
+    );
   } finally {
-    child.kill('SIGKILL');
-    await exited;
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -6,44 +6,21 @@
 // itself answers a command carrying an `id` ~15 µs later than one without (measured here: raw
 // write->reply 57 µs without id, 73 µs with; QmpClient 71 µs), and correlation by id is required.
 // The id-less raw round trip is reported too (`raw_no_id_median_ms`, `ratio_vs_no_id`).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { Socket } from 'node:net';
-import { QmpClient } from '../../src/qmp/index.js';
-import { QEMU } from '../helpers/env.js';
+import type { QmpClient } from '../../src/qmp/index.js';
 import { type Benchmark, median, nowMs } from './harness.js';
+import { RawLines, withTwoMonitors } from './raw-qmp.js';
 
 const SEQ_BATCH = 200;
 const PIPE_TOTAL = 1600;
 const PIPE_WINDOW = 16;
 
 /** The simplest possible QMP client: one socket, write a line, read a line. */
-class RawQmp {
-  private buf = '';
-  private waiters: ((line: string) => void)[] = [];
-
-  constructor(private readonly socket: Socket) {
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      this.buf += d;
-      let nl = this.buf.indexOf('\n');
-      while (nl !== -1) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
-        this.waiters.shift()?.(line);
-        nl = this.buf.indexOf('\n');
-      }
-    });
-  }
-
-  readLine(): Promise<string> {
-    return new Promise((r) => this.waiters.push(r));
-  }
-
+class RawQmp extends RawLines {
   async handshake(): Promise<void> {
     const greeting = this.readLine();
     JSON.parse(await greeting);
     const caps = this.readLine();
-    this.socket.write('{"execute":"qmp_capabilities"}\n');
+    this.writeLine('{"execute":"qmp_capabilities"}');
     JSON.parse(await caps);
   }
 
@@ -52,9 +29,7 @@ class RawQmp {
   /** One round trip: write the command (with an id unless `noId`), read its reply line, parse it. */
   async roundTrip(noId = false): Promise<unknown> {
     const reply = this.readLine();
-    this.socket.write(
-      noId ? '{"execute":"query-status"}\n' : `{"execute":"query-status","id":${++this.id}}\n`,
-    );
+    this.writeLine(noId ? '{"execute":"query-status"}' : `{"execute":"query-status","id":${++this.id}}`);
     return JSON.parse(await reply);
   }
 
@@ -71,51 +46,19 @@ class RawQmp {
           if (done === total) resolve();
           else if (sent < total) send();
         });
-        this.socket.write(`{"execute":"query-status","id":${++this.id}}\n`);
+        this.writeLine(`{"execute":"query-status","id":${++this.id}}`);
       };
       for (let i = 0; i < window && i < total; i++) send();
     });
   }
 }
 
-async function withQemu<T>(fn: (qmp: QmpClient, raw: RawQmp) => Promise<T>): Promise<T> {
-  if (!QEMU) throw new Error('qemu-system-x86_64 not found');
-  const child: ChildProcess = spawn(
-    QEMU,
-    [
-      '-S',
-      '-display',
-      'none',
-      '-nodefaults',
-      '-machine',
-      'q35,accel=tcg',
-      '-chardev',
-      'socket,id=mon0,fd=3',
-      '-mon',
-      'chardev=mon0,mode=control',
-      '-chardev',
-      'socket,id=mon1,fd=4',
-      '-mon',
-      'chardev=mon1,mode=control',
-    ],
-    { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise((r) => child.once('exit', r));
-  try {
-    const a = child.stdio[3];
-    const b = child.stdio[4];
-    if (!(a instanceof Socket) || !(b instanceof Socket)) throw new Error('QEMU monitor sockets missing');
-    const qmp = await QmpClient.connect(a);
-    const raw = new RawQmp(b);
+function withQemu<T>(fn: (qmp: QmpClient, raw: RawQmp) => Promise<T>): Promise<T> {
+  return withTwoMonitors([], async (qmp, socket) => {
+    const raw = new RawQmp(socket);
     await raw.handshake();
-    const out = await fn(qmp, raw);
-    qmp.close();
-    b.destroy();
-    return out;
-  } finally {
-    child.kill('SIGKILL');
-    await exited;
-  }
+    return fn(qmp, raw);
+  });
 }
 
 async function clientPipelined(qmp: QmpClient, total: number, window: number): Promise<void> {

@@ -21,34 +21,19 @@ import {
 } from '../integration/sandbox-fixtures.js';
 import type { Benchmark } from './harness.js';
 import { median, nowMs } from './harness.js';
+import { RawLines } from './raw-qmp.js';
 
-/** The simplest QMP client: a socket, lines in, lines out (replies arrive in order here). */
-class RawQmp {
-  private buf = '';
-  private waiters: ((msg: Record<string, unknown>) => void)[] = [];
-  constructor(socket: Socket) {
-    socket.setEncoding('utf8');
-    socket.on('error', () => {});
-    socket.on('data', (d: string) => {
-      this.buf += d;
-      let nl = this.buf.indexOf('\n');
-      while (nl !== -1) {
-        const msg = JSON.parse(this.buf.slice(0, nl)) as Record<string, unknown>;
-        this.buf = this.buf.slice(nl + 1);
-        // Events are not replies: skip them.
-        if (!('event' in msg)) this.waiters.shift()?.(msg);
-        nl = this.buf.indexOf('\n');
-      }
-    });
-    this.write = (line) => socket.write(line);
+/** The simplest QMP client: lines in, lines out (replies arrive in order here; events skipped). */
+class RawQmp extends RawLines {
+  async next(): Promise<Record<string, unknown>> {
+    for (;;) {
+      const msg = JSON.parse(await this.readLine()) as Record<string, unknown>;
+      if (!('event' in msg)) return msg;
+    }
   }
-  private readonly write: (line: string) => void;
-  next(): Promise<Record<string, unknown>> {
-    return new Promise((r) => this.waiters.push(r));
-  }
-  async command(name: string): Promise<Record<string, unknown>> {
+  command(name: string): Promise<Record<string, unknown>> {
     const reply = this.next();
-    this.write(`{"execute":"${name}"}\n`);
+    this.writeLine(`{"execute":"${name}"}`);
     return reply;
   }
 }
