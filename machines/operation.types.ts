@@ -1,4 +1,5 @@
 // Modifying operations of a running sandbox as plain data (no I/O, no classes).
+import type { DeviceSpec } from '../src/devices/spec.js';
 //
 // The sandbox machine is generic over these: it only queues them, runs them one at a time through the
 // `runOperation` actor and reports their phases. The hotplug/resize layer (src/) interprets them.
@@ -85,6 +86,8 @@ export interface HotplugMemoryOperation {
 export interface UnplugOperation {
   readonly kind: 'unplug';
   readonly id: string;
+  /** Deadline for `DEVICE_DELETED` after `device_del`, ms; default the sandbox's. */
+  readonly deviceDeletedMs?: number;
 }
 
 /** Resize guest memory to a total in MiB (pc-dimm, or virtio-mem's `requested-size`); seeds' resizeMemory. */
@@ -121,6 +124,19 @@ export interface DumpOperation {
   readonly paging?: boolean;
 }
 
+/**
+ * Hot plug of any device family, given as the same {@link DeviceSpec} a config's `devices` takes
+ * (block, net, vhost-user, vfio, ...): the hotplug layer places it (bridge slot, SCSI id/LUN from
+ * the device record, CCW devno), builds the QMP objects with the builder cold plug uses, and
+ * records it. Resolves with a `HotplugResult` (`{ id, placement, guestPath? }`).
+ */
+export interface HotplugDeviceOperation {
+  readonly kind: 'hotplug';
+  readonly device: DeviceSpec;
+  /** Deadline of phase two (the guest seeing the device), ms; default the sandbox's. */
+  readonly guestDeadlineMs?: number;
+}
+
 /** Every modifying operation the sandbox machine serializes. */
 /**
  * The seeds' setupVirtioMem: a virtio-mem backend of (host − boot) MiB (capped by maxmem) and a
@@ -132,6 +148,7 @@ export interface SetupVirtioMemOperation {
 }
 
 export type SandboxOperation =
+  | HotplugDeviceOperation
   | HotplugBlockOperation
   | SetupVirtioMemOperation
   | HotplugVhostUserBlkOperation

@@ -1,8 +1,20 @@
 // What each operation resolves with (the `result` of the machine's `confirmed` phase): plain data.
+import type { Placement } from '../devices/record-types.js';
 import type { DevicePlacement, HotplugBlockDriver } from './device-state.js';
 
 /** How phase two was confirmed: by the guest (agent), by QEMU only (no guest probe, or paused). */
 export type ConfirmedBy = 'guest' | 'qemu';
+
+/** A device given as a `DeviceSpec` was hot-plugged (`sb.hotplug(spec)`). */
+export interface HotplugResult {
+  readonly kind: 'hotplug';
+  readonly id: string;
+  /** Where it went: bridge slot / PCI path, CCW devno, SCSI id/LUN, root port. */
+  readonly placement: Placement;
+  /** The guest's name for it (`vdb`, `sda`, `eth1`) when the guest confirmed. */
+  readonly guestPath?: string;
+  readonly confirmedBy: ConfirmedBy;
+}
 
 /** A disk was plugged. */
 export interface BlockPlugResult {
@@ -113,6 +125,7 @@ export interface SetupVirtioMemResult {
 }
 
 export type OperationResult =
+  | HotplugResult
   | SetupVirtioMemResult
   | BlockPlugResult
   | VhostUserBlkPlugResult
