@@ -3,7 +3,7 @@
 import { sandboxMachine } from './sandbox.machine.js';
 
 export * from './operation.types.js';
-export { isRolledBackError, type SandboxMachine, sandboxMachine, sandboxSetup } from './sandbox.machine.js';
+export { type SandboxMachine, sandboxMachine, sandboxSetup } from './sandbox.machine.js';
 export * from './sandbox.types.js';
 
 /** Every machine definition, keyed by the file stem used under visualizations/. */

@@ -4,7 +4,7 @@
 // `running`/`paused` live in the `active` parallel state next to an `operation` region that serializes
 // modifying operations (FIFO). Every change of the public phase emits exactly one `lifecycle` event.
 
-import { assertEvent, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import { assertEvent, enqueueActions, fromEventObservable, fromPromise, setup } from 'xstate';
 import type {
   CleanupInput,
   DumpGuestMemoryInput,
@@ -18,11 +18,13 @@ import type {
   RunOperationInput,
   SandboxContext,
   SandboxEmitted,
-  SandboxEvent,
+  SandboxMachineEvent,
   SandboxMachineInput,
   SandboxOutput,
   SandboxPhase,
+  SandboxWatchEvent,
   ShutdownInput,
+  ShutdownOutput,
   StopDetails,
   StopReason,
   VmCommandInput,
@@ -35,13 +37,6 @@ function notProvided(name: string): never {
   throw new Error(`sandbox machine: actor \`${name}\` was not provided`);
 }
 
-/** Whether a runOperation rejection says the actor undid its earlier steps. */
-export function isRolledBackError(error: unknown): boolean {
-  return (
-    typeof error === 'object' && error !== null && (error as { rolledBack?: unknown }).rolledBack === true
-  );
-}
-
 /** A refusal or abandonment of an operation by the machine itself. */
 function refusal(code: OperationRefusal['code'], message: string): OperationRefusal {
   return { code, message };
@@ -50,6 +45,20 @@ function refusal(code: OperationRefusal['code'], message: string): OperationRefu
 /** Merge stop details, keeping earlier fields. */
 function details(context: SandboxContext, extra: StopDetails): StopDetails {
   return { ...(context.stopError ?? {}), ...extra };
+}
+
+/** The machine's output: the stop reason and details, plus QEMU's exit, stderr tail, shutdown initiator, panic. */
+function outputOf(context: SandboxContext): SandboxOutput {
+  const qemu = context.exited.findLast((e) => e.which === 'qemu');
+  const shutdown = context.stopError?.shutdown;
+  return {
+    stopReason: context.stopReason ?? 'requested',
+    stopError: context.stopError,
+    exit: qemu === undefined ? null : { code: qemu.code, signal: qemu.signal },
+    stderrTail: context.stderrTail,
+    shutdownBy: shutdown === undefined ? null : shutdown.guest ? 'guest' : 'host',
+    guestPanicked: context.stopError?.panic !== undefined,
+  };
 }
 
 /** The `reason` of the lifecycle event that enters `phase`. */
@@ -63,20 +72,20 @@ function lifecycleReason(context: SandboxContext, phase: SandboxPhase): Lifecycl
 export const sandboxSetup = setup({
   types: {
     context: {} as SandboxContext,
-    events: {} as SandboxEvent,
+    events: {} as SandboxMachineEvent,
     input: {} as SandboxMachineInput,
     output: {} as SandboxOutput,
     emitted: {} as SandboxEmitted,
   },
   actors: {
     launch: fromPromise<LaunchOutput, LaunchInput>(async () => notProvided('launch')),
-    watch: fromCallback<SandboxEvent, WatchInput>(() => notProvided('watch')),
+    watch: fromEventObservable<SandboxWatchEvent, WatchInput>(() => notProvided('watch')),
     pauseVm: fromPromise<void, VmCommandInput>(async () => notProvided('pauseVm')),
     resumeVm: fromPromise<void, VmCommandInput>(async () => notProvided('resumeVm')),
     runOperation: fromPromise<unknown, RunOperationInput>(async () => notProvided('runOperation')),
     dumpGuestMemory: fromPromise<void, DumpGuestMemoryInput>(async () => notProvided('dumpGuestMemory')),
-    shutdown: fromPromise<void, ShutdownInput>(async () => notProvided('shutdown')),
-    cleanup: fromPromise<void, CleanupInput>(async () => notProvided('cleanup')),
+    shutdown: fromPromise<ShutdownOutput | undefined, ShutdownInput>(async () => notProvided('shutdown')),
+    cleanup: fromPromise<ShutdownOutput | undefined, CleanupInput>(async () => notProvided('cleanup')),
   },
   guards: {
     /** Provider: is there room (bridge slots, memory slots, maxmem, maxcpus) for this operation? */
@@ -87,7 +96,8 @@ export const sandboxSetup = setup({
     isQemuExit: ({ event }) => event.type === 'process.exited' && event.which === 'qemu',
     isVirtiofsdExit: ({ event }) => event.type === 'process.exited' && event.which === 'virtiofsd',
     isCurrentOperation: ({ context, event }) =>
-      event.type === 'operation.applied' && context.currentOperation?.id === event.id,
+      (event.type === 'operation.applied' || event.type === 'operation.rolled-back') &&
+      context.currentOperation?.id === event.id,
     isDuplicateOperation: ({ context, event }) =>
       event.type === 'OPERATION' &&
       (context.currentOperation?.id === event.id || context.operationQueue.some((q) => q.id === event.id)),
@@ -171,6 +181,21 @@ export const sandboxSetup = setup({
         stopReason: event.which === 'qemu' ? 'crashed' : 'virtiofsd-exited',
         stopError: details(context, { exit }),
         exited: [...context.exited, exit],
+        ...(event.which === 'qemu' && event.stderrTail !== undefined ? { stderrTail: event.stderrTail } : {}),
+      });
+    }),
+    /** The ladder (or start cleanup) reaped the processes: keep exits not seen as events, and QEMU's stderr tail. */
+    recordReaped: enqueueActions(({ context, enqueue }, params: { output: ShutdownOutput | undefined }) => {
+      const out = params.output;
+      if (out === undefined) return;
+      const exited = [...context.exited];
+      for (const which of ['qemu', 'virtiofsd'] as const) {
+        const x = out[which];
+        if (x !== undefined && !exited.some((e) => e.which === which)) exited.push({ which, ...x });
+      }
+      enqueue.assign({
+        exited,
+        ...(out.stderrTail === undefined ? {} : { stderrTail: out.stderrTail }),
       });
     }),
     recordDisconnect: enqueueActions(({ context, enqueue, event }) => {
@@ -202,7 +227,7 @@ export const sandboxSetup = setup({
         phase: 'requested',
         at: Date.now(),
       });
-      const queued: QueuedOperation = { id: event.id, op: event.op, applied: false };
+      const queued: QueuedOperation = { id: event.id, op: event.op, applied: false, rolledBack: false };
       enqueue.assign({ operationQueue: [...context.operationQueue, queued] });
     }),
     /** OPERATION refused outright (not active, duplicate id): emit `failed`. */
@@ -259,6 +284,12 @@ export const sandboxSetup = setup({
       });
       enqueue.assign({ currentOperation: { ...current, applied: true } });
     }),
+    /** The runOperation actor undid every step it had done (reported before it rejects). */
+    markOperationRolledBack: enqueueActions(({ context, enqueue }) => {
+      const current = context.currentOperation;
+      if (current === null) return;
+      enqueue.assign({ currentOperation: { ...current, rolledBack: true } });
+    }),
     /** runOperation resolved: `applied` (if not reported yet) then `confirmed`. */
     confirmOperation: enqueueActions(({ context, enqueue }, params: { result: unknown }) => {
       const current = context.currentOperation;
@@ -273,7 +304,7 @@ export const sandboxSetup = setup({
       enqueue.emit({ ...base, phase: 'confirmed', result: params.result, at: Date.now() });
       enqueue.assign({ currentOperation: null });
     }),
-    /** runOperation rejected: `failed`, then `rolled-back` when the error says it undid its steps. */
+    /** runOperation rejected: `failed`, then `rolled-back` when the actor reported it undid its steps. */
     failOperation: enqueueActions(({ context, enqueue }, params: { error: unknown }) => {
       const current = context.currentOperation;
       if (current === null) return;
@@ -284,7 +315,7 @@ export const sandboxSetup = setup({
         op: current.op,
       } as const;
       enqueue.emit({ ...base, phase: 'failed', error: params.error, at: Date.now() });
-      if (isRolledBackError(params.error)) enqueue.emit({ ...base, phase: 'rolled-back', at: Date.now() });
+      if (current.rolledBack === true) enqueue.emit({ ...base, phase: 'rolled-back', at: Date.now() });
       enqueue.assign({ currentOperation: null });
     }),
     /** Leaving `active`: the running operation was stopped (its signal aborted), the queue is dropped. */
@@ -358,11 +389,12 @@ export const sandboxMachine = sandboxSetup.createMachine({
     waitOnly: false,
     pauseReason: null,
     exited: [],
+    stderrTail: null,
     currentOperation: null,
     operationQueue: [],
   }),
   initial: 'created',
-  output: ({ context }) => ({ stopReason: context.stopReason ?? 'requested', stopError: context.stopError }),
+  output: ({ context }) => outputOf(context),
   states: {
     created: {
       on: {
@@ -543,6 +575,7 @@ export const sandboxMachine = sandboxSetup.createMachine({
                     op: current.op,
                     paused: context.phase === 'paused',
                     reportApplied: () => self.send({ type: 'operation.applied', id: current.id }),
+                    reportRolledBack: () => self.send({ type: 'operation.rolled-back', id: current.id }),
                   };
                 },
                 onDone: {
@@ -556,6 +589,7 @@ export const sandboxMachine = sandboxSetup.createMachine({
               },
               on: {
                 'operation.applied': { guard: 'isCurrentOperation', actions: 'markOperationApplied' },
+                'operation.rolled-back': { guard: 'isCurrentOperation', actions: 'markOperationRolledBack' },
               },
             },
           },
@@ -602,7 +636,10 @@ export const sandboxMachine = sandboxSetup.createMachine({
               virtiofsdExited: context.exited.some((e) => e.which === 'virtiofsd'),
               launched: context.launched,
             }),
-            onDone: { target: '#sandbox.stopped' },
+            onDone: {
+              target: '#sandbox.stopped',
+              actions: { type: 'recordReaped', params: ({ event }) => ({ output: event.output }) },
+            },
             onError: {
               target: '#sandbox.stopped',
               actions: { type: 'recordCleanupError', params: ({ event }) => ({ error: event.error }) },
@@ -618,7 +655,10 @@ export const sandboxMachine = sandboxSetup.createMachine({
               reason: context.stopReason ?? 'start-failed',
               ...(context.stopError?.error === undefined ? {} : { error: context.stopError.error }),
             }),
-            onDone: { target: '#sandbox.stopped' },
+            onDone: {
+              target: '#sandbox.stopped',
+              actions: { type: 'recordReaped', params: ({ event }) => ({ output: event.output }) },
+            },
             onError: {
               target: '#sandbox.stopped',
               actions: { type: 'recordCleanupError', params: ({ event }) => ({ error: event.error }) },

@@ -56,6 +56,9 @@ export interface ProcessExit {
   readonly signal: string | null;
 }
 
+/** Who shut the VM down, from QMP `SHUTDOWN`'s `guest` field: the guest itself or the host side. */
+export type ShutdownInitiator = 'guest' | 'host';
+
 /** Details of why and how a sandbox stopped (plain data; errors are kept as given). */
 export interface StopDetails {
   /** The launch error (start-failed), or the QMP disconnect cause (crashed). */
@@ -72,7 +75,7 @@ export interface StopDetails {
   readonly cleanupError?: unknown;
 }
 
-/** Where to dump guest memory on GUEST_PANICKED (seed 003's GuestMemoryDumpPath/Paging). */
+/** Where to dump guest memory on GUEST_PANICKED (Kata 2.x hypervisor.go's GuestMemoryDumpPath/Paging). */
 export interface GuestMemoryDumpConfig {
   readonly path: string;
   readonly paging: boolean;
@@ -97,6 +100,8 @@ export interface QueuedOperation {
   readonly op: SandboxOperation;
   /** True once the runOperation actor reported phase one (QEMU accepted the command). */
   readonly applied: boolean;
+  /** True once the runOperation actor reported that it undid every step (before rejecting). */
+  readonly rolledBack?: boolean;
 }
 
 /** What the launch actor returns: plain data. Live handles (QMP client, child processes) stay in the provider. */
@@ -118,12 +123,14 @@ export interface SandboxContext {
   /** Set on entering `stopping` (or `stopped` directly from `created`). */
   readonly stopReason: StopReason | null;
   readonly stopError: StopDetails | null;
-  /** True when the stop is a wait-only stop (seed 003's `waitOnly`): no `quit`, just wait for exit. */
+  /** True when the stop is a wait-only stop (Kata 2.x `stopSandbox(waitOnly)`): no `quit`, just wait for exit. */
   readonly waitOnly: boolean;
   /** Whether the latest running⇄paused change was our command or someone else's (QMP event). */
   readonly pauseReason: PauseReason | null;
-  /** Exits observed while active (so the shutdown ladder knows what is already gone). */
+  /** Exits observed while active, then those the shutdown ladder reaped (QEMU's exit is never lost). */
   readonly exited: readonly ProcessExit[];
+  /** The last lines QEMU wrote to stderr, as the runtime reported them with its exit (bounded). */
+  readonly stderrTail: string | null;
   /** The operation holding the slot, if any. */
   readonly currentOperation: QueuedOperation | null;
   /** Operations waiting, first in first out. */
@@ -191,17 +198,24 @@ export interface QmpDisconnectedEvent {
 /** A child process exited. */
 export interface ProcessExitedEvent extends ProcessExit {
   readonly type: 'process.exited';
+  /** The last lines the process wrote to stderr (bounded), when the runtime has them. */
+  readonly stderrTail?: string;
 }
 /** From the runOperation actor (through its input's `reportApplied`): phase one done. */
 export interface OperationAppliedEvent {
   readonly type: 'operation.applied';
   readonly id: string;
 }
+/** From the runOperation actor (through its input's `reportRolledBack`): every earlier step was undone. */
+export interface OperationRolledBackEvent {
+  readonly type: 'operation.rolled-back';
+  readonly id: string;
+}
 
 /** Events a user (the Sandbox handle) sends. */
 export type SandboxUserEvent = StartEvent | PauseEvent | ResumeEvent | StopEvent | OperationEvent;
 
-/** Events the `watch` actor forwards into the machine. */
+/** Events from outside (QMP, processes) that the `watch` actor (`fromEventObservable`) relays into the machine. */
 export type SandboxWatchEvent =
   | QmpStopEvent
   | QmpResumeEvent
@@ -212,7 +226,11 @@ export type SandboxWatchEvent =
   | ProcessExitedEvent;
 
 /** Every event the sandbox machine accepts (done/error events of invoked actors come on top). */
-export type SandboxEvent = SandboxUserEvent | SandboxWatchEvent | OperationAppliedEvent;
+export type SandboxMachineEvent =
+  | SandboxUserEvent
+  | SandboxWatchEvent
+  | OperationAppliedEvent
+  | OperationRolledBackEvent;
 
 // ---------------------------------------------------------------------------------------------
 // Emitted events (subscribe with `actor.on('lifecycle', ...)`, `actor.on('operation', ...)`, `actor.on('*', ...)`)
@@ -278,10 +296,19 @@ export type SandboxEmitted =
   | CommandFailedEmitted
   | DeviceDeletedEmitted;
 
-/** The machine's output when it reaches `stopped`. */
+/** The machine's output when it reaches `stopped`: why, and how QEMU ended. */
 export interface SandboxOutput {
   readonly stopReason: StopReason;
+  /** Everything recorded on the way (launch error, exits, SHUTDOWN/panic data, dump, cleanup error). */
   readonly stopError: StopDetails | null;
+  /** QEMU's exit code/signal (`null` when QEMU never ran). */
+  readonly exit: { readonly code: number | null; readonly signal: string | null } | null;
+  /** The last lines QEMU wrote to stderr (bounded), when known. */
+  readonly stderrTail: string | null;
+  /** Who shut the VM down (QMP `SHUTDOWN`), `null` when no SHUTDOWN was seen (crash, kill, start failure). */
+  readonly shutdownBy: ShutdownInitiator | null;
+  /** Whether QEMU reported `GUEST_PANICKED`. */
+  readonly guestPanicked: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,7 +319,7 @@ export interface LaunchInput {
   readonly sandboxId: string;
 }
 
-/** `watch` (fromCallback): forwards {@link SandboxWatchEvent}s for the whole active life. */
+/** `watch` (fromEventObservable): relays {@link SandboxWatchEvent}s for the whole active life. */
 export interface WatchInput {
   readonly sandboxId: string;
   readonly launched: LaunchOutput;
@@ -312,14 +339,11 @@ export interface RunOperationInput {
   readonly paused: boolean;
   /** Call once QEMU accepted the command (phase one); emits the `applied` phase. */
   readonly reportApplied: () => void;
-}
-
-/**
- * Thrown (rejected) by a runOperation implementation after undoing its earlier steps; the machine then
- * emits `failed` followed by `rolled-back`. Any other rejection emits `failed` only.
- */
-export interface RolledBackError {
-  readonly rolledBack: true;
+  /**
+   * Call before rejecting when every earlier step was undone: the failure is then followed by the
+   * `rolled-back` phase. Without it a rejection emits `failed` only.
+   */
+  readonly reportRolledBack: () => void;
 }
 
 /** `dumpGuestMemory` (fromPromise): dump-guest-memory before stopping on panic. */
@@ -333,7 +357,7 @@ export interface DumpGuestMemoryInput {
 export interface ShutdownInput {
   readonly sandboxId: string;
   readonly reason: StopReason;
-  /** Seed 003's waitOnly: do not send `quit`, wait for QEMU to exit (then the rest of the ladder). */
+  /** Kata 2.x `stopSandbox(waitOnly)`: do not send `quit`, wait for QEMU to exit (then the rest of the ladder). */
   readonly waitOnly: boolean;
   /** QEMU already exited (crash seen) — skip quit/signals, reap and clean up. */
   readonly qemuExited: boolean;
@@ -343,6 +367,16 @@ export interface ShutdownInput {
   readonly virtiofsdExited: boolean;
   /** What the launch returned (always set here: failed or aborted starts go to `cleanup` instead). */
   readonly launched: LaunchOutput | null;
+}
+
+/** What `shutdown` and `cleanup` resolve with: the exits the ladder reaped (plain data; may be absent). */
+export interface ShutdownOutput {
+  /** QEMU's exit, as reaped by the ladder. */
+  readonly qemu?: { readonly code: number | null; readonly signal: string | null };
+  /** virtiofsd's exit, as reaped by the ladder. */
+  readonly virtiofsd?: { readonly code: number | null; readonly signal: string | null };
+  /** The last lines QEMU wrote to stderr (bounded). */
+  readonly stderrTail?: string;
 }
 
 /** `cleanup` (fromPromise): undo a partial or aborted start (kill what was spawned, remove run dir). */
@@ -392,6 +426,7 @@ export const SANDBOX_ACTIONS = [
   'recordShutdown',
   'recordPanic',
   'recordExit',
+  'recordReaped',
   'recordDisconnect',
   'recordWatchError',
   'recordDumpResult',
@@ -401,6 +436,7 @@ export const SANDBOX_ACTIONS = [
   'startNextOperation',
   'refuseNoCapacity',
   'markOperationApplied',
+  'markOperationRolledBack',
   'confirmOperation',
   'failOperation',
   'abortOperations',

@@ -184,7 +184,9 @@ export async function runRun(argv: readonly string[]): Promise<number> {
     throw e;
   }
   say(`plan: ${sb.plan.argv[0]} (${sb.plan.argv.length - 1} args), run dir ${sb.runDir}`);
-  sb.events$.subscribe((e) => say(`lifecycle: ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`));
+  sb.events$.subscribe((e) => {
+    if (e.type === 'lifecycle') say(`lifecycle: ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`);
+  });
 
   let stopping = false;
   const requestStop = (why: string) => {

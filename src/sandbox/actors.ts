@@ -1,7 +1,7 @@
-// The sandbox machine with real effects: each named actor bound to a SandboxRuntime.
+// The sandbox machine with real effects: provided per sandbox, each named actor a closure over its runtime.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fromCallback, fromPromise } from 'xstate';
+import { fromEventObservable, fromPromise } from 'xstate';
 import { sandboxMachine } from '../../machines/sandbox.machine.js';
 import type {
   CleanupInput,
@@ -10,8 +10,9 @@ import type {
   LaunchInput,
   LaunchOutput,
   RunOperationInput,
-  SandboxEvent,
+  SandboxWatchEvent,
   ShutdownInput,
+  ShutdownOutput,
   VmCommandInput,
   WatchInput,
 } from '../../machines/sandbox.types.js';
@@ -19,117 +20,100 @@ import type { SandboxRuntime } from './runtime.js';
 import type { OperationProvider } from './spec.js';
 import { withSpan } from './tracing.js';
 
-/** Deadline of our own QMP `stop`/`cont`. */
-const VM_COMMAND_TIMEOUT_MS = 10_000;
-const VM_COMMAND_OPTIONS = { timeoutMs: VM_COMMAND_TIMEOUT_MS } as const;
 /** Deadline of `dump-guest-memory` (a guest of a few GiB under TCG). */
 const DUMP_TIMEOUT_MS = 120_000;
-
-function requireQmp(rt: SandboxRuntime) {
-  if (!rt.qmp) throw new Error('QMP is not connected');
-  return rt.qmp;
-}
 
 /** The dump file for a panic: `<dir>/<sandboxId>/vmcore-<time>.elf` (Kata's layout). */
 export function dumpFilePath(dir: string, sandboxId: string, at: Date = new Date()): string {
   return join(dir, sandboxId, `vmcore-${at.toISOString().replaceAll(':', '-')}.elf`);
 }
 
-/** The runtime of each sandbox actor system (one root actor per sandbox). */
-const runtimes = new WeakMap<object, SandboxRuntime>();
-
-/** Binds a sandbox's runtime to its actor's system (before the actor starts). */
-export function bindRuntime(system: object, rt: SandboxRuntime): void {
-  runtimes.set(system, rt);
+/** What one sandbox's effects close over. */
+export interface SandboxEffects {
+  readonly runtime: SandboxRuntime;
+  /** Implements the modifying operations; without it they fail. */
+  readonly operations?: OperationProvider | undefined;
+  /** Deadline of our own QMP `stop`/`cont`, ms. */
+  readonly qmpCommandTimeoutMs: number;
 }
 
-function runtimeOf(system: object): SandboxRuntime {
-  const rt = runtimes.get(system);
-  if (!rt) throw new Error('sandbox actor system has no runtime bound');
-  return rt;
+/**
+ * Whether a rejection of `operations.run` undid every earlier step: the provider says so by class
+ * (`rolledBack(err)`); a provider without that hook may still mark its error `rolledBack: true`.
+ */
+function rolledBack(operations: OperationProvider, err: unknown): boolean {
+  if (operations.rolledBack) return operations.rolledBack(err);
+  return typeof err === 'object' && err !== null && (err as { rolledBack?: unknown }).rolledBack === true;
 }
 
-/** The provided machine, built once per operation provider (providing clones the machine). */
-const provided = new WeakMap<OperationProvider, ReturnType<typeof provideSandboxMachine>>();
-let plain: ReturnType<typeof provideSandboxMachine> | undefined;
-
-/** `sandboxMachine` with the real effects for `operations` (cached); bind each actor's runtime with {@link bindRuntime}. */
-export function sandboxMachineFor(operations?: OperationProvider): ReturnType<typeof provideSandboxMachine> {
-  if (!operations) {
-    plain ??= provideSandboxMachine(undefined);
-    return plain;
-  }
-  let m = provided.get(operations);
-  if (!m) {
-    m = provideSandboxMachine(operations);
-    provided.set(operations, m);
-  }
-  return m;
-}
-
-/** `sandboxMachine` with every named actor provided; each effect finds its runtime through its actor system. */
-function provideSandboxMachine(operations: OperationProvider | undefined) {
+/**
+ * `sandboxMachine` with every named actor provided for ONE sandbox: each effect is a closure over
+ * `effects.runtime` (xstate's `machine.provide({ actors })`); outside events (QMP events, process
+ * exits, QMP disconnect) enter through `fromEventObservable` over `runtime.watch$()`.
+ *
+ * @example
+ * ```ts
+ * const actor = createActor(provideSandboxMachine({ runtime, qmpCommandTimeoutMs: 10_000 }), {
+ *   input: { sandboxId: 'sb1' },
+ * });
+ * actor.start();
+ * actor.send({ type: 'START' });
+ * ```
+ */
+export function provideSandboxMachine(effects: SandboxEffects) {
+  const { runtime: rt, operations } = effects;
   const attrs = (sandboxId: string) => ({ 'vmactor.sandbox.id': sandboxId });
+  const vmCommand = { timeoutMs: effects.qmpCommandTimeoutMs } as const;
+  const qmp = () => {
+    if (!rt.qmp) throw new Error('QMP is not connected');
+    return rt.qmp;
+  };
   return sandboxMachine.provide({
     actors: {
-      launch: fromPromise<LaunchOutput, LaunchInput>(({ input, signal, system }) =>
-        withSpan('sandbox.launch', attrs(input.sandboxId), () => runtimeOf(system).launch(signal)),
+      launch: fromPromise<LaunchOutput, LaunchInput>(({ input, signal }) =>
+        withSpan('sandbox.launch', attrs(input.sandboxId), () => rt.launch(signal)),
       ),
-      watch: fromCallback<SandboxEvent, WatchInput>(({ sendBack, system }) => {
-        const rt = runtimeOf(system);
-        let detach: (() => void) | undefined;
-        let stopped = false;
-        // Attach after the invoke completes so queued events are delivered to the settled state.
-        queueMicrotask(() => {
-          if (!stopped) detach = rt.watch.attach((e) => sendBack(e));
-        });
-        return () => {
-          stopped = true;
-          detach?.();
-        };
-      }),
+      watch: fromEventObservable<SandboxWatchEvent, WatchInput>(() => rt.watch$()),
       // No abort signal for stop/cont: the QMP event often settles the state before the reply, and
       // the command must still complete (and its reply be consumed) after this actor is gone.
       // No span here: `sb.pause()`/`sb.resume()` record the operation's one span around this.
-      pauseVm: fromPromise<void, VmCommandInput>(async ({ system }) => {
-        await requireQmp(runtimeOf(system)).execute('stop', undefined, VM_COMMAND_OPTIONS);
+      pauseVm: fromPromise<void, VmCommandInput>(async () => {
+        await qmp().execute('stop', undefined, vmCommand);
       }),
-      resumeVm: fromPromise<void, VmCommandInput>(async ({ system }) => {
-        await requireQmp(runtimeOf(system)).execute('cont', undefined, VM_COMMAND_OPTIONS);
+      resumeVm: fromPromise<void, VmCommandInput>(async () => {
+        await qmp().execute('cont', undefined, vmCommand);
       }),
-      runOperation: fromPromise<unknown, RunOperationInput>(async ({ input, signal, system }) =>
+      runOperation: fromPromise<unknown, RunOperationInput>(async ({ input, signal }) =>
         withSpan(`sandbox.operation.${input.op.kind}`, attrs(input.sandboxId), async () => {
-          const rt = runtimeOf(system);
           if (!operations)
             throw new Error(`No operation provider for \`${input.op.kind}\` (pass \`operations\`)`);
-          return operations.run(input, {
-            qmp: requireQmp(rt),
-            signal,
-            logger: rt.logger,
-            plan: rt.opts.plan,
-          });
+          try {
+            return await operations.run(input, { qmp: qmp(), signal, logger: rt.logger, plan: rt.opts.plan });
+          } catch (err) {
+            if (rolledBack(operations, err)) input.reportRolledBack();
+            throw err;
+          }
         }),
       ),
-      dumpGuestMemory: fromPromise<void, DumpGuestMemoryInput>(async ({ input, signal, system }) =>
+      dumpGuestMemory: fromPromise<void, DumpGuestMemoryInput>(async ({ input, signal }) =>
         withSpan('sandbox.dumpGuestMemory', attrs(input.sandboxId), async () => {
-          const rt = runtimeOf(system);
           const file = dumpFilePath(input.path, input.sandboxId);
           await mkdir(join(input.path, input.sandboxId), { recursive: true, mode: 0o700 });
           rt.logger.warn({ file }, 'guest panicked: dumping guest memory');
-          await requireQmp(rt).execute(
+          await qmp().execute(
             'dump-guest-memory',
             { paging: input.paging, protocol: `file:${file}` },
             { signal, timeoutMs: DUMP_TIMEOUT_MS },
           );
         }),
       ),
-      shutdown: fromPromise<void, ShutdownInput>(({ input, system }) =>
+      shutdown: fromPromise<ShutdownOutput | undefined, ShutdownInput>(({ input }) =>
         withSpan('sandbox.shutdown', { ...attrs(input.sandboxId), 'vmactor.stop.reason': input.reason }, () =>
-          runtimeOf(system).shutdown(input),
+          rt.shutdown(input),
         ),
       ),
-      cleanup: fromPromise<void, CleanupInput>(({ input, system }) =>
-        withSpan('sandbox.cleanup', attrs(input.sandboxId), () => runtimeOf(system).cleanup()),
+      cleanup: fromPromise<ShutdownOutput | undefined, CleanupInput>(({ input }) =>
+        withSpan('sandbox.cleanup', attrs(input.sandboxId), () => rt.cleanup()),
       ),
     },
     guards: {
@@ -137,3 +121,6 @@ function provideSandboxMachine(operations: OperationProvider | undefined) {
     },
   });
 }
+
+/** The machine {@link provideSandboxMachine} returns. */
+export type ProvidedSandboxMachine = ReturnType<typeof provideSandboxMachine>;

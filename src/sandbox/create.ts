@@ -61,7 +61,7 @@ function withPanicDevice(plan: LaunchPlan, config: ValidatedConfig): LaunchPlan 
  *   { id: 'demo', hypervisor: { kernelPath: kernel, initrdPath: initrd, memorySize: 512 } },
  *   { logger },
  * );
- * sb.events$.subscribe((e) => console.log(e.from, '->', e.to, e.reason ?? ''));
+ * sb.events$.subscribe((e) => e.type === 'lifecycle' && console.log(e.from, '->', e.to));
  * await sb.start();
  * await sb.stop();
  * ```
@@ -88,6 +88,7 @@ export async function createSandbox(
   const sandbox: Sandbox = openSandbox(
     {
       id: validated.id,
+      config: validated,
       plan: (runDir) => {
         const plan = planQemu(validated, {
           runDir,
@@ -124,7 +125,7 @@ export async function createSandbox(
 function queueVirtioMemSetup(sandbox: Sandbox): void {
   sandbox.events$
     .pipe(
-      filter((e) => e.to === 'running'),
+      filter((e) => e.type === 'lifecycle' && e.to === 'running'),
       take(1),
     )
     .subscribe(() => {

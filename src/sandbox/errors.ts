@@ -58,17 +58,56 @@ export class GuestFailureError extends VmactorError {
   }
 }
 
-/** A modifying operation was refused or abandoned by the machine (not active, no capacity, duplicate id, stopping). */
-export class SandboxOperationError extends VmactorError {
-  override readonly name = 'SandboxOperationError' as const;
-  readonly code = 'ERR_SANDBOX_OPERATION' as const;
-  /** The machine's reason: `ERR_SANDBOX_NOT_ACTIVE`, `ERR_NO_CAPACITY`, `ERR_OPERATION_ABORTED`, `ERR_DUPLICATE_ID`. */
-  readonly reason: string;
+/** Base of the machine's own refusals of an operation (each subclass has its one `code`). */
+export abstract class SandboxOperationError extends VmactorError {
+  /** The operation's id (`sb.operate(op, { id })`). */
   readonly operationId: string;
-  constructor(operationId: string, reason: string, message: string) {
+  constructor(operationId: string, message: string) {
     super(message);
-    this.reason = reason;
     this.operationId = operationId;
+  }
+}
+
+/** The operation was refused: the sandbox is not running or paused (created, starting, stopping, stopped). */
+export class OperationNotActiveError extends SandboxOperationError {
+  override readonly name = 'OperationNotActiveError' as const;
+  readonly code = 'ERR_OPERATION_NOT_ACTIVE' as const;
+}
+
+/** The operation was refused before any QMP: no capacity left (bridge slots, memory slots, maxmem, maxcpus). */
+export class OperationCapacityError extends SandboxOperationError {
+  override readonly name = 'OperationCapacityError' as const;
+  readonly code = 'ERR_OPERATION_NO_CAPACITY' as const;
+}
+
+/** The operation was abandoned: the sandbox began stopping while it ran or waited (STOP pre-empts). */
+export class OperationAbortedError extends SandboxOperationError {
+  override readonly name = 'OperationAbortedError' as const;
+  readonly code = 'ERR_OPERATION_ABORTED' as const;
+}
+
+/** Another operation with the same id is queued or running. */
+export class DuplicateOperationError extends SandboxOperationError {
+  override readonly name = 'DuplicateOperationError' as const;
+  readonly code = 'ERR_OPERATION_DUPLICATE_ID' as const;
+}
+
+/** One problem with an argument of a Sandbox method: where and what. */
+export interface SandboxInputIssue {
+  /** Dotted path of the value, e.g. `device.file`, `mib`. */
+  readonly path: string;
+  /** ``Expected `device.file` to be an absolute path, got `"rel"` `` */
+  readonly message: string;
+}
+
+/** An argument of a Sandbox method is invalid (every problem listed); nothing was sent to QEMU. */
+export class SandboxInputError extends VmactorError {
+  override readonly name = 'SandboxInputError' as const;
+  readonly code = 'ERR_SANDBOX_INPUT' as const;
+  readonly issues: readonly SandboxInputIssue[];
+  constructor(issues: readonly SandboxInputIssue[]) {
+    super(issues.map((i) => i.message).join('\n'));
+    this.issues = issues;
   }
 }
 

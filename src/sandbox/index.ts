@@ -1,8 +1,24 @@
-// The sandbox layer: the public Sandbox handle and the actors binding the machine to QMP and processes.
-export { bindRuntime, dumpFilePath, sandboxMachineFor } from './actors.js';
+// The sandbox layer: the public Sandbox handle, its events and errors, and the actors binding the machine to QMP and processes.
+export {
+  dumpFilePath,
+  type ProvidedSandboxMachine,
+  provideSandboxMachine,
+  type SandboxEffects,
+} from './actors.js';
+export { capabilitiesOf, type SandboxCapabilities } from './capabilities.js';
 export { ConsoleTap } from './console-tap.js';
 export * from './errors.js';
-export { SandboxRuntime, WatchBuffer, watchEventOf } from './runtime.js';
-export type { LifecycleEvent, SandboxActor, SandboxOptions, StopResult, VcpuThreadIds } from './sandbox.js';
-export { openSandbox, Sandbox } from './sandbox.js';
+export * from './events.js';
+export { checkOperation, type OperationResultOf } from './operations.js';
+export { SandboxRuntime, tailOf, watchEventOf } from './runtime.js';
+export type {
+  LifecycleEvent,
+  SandboxActor,
+  SandboxInit,
+  SandboxOptions,
+  StopResult,
+  VcpuThreadIds,
+} from './sandbox.js';
+export { DEFAULT_QMP_COMMAND_TIMEOUT_MS, openSandbox, Sandbox } from './sandbox.js';
+export { SandboxCore } from './sandbox-core.js';
 export type { LaunchPaths, LaunchPlan, OperationContext, OperationProvider, SandboxSpec } from './spec.js';

@@ -2,8 +2,27 @@
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Subscription } from 'rxjs';
-import type { LaunchOutput, SandboxWatchEvent, ShutdownInput } from '../../machines/sandbox.types.js';
+import {
+  catchError,
+  concatMap,
+  defer,
+  EMPTY,
+  filter,
+  from,
+  map,
+  merge,
+  type Observable,
+  of,
+  race,
+  take,
+  timer,
+} from 'rxjs';
+import type {
+  LaunchOutput,
+  SandboxWatchEvent,
+  ShutdownInput,
+  ShutdownOutput,
+} from '../../machines/sandbox.types.js';
 import { QemuExitedEarlyError, VirtiofsdExitedEarlyError } from '../process/errors.js';
 import type { ExitInfo } from '../process/exit.js';
 import { type FileFollower, followFile } from '../process/follow-file.js';
@@ -16,27 +35,6 @@ import { QmpTimeoutError } from '../qmp/errors.js';
 import type { QmpEvent } from '../qmp/types.js';
 import { ConsoleTap } from './console-tap.js';
 import type { LaunchPlan } from './spec.js';
-
-/** Queues watch events until the machine's `watch` actor attaches, then forwards them live. */
-export class WatchBuffer {
-  private queue: SandboxWatchEvent[] = [];
-  private sink: ((e: SandboxWatchEvent) => void) | undefined;
-
-  push(e: SandboxWatchEvent): void {
-    if (this.sink) this.sink(e);
-    else this.queue.push(e);
-  }
-
-  attach(sink: (e: SandboxWatchEvent) => void): () => void {
-    this.sink = sink;
-    const queued = this.queue;
-    this.queue = [];
-    for (const e of queued) sink(e);
-    return () => {
-      if (this.sink === sink) this.sink = undefined;
-    };
-  }
-}
 
 /** Maps a QMP event onto the machine's watch events (others are ignored). */
 export function watchEventOf(e: QmpEvent): SandboxWatchEvent | undefined {
@@ -63,8 +61,28 @@ export function watchEventOf(e: QmpEvent): SandboxWatchEvent | undefined {
   }
 }
 
-function exitEvent(which: 'qemu' | 'virtiofsd', x: ExitInfo): SandboxWatchEvent {
-  return { type: 'process.exited', which, code: x.code, signal: x.signal };
+function exitEvent(which: 'qemu' | 'virtiofsd', x: ExitInfo, stderrTail?: string): SandboxWatchEvent {
+  return {
+    type: 'process.exited',
+    which,
+    code: x.code,
+    signal: x.signal,
+    ...(stderrTail === undefined ? {} : { stderrTail }),
+  };
+}
+
+/** At most this much of QEMU's stderr is kept in a stop result. */
+const STDERR_TAIL_LINES = 20;
+const STDERR_TAIL_BYTES = 4096;
+
+/** The last {@link STDERR_TAIL_LINES} lines (at most {@link STDERR_TAIL_BYTES} bytes) of `text`. */
+export function tailOf(text: string): string {
+  const lines = text.trimEnd().split('\n').slice(-STDERR_TAIL_LINES).join('\n');
+  return lines.length > STDERR_TAIL_BYTES ? lines.slice(-STDERR_TAIL_BYTES) : lines;
+}
+
+function exitData(x: ExitInfo | undefined): { code: number | null; signal: string | null } | undefined {
+  return x === undefined ? undefined : { code: x.code, signal: x.signal };
 }
 
 /** Options of a {@link SandboxRuntime}. */
@@ -85,14 +103,12 @@ const CONSOLE_LOG = 'console.log';
 
 /** One sandbox's processes and connections; the effects of the machine run against it. */
 export class SandboxRuntime {
-  readonly watch = new WatchBuffer();
   qemu: QemuProcess | undefined;
   virtiofsd: VirtiofsdProcess | undefined;
   qmp: QmpClient | undefined;
   console: ConsoleTap | undefined;
   private runDirCreated = false;
   private readonly followers: FileFollower[] = [];
-  private readonly subscriptions: Subscription[] = [];
   private launching: Promise<unknown> = Promise.resolve();
   private tornDown: Promise<void> | undefined;
 
@@ -128,7 +144,6 @@ export class SandboxRuntime {
           logFile: join(runDir, 'virtiofsd.log'),
         });
         this.virtiofsd = v;
-        this.subscriptions.push(v.exit$.subscribe((x) => this.onVirtiofsdExit(x)));
         void writeFile(join(runDir, 'virtiofsd.pid'), `${v.pid}\n`, { mode: 0o600 }).catch(() => {});
         void this.follow(v.logFile, 'virtiofsd');
         signal.throwIfAborted();
@@ -141,7 +156,6 @@ export class SandboxRuntime {
     } finally {
       if (!logHandedOver) void qemuLog.then((fh) => fh.close()).catch(() => {});
     }
-    this.subscriptions.push(qemu.exit$.subscribe((x) => this.onQemuExit(x)));
     logger.debug({ pid: qemu.pid }, 'qemu spawned');
 
     let qmp: QmpClient;
@@ -155,19 +169,6 @@ export class SandboxRuntime {
       throw signal.aborted ? err : await this.explainEarlyExit(err);
     }
     this.qmp = qmp;
-    this.subscriptions.push(
-      qmp.events$.subscribe({
-        next: (e) => {
-          const w = watchEventOf(e);
-          if (w) this.watch.push(w);
-        },
-        error: () => {},
-      }),
-    );
-    void qmp.closed.then((info) => {
-      if (!info.expected)
-        this.watch.push({ type: 'qmp.disconnected', ...(info.error ? { error: info.error } : {}) });
-    });
     if (plan.argv.includes('-S')) await qmp.execute('cont', undefined, { signal });
     // Off the start path: the console and the log follower attach right after `running` is reported
     // (the guest prints nothing within a tick of QMP being ready; QEMU's log is a file, read from 0).
@@ -181,24 +182,72 @@ export class SandboxRuntime {
   }
 
   /**
+   * The outside events of the launched sandbox, for the machine's `watch` actor
+   * (`fromEventObservable(() => runtime.watch$())`): QMP events, an unexpected QMP disconnect,
+   * QEMU's and virtiofsd's exits. Built on subscription from the live streams; the exits are
+   * replayed (they are `AsyncSubject`s), so an exit before the subscription is not lost. QMP
+   * events before it (during the launch) are not relayed: the machine is still `starting`.
+   */
+  watch$(): Observable<SandboxWatchEvent> {
+    return defer(() => {
+      const { qemu, qmp, virtiofsd } = this;
+      const sources: Observable<SandboxWatchEvent>[] = [];
+      if (qmp) {
+        sources.push(
+          qmp.events$.pipe(
+            map(watchEventOf),
+            filter((e): e is SandboxWatchEvent => e !== undefined),
+            catchError(() => EMPTY),
+          ),
+          this.disconnect$(qmp, qemu),
+        );
+      }
+      if (qemu) sources.push(this.qemuExit$(qemu, qmp));
+      if (virtiofsd) sources.push(this.virtiofsdExit$(virtiofsd));
+      return merge(...sources);
+    });
+  }
+
+  /**
    * QEMU's last QMP events (SHUTDOWN after a guest poweroff or someone's `quit`, GUEST_PANICKED)
    * are written before it exits, but the exit can be reaped before the socket is read. The exit is
    * reported once the QMP stream has been drained to EOF (bounded), so the cause comes first.
    */
-  private onQemuExit(x: ExitInfo): void {
-    const qmp = this.qmp;
-    if (!qmp) {
-      this.watch.push(exitEvent('qemu', x));
-      return;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, QMP_DRAIN_MS);
-    });
-    void Promise.race([qmp.closed, deadline]).then(() => {
-      clearTimeout(timer);
-      this.watch.push(exitEvent('qemu', x));
-    });
+  private qemuExit$(qemu: QemuProcess, qmp: QmpClient | undefined): Observable<SandboxWatchEvent> {
+    return qemu.exit$.pipe(
+      concatMap((x) =>
+        qmp
+          ? race(from(qmp.closed), timer(QMP_DRAIN_MS)).pipe(
+              take(1),
+              map(() => x),
+            )
+          : of(x),
+      ),
+      map((x) => exitEvent('qemu', x)),
+    );
+  }
+
+  /**
+   * An unexpected QMP EOF is usually QEMU dying: then its exit (with the signal, e.g. SIGKILL) is
+   * what the machine hears, not the socket error (`ECONNRESET`). Only when QEMU is still alive
+   * after the drain window is the disconnect itself reported.
+   */
+  private disconnect$(qmp: QmpClient, qemu: QemuProcess | undefined): Observable<SandboxWatchEvent> {
+    return from(qmp.closed).pipe(
+      filter((info) => !info.expected),
+      concatMap((info) =>
+        qemu
+          ? race(qemu.exit$.pipe(map(() => undefined)), timer(QMP_DRAIN_MS).pipe(map(() => info)))
+          : of(info),
+      ),
+      filter((info) => info !== undefined),
+      map(
+        (info): SandboxWatchEvent => ({
+          type: 'qmp.disconnected',
+          ...(info.error ? { error: info.error } : {}),
+        }),
+      ),
+    );
   }
 
   /**
@@ -206,21 +255,29 @@ export class SandboxRuntime {
    * be reaped in either order. Before reporting `virtiofsd-exited`, one QMP round trip confirms
    * QEMU is alive; if it fails, QEMU is gone and its own exit (or QMP EOF) tells the story.
    */
-  private onVirtiofsdExit(x: ExitInfo): void {
-    const qmp = this.qmp;
-    const qemu = this.qemu;
-    if (!qmp || !qemu) {
-      this.watch.push(exitEvent('virtiofsd', x));
-      return;
-    }
-    if (qemu.exitInfo()) return;
-    qmp.execute('query-status', undefined, { timeoutMs: 1_000 }).then(
-      () => this.watch.push(exitEvent('virtiofsd', x)),
-      (err: unknown) => {
-        // A hung QEMU still lost its virtiofsd; a disconnect means QEMU is gone (reported by itself).
-        if (err instanceof QmpTimeoutError) this.watch.push(exitEvent('virtiofsd', x));
-      },
+  private virtiofsdExit$(v: VirtiofsdProcess): Observable<SandboxWatchEvent> {
+    return v.exit$.pipe(
+      concatMap((x) => {
+        const { qmp, qemu } = this;
+        if (!qmp || !qemu) return of(exitEvent('virtiofsd', x));
+        if (qemu.exitInfo()) return EMPTY;
+        return from(qmp.execute('query-status', undefined, { timeoutMs: 1_000 })).pipe(
+          map(() => exitEvent('virtiofsd', x)),
+          // A hung QEMU still lost its virtiofsd; a disconnect means QEMU is gone (reported by itself).
+          catchError((err: unknown) =>
+            err instanceof QmpTimeoutError ? of(exitEvent('virtiofsd', x)) : EMPTY,
+          ),
+        );
+      }),
     );
+  }
+
+  /** The bounded tail of QEMU's log (its stderr), read before the run dir goes. */
+  private async stderrTail(): Promise<string | undefined> {
+    const qemu = this.qemu;
+    if (!qemu) return undefined;
+    const text = await qemu.readLog();
+    return text ? tailOf(text) : undefined;
   }
 
   /** QMP failed during start: if QEMU (or virtiofsd) exited, say so with its stderr. */
@@ -259,11 +316,12 @@ export class SandboxRuntime {
   }
 
   /** The stop ladder: quit → wait → SIGTERM → wait → SIGKILL → reap; QEMU before virtiofsd; then cleanup. */
-  async shutdown(input: ShutdownInput): Promise<void> {
+  async shutdown(input: ShutdownInput): Promise<ShutdownOutput> {
     await this.launching;
     const { stopPolicy: policy } = this.opts;
     const qemu = this.qemu;
     const qmp = this.qmp;
+    let qemuExit: ExitInfo | undefined;
     if (qemu) {
       const polite = !input.waitOnly && qmp !== undefined && qemu.exitInfo() === undefined;
       const request = polite
@@ -273,34 +331,50 @@ export class SandboxRuntime {
           }
         : undefined;
       const out = await stopProcess(qemu, policy, request);
+      qemuExit = out.exit;
       this.logger.debug({ rung: out.rung, exit: out.exit }, 'qemu stopped');
     }
-    await this.stopVirtiofsd(policy.termTimeoutMs);
+    const virtiofsdExit = await this.stopVirtiofsd(policy.termTimeoutMs);
+    return this.reaped(qemuExit, virtiofsdExit);
+  }
+
+  /** The stop result's process facts, then teardown (the log is read before the run dir goes). */
+  private async reaped(qemu: ExitInfo | undefined, virtiofsd: ExitInfo | undefined): Promise<ShutdownOutput> {
+    const stderrTail = await this.stderrTail();
     await this.teardown();
+    const q = exitData(qemu);
+    const v = exitData(virtiofsd);
+    return {
+      ...(q ? { qemu: q } : {}),
+      ...(v ? { virtiofsd: v } : {}),
+      ...(stderrTail === undefined ? {} : { stderrTail }),
+    };
   }
 
   /** Undo a failed or aborted start: wait for the launch to unwind, then signals and cleanup. */
-  async cleanup(): Promise<void> {
+  async cleanup(): Promise<ShutdownOutput> {
     await this.launching;
     const { stopPolicy: policy } = this.opts;
-    if (this.qemu) await stopProcess(this.qemu, { ...policy, quitTimeoutMs: 0 });
-    await this.stopVirtiofsd(0);
-    await this.teardown();
+    const qemuExit = this.qemu
+      ? (await stopProcess(this.qemu, { ...policy, quitTimeoutMs: 0 })).exit
+      : undefined;
+    const virtiofsdExit = await this.stopVirtiofsd(0);
+    return this.reaped(qemuExit, virtiofsdExit);
   }
 
-  private async stopVirtiofsd(graceMs: number): Promise<void> {
+  private async stopVirtiofsd(graceMs: number): Promise<ExitInfo | undefined> {
     const v = this.virtiofsd;
-    if (!v) return;
+    if (!v) return undefined;
     // virtiofsd exits by itself once QEMU's vhost-user connection closes; signals after the grace.
     const out = await stopProcess(v, { ...this.opts.stopPolicy, quitTimeoutMs: graceMs });
     this.logger.debug({ rung: out.rung, exit: out.exit }, 'virtiofsd stopped');
+    return out.exit;
   }
 
   /** Closes connections and followers, removes the run dir (idempotent). */
   teardown(): Promise<void> {
     this.tornDown ??= (async () => {
       this.qmp?.close();
-      for (const s of this.subscriptions) s.unsubscribe();
       // All at once: reading or writing an unlinked file is fine, and removal retries if a late
       // file appears (ENOTEMPTY); the processes are gone by now.
       await Promise.all([

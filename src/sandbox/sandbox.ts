@@ -1,42 +1,21 @@
-// The public Sandbox handle: one XState actor per sandbox, lifecycle events as an Observable.
-import { connect } from 'node:net';
+// The public Sandbox handle: lifecycle (SandboxCore) plus queries and typed modifying operations.
 import type { Logger } from 'pino';
-import { type Observable, Subject } from 'rxjs';
-import { type Actor, createActor } from 'xstate';
-import type {
-  LifecycleEmitted,
-  SandboxOperation,
-  SandboxOutput,
-  SandboxPhase,
-  StopDetails,
-  StopReason,
-} from '../../machines/sandbox.types.js';
-import { GuestAgentClient } from '../guest/agent-client.js';
+import type { SandboxOperation } from '../../machines/sandbox.types.js';
+import type { DeviceEntry } from '../devices/record-types.js';
+import type { DeviceSpec } from '../devices/spec.js';
+import type { HotplugResult, ResizeMemoryResult, ResizeVcpusResult, UnplugResult } from '../hotplug/types.js';
 import { rootLogger } from '../log.js';
 import { assertSocketPath, assertUnder, defaultRunBase, runDirFor } from '../process/run-dir.js';
 import { DEFAULT_STOP_POLICY, type StopPolicy } from '../process/stop-ladder.js';
-import type { QmpClient } from '../qmp/client.js';
-import { bindRuntime, sandboxMachineFor } from './actors.js';
-import {
-  GuestFailureError,
-  SandboxCommandError,
-  SandboxOperationError,
-  SandboxStartError,
-  SandboxStartTimeoutError,
-  SandboxStateError,
-} from './errors.js';
+import { capabilitiesOf, type SandboxCapabilities } from './capabilities.js';
+import { GuestFailureError, SandboxStateError } from './errors.js';
+import { checkOperation, type OperationResultOf } from './operations.js';
 import { SandboxRuntime } from './runtime.js';
-import type { LaunchPlan, OperationProvider, SandboxSpec } from './spec.js';
+import { SandboxCore, type VcpuThreadIds } from './sandbox-core.js';
+import type { OperationProvider, SandboxSpec } from './spec.js';
 import { withSpan } from './tracing.js';
 
-/** A lifecycle event: `{ sandboxId, from, to, reason?, error?, at }`, one per phase change. */
-export type LifecycleEvent = LifecycleEmitted;
-
-/** How a sandbox ended: its stop reason and details (exit, shutdown, panic, dump, errors). */
-export type StopResult = SandboxOutput;
-
-/** The XState actor behind a sandbox, for inspection. */
-export type SandboxActor = Actor<ReturnType<typeof sandboxMachineFor>>;
+export type { LifecycleEvent, SandboxActor, SandboxInit, StopResult, VcpuThreadIds } from './sandbox-core.js';
 
 /** Options of {@link createSandbox} and {@link openSandbox}. */
 export interface SandboxOptions {
@@ -50,211 +29,41 @@ export interface SandboxOptions {
   readonly stopPolicy?: Partial<StopPolicy>;
   /** Deadline for QEMU's QMP greeting during start. Default 10 000 ms. */
   readonly qmpTimeoutMs?: number;
+  /**
+   * Deadline of every QMP command the handle sends (`check()`, `getThreadIDs()`, pause/resume):
+   * a hung QEMU rejects the call with `QmpTimeoutError`. Default {@link DEFAULT_QMP_COMMAND_TIMEOUT_MS}.
+   */
+  readonly qmpCommandTimeoutMs?: number;
   /** Implements modifying operations (hotplug/unplug/resize); without it they fail. */
   readonly operations?: OperationProvider;
 }
 
-/** vCPU index → host thread id (the seeds' `vcpuThreadIDs`). */
-export interface VcpuThreadIds {
-  readonly vcpus: ReadonlyMap<number, number>;
-}
+/** Default of {@link SandboxOptions.qmpCommandTimeoutMs}. */
+export const DEFAULT_QMP_COMMAND_TIMEOUT_MS = 10_000;
 
 const FAILURE_STATUSES = new Set(['internal-error', 'guest-panicked']);
 
-/** Turns the machine's record of a failed start into a typed error. */
-function startErrorOf(
-  sandboxId: string,
-  details: StopDetails | null,
-  reason: StopReason | null,
-  timeoutMs: number,
-): Error {
-  const err = details?.error;
-  if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ERR_START_TIMEOUT') {
-    const message = String((err as { message?: unknown }).message ?? 'start timed out');
-    return new SandboxStartError(sandboxId, { cause: new SandboxStartTimeoutError(message, timeoutMs) });
-  }
-  if (err !== undefined) return new SandboxStartError(sandboxId, { cause: err });
-  return new SandboxStartError(sandboxId, {
-    cause: new Error(`stopped (${reason ?? 'unknown'}) before running`),
-  });
-}
-
 /**
  * One QEMU sandbox VM driven by an XState actor (created → starting → running ⇄ paused →
- * stopping → stopped). Every effect goes through QMP and the process layer; every phase change is
- * a {@link LifecycleEvent} on {@link Sandbox.events$}.
+ * stopping → stopped). Every effect goes through QMP and the process layer; lifecycle changes,
+ * operation phases and device changes are one `SandboxEvent` stream, `sb.events$`.
  *
  * @example
  * ```ts
  * await using sb = await createSandbox(config, { logger });
- * sb.events$.subscribe((e) => console.log(`${e.from} -> ${e.to}`, e.reason ?? ''));
+ * sb.events$.subscribe((e) => e.type === 'lifecycle' && console.log(`${e.from} -> ${e.to}`));
  * await sb.start();
- * await sb.pause();
- * await sb.resume();
- * const { stopReason } = await sb.stop(); // 'requested'
+ * const { id, placement } = await sb.hotplug({ kind: 'block', id: 'd1', file: '/var/d1.img' });
+ * const { stopReason, exit } = await sb.stop(); // 'requested', { code: 0, signal: null }
  * ```
  */
-export class Sandbox implements AsyncDisposable {
-  /** Lifecycle events, hot: subscribe before `start()` to see every one. Completes at `stopped`. */
-  readonly events$: Observable<LifecycleEvent>;
-  /** The XState actor (inspect it, or subscribe to `actor.on('*', …)` for operation events). */
-  readonly actor: SandboxActor;
-  /** The sandbox's pino child logger (`{ sandboxId }`). */
-  readonly logger: Logger;
-  /** This sandbox's run dir (`<base>/<id>`, mode 0700 while it exists). */
-  readonly runDir: string;
-  /** The QEMU plan this sandbox launches. */
-  readonly plan: LaunchPlan;
-  private readonly runtime: SandboxRuntime;
-  private readonly subject = new Subject<LifecycleEvent>();
-  private readonly done: Promise<StopResult>;
-  private agentClient: Promise<GuestAgentClient> | undefined;
-  /** Pending pause/resume calls, settled when the actor ends (one reaction on `done` for all). */
-  private readonly settlers = new Set<() => void>();
+export class Sandbox extends SandboxCore {
   private operationCounter = 0;
 
-  /** @internal Use {@link createSandbox} or {@link openSandbox}. */
-  constructor(
-    readonly id: string,
-    runtime: SandboxRuntime,
-    spec: SandboxSpec,
-    logger: Logger,
-    signal: AbortSignal | undefined,
-    operations?: OperationProvider,
-  ) {
-    this.runtime = runtime;
-    this.logger = logger;
-    this.runDir = runtime.opts.runDir;
-    this.plan = runtime.opts.plan;
-    this.events$ = this.subject.asObservable();
-    this.actor = createActor(sandboxMachineFor(operations), {
-      input: {
-        sandboxId: id,
-        guestMemoryDump: spec.guestMemoryDump ?? null,
-        ...(spec.startTimeoutMs === undefined ? {} : { startTimeoutMs: spec.startTimeoutMs }),
-      },
-    });
-    bindRuntime(this.actor.system, runtime);
-    this.actor.on('lifecycle', (e) => {
-      logger.info({ from: e.from, to: e.to, reason: e.reason }, `sandbox ${e.from} -> ${e.to}`);
-      this.subject.next(e);
-      if (e.to === 'stopped') this.subject.complete();
-    });
-    this.actor.on('command-failed', (e) =>
-      logger.warn({ err: e.error, command: e.command }, 'command failed'),
-    );
-    this.done = new Promise<StopResult>((resolve) => {
-      this.actor.subscribe({
-        complete: () => resolve(this.actor.getSnapshot().output as StopResult),
-        error: (err) => resolve({ stopReason: 'crashed', stopError: { error: err } }),
-      });
-    });
-    // The agent connection dies with QEMU; close our end when the sandbox is stopped.
-    void this.done.then(async () => {
-      for (const settle of [...this.settlers]) settle();
-      const agent = await this.agentClient?.catch(() => undefined);
-      agent?.close();
-    });
-    this.actor.start();
-    if (signal) {
-      const onAbort = () => this.actor.send({ type: 'STOP' });
-      if (signal.aborted) onAbort();
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        void this.done.then(() => signal.removeEventListener('abort', onAbort));
-      }
-    }
-  }
-
-  /** The current public phase. */
-  get phase(): SandboxPhase {
-    return this.actor.getSnapshot().context.phase;
-  }
-
-  /** Resolves when the sandbox reaches `stopped` (never rejects). */
-  get stopped(): Promise<StopResult> {
-    return this.done;
-  }
-
-  /** The QMP client while QEMU runs (an escape hatch; the machine owns the lifecycle). */
-  get qmp(): QmpClient | undefined {
-    return this.runtime.qmp;
-  }
-
   /**
-   * Starts the VM: run dir, virtiofsd, QEMU, QMP. Resolves once `running`; on failure rejects
-   * with {@link SandboxStartError} (its `cause` says why, e.g. `QemuExitedEarlyError` with QEMU's
-   * stderr) after everything created was removed.
-   *
-   * @example
-   * ```ts
-   * await sb.start();
-   * console.log(sb.phase); // 'running'
-   * ```
-   */
-  start(): Promise<void> {
-    return withSpan('sandbox.start', { 'vmactor.sandbox.id': this.id }, async () => {
-      const phase = this.phase;
-      if (phase === 'running' || phase === 'paused') return;
-      if (phase !== 'created' && phase !== 'starting') {
-        throw new SandboxStateError(`Expected the sandbox to be created, got \`${phase}\``, phase);
-      }
-      const reached = this.until(['running', 'paused', 'stopping', 'stopped']);
-      if (phase === 'created') this.actor.send({ type: 'START' });
-      const to = await reached;
-      if (to === 'running' || to === 'paused') return;
-      const out = await this.done;
-      const ctx = this.actor.getSnapshot().context;
-      throw startErrorOf(this.id, out.stopError ?? ctx.stopError, out.stopReason, ctx.startTimeoutMs);
-    });
-  }
-
-  /**
-   * Pauses the VM (QMP `stop`); resolves once `paused`.
-   *
-   * @example
-   * ```ts
-   * await sb.pause();
-   * ```
-   */
-  pause(): Promise<void> {
-    return this.toggle('pause');
-  }
-
-  /**
-   * Resumes the VM (QMP `cont`); resolves once `running`.
-   *
-   * @example
-   * ```ts
-   * await sb.resume();
-   * ```
-   */
-  resume(): Promise<void> {
-    return this.toggle('resume');
-  }
-
-  /**
-   * Stops the sandbox (idempotent, accepted in every phase): QMP `quit` → wait → SIGTERM → wait →
-   * SIGKILL → reap, QEMU before virtiofsd, then sockets and the run dir are removed. `waitOnly`
-   * (seed 003) sends no `quit`: it waits for QEMU to exit on its own, then escalates.
-   *
-   * @example
-   * ```ts
-   * const { stopReason } = await sb.stop();
-   * ```
-   */
-  stop(options: { waitOnly?: boolean } = {}): Promise<StopResult> {
-    return withSpan('sandbox.stop', { 'vmactor.sandbox.id': this.id }, () => {
-      if (this.actor.getSnapshot().status === 'active') {
-        this.actor.send({ type: 'STOP', ...(options.waitOnly ? { waitOnly: true } : {}) });
-      }
-      return this.done;
-    });
-  }
-
-  /**
-   * Checks the VM through QMP `query-status` (the seeds' `check`): rejects with
-   * {@link GuestFailureError} for `internal-error` and `guest-panicked`.
+   * Checks the VM through QMP `query-status` (Kata's qemu.go `check`) within the sandbox's QMP
+   * deadline: rejects with `QmpTimeoutError` when QEMU does not answer in time (e.g. stopped by
+   * SIGSTOP), with {@link GuestFailureError} for `internal-error` and `guest-panicked`.
    *
    * @example
    * ```ts
@@ -263,13 +72,13 @@ export class Sandbox implements AsyncDisposable {
    */
   check(): Promise<void> {
     return withSpan('sandbox.check', { 'vmactor.sandbox.id': this.id }, async () => {
-      const status = await this.requireQmp().execute('query-status');
+      const status = await this.requireQmp().execute('query-status', undefined, this.deadline());
       if (FAILURE_STATUSES.has(status.status)) throw new GuestFailureError(status.status);
     });
   }
 
   /**
-   * PIDs of the sandbox's live processes: QEMU first, then virtiofsd (the seeds' `getPids`).
+   * PIDs of the sandbox's live processes: QEMU first, then virtiofsd (Kata's qemu.go `getPids`).
    *
    * @example
    * ```ts
@@ -285,7 +94,8 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /**
-   * vCPU index → host thread id from QMP `query-cpus-fast` (the seeds' `getThreadIDs`).
+   * vCPU index → host thread id from QMP `query-cpus-fast` (Kata's qemu.go `getThreadIDs`), within
+   * the sandbox's QMP deadline.
    *
    * @example
    * ```ts
@@ -294,7 +104,7 @@ export class Sandbox implements AsyncDisposable {
    */
   getThreadIDs(): Promise<VcpuThreadIds> {
     return withSpan('sandbox.getThreadIDs', { 'vmactor.sandbox.id': this.id }, async () => {
-      const cpus = await this.requireQmp().execute('query-cpus-fast');
+      const cpus = await this.requireQmp().execute('query-cpus-fast', undefined, this.deadline());
       const vcpus = new Map<number, number>();
       for (const c of cpus) if (c['thread-id'] > 0) vcpus.set(c['cpu-index'], c['thread-id']);
       return { vcpus };
@@ -302,166 +112,137 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /**
-   * What the guest console printed so far (also streamed through the logger at debug level).
+   * What this sandbox's hypervisor supports (Kata's qemu.go `capabilities()`), from its config.
    *
    * @example
    * ```ts
-   * console.log(await sb.consoleLog());
+   * if (sb.capabilities().blockDeviceHotplug) await sb.hotplug(disk);
    * ```
    */
-  async consoleLog(): Promise<string> {
-    return (await this.runtime.console?.read()) ?? '';
-  }
-
-  /** Console lines as they arrive (hot); completes when the console closes. */
-  get console$(): Observable<string> | undefined {
-    return this.runtime.console?.lines$;
+  capabilities(): SandboxCapabilities {
+    if (!this.config)
+      throw new SandboxStateError('Expected a sandbox made by createSandbox (it has no config)', this.phase);
+    return capabilitiesOf(this.config.hypervisor);
   }
 
   /**
-   * A client of the default guest's agent on the `agent.channel.0` port (connected once, cached).
+   * The device record, read-only: every cold- and hot-plugged device with its placement.
    *
    * @example
    * ```ts
-   * const agent = await sb.agent();
-   * await agent.waitReady();
-   * console.log(await agent.request('ticks', []));
+   * for (const d of sb.devices()) console.log(d.id, d.origin, d.placement);
    * ```
    */
-  agent(): Promise<GuestAgentClient> {
-    this.agentClient ??= new Promise<GuestAgentClient>((resolve, reject) => {
-      const path = this.plan.paths.agentSocket;
-      if (!path || (this.phase !== 'running' && this.phase !== 'paused')) {
-        reject(new SandboxStateError('Expected a running sandbox with an agent socket', this.phase));
-        return;
-      }
-      const socket = connect(path);
-      socket.once('connect', () => resolve(new GuestAgentClient(socket)));
-      socket.once('error', reject);
-    });
-    const p = this.agentClient;
-    p.catch(() => {
-      if (this.agentClient === p) this.agentClient = undefined;
-    });
-    return p;
+  devices(): readonly DeviceEntry[] {
+    return this.operations?.devices?.() ?? [];
   }
 
   /**
-   * Runs a modifying operation through the machine (queued, one at a time; STOP pre-empts).
-   * Resolves with the provider's result once `confirmed`; rejects with the provider's error, or a
-   * {@link SandboxOperationError} when the machine refused or abandoned it.
+   * Hot-plugs a device given as the same `DeviceSpec` a config's `devices` take (Kata's qemu.go
+   * `hotplugAddDevice`). The spec is validated first (`SandboxInputError`, nothing sent); resolves
+   * once the device is confirmed (by the guest with `guestAgent`, else by QEMU).
    *
    * @example
    * ```ts
-   * await sb.operate({ kind: 'hotplug-block', id: 'disk1', file: '/var/lib/disk1.img' });
+   * const { id, placement, guestPath } = await sb.hotplug({ kind: 'block', id: 'd1', file: '/var/d1.img' });
    * ```
    */
-  operate(op: SandboxOperation, options: { id?: string } = {}): Promise<unknown> {
-    this.operationCounter += 1;
-    const id = options.id ?? `op-${this.operationCounter}`;
-    return withSpan(
-      'sandbox.operate',
-      { 'vmactor.sandbox.id': this.id, 'vmactor.operation': op.kind },
-      () => {
-        if (this.actor.getSnapshot().status !== 'active') {
-          return Promise.reject(new SandboxStateError('Expected a live sandbox, got `stopped`', 'stopped'));
-        }
-        const settled = new Promise<unknown>((resolve, reject) => {
-          const sub = this.actor.on('operation', (e) => {
-            if (e.id !== id) return;
-            if (e.phase === 'confirmed') {
-              sub.unsubscribe();
-              resolve(e.result);
-            } else if (e.phase === 'failed') {
-              sub.unsubscribe();
-              const err = e.error;
-              if (err instanceof Error) reject(err);
-              else {
-                const r = (err ?? {}) as { code?: unknown; message?: unknown };
-                reject(
-                  new SandboxOperationError(
-                    id,
-                    String(r.code ?? 'ERR_UNKNOWN'),
-                    String(r.message ?? 'failed'),
-                  ),
-                );
-              }
-            }
-          });
-        });
-        this.actor.send({ type: 'OPERATION', id, op });
-        return settled;
-      },
+  hotplug(
+    device: DeviceSpec,
+    options: { guestDeadlineMs?: number; id?: string } = {},
+  ): Promise<HotplugResult> {
+    const { id, guestDeadlineMs } = options;
+    return this.operate(
+      { kind: 'hotplug', device, ...(guestDeadlineMs === undefined ? {} : { guestDeadlineMs }) },
+      id === undefined ? {} : { id },
     );
   }
 
-  /** Stops and cleans up (`await using sb = await createSandbox(...)`). */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
+  /**
+   * Unplugs a device (cold- or hot-plugged) by id: `device_del` → `DEVICE_DELETED` (deadline
+   * `deviceDeletedMs`, default the sandbox's) → backend removal (Kata's `hotplugRemoveDevice`).
+   *
+   * @example
+   * ```ts
+   * const { removed } = await sb.unplug('d1', { deviceDeletedMs: 5_000 });
+   * ```
+   */
+  unplug(deviceId: string, options: { deviceDeletedMs?: number; id?: string } = {}): Promise<UnplugResult> {
+    const { id, deviceDeletedMs } = options;
+    return this.operate(
+      { kind: 'unplug', id: deviceId, ...(deviceDeletedMs === undefined ? {} : { deviceDeletedMs }) },
+      id === undefined ? {} : { id },
+    );
   }
 
-  private requireQmp(): QmpClient {
-    const qmp = this.runtime.qmp;
-    const phase = this.phase;
-    if (!qmp || (phase !== 'running' && phase !== 'paused')) {
-      throw new SandboxStateError(`Expected the sandbox to be running or paused, got \`${phase}\``, phase);
-    }
-    return qmp;
+  /**
+   * Resizes guest memory to `mib` MiB total (Kata's qemu.go `resizeMemory`: pc-dimm or virtio-mem);
+   * resolves with the memory before/after and the device added.
+   *
+   * @example
+   * ```ts
+   * const { currentMiB, device } = await sb.resizeMemory(1024);
+   * ```
+   */
+  resizeMemory(
+    mib: number,
+    options: { memoryBlockSizeMiB?: number; probe?: boolean; id?: string } = {},
+  ): Promise<ResizeMemoryResult> {
+    const { id, ...rest } = options;
+    return this.operate({ kind: 'resize-memory', mib, ...rest }, id === undefined ? {} : { id });
   }
 
-  private toggle(command: 'pause' | 'resume'): Promise<void> {
-    const target: SandboxPhase = command === 'pause' ? 'paused' : 'running';
-    return withSpan(`sandbox.${command}`, { 'vmactor.sandbox.id': this.id }, () => {
-      const phase = this.phase;
-      if (phase !== 'running' && phase !== 'paused') {
-        return Promise.reject(
-          new SandboxStateError(`Expected the sandbox to be running or paused, got \`${phase}\``, phase),
-        );
+  /**
+   * Sets the number of vCPUs (Kata's qemu.go `resizeVCPUs`): resolves with `currentVCPUs` (before)
+   * and `newVCPUs` (after); above max vCPUs it clamps, or refuses with `strict`.
+   *
+   * @example
+   * ```ts
+   * const { currentVCPUs, newVCPUs } = await sb.resizeVCPUs(2);
+   * ```
+   */
+  resizeVCPUs(count: number, options: { strict?: boolean; id?: string } = {}): Promise<ResizeVcpusResult> {
+    const { id, ...rest } = options;
+    return this.operate({ kind: 'resize-vcpus', count, ...rest }, id === undefined ? {} : { id });
+  }
+
+  /**
+   * Runs a modifying operation through the machine (queued, one at a time; STOP pre-empts): the
+   * generic path under the typed methods. The op is checked first (`SandboxInputError`); resolves
+   * with the kind's result once `confirmed`; rejects with the operation's typed error, or the
+   * machine's refusal (`OperationCapacityError`, `OperationAbortedError`, …).
+   *
+   * @example
+   * ```ts
+   * const r = await sb.operate({ kind: 'resize-vcpus', count: 2 }); // ResizeVcpusResult
+   * ```
+   */
+  operate<O extends SandboxOperation>(
+    op: O,
+    options: { id?: string } = {},
+  ): Promise<OperationResultOf<O['kind']>> {
+    this.operationCounter += 1;
+    const id = options.id ?? `op-${this.operationCounter}`;
+    const attrs = { 'vmactor.sandbox.id': this.id, 'vmactor.operation': op.kind };
+    return withSpan('sandbox.operate', attrs, async () => {
+      const checked = checkOperation(op);
+      if (this.actor.getSnapshot().status !== 'active') {
+        throw new SandboxStateError('Expected a live sandbox, got `stopped`', 'stopped');
       }
-      const stoppedWhile = (to: SandboxPhase) =>
-        new SandboxStateError(
-          `The sandbox stopped while ${command === 'pause' ? 'pausing' : 'resuming'}`,
-          to,
-        );
-      const snapshot = this.actor.getSnapshot();
-      if (snapshot.status !== 'active') return Promise.reject(stoppedWhile('stopped'));
-      if (snapshot.matches({ active: { run: target } })) return Promise.resolve();
-      // One settle for every outcome: the target phase, this command failing, or the sandbox
-      // stopping (or its actor ending) first. Both listeners go as soon as one of them fires.
-      return new Promise<void>((resolve, reject) => {
-        const finish = (err?: Error): void => {
-          if (!this.settlers.delete(onEnd)) return;
-          lifecycle.unsubscribe();
-          failed.unsubscribe();
-          if (err) reject(err);
-          else resolve();
-        };
-        const onEnd = (): void => finish(stoppedWhile('stopped'));
-        this.settlers.add(onEnd);
-        const lifecycle = this.actor.on('lifecycle', (e) => {
-          if (e.to === target) finish();
-          else if (e.to === 'stopping' || e.to === 'stopped') finish(stoppedWhile(e.to));
+      const settled = new Promise<OperationResultOf<O['kind']>>((resolve, reject) => {
+        const sub = this.subject.subscribe((e) => {
+          if (e.type !== 'operation' || e.id !== id) return;
+          if (e.phase === 'confirmed') {
+            sub.unsubscribe();
+            resolve(e.result as OperationResultOf<O['kind']>);
+          } else if (e.phase === 'failed') {
+            sub.unsubscribe();
+            reject(e.error);
+          }
         });
-        const failed = this.actor.on('command-failed', (e) => {
-          if (e.command === command) finish(new SandboxCommandError(command, { cause: e.error }));
-        });
-        this.actor.send({ type: command === 'pause' ? 'PAUSE' : 'RESUME' });
       });
-    });
-  }
-
-  /** Resolves with the first phase among `phases` the sandbox enters (or is in once `stopped`). */
-  private until(phases: readonly SandboxPhase[]): Promise<SandboxPhase> {
-    return new Promise((resolve) => {
-      const sub = this.actor.on('lifecycle', (e) => {
-        if (!phases.includes(e.to)) return;
-        sub.unsubscribe();
-        resolve(e.to);
-      });
-      void this.done.then(() => {
-        sub.unsubscribe();
-        resolve('stopped');
-      });
+      this.actor.send({ type: 'OPERATION', id, op: checked });
+      return settled;
     });
   }
 }
@@ -494,5 +275,13 @@ export function openSandbox(spec: SandboxSpec, options: SandboxOptions = {}): Sa
     stopPolicy: { ...DEFAULT_STOP_POLICY, ...options.stopPolicy },
     qmpTimeoutMs: options.qmpTimeoutMs ?? 10_000,
   });
-  return new Sandbox(spec.id, runtime, spec, logger, options.signal, options.operations);
+  return new Sandbox({
+    id: spec.id,
+    runtime,
+    spec,
+    logger,
+    signal: options.signal,
+    operations: options.operations,
+    qmpCommandTimeoutMs: options.qmpCommandTimeoutMs ?? DEFAULT_QMP_COMMAND_TIMEOUT_MS,
+  });
 }

@@ -2,6 +2,8 @@
 
 import type { Logger } from 'pino';
 import type { HasCapacityParams, RunOperationInput } from '../../machines/sandbox.types.js';
+import type { ValidatedConfig } from '../config/types.js';
+import type { DeviceEntry } from '../devices/record-types.js';
 import type { QmpClient } from '../qmp/client.js';
 
 /** What an operation provider gets besides the machine's input: the live sandbox. */
@@ -14,12 +16,18 @@ export interface OperationContext {
 }
 
 /**
- * Implements the machine's modifying operations (hotplug, unplug, resize: issue 5's layer plugs in
+ * Implements the machine's modifying operations (hot plug, unplug, resize: src/hotplug plugs in
  * here). `run` is the `runOperation` actor; `hasCapacity` the guard checked before it starts.
  */
 export interface OperationProvider {
+  /** Runs one operation; resolves with its result (e.g. `HotplugResult`), rejects with a typed error. */
   run(input: RunOperationInput, ctx: OperationContext): Promise<unknown>;
+  /** Is there room (bridge slots, memory slots, maxmem, maxcpus)? Pure, before any QMP. */
   hasCapacity?(params: HasCapacityParams): boolean;
+  /** Whether a rejection of `run` undid every earlier step (told by the error's class): the `rolled-back` phase follows. */
+  rolledBack?(error: unknown): boolean;
+  /** The device record: cold- and hot-plugged devices with their placements (read-only). */
+  devices?(): readonly DeviceEntry[];
 }
 
 /** The paths of a planned sandbox the sandbox layer uses (all under `runDir`). */
@@ -48,8 +56,10 @@ export interface SandboxSpec {
   readonly id: string;
   /** The plan for a given run dir (pure; called once, before anything is created). */
   readonly plan: (runDir: string) => LaunchPlan;
-  /** Dump guest memory into this directory on a guest panic (seed 003's GuestMemoryDumpPath/Paging). */
+  /** Dump guest memory into this directory on a guest panic (Kata 2.x hypervisor.go's GuestMemoryDumpPath/Paging). */
   readonly guestMemoryDump?: { readonly path: string; readonly paging: boolean } | null;
   /** Start deadline (default 30 s). */
   readonly startTimeoutMs?: number;
+  /** The validated config the plan came from (`sb.config`, `sb.capabilities()`); set by `createSandbox`. */
+  readonly config?: ValidatedConfig;
 }

@@ -35,7 +35,12 @@ function config(
 }
 
 function record(sb: Sandbox): Promise<LifecycleEvent[]> {
-  return firstValueFrom(sb.events$.pipe(toArray()));
+  return firstValueFrom(
+    sb.events$.pipe(
+      filter((e): e is LifecycleEvent => e.type === 'lifecycle'),
+      toArray(),
+    ),
+  );
 }
 
 function expectClean(): void {

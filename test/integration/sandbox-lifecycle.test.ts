@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { firstValueFrom, toArray } from 'rxjs';
+import { filter, firstValueFrom, toArray } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { QemuExitedEarlyError, RunDirError } from '../../src/process/errors.js';
 import { QmpClient } from '../../src/qmp/client.js';
@@ -18,7 +18,12 @@ afterEach(stopAll);
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 function record(sb: Sandbox): Promise<LifecycleEvent[]> {
-  return firstValueFrom(sb.events$.pipe(toArray()));
+  return firstValueFrom(
+    sb.events$.pipe(
+      filter((e): e is LifecycleEvent => e.type === 'lifecycle'),
+      toArray(),
+    ),
+  );
 }
 
 function transitions(events: readonly LifecycleEvent[]): string[] {
@@ -78,11 +83,11 @@ describe('sandbox lifecycle on a guest-less QEMU', () => {
     const events = record(sb);
     await sb.start();
     const other = await QmpClient.connectUnix(sb.plan.paths.qmpSocket as string);
-    const paused = firstValueFrom(sb.events$);
+    const paused = firstValueFrom(sb.events$.pipe(filter((e) => e.type === 'lifecycle')));
     await other.execute('stop');
     expect(await paused).toMatchObject({ from: 'running', to: 'paused', reason: 'external' });
     expect(sb.phase).toBe('paused');
-    const resumed = firstValueFrom(sb.events$);
+    const resumed = firstValueFrom(sb.events$.pipe(filter((e) => e.type === 'lifecycle')));
     await other.execute('cont');
     expect(await resumed).toMatchObject({ from: 'paused', to: 'running', reason: 'external' });
     other.close();

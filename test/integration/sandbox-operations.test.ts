@@ -1,9 +1,14 @@
-// The operation slot of the sandbox (where issue 5's hotplug layer plugs in): operations run one at
-// a time through the provider with the live QMP client; refusals and STOP pre-emption are typed.
+// The operation slot of the sandbox (where src/hotplug plugs in): operations run one at a time
+// through the provider with the live QMP client; refusals and STOP pre-emption are typed by class.
 import { rmSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { OperationEmitted, SandboxOperation } from '../../machines/sandbox.types.js';
-import { SandboxOperationError } from '../../src/sandbox/errors.js';
+import type { SandboxOperation } from '../../machines/sandbox.types.js';
+import {
+  OperationAbortedError,
+  OperationCapacityError,
+  OperationNotActiveError,
+  SandboxInputError,
+} from '../../src/sandbox/errors.js';
 import type { OperationProvider } from '../../src/sandbox/spec.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { QEMU } from '../helpers/env.js';
@@ -13,7 +18,10 @@ const base = tempRunBase();
 afterEach(stopAll);
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-const disk = (id: string): SandboxOperation => ({ kind: 'hotplug-block', id, file: '/dev/null' });
+const disk = (id: string): SandboxOperation => ({
+  kind: 'hotplug',
+  device: { kind: 'block', id, file: '/dev/null' },
+});
 
 describe('sandbox operations', () => {
   it('run through the provider with the live QMP client, one at a time, reporting every phase', async () => {
@@ -36,7 +44,9 @@ describe('sandbox operations', () => {
       operations: provider,
     });
     const phases: string[] = [];
-    sb.actor.on('operation', (e: OperationEmitted) => phases.push(`${e.id}:${e.phase}`));
+    sb.events$.subscribe((e) => {
+      if (e.type === 'operation') phases.push(`${e.id}:${e.phase}`);
+    });
     await sb.start();
     const results = await Promise.all([
       sb.operate(disk('a'), { id: 'a' }),
@@ -70,8 +80,8 @@ describe('sandbox operations', () => {
     });
     await sb.start();
     const err = await sb.operate(disk('x')).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SandboxOperationError);
-    expect((err as SandboxOperationError).reason).toBe('ERR_NO_CAPACITY');
+    expect(err).toBeInstanceOf(OperationCapacityError);
+    expect(err).toMatchObject({ code: 'ERR_OPERATION_NO_CAPACITY', operationId: 'op-1' });
     expect(ran).toBe(false);
     await sb.stop();
   });
@@ -93,15 +103,48 @@ describe('sandbox operations', () => {
       operations: provider,
     });
     const early = await sb.operate(disk('early')).catch((e: unknown) => e);
-    expect((early as SandboxOperationError).reason).toBe('ERR_SANDBOX_NOT_ACTIVE');
+    expect(early).toBeInstanceOf(OperationNotActiveError);
     await sb.start();
     const pending = sb.operate(disk('slow')).catch((e: unknown) => e);
     const queued = sb.operate(disk('next')).catch((e: unknown) => e);
     await sb.stop();
     expect(aborted).toBe(true);
-    expect(((await pending) as SandboxOperationError).reason).toBe('ERR_OPERATION_ABORTED');
-    expect(((await queued) as SandboxOperationError).reason).toBe('ERR_OPERATION_ABORTED');
+    expect(await pending).toBeInstanceOf(OperationAbortedError);
+    expect(await queued).toBeInstanceOf(OperationAbortedError);
     expect(descendants()).toEqual([]);
     expect(leftovers(base)).toEqual([]);
+  });
+
+  it('refuses an invalid device spec before anything is queued, listing every problem', async () => {
+    let ran = false;
+    const sb = openTracked(bareSpec(QEMU as string), {
+      runDir: base,
+      logger: quietLogger,
+      operations: {
+        run: async () => {
+          ran = true;
+        },
+      },
+    });
+    await sb.start();
+    const requested: string[] = [];
+    sb.events$.subscribe((e) => {
+      if (e.type === 'operation') requested.push(e.id);
+    });
+    const bad = { kind: 'block', id: '1bad', file: 'relative.img', extra: true } as unknown as Parameters<
+      typeof sb.hotplug
+    >[0];
+    const err = await sb.hotplug(bad).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SandboxInputError);
+    const issues = (err as SandboxInputError).issues.map((i) => i.path);
+    expect(issues).toEqual(['device.id', 'device.file', 'device']);
+    expect((err as SandboxInputError).message).toContain(
+      'Expected `device.file` to be an absolute path, got `"relative.img"`',
+    );
+    const count = await sb.resizeVCPUs(0).catch((e: unknown) => e);
+    expect(count).toMatchObject({ code: 'ERR_SANDBOX_INPUT', issues: [{ path: 'count' }] });
+    expect(requested).toEqual([]);
+    expect(ran).toBe(false);
+    await sb.stop();
   });
 });

@@ -40,8 +40,8 @@ const POSSIBLE = new Set([
 
 function nextEvent(real: Real, to: SandboxPhase): Promise<void> {
   return new Promise((resolve) => {
-    const sub = real.sb.actor.on('lifecycle', (e) => {
-      if (e.to === to || e.to === 'stopped') {
+    const sub = real.sb.events$.subscribe((e) => {
+      if (e.type === 'lifecycle' && (e.to === to || e.to === 'stopped')) {
         sub.unsubscribe();
         resolve();
       }
@@ -161,7 +161,9 @@ describe('random lifecycle sequences against real QEMU and virtiofsd', () => {
           { runDir: base, logger: quietLogger },
         );
         const events: LifecycleEvent[] = [];
-        sb.events$.subscribe((e) => events.push(e));
+        sb.events$.subscribe((e) => {
+          if (e.type === 'lifecycle') events.push(e);
+        });
         const model: Model = { phase: 'created', reason: null };
         try {
           if (head > 0) await new Start().run(model, { sb, events });

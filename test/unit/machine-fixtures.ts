@@ -1,8 +1,9 @@
 // Shared helpers for the pure sandbox-machine tests: stepping with xstate's pure API and reading emitted events.
 
+import { Observable } from 'rxjs';
 import {
   createActor,
-  fromCallback,
+  fromEventObservable,
   fromPromise,
   initialTransition,
   type SnapshotFrom,
@@ -17,10 +18,13 @@ import type {
   LifecycleEmitted,
   RunOperationInput,
   SandboxEmitted,
-  SandboxEvent,
+  SandboxMachineEvent,
   SandboxMachineInput,
+  SandboxOutput,
   SandboxPhase,
+  SandboxWatchEvent,
   ShutdownInput,
+  ShutdownOutput,
   VmCommandInput,
   WatchInput,
 } from '../../machines/sandbox.types.js';
@@ -35,20 +39,20 @@ export const INPUT: SandboxMachineInput = { sandboxId: 'sb-test' };
 export const LAUNCHED: LaunchOutput = { qemuPid: 4242, virtiofsdPid: 4343, runDir: '/run/vmactor/sb-test' };
 
 /** A done event of the invoked actor `id`, as xstate delivers it. */
-export function done(id: string, output?: unknown): SandboxEvent {
+export function done(id: string, output?: unknown): SandboxMachineEvent {
   // xstate's internal actor events are not part of the user event union; the machine accepts them by type.
-  return { type: `xstate.done.actor.${id}`, output, actorId: id } as unknown as SandboxEvent;
+  return { type: `xstate.done.actor.${id}`, output, actorId: id } as unknown as SandboxMachineEvent;
 }
 
 /** An error event of the invoked actor `id`, as xstate delivers it. */
-export function failed(id: string, error: unknown): SandboxEvent {
-  return { type: `xstate.error.actor.${id}`, error, actorId: id } as unknown as SandboxEvent;
+export function failed(id: string, error: unknown): SandboxMachineEvent {
+  return { type: `xstate.error.actor.${id}`, error, actorId: id } as unknown as SandboxMachineEvent;
 }
 
 /** The delayed event of `startTimeout` firing in `starting`. */
 export const START_TIMEOUT = {
   type: 'xstate.after.startTimeout.sandbox.starting',
-} as unknown as SandboxEvent;
+} as unknown as SandboxMachineEvent;
 
 /** The result of stepping through events: final snapshot, what was emitted, and raw actions per step. */
 export interface Stepped {
@@ -73,7 +77,7 @@ export function initial(input: SandboxMachineInput = INPUT): SandboxSnapshot {
 }
 
 /** Apply events with xstate's pure `transition()` and collect emitted events and actions. */
-export function step(snapshot: SandboxSnapshot, ...events: SandboxEvent[]): Stepped {
+export function step(snapshot: SandboxSnapshot, ...events: SandboxMachineEvent[]): Stepped {
   const emitted: SandboxEmitted[] = [];
   const actions: Array<{ type: string; params?: unknown }> = [];
   let current = snapshot;
@@ -139,12 +143,29 @@ export function launchOk() {
   return fromPromise<LaunchOutput, LaunchInput>(async () => LAUNCHED);
 }
 
-/** A watch actor that forwards nothing (or hands its `sendBack` to `onStart`). */
-export function idleWatch(onStart?: (sendBack: (e: SandboxEvent) => void) => void) {
-  return fromCallback<SandboxEvent, WatchInput>(({ sendBack }) => {
-    onStart?.(sendBack);
-    return () => {};
+/** A watch actor (fromEventObservable, as provided for real) that relays nothing, or what `onStart`'s `next` is given. */
+export function idleWatch(onStart?: (next: (e: SandboxWatchEvent) => void) => void) {
+  return fromEventObservable<SandboxWatchEvent, WatchInput>(
+    () =>
+      new Observable<SandboxWatchEvent>((subscriber) => {
+        onStart?.((e) => subscriber.next(e));
+      }),
+  );
+}
+
+/** A shutdown/cleanup actor that resolves at once with `output`, recording its input. */
+export function reaped<TInput>(record?: (input: TInput) => void, output?: ShutdownOutput) {
+  return fromPromise<ShutdownOutput | undefined, TInput>(async ({ input }) => {
+    record?.(input);
+    return output;
   });
+}
+
+/** The machine's output with no exit, stderr, shutdown or panic recorded, plus `fields`. */
+export function stopOutput(
+  fields: Pick<SandboxOutput, 'stopReason' | 'stopError'> & Partial<SandboxOutput>,
+): SandboxOutput {
+  return { exit: null, stderrTail: null, shutdownBy: null, guestPanicked: false, ...fields };
 }
 
 /** A promise actor that resolves at once, recording its input. */
@@ -164,8 +185,8 @@ export function stubbedMachine() {
       resumeVm: pending<void, VmCommandInput>(),
       runOperation: pending<unknown, RunOperationInput>(),
       dumpGuestMemory: pending<void, DumpGuestMemoryInput>(),
-      shutdown: pending<void, ShutdownInput>(),
-      cleanup: pending<void, CleanupInput>(),
+      shutdown: pending<ShutdownOutput | undefined, ShutdownInput>(),
+      cleanup: pending<ShutdownOutput | undefined, CleanupInput>(),
     },
   });
 }

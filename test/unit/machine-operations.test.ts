@@ -7,7 +7,8 @@ import type {
   OperationEmitted,
   RunOperationInput,
   SandboxEmitted,
-  SandboxEvent,
+  SandboxMachineEvent,
+  SandboxWatchEvent,
   ShutdownInput,
 } from '../../machines/sandbox.types.js';
 import {
@@ -16,15 +17,16 @@ import {
   INPUT,
   idleWatch,
   initial,
-  instant,
   LAUNCHED,
   launchOk,
   paused,
   pending,
+  reaped,
   recordedActor,
   running,
   spawned,
   step,
+  stopOutput,
   stubbedMachine,
 } from './machine-fixtures.js';
 
@@ -32,7 +34,7 @@ const DISK: SandboxOperation = { kind: 'hotplug-block', id: 'disk1', file: '/tmp
 const CPUS: SandboxOperation = { kind: 'resize-vcpus', count: 4 };
 const MEM: SandboxOperation = { kind: 'resize-memory', mib: 2048 };
 
-function op(id: string, operation: SandboxOperation): SandboxEvent {
+function op(id: string, operation: SandboxOperation): SandboxMachineEvent {
   return { type: 'OPERATION', id, op: operation };
 }
 
@@ -54,7 +56,12 @@ describe('sandbox machine: operations (pure)', () => {
     const r = step(running(), op('a', DISK));
     expect(phases(r.emitted)).toEqual(['a:requested']);
     expect(r.snapshot.value).toEqual({ active: { run: 'running', operation: 'busy' } });
-    expect(r.snapshot.context.currentOperation).toEqual({ id: 'a', op: DISK, applied: false });
+    expect(r.snapshot.context.currentOperation).toEqual({
+      id: 'a',
+      op: DISK,
+      applied: false,
+      rolledBack: false,
+    });
     const input = spawned(r.actions, 'runOperation')?.input as RunOperationInput;
     expect(input).toMatchObject({ sandboxId: 'sb-test', id: 'a', op: DISK, paused: false });
     expect(typeof input.reportApplied).toBe('function');
@@ -106,16 +113,33 @@ describe('sandbox machine: operations (pure)', () => {
     expect(r.snapshot.context.currentOperation?.applied).toBe(false);
   });
 
-  it('a failure after rollback emits failed then rolled-back', () => {
-    const error = Object.assign(new Error('device_add failed'), { rolledBack: true as const });
+  it('a failure the operation reported as rolled back emits failed then rolled-back', () => {
+    const error = new Error('device_add failed');
     const r = step(
       running(),
       op('a', DISK),
       { type: 'operation.applied', id: 'a' },
+      { type: 'operation.rolled-back', id: 'a' },
       failed('runOperation', error),
     );
     expect(phases(r.emitted)).toEqual(['a:requested', 'a:applied', 'a:failed', 'a:rolled-back']);
     expect(operationError(r.emitted, 'a', 'failed')).toBe(error);
+  });
+
+  it('a failure not reported as rolled back emits failed only, whatever the error carries', () => {
+    const error = Object.assign(new Error('device_add failed'), { rolledBack: true });
+    const r = step(running(), op('a', DISK), failed('runOperation', error));
+    expect(phases(r.emitted)).toEqual(['a:requested', 'a:failed']);
+  });
+
+  it('a rolled-back report for another operation id is ignored', () => {
+    const r = step(
+      running(),
+      op('a', DISK),
+      { type: 'operation.rolled-back', id: 'zzz' },
+      failed('runOperation', 'x'),
+    );
+    expect(phases(r.emitted)).toEqual(['a:requested', 'a:failed']);
   });
 
   it('an operation id already queued or running is refused without disturbing the queue', () => {
@@ -225,7 +249,7 @@ describe('sandbox machine: capacity guard', () => {
       op('b', MEM),
       op('c', CPUS),
     ]) {
-      [snap] = transition(m, snap, e as SandboxEvent);
+      [snap] = transition(m, snap, e as SandboxMachineEvent);
     }
     expect(seen).toEqual(['a']);
     [snap] = transition(m, snap, done('runOperation'));
@@ -245,7 +269,7 @@ describe('sandbox machine: operations with a live actor and stub effects', () =>
         runOperation: pending<unknown, RunOperationInput>(() => {
           aborted = true;
         }),
-        shutdown: instant<ShutdownInput>((input) => {
+        shutdown: reaped<ShutdownInput>((input) => {
           shutdownInput = input;
         }),
       },
@@ -259,7 +283,7 @@ describe('sandbox machine: operations with a live actor and stub effects', () =>
     actor.send({ type: 'STOP' });
     const output = await toPromise(actor);
     expect(aborted).toBe(true);
-    expect(output).toEqual({ stopReason: 'requested', stopError: null });
+    expect(output).toEqual(stopOutput({ stopReason: 'requested', stopError: null }));
     expect(shutdownInput).toMatchObject({ reason: 'requested', waitOnly: false, qemuExited: false });
     expect(phases(emitted)).toEqual(['a:requested', 'b:requested', 'a:failed', 'b:failed']);
   });
@@ -293,14 +317,14 @@ describe('sandbox machine: operations with a live actor and stub effects', () =>
   });
 
   it('the watch actor forwards QMP and process events that drive the machine', async () => {
-    let forward: ((e: SandboxEvent) => void) | undefined;
+    let forward: ((e: SandboxWatchEvent) => void) | undefined;
     const m2 = stubbedMachine().provide({
       actors: {
         launch: launchOk(),
         watch: idleWatch((sendBack) => {
           forward = sendBack;
         }),
-        shutdown: instant<ShutdownInput>(),
+        shutdown: reaped<ShutdownInput>(),
       },
     });
     const { actor, emitted } = recordedActor(m2);

@@ -28,8 +28,12 @@ import {
 } from 'xstate';
 import type { SandboxOperation } from '../../machines/operation.types.js';
 import { sandboxMachine } from '../../machines/sandbox.machine.js';
-import type { HasCapacityParams, SandboxEvent, SandboxMachineInput } from '../../machines/sandbox.types.js';
-import { done, failed, LAUNCHED, START_TIMEOUT, stubbedMachine } from './machine-fixtures.js';
+import type {
+  HasCapacityParams,
+  SandboxMachineEvent,
+  SandboxMachineInput,
+} from '../../machines/sandbox.types.js';
+import { done, failed, LAUNCHED, START_TIMEOUT, stopOutput, stubbedMachine } from './machine-fixtures.js';
 
 type AnyNode = AnyStateMachine['root'];
 
@@ -79,7 +83,7 @@ type Event = AnyEventObject;
 type Snapshot = AnyMachineSnapshot;
 
 /** Sample events: every user, QMP and process event, and done/error of every invoked actor. */
-const SAMPLES: SandboxEvent[] = [
+const SAMPLES: SandboxMachineEvent[] = [
   { type: 'START' },
   { type: 'PAUSE' },
   { type: 'RESUME' },
@@ -90,6 +94,7 @@ const SAMPLES: SandboxEvent[] = [
   { type: 'OPERATION', id: 'big', op: TOO_MANY },
   { type: 'operation.applied', id: 'a' },
   { type: 'operation.applied', id: 'b' },
+  { type: 'operation.rolled-back', id: 'a' },
   { type: 'qmp.STOP' },
   { type: 'qmp.RESUME' },
   { type: 'qmp.SHUTDOWN', guest: true, reason: 'guest-shutdown' },
@@ -109,10 +114,10 @@ const SAMPLES: SandboxEvent[] = [
   failed('resumeVm', 'resume failed'),
   done('runOperation', 'ok'),
   failed('runOperation', 'op failed'),
-  failed('runOperation', { message: 'op failed after rollback', rolledBack: true }),
   done('dumpGuestMemory'),
   failed('dumpGuestMemory', 'dump failed'),
   done('shutdown'),
+  done('shutdown', { qemu: { code: 0, signal: null }, stderrTail: 'qemu: terminating on signal 15' }),
   failed('shutdown', 'ladder failed'),
   done('cleanup'),
   failed('cleanup', 'cleanup failed'),
@@ -138,7 +143,7 @@ function replay(events: readonly Event[], input: SandboxMachineInput): { taken: 
     },
   });
   actor.start();
-  for (const e of events) actor.send(e as SandboxEvent);
+  for (const e of events) actor.send(e as SandboxMachineEvent);
   const final = actor.getSnapshot().value;
   actor.stop();
   return { taken, final };
@@ -293,7 +298,7 @@ describe('sandbox machine: transition coverage from generated paths', () => {
     const [fromState] = initialTransition(logic, INPUT_NO_DUMP);
     const [path] = getPathsFromEvents(logic, events, { fromState, events: eventsFor });
     expect(path?.state.value).toBe('stopped');
-    expect(path?.state.output).toEqual({ stopReason: 'requested', stopError: null });
+    expect(path?.state.output).toEqual(stopOutput({ stopReason: 'requested', stopError: null }));
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sandboxMachine } from '../../machines/sandbox.machine.js';
-import type { SandboxEvent, ShutdownInput, StopReason } from '../../machines/sandbox.types.js';
+import type { SandboxMachineEvent, ShutdownInput, StopReason } from '../../machines/sandbox.types.js';
 import {
   SANDBOX_ACTIONS,
   SANDBOX_ACTORS,
@@ -23,6 +23,7 @@ import {
   START_TIMEOUT,
   spawned,
   step,
+  stopOutput,
 } from './machine-fixtures.js';
 
 /** The input the shutdown ladder was invoked with (fails the test when it was not invoked). */
@@ -94,7 +95,7 @@ describe('sandbox machine: every stop reason is reachable', () => {
     const end = step(r.snapshot, done('shutdown'));
     expect(end.snapshot.status).toBe('done');
     expect(moves(end.emitted)).toEqual(['stopping→stopped{requested}']);
-    expect(end.snapshot.output).toEqual({ stopReason: 'requested', stopError: null });
+    expect(end.snapshot.output).toEqual(stopOutput({ stopReason: 'requested', stopError: null }));
   });
 
   it('a guest-initiated SHUTDOWN stops with reason guest-shutdown and tells the ladder QEMU is exiting', () => {
@@ -102,10 +103,13 @@ describe('sandbox machine: every stop reason is reachable', () => {
     expect(r.snapshot.context.stopReason).toBe('guest-shutdown');
     expect(shutdownInput(r.actions).qemuShuttingDown).toBe(true);
     const end = finish(r.snapshot);
-    expect(end.output).toEqual({
-      stopReason: 'guest-shutdown',
-      stopError: { shutdown: { guest: true, reason: 'guest-shutdown' } },
-    });
+    expect(end.output).toEqual(
+      stopOutput({
+        stopReason: 'guest-shutdown',
+        stopError: { shutdown: { guest: true, reason: 'guest-shutdown' } },
+        shutdownBy: 'guest',
+      }),
+    );
   });
 
   it('a host-initiated SHUTDOWN by someone else counts as a requested stop', () => {
@@ -117,16 +121,56 @@ describe('sandbox machine: every stop reason is reachable', () => {
     const r = step(running(), { type: 'process.exited', which: 'qemu', code: null, signal: 'SIGKILL' });
     expect(moves(r.emitted)).toEqual(['running→stopping{crashed}']);
     expect(shutdownInput(r.actions).qemuExited).toBe(true);
-    expect(finish(r.snapshot).output).toEqual({
-      stopReason: 'crashed',
-      stopError: { exit: { which: 'qemu', code: null, signal: 'SIGKILL' } },
-    });
+    expect(finish(r.snapshot).output).toEqual(
+      stopOutput({
+        stopReason: 'crashed',
+        stopError: { exit: { which: 'qemu', code: null, signal: 'SIGKILL' } },
+        exit: { code: null, signal: 'SIGKILL' },
+      }),
+    );
   });
 
   it('a QMP disconnect without a SHUTDOWN event stops with reason crashed', () => {
     const cause = new Error('EOF');
     const r = step(running(), { type: 'qmp.disconnected', error: cause });
-    expect(finish(r.snapshot).output).toEqual({ stopReason: 'crashed', stopError: { error: cause } });
+    expect(finish(r.snapshot).output).toEqual(
+      stopOutput({ stopReason: 'crashed', stopError: { error: cause } }),
+    );
+  });
+
+  it('after a QMP disconnect the exit the ladder reaped (SIGKILL) and QEMU stderr tail are in the output', () => {
+    const cause = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    const r = step(running(), { type: 'qmp.disconnected', error: cause });
+    const end = step(
+      r.snapshot,
+      done('shutdown', { qemu: { code: null, signal: 'SIGKILL' }, stderrTail: 'last words' }),
+    );
+    expect(end.snapshot.output).toEqual(
+      stopOutput({
+        stopReason: 'crashed',
+        stopError: { error: cause },
+        exit: { code: null, signal: 'SIGKILL' },
+        stderrTail: 'last words',
+      }),
+    );
+  });
+
+  it('an exit event keeps its own data when the ladder reports the same process again', () => {
+    const r = step(running(), {
+      type: 'process.exited',
+      which: 'qemu',
+      code: 1,
+      signal: null,
+      stderrTail: 'qemu: fatal',
+    });
+    const end = step(r.snapshot, done('shutdown', { qemu: { code: 1, signal: null } }));
+    expect(end.snapshot.context.exited).toEqual([{ which: 'qemu', code: 1, signal: null }]);
+    expect(end.snapshot.output).toMatchObject({ exit: { code: 1, signal: null }, stderrTail: 'qemu: fatal' });
+  });
+
+  it('a host-initiated SHUTDOWN is told as shutdownBy host in the output', () => {
+    const r = step(running(), { type: 'qmp.SHUTDOWN', guest: false, reason: 'host-signal' });
+    expect(finish(r.snapshot).output).toMatchObject({ stopReason: 'requested', shutdownBy: 'host' });
   });
 
   it('virtiofsd exiting stops with reason virtiofsd-exited', () => {
@@ -138,10 +182,13 @@ describe('sandbox machine: every stop reason is reachable', () => {
   it('a guest panic without a dump path goes straight to the ladder with reason guest-panicked', () => {
     const r = step(running(), { type: 'qmp.GUEST_PANICKED', action: 'pause' });
     expect(r.snapshot.value).toEqual({ stopping: 'ladder' });
-    expect(finish(r.snapshot).output).toEqual({
-      stopReason: 'guest-panicked',
-      stopError: { panic: { action: 'pause', info: undefined } },
-    });
+    expect(finish(r.snapshot).output).toEqual(
+      stopOutput({
+        stopReason: 'guest-panicked',
+        stopError: { panic: { action: 'pause', info: undefined } },
+        guestPanicked: true,
+      }),
+    );
   });
 
   it('a guest panic with a dump path dumps guest memory first, then stops', () => {
@@ -187,7 +234,9 @@ describe('sandbox machine: every stop reason is reachable', () => {
       'starting→stopping{start-failed}',
       'stopping→stopped{start-failed}',
     ]);
-    expect(end.snapshot.output).toEqual({ stopReason: 'start-failed', stopError: { error: cause } });
+    expect(end.snapshot.output).toEqual(
+      stopOutput({ stopReason: 'start-failed', stopError: { error: cause } }),
+    );
   });
 
   it('the start deadline passing stops with reason start-failed and a timeout error', () => {
@@ -212,15 +261,19 @@ describe('sandbox machine: every stop reason is reachable', () => {
 
   it('a failing shutdown ladder still ends in stopped, with the cleanup error recorded', () => {
     const r = step(running(), { type: 'STOP' }, failed('shutdown', 'EPERM'));
-    expect(r.snapshot.output).toEqual({ stopReason: 'requested', stopError: { cleanupError: 'EPERM' } });
+    expect(r.snapshot.output).toEqual(
+      stopOutput({ stopReason: 'requested', stopError: { cleanupError: 'EPERM' } }),
+    );
   });
 
   it('a failing start cleanup still ends in stopped, with both errors recorded', () => {
     const r = step(initial(), { type: 'START' }, failed('launch', 'boom'), failed('cleanup', 'EBUSY'));
-    expect(r.snapshot.output).toEqual({
-      stopReason: 'start-failed',
-      stopError: { error: 'boom', cleanupError: 'EBUSY' },
-    });
+    expect(r.snapshot.output).toEqual(
+      stopOutput({
+        stopReason: 'start-failed',
+        stopError: { error: 'boom', cleanupError: 'EBUSY' },
+      }),
+    );
   });
 });
 
@@ -230,7 +283,7 @@ describe('sandbox machine: STOP is accepted in every state and idempotent', () =
     expect(r.snapshot.status).toBe('done');
     expect(moves(r.emitted)).toEqual(['created→stopped{requested}']);
     expect(r.actions.some((a) => a.type === 'xstate.spawnChild')).toBe(false);
-    expect(r.snapshot.output).toEqual({ stopReason: 'requested', stopError: null });
+    expect(r.snapshot.output).toEqual(stopOutput({ stopReason: 'requested', stopError: null }));
   });
 
   it('STOP while starting abandons the launch and cleans up', () => {
@@ -296,7 +349,7 @@ describe('sandbox machine: STOP is accepted in every state and idempotent', () =
       { type: 'qmp.disconnected' },
       done('shutdown'),
     );
-    expect(r.snapshot.output).toEqual({ stopReason: 'requested', stopError: null });
+    expect(r.snapshot.output).toEqual(stopOutput({ stopReason: 'requested', stopError: null }));
     expect(moves(r.emitted)).toEqual(['running→stopping{requested}', 'stopping→stopped{requested}']);
   });
 });
@@ -397,7 +450,7 @@ describe('sandbox machine: pause and resume', () => {
   });
 
   it('pause, resume and QMP events before the VM is active are ignored', () => {
-    const events: SandboxEvent[] = [
+    const events: SandboxMachineEvent[] = [
       { type: 'PAUSE' },
       { type: 'RESUME' },
       { type: 'qmp.STOP' },
