@@ -1,5 +1,29 @@
-// The public API of vmactor: the one barrel.
+// The public API of vmactor: the one barrel. Every type the API takes and every error class it throws.
 
+// Operations and machine data the handle takes and reports (plain data, from machines/).
+export type {
+  DumpOperation,
+  HotplugDeviceOperation,
+  HotplugMemoryOperation,
+  ResizeMemoryOperation,
+  ResizeVcpusOperation,
+  SandboxOperation,
+  SandboxOperationKind,
+  SaveTemplateOperation,
+  SetupVirtioMemOperation,
+  UnplugOperation,
+} from '../machines/operation.types.js';
+export type {
+  LifecycleReason,
+  OperationPhase,
+  PauseReason,
+  ProcessExit,
+  SandboxPhase,
+  ShutdownInitiator,
+  StopDetails,
+  StopReason,
+} from '../machines/sandbox.types.js';
+export { SANDBOX_PHASES, STOP_REASONS } from '../machines/sandbox.types.js';
 // Configuration: types, validation (one ConfigError listing every issue), kernel params, Kata TOML.
 export { ConfigError } from './config/config-error.js';
 export type { ConfigFormat, LoadConfigOptions, LoadedConfig } from './config/config-file.js';
@@ -8,7 +32,6 @@ export type { KataTomlOptions, KataTomlResult } from './config/kata-toml.js';
 export { loadKataToml, parseKataToml } from './config/kata-toml.js';
 export { buildKernelParams, deserializeParams, serializeParams } from './config/kernel-params.js';
 export type {
-  Arch,
   BlockDeviceDriver,
   ColdPlugDevice,
   ConfigIssue,
@@ -21,11 +44,57 @@ export type {
   ValidatedConfig,
 } from './config/types.js';
 export type { ValidateOptions } from './config/validate.js';
-export { SANDBOX_ID_RE, validateConfig } from './config/validate.js';
+export { validateConfig } from './config/validate.js';
+// The device model: one DeviceSpec (zod) for cold and hot plug, its record, and one rule per fact.
+export type {
+  BridgeEntry,
+  DeviceBackends,
+  DeviceEntry,
+  DeviceRecordData,
+  Placement,
+} from './devices/record-types.js';
+export * from './devices/rules.js';
+export type {
+  BalloonSpec,
+  BlockDriver,
+  BlockSpec,
+  DeviceKind,
+  DeviceSpec,
+  FsSpec,
+  NetSpec,
+  NinePSpec,
+  PvpanicSpec,
+  RngSpec,
+  VfioSpec,
+  VhostUserSpec,
+  VirtioFsSpec,
+  VsockSpec,
+} from './devices/spec.js';
+export { deviceSpecJsonSchema, deviceSpecSchema } from './devices/spec.js';
 export { VmactorError } from './errors/vmactor-error.js';
+// The default guest: its artifacts, its agent client and the guest-side errors.
+export type {
+  GuestAgentClientOptions,
+  GuestCallOptions,
+  GuestEventWaitOptions,
+  GuestReadyOptions,
+} from './guest/agent-client.js';
+export { GuestAgentClient } from './guest/agent-client.js';
+export {
+  GuestAgentClosedError,
+  GuestAgentReplyError,
+  GuestAgentTimeoutError,
+  GuestBuildError,
+  GuestEventTimeoutError,
+  GuestPrerequisiteError,
+  GuestProtocolError,
+  GuestRequestInvalidError,
+} from './guest/errors.js';
 export type { GuestArtifacts, GuestFlavour } from './guest/paths.js';
 export { guestArtifacts, guestCacheDir } from './guest/paths.js';
-// Sandboxes: the actor-backed handle, its options, events and errors.
+// Hot plug and resize: the errors operations reject with, and what they resolve with.
+export * from './hotplug/errors.js';
+export type * from './hotplug/types.js';
 export type { CreateLoggerOptions, LogLevel } from './log.js';
 export { createLogger, rootLogger } from './log.js';
 export {
@@ -38,8 +107,11 @@ export {
 export { defaultRunBase } from './process/run-dir.js';
 export type { StopPolicy } from './process/stop-ladder.js';
 export { DEFAULT_STOP_POLICY } from './process/stop-ladder.js';
-export { classifyQemuStartError } from './qemu/devices/refusal.js';
+export { QemuDeviceError } from './qemu/devices/errors.js';
+// QEMU's own refusals at start (VFIO, vhost-vsock, vhost-net, hugepages missing on this host).
+export * from './qemu/devices/refusal.js';
 export {
+  BridgeDeviceError,
   BridgeFullError,
   NoBridgeError,
   PathEscapeError,
@@ -53,25 +125,21 @@ export { planQemu } from './qemu/plan.js';
 // QMP: the client (one owner of a QMP stream), its events and typed errors.
 export type { QmpConnectOptions, QmpExecuteOptions } from './qmp/client.js';
 export { QmpClient } from './qmp/client.js';
-export {
-  QmpAbortError,
-  QmpCommandError,
-  QmpDisconnectedError,
-  QmpFdPassingError,
-  QmpProtocolError,
-  QmpTimeoutError,
-} from './qmp/errors.js';
+export * from './qmp/errors.js';
 export type { QmpCloseInfo, QmpEvent, QmpMessage } from './qmp/types.js';
+// Sandboxes: the actor-backed handle, its options, its one event stream and its errors.
+export type { SandboxCapabilities } from './sandbox/capabilities.js';
 export type { CreateSandboxOptions } from './sandbox/create.js';
 export { createSandbox } from './sandbox/create.js';
-export {
-  GuestFailureError,
-  SandboxCommandError,
-  SandboxOperationError,
-  SandboxStartError,
-  SandboxStartTimeoutError,
-  SandboxStateError,
-} from './sandbox/errors.js';
+export * from './sandbox/errors.js';
+export type {
+  SandboxCommandFailedEvent,
+  SandboxDeviceEvent,
+  SandboxEvent,
+  SandboxLifecycleEvent,
+  SandboxOperationEvent,
+} from './sandbox/events.js';
+export type { OperationResultOf } from './sandbox/operations.js';
 export type {
   LifecycleEvent,
   SandboxActor,
@@ -79,7 +147,7 @@ export type {
   StopResult,
   VcpuThreadIds,
 } from './sandbox/sandbox.js';
-export { openSandbox, Sandbox } from './sandbox/sandbox.js';
+export { DEFAULT_QMP_COMMAND_TIMEOUT_MS, openSandbox, Sandbox } from './sandbox/sandbox.js';
 export type {
   LaunchPaths,
   LaunchPlan,
