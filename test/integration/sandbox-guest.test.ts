@@ -109,6 +109,7 @@ describe('sandbox with the default guest (TCG)', () => {
     const out = await sb.stopped;
     expect(out.stopReason).toBe('guest-shutdown');
     expect(out.stopError?.shutdown).toMatchObject({ guest: true });
+    expect(out).toMatchObject({ shutdownBy: 'guest', guestPanicked: false, exit: { code: 0, signal: null } });
     expect((await events).map((e) => e.to)).toEqual(['starting', 'running', 'stopping', 'stopped']);
     expectClean();
   });
@@ -124,6 +125,7 @@ describe('sandbox with the default guest (TCG)', () => {
       void agent.request('panic', []).catch(() => undefined);
       const out = await sb.stopped;
       expect(out.stopReason).toBe('guest-panicked');
+      expect(out.guestPanicked).toBe(true);
       expect(out.stopError?.dump).toMatchObject({ ok: true });
       const files = readdirSync(join(dumps, cfg.id));
       expect(files).toHaveLength(1);

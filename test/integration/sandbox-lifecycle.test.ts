@@ -106,6 +106,10 @@ describe('sandbox lifecycle on a guest-less QEMU', () => {
     expect(out.stopReason).toBe('crashed');
     const last = (await events).at(-1);
     expect(last).toMatchObject({ from: 'stopping', to: 'stopped', reason: 'crashed' });
+    // The exit QEMU died of, not the socket error its QMP stream ended with.
+    expect(out.exit).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(out.stopError?.exit).toEqual({ which: 'qemu', code: null, signal: 'SIGKILL' });
+    expect(out.stopError?.error).toBeUndefined();
     expectClean();
   });
 
@@ -118,6 +122,8 @@ describe('sandbox lifecycle on a guest-less QEMU', () => {
     const out = await sb.stopped;
     expect(out.stopReason).toBe('requested');
     expect(out.stopError?.shutdown).toMatchObject({ guest: false, reason: 'host-qmp-quit' });
+    expect(out.shutdownBy).toBe('host');
+    expect(out.exit).toEqual({ code: 0, signal: null });
     expectClean();
   });
 
