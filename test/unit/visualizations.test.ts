@@ -1,5 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { machines } from '../../machines/index.js';
 import { renderMachine, toDiagram, toMermaid, toSvg } from '../../scripts/machine-diagram.js';
 
@@ -50,16 +54,46 @@ describe('visualizations', () => {
     });
   }
 
-  it('a changed machine definition is reported as drift', () => {
-    const { sandbox } = machines;
-    const changed = sandbox.provide({});
-    // Same definition with provided implementations renders the same…
-    expect(renderMachine(changed).mmd).toBe(renderMachine(sandbox).mmd);
-    // …while a definition with one more transition does not.
-    const extra = toMermaid(toDiagram(sandbox)).replace(
-      'created --> starting : START',
-      'created --> active : START',
-    );
-    expect(extra).not.toBe(committed('sandbox.mmd'));
+  describe("the generator's --check on a temp copy of the repo", () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    let tmp = '';
+    beforeAll(() => {
+      tmp = mkdtempSync(join(tmpdir(), 'vmactor-vis-'));
+      for (const dir of ['machines', 'visualizations'])
+        cpSync(join(root, dir), join(tmp, dir), { recursive: true });
+      mkdirSync(join(tmp, 'scripts'));
+      for (const f of ['gen-visualizations.ts', 'machine-diagram.ts']) {
+        cpSync(join(root, 'scripts', f), join(tmp, 'scripts', f));
+      }
+      cpSync(join(root, 'package.json'), join(tmp, 'package.json'));
+      symlinkSync(join(root, 'node_modules'), join(tmp, 'node_modules'));
+    });
+    afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+    /** Runs `tsx scripts/gen-visualizations.ts --check` in the copy. */
+    function check(): { status: number | null; stderr: string } {
+      const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+      const r = spawnSync(process.execPath, [tsx, 'scripts/gen-visualizations.ts', '--check'], {
+        cwd: tmp,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      return { status: r.status, stderr: r.stderr };
+    }
+
+    it('passes on the unchanged copy, and fails naming both files once a transition of the machine changes', () => {
+      expect(check()).toEqual({ status: 0, stderr: '' });
+      const file = join(tmp, 'machines', 'sandbox.machine.ts');
+      const source = readFileSync(file, 'utf8');
+      const from = "START: { target: 'starting' }";
+      expect(source.split(from)).toHaveLength(2);
+      writeFileSync(file, source.replace(from, "START: { target: 'stopped' }"));
+      const drift = check();
+      expect(drift.status).toBe(1);
+      expect(drift.stderr).toContain('drift: visualizations/sandbox.mmd differs from machines/');
+      expect(drift.stderr).toContain('drift: visualizations/sandbox.svg differs from machines/');
+      // --check never writes: the committed files in the copy are untouched.
+      expect(readFileSync(join(tmp, 'visualizations', 'sandbox.mmd'), 'utf8')).toBe(committed('sandbox.mmd'));
+    });
   });
 });
