@@ -233,7 +233,7 @@ export type SandboxMachineEvent =
   | OperationRolledBackEvent;
 
 // ---------------------------------------------------------------------------------------------
-// Emitted events (subscribe with `actor.on('lifecycle', ...)`, `actor.on('operation', ...)`, `actor.on('*', ...)`)
+// Emitted events (the sandbox layer maps them onto the public `sb.events$`; `actor.on('*', ...)` sees them raw)
 
 /** Emitted exactly once per change of the public phase. */
 export interface LifecycleEmitted {

@@ -3,7 +3,7 @@ import { type Attributes, SpanStatusCode, trace } from '@opentelemetry/api';
 
 const tracer = trace.getTracer('vmactor');
 
-/** Runs `fn` inside an active span `name` (like the seeds' `q.trace(name)`), recording errors. */
+/** Runs `fn` inside an active span `name` (like Kata's qemu.go `q.trace(name)`), recording errors. */
 export function withSpan<T>(name: string, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
   return tracer.startActiveSpan(name, { attributes }, async (span) => {
     try {
