@@ -41,8 +41,8 @@ export interface SandboxEffects {
  * Whether a rejection of `operations.run` undid every earlier step: the provider says so by class
  * (`rolledBack(err)`); a provider without that hook may still mark its error `rolledBack: true`.
  */
-function rolledBack(operations: OperationProvider, err: unknown): boolean {
-  if (operations.rolledBack) return operations.rolledBack(err);
+export function rolledBackBy(operations: OperationProvider | undefined, err: unknown): boolean {
+  if (operations?.rolledBack) return operations.rolledBack(err);
   return typeof err === 'object' && err !== null && (err as { rolledBack?: unknown }).rolledBack === true;
 }
 
@@ -90,7 +90,7 @@ export function provideSandboxMachine(effects: SandboxEffects) {
           try {
             return await operations.run(input, { qmp: qmp(), signal, logger: rt.logger, plan: rt.opts.plan });
           } catch (err) {
-            if (rolledBack(operations, err)) input.reportRolledBack();
+            if (rolledBackBy(operations, err)) input.reportRolledBack();
             throw err;
           }
         }),

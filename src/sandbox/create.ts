@@ -8,6 +8,7 @@ import { type Accelerator, probeAccelerator } from '../guest/kvm-probe.js';
 import { agentGuestProbe } from '../hotplug/guest-probe.js';
 import { createHotplugProvider, type HotplugProvider } from '../hotplug/provider.js';
 import { planQemu } from '../qemu/plan.js';
+import { rolledBackBy } from './actors.js';
 import { openSandbox, type Sandbox, type SandboxOptions } from './sandbox.js';
 import type { LaunchPlan, OperationProvider } from './spec.js';
 
@@ -84,6 +85,8 @@ export async function createSandbox(
       return hotplug.run(input, ctx);
     },
     hasCapacity: (params) => hotplug?.hasCapacity(params) ?? false,
+    rolledBack: (err) => rolledBackBy(hotplug, err),
+    devices: () => (hotplug as OperationProvider | undefined)?.devices?.() ?? [],
   };
   const sandbox: Sandbox = openSandbox(
     {

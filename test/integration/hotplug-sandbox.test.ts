@@ -89,7 +89,7 @@ describe('hot-plug through the sandbox machine', () => {
     const full = await sb
       .operate({ kind: 'hotplug-memory', mib: 128 }, { id: 'mem' })
       .catch((e: unknown) => e);
-    expect(full).toMatchObject({ code: 'ERR_SANDBOX_OPERATION', reason: 'ERR_NO_CAPACITY' });
+    expect(full).toMatchObject({ code: 'ERR_OPERATION_NO_CAPACITY' });
     expect(events.filter((e) => e.id === 'mem').map((e) => e.phase)).toEqual(['requested', 'failed']);
     expect(sb.phase).toBe('running');
   });
@@ -110,7 +110,7 @@ describe('hot-plug through the sandbox machine', () => {
     for (const o of outcomes) {
       if (o !== 'ok')
         // The machine abandons queued ones (ERR_OPERATION_ABORTED); the running one is pre-empted by its signal.
-        expect(o).toMatchObject({ code: expect.stringMatching(/ERR_SANDBOX_OPERATION|ERR_HOTPLUG_ABORTED/) });
+        expect(o).toMatchObject({ code: expect.stringMatching(/ERR_OPERATION_ABORTED|ERR_HOTPLUG_ABORTED/) });
     }
     expect(outcomes.some((o) => o !== 'ok')).toBe(true);
     expect(descendants()).toEqual([]);
