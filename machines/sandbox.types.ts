@@ -346,6 +346,16 @@ export interface RunOperationInput {
   readonly reportRolledBack: () => void;
 }
 
+/**
+ * The plain-data form a provider may reject with instead of calling `reportRolledBack`: the sandbox
+ * layer reports the rollback and the `failed` phase carries `error` (the machine never inspects it).
+ */
+export interface RolledBackError {
+  readonly rolledBack: true;
+  /** The failure itself (e.g. a `HotplugRolledBackError`): what the `failed` phase carries. */
+  readonly error?: unknown;
+}
+
 /** `dumpGuestMemory` (fromPromise): dump-guest-memory before stopping on panic. */
 export interface DumpGuestMemoryInput {
   readonly sandboxId: string;

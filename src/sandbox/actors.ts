@@ -9,6 +9,7 @@ import type {
   HasCapacityParams,
   LaunchInput,
   LaunchOutput,
+  RolledBackError,
   RunOperationInput,
   SandboxWatchEvent,
   ShutdownInput,
@@ -37,13 +38,26 @@ export interface SandboxEffects {
   readonly qmpCommandTimeoutMs: number;
 }
 
+/** A provider's plain-data rejection `{ rolledBack: true, error }` (machines' `RolledBackError`). */
+function toldRolledBack(err: unknown): RolledBackError | undefined {
+  return typeof err === 'object' && err !== null && (err as { rolledBack?: unknown }).rolledBack === true
+    ? (err as RolledBackError)
+    : undefined;
+}
+
 /**
- * Whether a rejection of `operations.run` undid every earlier step: the provider says so by class
- * (`rolledBack(err)`); a provider without that hook may still mark its error `rolledBack: true`.
+ * Whether a rejection of `operations.run` undid every earlier step: the provider says so by the
+ * error's class (`rolledBack(err)`), or rejects with the plain-data `{ rolledBack: true, error }`.
  */
 export function rolledBackBy(operations: OperationProvider | undefined, err: unknown): boolean {
-  if (operations?.rolledBack) return operations.rolledBack(err);
-  return typeof err === 'object' && err !== null && (err as { rolledBack?: unknown }).rolledBack === true;
+  if (toldRolledBack(err)) return true;
+  return operations?.rolledBack?.(err) ?? false;
+}
+
+/** The failure itself: a `{ rolledBack: true, error }`'s `error`, else the rejection. */
+function failureOf(err: unknown): unknown {
+  const told = toldRolledBack(err);
+  return told?.error === undefined ? err : told.error;
 }
 
 /**
@@ -91,7 +105,7 @@ export function provideSandboxMachine(effects: SandboxEffects) {
             return await operations.run(input, { qmp: qmp(), signal, logger: rt.logger, plan: rt.opts.plan });
           } catch (err) {
             if (rolledBackBy(operations, err)) input.reportRolledBack();
-            throw err;
+            throw failureOf(err);
           }
         }),
       ),
