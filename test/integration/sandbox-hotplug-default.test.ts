@@ -1,4 +1,4 @@
-// createSandbox wires issue 5's hot-plug layer by default: `sb.operate()` hot-plugs a disk the guest
+// createSandbox wires the hot-plug layer (src/hotplug) by default: `sb.operate()` hot-plugs a disk the guest
 // sees (phase two through the default guest's agent) and unplugs it; memory grows by a pc-dimm.
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,7 +42,9 @@ describe('hot-plug through createSandbox with the default guest', () => {
       guestAgent: true,
     });
     const phases: string[] = [];
-    sb.actor.on('operation', (e) => phases.push(e.phase));
+    sb.events$.subscribe((e) => {
+      if (e.type === 'operation') phases.push(e.phase);
+    });
     await sb.start();
     const agent = await sb.agent();
     await agent.waitReady({ timeout: 60_000 });
@@ -75,7 +77,9 @@ describe('hot-plug through createSandbox with the default guest', () => {
       { runDir: base, logger: quietLogger, accelerator: 'tcg', guestAgent: true },
     );
     const ops: { id: string; phase: string }[] = [];
-    sb.actor.on('operation', (e) => ops.push({ id: e.id, phase: e.phase }));
+    sb.events$.subscribe((e) => {
+      if (e.type === 'operation') ops.push({ id: e.id, phase: e.phase });
+    });
     await sb.start();
     const agent = await sb.agent();
     await agent.waitReady({ timeout: 60_000 });
