@@ -34,6 +34,11 @@ function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/** `a string`, `an object`, … for zod's expected type names. */
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
 function got(v: unknown): string {
   return v === undefined ? 'nothing' : `\`${JSON.stringify(v)}\``;
 }
@@ -49,7 +54,7 @@ function issueOf(root: string, input: unknown, issue: ZodIssue): SandboxInputIss
         message: `Expected \`${path}\` to have no key ${issue.keys.map((k) => `\`${k}\``).join(', ')}`,
       };
     case 'invalid_type':
-      return { path, message: `Expected \`${path}\` to be ${issue.expected}, got ${got(value)}` };
+      return { path, message: `Expected \`${path}\` to be ${article(issue.expected)}, got ${got(value)}` };
     case 'invalid_union': {
       const options = (issue as { options?: readonly unknown[] }).options;
       const what = options ? `one of ${options.map((o) => `\`${String(o)}\``).join(', ')}` : 'valid';

@@ -137,7 +137,9 @@ describe('operation input checks', () => {
     expect(issues({ kind: 'floppy', id: 'f' })[0]).toMatch(
       /^Expected `device.kind` to be one of `block`, `net`, .*got `"floppy"`$/,
     );
-    expect(issues({ kind: 'block', id: 'd1' })).toEqual(['Expected `device.file` to be string, got nothing']);
+    expect(issues({ kind: 'block', id: 'd1' })).toEqual([
+      'Expected `device.file` to be a string, got nothing',
+    ]);
   });
 
   it('returns the parsed op when it is valid, and checks ids, sizes and counts of the other kinds', () => {
