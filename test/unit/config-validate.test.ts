@@ -300,7 +300,7 @@ describe('devices', () => {
           file: '/var/lib/a.img',
           readOnly: true,
           aio: 'io_uring',
-          cache: 'none',
+          cache: { direct: true, noFlush: false },
           driver: 'virtio-blk',
         },
         { kind: 'net', id: 'net0', ifname: 'tap0', mac: '02:00:00:00:00:01', queues: 2, vhost: false },
@@ -360,12 +360,12 @@ describe('devices', () => {
           {},
           dev(
             { kind: 'block', id: 'd' },
-            { kind: 'vsock', id: 'v' },
+            { kind: 'vhost-user', id: 'v', type: 'blk' },
             { kind: 'fs', type: 'virtio-fs', id: 'f' },
           ),
         ),
       ),
-    ).toEqual(['devices[0].file', 'devices[1].contextId', 'devices[2].tag', 'devices[2].sharedDir']));
+    ).toEqual(['devices[0].file', 'devices[1].socketPath', 'devices[2].tag', 'devices[2].sharedDir']));
   it('refuses an unknown kind', () =>
     expect(paths(issuesWith({}, dev({ kind: 'gpu', id: 'g' })))).toEqual(['devices[0].kind']));
   it('refuses an unknown fs type', () =>
@@ -389,10 +389,12 @@ describe('devices', () => {
     expect(paths(issuesWith({}, dev({ kind: 'vsock', id: 'a', contextId: 2 })))).toEqual([
       'devices[0].contextId',
     ]));
-  it('refuses device ids QEMU would refuse or that exceed 31 characters', () =>
+  it('refuses device ids QEMU would refuse or that exceed 25 characters', () =>
     expect(
-      paths(issuesWith({}, dev({ kind: 'rng', id: '0r' }, { kind: 'rng', id: `r${'x'.repeat(31)}` }))),
+      paths(issuesWith({}, dev({ kind: 'rng', id: '0r' }, { kind: 'rng', id: `r${'x'.repeat(25)}` }))),
     ).toEqual(['devices[0].id', 'devices[1].id']));
+  it('accepts a device id of exactly 25 characters (drive-<id> fits a 31-byte node name)', () =>
+    expect(valid({}, dev({ kind: 'rng', id: `r${'x'.repeat(24)}` })).devices[0]?.id).toHaveLength(25));
   it('needs exactly one of ifname and fds on a net device', () => {
     expect(paths(issuesWith({}, dev({ kind: 'net', id: 'n' })))).toEqual(['devices[0].ifname']);
     expect(paths(issuesWith({}, dev({ kind: 'net', id: 'n', ifname: 'tap0', fds: [3] })))).toEqual([
