@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { isSandboxId, SANDBOX_ID_RE } from '../devices/rules.js';
 import { deviceSpecSchema } from '../devices/spec.js';
 import { hypervisorInputSchema } from './hypervisor.js';
+import { text } from './knob-types.js';
 
 /** A sandbox id: ASCII `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$` without `..` (`isSandboxId`). */
 export const sandboxIdSchema = z
@@ -17,7 +18,7 @@ export const sandboxIdSchema = z
  * (image vs initrd, vCPU limits, unique ids …) are `validateConfig`'s, not this schema's.
  */
 export const sandboxConfigSchema = z.strictObject({
-  $schema: z.string().optional().describe('JSON Schema reference for editors; ignored'),
+  $schema: text.optional().describe('JSON Schema reference for editors; ignored'),
   id: sandboxIdSchema,
   hypervisor: hypervisorInputSchema
     .optional()
