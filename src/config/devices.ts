@@ -1,6 +1,6 @@
 // Config `devices`: each one parsed by THE DeviceSpec schema, then the cross-device and per-arch rules.
 import type { Arch } from '../devices/rules.js';
-import { type DeviceSpec, deviceSpecSchema } from '../devices/spec.js';
+import { type BlockDriver, type DeviceSpec, deviceSpecSchema } from '../devices/spec.js';
 import { at, expected, type Issues, isPlainObject, report, show } from './checks.js';
 import type { ConfigIssue } from './types.js';
 import { PARSE_OPTIONS, renderIssues } from './zod-issues.js';
@@ -45,8 +45,18 @@ function unique<T>(
   );
 }
 
-/** The rules that relate a device to the arch (Kata's qemu_s390x.go refusals). */
-function checkArch(issues: Issues, path: string, device: DeviceSpec, arch: Arch): void {
+/** What the device rules read of the (resolved) hypervisor config. */
+export interface DeviceContext {
+  readonly arch: Arch;
+  /** The hypervisor's default block driver (a disk without `driver` uses it). */
+  readonly blockDeviceDriver: BlockDriver;
+  /** Booting to be or from a VM template. */
+  readonly template: boolean;
+}
+
+/** The rules that relate a device to the arch and the hypervisor (Kata's qemu_s390x.go refusals, templates). */
+function checkContext(issues: Issues, path: string, device: DeviceSpec, ctx: DeviceContext): void {
+  const { arch } = ctx;
   if (device.kind === 'vhost-user' && arch === 's390x') {
     report(
       issues,
@@ -58,15 +68,37 @@ function checkArch(issues: Issues, path: string, device: DeviceSpec, arch: Arch)
     const what = 'a driver available on this arch (`virtio-blk-ccw` is s390x only)';
     expected(issues, at(path, 'driver'), what, device.driver);
   }
+  if (
+    device.kind === 'block' &&
+    device.pmem === true &&
+    (device.driver ?? ctx.blockDeviceDriver) !== 'nvdimm'
+  ) {
+    report(
+      issues,
+      at(path, 'pmem'),
+      `Expected \`${at(path, 'pmem')}\` only on an \`nvdimm\` disk (it sets the nvdimm's memory backend)`,
+    );
+  }
+  if (device.kind === 'fs' && device.type === 'virtio-fs' && ctx.template) {
+    report(
+      issues,
+      path,
+      `Expected \`${path}\` not to be a virtio-fs share with VM templating (virtio-fs needs shared memory; templates need private memory)`,
+    );
+  }
 }
+
+/** Devices QEMU takes at most once per VM (a second virtio-balloon or pvpanic is refused). */
+const SINGLETONS: readonly DeviceSpec['kind'][] = ['balloon', 'pvpanic'];
 
 /**
  * Check `raw` (the config's `devices`): each device by the DeviceSpec schema; ids unique; vsock
  * CIDs unique (when given; absent ones are allocated at launch); at most one virtio-fs share (one
- * virtiofsd per sandbox); per-arch rules. Returns the parsed devices (all of them only when no
+ * virtiofsd per sandbox), one balloon, one pvpanic; per-arch rules; `pmem` only on nvdimm disks; no
+ * virtio-fs share with templating. Returns the parsed devices (all of them only when no
  * issue was recorded).
  */
-export function checkDevices(issues: Issues, raw: unknown, arch: Arch): DeviceSpec[] {
+export function checkDevices(issues: Issues, raw: unknown, ctx: DeviceContext): DeviceSpec[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw)) {
     expected(issues, 'devices', 'an array of devices', raw);
@@ -75,7 +107,7 @@ export function checkDevices(issues: Issues, raw: unknown, arch: Arch): DeviceSp
   const devices: DeviceSpec[] = [];
   const ids = new Map<string, number>();
   const cids = new Map<number, number>();
-  let virtioFs: number | undefined;
+  const once = new Map<string, number>();
   raw.forEach((value: unknown, i) => {
     const path = at('devices', i);
     if (isPlainObject(value) && typeof value.id === 'string')
@@ -89,16 +121,23 @@ export function checkDevices(issues: Issues, raw: unknown, arch: Arch): DeviceSp
       return;
     }
     const device = parsed.device;
-    if (device.kind === 'fs' && device.type === 'virtio-fs') {
-      if (virtioFs !== undefined) {
+    const single =
+      device.kind === 'fs' && device.type === 'virtio-fs'
+        ? { key: 'virtio-fs', what: 'virtio-fs share (one virtiofsd per sandbox)' }
+        : SINGLETONS.includes(device.kind)
+          ? { key: device.kind, what: `${device.kind} device (QEMU takes one)` }
+          : undefined;
+    if (single !== undefined) {
+      const first = once.get(single.key);
+      if (first !== undefined) {
         report(
           issues,
           path,
-          `Expected at most one virtio-fs share (one virtiofsd per sandbox), got \`${path}\` besides devices[${virtioFs}]`,
+          `Expected at most one ${single.what}, got \`${path}\` besides devices[${first}]`,
         );
-      } else virtioFs = i;
+      } else once.set(single.key, i);
     }
-    checkArch(issues, path, device, arch);
+    checkContext(issues, path, device, ctx);
     devices.push(device);
   });
   return devices;

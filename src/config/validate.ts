@@ -117,7 +117,13 @@ export function validateConfig(input: unknown, opts: ValidateOptions = {}): Vali
     checkMachine(draft);
     checkTemplates(draft);
   }
-  const devices = checkDevices(issues, root.devices, arch);
+  const { hv } = draft;
+  const template = hv.bootToBeTemplate || hv.bootFromTemplate;
+  const devices = checkDevices(issues, root.devices, {
+    arch,
+    blockDeviceDriver: hv.blockDeviceDriver,
+    template,
+  });
 
   if (issues.list.length > 0) throw new ConfigError(issues.list);
   const hypervisor: HypervisorConfig = draft.hv;

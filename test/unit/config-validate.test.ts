@@ -514,6 +514,35 @@ describe('devices through the one DeviceSpec schema', () => {
         ),
       ),
     ).toEqual(['devices[2]']));
+  it('refuses a second balloon and a second pvpanic device, which QEMU takes once', () =>
+    expect(
+      paths(
+        issuesWith(
+          {},
+          dev(
+            { kind: 'balloon', id: 'b0' },
+            { kind: 'pvpanic', id: 'p0' },
+            { kind: 'balloon', id: 'b1' },
+            { kind: 'pvpanic', id: 'p1' },
+          ),
+        ),
+      ),
+    ).toEqual(['devices[2]', 'devices[3]']));
+  it('takes pmem only on an nvdimm disk (by its driver or the hypervisor default)', () => {
+    const disk = { kind: 'block', id: 'd', file: '/a', pmem: true };
+    expect(paths(issuesWith({}, dev(disk)))).toEqual(['devices[0].pmem']);
+    expect(valid({}, dev({ ...disk, driver: 'nvdimm' })).devices).toHaveLength(1);
+    expect(valid({ blockDeviceDriver: 'nvdimm' }, dev(disk)).devices).toHaveLength(1);
+  });
+  it('refuses a virtio-fs share with VM templating', () =>
+    expect(
+      paths(
+        issuesWith(
+          { bootToBeTemplate: true, memoryPath: '/m' },
+          dev({ kind: 'fs', type: 'virtio-fs', id: 'a', tag: 'a', sharedDir: '/a' }),
+        ),
+      ),
+    ).toEqual(['devices[0]']));
   it('refuses virtio-blk-ccw disks off s390x and accepts them on s390x', () => {
     const disk = { kind: 'block', id: 'd', file: '/a', driver: 'virtio-blk-ccw' };
     expect(paths(issuesWith({}, dev(disk)))).toEqual(['devices[0].driver']);
