@@ -108,7 +108,14 @@ const kataParams: KataAdjust = (raw) =>
     ? { value: deserializeParams(raw.split(/\s+/).filter((f) => f !== '')) }
     : { value: raw };
 
-/** Every hypervisor knob, in `HypervisorConfig`'s order. */
+/**
+ * Every hypervisor knob, in `HypervisorConfig`'s order: its zod type, default, Kata key and doc.
+ *
+ * @example
+ * HYPERVISOR_KNOBS.numVCPUs.kata;    // 'default_vcpus'
+ * HYPERVISOR_KNOBS.numVCPUs.default; // 1
+ * HYPERVISOR_KNOBS.memorySize.schema.safeParse(512).success; // true
+ */
 export const HYPERVISOR_KNOBS = {
   arch: knob(oneOf(ARCHES), {
     default: (f) => f.arch,
