@@ -17,6 +17,8 @@ export class ConsoleTap {
   private partial = '';
   private done: Promise<void> | undefined;
   private tail = '';
+  /** False once a write to the log file failed (full filesystem): `read()` answers from memory. */
+  private fileOk = true;
 
   constructor(
     readonly socketPath: string,
@@ -28,14 +30,20 @@ export class ConsoleTap {
 
   /** Connects (QEMU listens with `wait=off`); failures are logged, never thrown. */
   open(): void {
-    this.file = createWriteStream(this.logFile, { flags: 'a', mode: 0o600 });
-    this.file.on('error', (err) => this.logger.warn({ err }, 'console log file error'));
+    const file = createWriteStream(this.logFile, { flags: 'a', mode: 0o600 });
+    this.file = file;
+    file.on('error', (err) => {
+      // The stream is destroyed after an error: the tail in memory carries on alone.
+      this.fileOk = false;
+      if (this.file === file) this.file = undefined;
+      this.logger.warn({ err }, 'console log file error; keeping the console in memory');
+    });
     const socket = connect(this.socketPath);
     this.socket = socket;
     this.done = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('error', (err) => this.logger.debug({ err }, 'console socket error'));
     socket.on('data', (chunk: Buffer) => {
-      this.file?.write(chunk);
+      if (this.fileOk) this.file?.write(chunk);
       const str = chunk.toString('utf8');
       this.tail = (this.tail + str).slice(-MAX_TAIL);
       const text = this.partial + str;
@@ -50,8 +58,17 @@ export class ConsoleTap {
     socket.once('close', () => this.finish());
   }
 
-  /** What the console printed so far: the log file while it exists, else the last MiB kept in memory. */
-  read(): Promise<string> {
+  /**
+   * What the console printed so far: the log file while every write to it succeeded, else (the
+   * file is gone or incomplete, e.g. its filesystem is full) the last MiB kept in memory.
+   */
+  async read(): Promise<string> {
+    if (!this.fileOk) return this.tail;
+    const file = this.file;
+    // Written data may still sit in the stream's buffer: wait for it to reach the file.
+    if (file && file.writableLength > 0)
+      await new Promise<void>((resolve) => file.write('', () => resolve()));
+    if (!this.fileOk) return this.tail;
     return readFile(this.logFile, 'utf8').catch(() => this.tail);
   }
 
