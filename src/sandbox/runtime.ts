@@ -7,6 +7,7 @@ import type { LaunchOutput, SandboxWatchEvent, ShutdownInput } from '../../machi
 import { QemuExitedEarlyError, VirtiofsdExitedEarlyError } from '../process/errors.js';
 import type { ExitInfo } from '../process/exit.js';
 import { type FileFollower, followFile } from '../process/follow-file.js';
+import { checkNetns } from '../process/netns.js';
 import { type PassedFd, type QemuProcess, spawnQemu, stdioFor } from '../process/qemu-process.js';
 import { assertSocketPath, assertUnder, createRunDir, removeRunDir } from '../process/run-dir.js';
 import { exitWithin, type StopPolicy, stopProcess } from '../process/stop-ladder.js';
@@ -143,6 +144,7 @@ export class SandboxRuntime {
       deviceId: f.deviceId,
     }));
     stdioFor(fds);
+    if (netns !== undefined) checkNetns(netns);
     await createRunDir(runDir);
     this.runDirCreated = true;
     // QEMU's log opens before anything else; if even that fails, QEMU's output stays in memory.
