@@ -1,32 +1,42 @@
 // Starting children inside a network namespace: the path is checked first, then `nsenter --net=… --` execs the binary.
-import { closeSync, openSync, readlinkSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { stat, statfs } from 'node:fs/promises';
 import { NetnsError } from './errors.js';
 
 /** The binary that enters the namespace and execs the child (util-linux). */
 export const NSENTER = 'nsenter';
 
+/** `statfs` f_type of nsfs, the filesystem of namespace files (linux/magic.h `NSFS_MAGIC`). */
+const NSFS_MAGIC = 0x6e736673;
+
 /**
  * Checks that `path` is a network namespace file (e.g. `/var/run/netns/NAME` from `ip netns add`,
  * or `/proc/PID/ns/net`) and returns its identity `net:[inode]`, as `readlink /proc/PID/ns/net`
- * prints it. Throws {@link NetnsError} when it is missing, not a namespace, or another kind of
- * namespace — before anything is launched.
+ * prints it. It must be absolute, exist, live on nsfs (a namespace file), and `setns(2)` into it
+ * as a *network* namespace must work (nsenter runs `true` there; any other namespace type is
+ * refused by the kernel). Throws {@link NetnsError} otherwise — before anything is launched.
  *
  * @example
  * ```ts
- * checkNetns('/var/run/netns/blue'); // => 'net:[4026532281]'
+ * await checkNetns('/var/run/netns/blue'); // => 'net:[4026532281]'
  * ```
  */
-export function checkNetns(path: string): string {
+export async function checkNetns(path: string): Promise<string> {
   if (typeof path !== 'string' || !path.startsWith('/')) {
     throw new NetnsError(
       `Expected \`netns\` to be an absolute path to a network namespace, got \`${String(path)}\``,
       String(path),
     );
   }
-  let fd: number;
+  let ino: number;
   try {
-    fd = openSync(path, 'r');
+    const [fs, st] = await Promise.all([statfs(path), stat(path)]);
+    if (fs.type !== NSFS_MAGIC) {
+      throw new NetnsError(`Expected \`netns\` to be a namespace file (nsfs), got \`${path}\``, path);
+    }
+    ino = st.ino;
   } catch (cause) {
+    if (cause instanceof NetnsError) throw cause;
     const code = (cause as NodeJS.ErrnoException).code ?? 'error';
     throw new NetnsError(
       `Expected \`netns\` to be a network namespace file, got \`${path}\` (${code})`,
@@ -36,19 +46,18 @@ export function checkNetns(path: string): string {
       },
     );
   }
-  try {
-    // The kernel names an open namespace file by its type and inode; any other file is a path.
-    const target = readlinkSync(`/proc/self/fd/${fd}`);
-    if (!/^net:\[\d+\]$/.test(target)) {
-      throw new NetnsError(
-        `Expected \`netns\` to be a network namespace file, got \`${path}\` (${target.startsWith('/') ? 'an ordinary file' : target})`,
-        path,
-      );
-    }
-    return target;
-  } finally {
-    closeSync(fd);
+  const probe = await new Promise<{ ok: boolean; why: string }>((resolve) => {
+    execFile(NSENTER, [`--net=${path}`, '--', 'true'], { timeout: 5_000 }, (err, _out, stderr) =>
+      resolve({ ok: !err, why: String(stderr).trim() || (err?.message ?? '') }),
+    );
+  });
+  if (!probe.ok) {
+    throw new NetnsError(
+      `Expected \`netns\` to be a network namespace, got \`${path}\`${probe.why ? ` (${probe.why})` : ''}`,
+      path,
+    );
   }
+  return `net:[${ino}]`;
 }
 
 /**

@@ -77,7 +77,7 @@ export async function createSandbox(
   config: SandboxConfig,
   options: CreateSandboxOptions = {},
 ): Promise<Sandbox> {
-  if (options.netns !== undefined) checkNetns(options.netns);
+  if (options.netns !== undefined) await checkNetns(options.netns);
   const lease = vsockCidLease(options.runDir ?? defaultRunBase(), config.id);
   let sandbox: Sandbox;
   try {

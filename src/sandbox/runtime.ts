@@ -144,7 +144,7 @@ export class SandboxRuntime {
       deviceId: f.deviceId,
     }));
     stdioFor(fds);
-    if (netns !== undefined) checkNetns(netns);
+    if (netns !== undefined) await checkNetns(netns);
     await createRunDir(runDir);
     this.runDirCreated = true;
     // QEMU's log opens before anything else; if even that fails, QEMU's output stays in memory.
