@@ -144,6 +144,20 @@ export async function spawnQemu(opts: SpawnQemuOptions): Promise<QemuProcess> {
   return adoptChild(child, binary, opts.logFile, tee);
 }
 
+/** How long an exited QEMU's output may take to reach EOF (a grandchild could hold the pipes). */
+const OUTPUT_DRAIN_MS = 1_000;
+
+/** Resolves when the tee is done or after `ms`, whichever comes first. */
+function drained(tee: OutputTee, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    tee.done,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 async function adoptChild(
   child: ChildProcess,
   binary: string,
@@ -167,6 +181,8 @@ async function adoptChild(
     exitInfo: watch.current,
     kill: (signal) => (watch.current() === undefined ? child.kill(signal) : false),
     readLog: async () => {
+      // After the exit, what QEMU printed last may still be in the pipe: drained first (bounded).
+      if (watch.current()) await drained(tee, OUTPUT_DRAIN_MS);
       if (!tee.logComplete()) return tee.tail();
       return readFile(logFile, 'utf8').catch(() => tee.tail());
     },
