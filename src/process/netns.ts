@@ -65,6 +65,9 @@ export async function checkNetns(path: string): Promise<string> {
  * `nsenter --net=PATH -- argv…`. nsenter calls setns(2) on itself and execs (no `--fork`: a
  * network namespace applies to the caller at once), so the child Node spawned *is* the binary,
  * and fds given as stdio (QMP's socketpair, tap fds, virtiofsd's listener) pass through.
+ * Chosen over setns(2) in the addon: setns moves the calling thread, so Node's main thread would
+ * sit in the sandbox's namespace around the spawn (and must get back even when the spawn throws),
+ * while nsenter confines the switch to the child, costs one exec, and needs no native code.
  *
  * @example
  * ```ts

@@ -103,7 +103,8 @@ export function stdioFor(fds: readonly PassedFd[]): StdioOptions {
  * and stdout/stderr as pipes read by the controller: teed to `logFile`, the last 64 KiB kept in
  * memory, so a start failure still says what QEMU printed when the log's filesystem is full.
  * QEMU ignores SIGPIPE (os-posix.c `os_setup_early_signal_handling`), so once this process is
- * gone its writes fail with EPIPE and it runs on. `child_process.spawn` rather than execa: we need
+ * gone its writes fail with EPIPE and it runs on (what it prints after that is lost; QMP and the
+ * second monitor are how a restarted controller learns about it). `child_process.spawn` rather than execa: we need
  * the raw socketpair end as a `net.Socket` and integer fds as stdio, and nothing else.
  *
  * @example

@@ -1,7 +1,7 @@
 // vsock guest CIDs are unique on the host: allocated under the run base, refused on collision,
 // given back at stop (also for a sandbox that never started), stale ones reclaimed; and QEMU's
 // real refusal here (no /dev/vhost-vsock) is the typed QemuVhostVsockUnavailableError.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -98,6 +98,51 @@ describe('host-unique vsock CIDs', () => {
     );
     expect(cidsOf(second)).toEqual([cid]);
     await second.stop();
+  });
+
+  it('hands distinct CIDs to four controller processes allocating at the same time', async () => {
+    const child = new URL('./launch-vsock.child.ts', import.meta.url).pathname;
+    const procs = [0, 1, 2, 3].map((i) =>
+      spawn(process.execPath, ['--import', 'tsx', child, base, `race-${process.pid}-${i}`, '25'], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      }),
+    );
+    const lines = procs.map((p) => {
+      const seen: string[] = [];
+      const waiters: ((line: string) => void)[] = [];
+      let buf = '';
+      p.stdout.on('data', (c: Buffer) => {
+        buf += c.toString();
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          const w = waiters.shift();
+          if (w) w(line);
+          else seen.push(line);
+        }
+      });
+      return (): Promise<string> => {
+        const l = seen.shift();
+        return l !== undefined ? Promise.resolve(l) : new Promise((resolve) => waiters.push(resolve));
+      };
+    });
+    expect(await Promise.all(lines.map((next) => next()))).toEqual(['ready', 'ready', 'ready', 'ready']);
+    for (const p of procs) p.stdin.write('go\n');
+    const outputs = (await Promise.all(lines.map((next) => next()))).map((l) => JSON.parse(l) as number[]);
+    const all = outputs.flat();
+    expect(all).toHaveLength(100);
+    expect(new Set(all).size).toBe(100);
+    expect(held()).toHaveLength(100);
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            p.once('exit', () => resolve());
+            p.stdin.end();
+          }),
+      ),
+    );
+    expect(held()).toEqual([]);
   });
 
   it('reclaims a CID whose controller is dead and whose run dir is gone', async () => {
