@@ -87,8 +87,7 @@ export async function createSandbox(
     throw err;
   }
   // Released at `stopped`, also when the sandbox never started (a STOP in `created`).
-  if (lease.cids.length > 0) void sandbox.stopped.then(() => lease.release());
-  else lease.release();
+  void sandbox.stopped.then(() => lease.release());
   return sandbox;
 }
 

@@ -77,6 +77,37 @@ describe('starting a sandbox inside a network namespace', () => {
     expect(leftovers(base)).toEqual([]);
   });
 
+  it('opens a tap by name inside that netns (as Kata does), and the guest sees the NIC', async () => {
+    const netns = addNetns('tap');
+    const name = netns.split('/').pop() as string;
+    const tap = `ln${process.pid % 100000}`;
+    execFileSync(IP, ['netns', 'exec', name, IP, 'tuntap', 'add', 'dev', tap, 'mode', 'tap', 'vnet_hdr']);
+    const g = guest('cloud');
+    const mac = '02:00:0e:00:00:01';
+    const sb = tracked(
+      await createSandbox(
+        {
+          id: `nstap-${process.pid}`,
+          hypervisor: { kernelPath: g.kernel, initrdPath: g.initrd, memorySize: 512 },
+          devices: [{ kind: 'net', id: 'nic0', ifname: tap, mac, vhost: false }],
+        },
+        { runDir: base, logger: quietLogger, accelerator: 'tcg', netns },
+      ),
+    );
+    await sb.start();
+    const agent = await sb.agent();
+    await agent.waitReady({ timeout: 60_000 });
+    const nics = await agent.request('net', [], { timeout: 20_000 });
+    expect(nics.map((n) => n.mac)).toContain(mac);
+    // QEMU holds the tap: its carrier is up in the netns, where the host has no such interface.
+    const link = execFileSync(IP, ['netns', 'exec', name, IP, '-o', 'link', 'show', tap], {
+      encoding: 'utf8',
+    });
+    expect(link).not.toContain('NO-CARRIER');
+    expect(() => execFileSync(IP, ['link', 'show', tap], { stdio: 'ignore' })).toThrow();
+    expect((await sb.stop()).stopReason).toBe('requested');
+  });
+
   it('refuses a netns path that is missing or not a network namespace, before anything is created', async () => {
     const g = guest('cloud');
     const config = {
