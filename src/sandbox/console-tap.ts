@@ -19,6 +19,8 @@ export class ConsoleTap {
   private tail = '';
   /** False once a write to the log file failed (full filesystem): `read()` answers from memory. */
   private fileOk = true;
+  /** Settles when the latest chunk handed to the log file was written (or failed). */
+  private lastWrite: Promise<void> = Promise.resolve();
 
   constructor(
     readonly socketPath: string,
@@ -43,7 +45,8 @@ export class ConsoleTap {
     this.done = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('error', (err) => this.logger.debug({ err }, 'console socket error'));
     socket.on('data', (chunk: Buffer) => {
-      if (this.fileOk) this.file?.write(chunk);
+      const file = this.file;
+      if (this.fileOk && file) this.lastWrite = new Promise((resolve) => file.write(chunk, () => resolve()));
       const str = chunk.toString('utf8');
       this.tail = (this.tail + str).slice(-MAX_TAIL);
       const text = this.partial + str;
@@ -63,11 +66,8 @@ export class ConsoleTap {
    * file is gone or incomplete, e.g. its filesystem is full) the last MiB kept in memory.
    */
   async read(): Promise<string> {
-    if (!this.fileOk) return this.tail;
-    const file = this.file;
-    // Written data may still sit in the stream's buffer: wait for it to reach the file.
-    if (file && file.writableLength > 0)
-      await new Promise<void>((resolve) => file.write('', () => resolve()));
+    // Data may still sit in the stream's buffer: wait for the latest chunk to reach the file.
+    if (this.fileOk) await this.lastWrite;
     if (!this.fileOk) return this.tail;
     return readFile(this.logFile, 'utf8').catch(() => this.tail);
   }
