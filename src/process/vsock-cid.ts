@@ -10,7 +10,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isSandboxId, MAX_GUEST_CID, MIN_GUEST_CID } from '../devices/rules.js';
 import { VsockCidInUseError } from './errors.js';
 
@@ -160,7 +160,8 @@ function tryClaim(runBase: string, dir: string, cid: number, owner: CidOwner): t
  * lease.release();
  * ```
  */
-export function vsockCidLease(runBase: string, sandboxId: string): VsockCidLease {
+export function vsockCidLease(base: string, sandboxId: string): VsockCidLease {
+  const runBase = resolve(base);
   const dir = join(runBase, VSOCK_DIR);
   const owner = me(sandboxId);
   const held: number[] = [];
@@ -170,6 +171,9 @@ export function vsockCidLease(runBase: string, sandboxId: string): VsockCidLease
     claim(cid?: number): number {
       if (released) throw new Error('vsock CID lease used after release');
       if (cid !== undefined) {
+        if (!Number.isInteger(cid) || cid < MIN_GUEST_CID || cid > MAX_GUEST_CID) {
+          throw new RangeError(`Expected a vsock CID in ${MIN_GUEST_CID}..${MAX_GUEST_CID}, got \`${cid}\``);
+        }
         if (held.includes(cid)) return cid;
         const got = tryClaim(runBase, dir, cid, owner);
         if (got !== true) {
