@@ -110,7 +110,8 @@ async function createWithCids(
   lease: VsockCidLease,
 ): Promise<Sandbox> {
   const validated = validateConfig(withVsockCids(config, lease), options.validate);
-  for (const d of validated.devices) if (d.kind === 'vsock') lease.claim(d.contextId);
+  for (const d of validated.devices)
+    if (d.kind === 'vsock' && d.contextId !== undefined) lease.claim(d.contextId);
   const hv = validated.hypervisor;
   const agentCid =
     hv.useVSock && !validated.devices.some((d) => d.kind === 'vsock') ? lease.claim() : undefined;
