@@ -6,7 +6,7 @@
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { NetDeviceSpec, SandboxConfig } from '../../src/config/types.js';
+import type { SandboxConfig } from '../../src/config/types.js';
 import { createSandbox } from '../../src/sandbox/create.js';
 import { caseConfig, loadPlanCases } from '../golden/plan/cases.js';
 import { guest } from '../helpers/env.js';
@@ -38,7 +38,7 @@ async function asIs(): Promise<Record<string, unknown>> {
 async function withoutVhost(): Promise<Record<string, unknown>> {
   const devices = (fixture.devices ?? []).map((d) => {
     if (d.kind !== 'net') return d;
-    const { vhostFds: _drop, ...rest } = d as NetDeviceSpec;
+    const { vhostFds: _drop, ...rest } = d;
     return { ...rest, vhost: false };
   });
   const config: SandboxConfig = { ...fixture, id: `fx-mq-${process.pid}`, devices };
