@@ -98,11 +98,14 @@ export type * from './hotplug/types.js';
 export type { CreateLoggerOptions, LogLevel } from './log.js';
 export { createLogger, rootLogger } from './log.js';
 export {
+  LaunchFdError,
+  NetnsError,
   QemuExitedEarlyError,
   RunDirError,
   RunDirPathError,
   SpawnError,
   VirtiofsdExitedEarlyError,
+  VsockCidInUseError,
 } from './process/errors.js';
 export { defaultRunBase } from './process/run-dir.js';
 export type { StopPolicy } from './process/stop-ladder.js';

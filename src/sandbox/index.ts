@@ -10,7 +10,7 @@ export { ConsoleTap } from './console-tap.js';
 export * from './errors.js';
 export * from './events.js';
 export { checkOperation, type OperationResultOf } from './operations.js';
-export { SandboxRuntime, tailOf, watchEventOf } from './runtime.js';
+export { SandboxRuntime, watchEventOf } from './runtime.js';
 export type {
   LifecycleEvent,
   SandboxActor,

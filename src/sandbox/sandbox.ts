@@ -36,6 +36,8 @@ export interface SandboxOptions {
   readonly qmpCommandTimeoutMs?: number;
   /** Implements modifying operations (hotplug/unplug/resize); without it they fail. */
   readonly operations?: OperationProvider;
+  /** Start QEMU and virtiofsd in this network namespace file (`/var/run/netns/NAME`), as Kata's `createSandbox(ctx, id, networkNS, …)`. */
+  readonly netns?: string;
 }
 
 /** Default of {@link SandboxOptions.qmpCommandTimeoutMs}. */
@@ -274,6 +276,7 @@ export function openSandbox(spec: SandboxSpec, options: SandboxOptions = {}): Sa
     logger,
     stopPolicy: { ...DEFAULT_STOP_POLICY, ...options.stopPolicy },
     qmpTimeoutMs: options.qmpTimeoutMs ?? 10_000,
+    ...(options.netns === undefined ? {} : { netns: options.netns }),
   });
   return new Sandbox({
     id: spec.id,
