@@ -1,38 +1,71 @@
+// The QMP client: the one owner of a QEMU monitor socket (greeting, capabilities, id-correlated
+// commands with deadlines, events, fd passing, the optional live schema check, disconnect).
 import { createConnection, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { Observable, Subject, type Subscription } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
+import {
+  armTimer,
+  checkTimeout,
+  executeHead,
+  isRecord,
+  type OnError,
+  type OnReturn,
+  Pending,
+  parseGreeting,
+  QMP_DEFAULT_TIMEOUT_MS,
+  type QmpVersion,
+  toEvent,
+} from './client-wire.js';
 import type { QmpArgs, QmpCommandName, QmpReturn } from './commands.js';
 import {
   QmpAbortError,
   QmpCommandError,
   QmpDisconnectedError,
   QmpProtocolError,
+  QmpSchemaUnavailableError,
   QmpTimeoutError,
 } from './errors.js';
 import { QmpFramer, type QmpWireObject } from './framing.js';
+import type { QmpSchema, QmpSchemaError } from './schema-check.js';
+import { qmpSchemaCheckDefault, recordQmpSchemaViolation, schemaFor } from './schema-registry.js';
 import { SocketWriter } from './socket-writer.js';
 import type { QmpCloseInfo, QmpEvent, QmpMessage } from './types.js';
+import { executeAndWaitFor, type QmpWaitForOptions } from './wait-for.js';
 
 /** Options of {@link QmpClient.connect}. */
 export interface QmpConnectOptions {
-  /** Deadline for the greeting and the `qmp_capabilities` negotiation (default 10 000 ms). */
+  /** Deadline for the greeting, `qmp_capabilities` and the schema fetch (default 10 000 ms). */
   greetingTimeoutMs?: number;
-  /** Receives warnings (unknown reply ids, stray messages) and debug lines. */
+  /** Receives warnings (unknown reply ids, stray messages, schema violations) and debug lines. */
   logger?: Logger;
   /** Aborts the handshake; the socket is destroyed. */
   signal?: AbortSignal;
-  /** Deadline applied to commands that do not give their own `timeoutMs` (default: none). */
+  /**
+   * Deadline of commands that give no `timeoutMs` of their own (default 30 000 ms). `Infinity`
+   * means no deadline and must be asked for explicitly.
+   */
   defaultTimeoutMs?: number;
   /**
+   * Validates every command against this QEMU's `query-qmp-schema` before writing it; a mismatch
+   * rejects with `QmpSchemaError` and nothing is sent. The schema is fetched on connect, once per
+   * QEMU version/package/target in this process. Default: `VMACTOR_QMP_SCHEMA_CHECK=1` (on for the
+   * test suite). When on and the schema cannot be read, `connect` rejects with
+   * `QmpSchemaUnavailableError`: a peer without `query-qmp-schema` (a fake) must pass `false`.
+   */
+  schemaCheck?: boolean;
+  /**
    * Called with every command before it is written; throwing rejects the command without
-   * sending it. Tests install the `query-qmp-schema` checker here (see `schema-check.ts`).
+   * sending it.
    */
   commandValidator?: (command: string, args: Record<string, unknown> | undefined) => void;
 }
 
 /** Options of one command. */
 export interface QmpExecuteOptions {
-  /** Deadline for the reply; on expiry the command rejects with `QmpTimeoutError` and its late reply is dropped. */
+  /**
+   * Deadline for the reply (default: the client's `defaultTimeoutMs`, 30 s); on expiry the command
+   * rejects with `QmpTimeoutError` and its late reply is dropped. `Infinity`: no deadline.
+   */
   timeoutMs?: number;
   /** Abandons the command (rejects with `QmpAbortError`); a late reply is dropped. */
   signal?: AbortSignal;
@@ -40,66 +73,7 @@ export interface QmpExecuteOptions {
   fds?: readonly number[];
 }
 
-type OnReturn = (value: unknown) => void;
-type OnError = (err: Error) => void;
-
-// One in-flight command. A class with fixed fields keeps the hot path monomorphic.
-class Pending {
-  timer: NodeJS.Timeout | undefined = undefined;
-  signal: AbortSignal | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
-  constructor(
-    readonly id: number,
-    readonly command: string,
-    readonly timeoutMs: number | undefined,
-    readonly onReturn: OnReturn,
-    readonly onError: OnError,
-  ) {}
-}
-
 type State = 'greeting' | 'negotiating' | 'handoff' | 'open' | 'closed';
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-// `{"execute":"<cmd>",` per command name, built once (bounded: typed names plus a few untyped).
-const heads = new Map<string, string>();
-function executeHead(cmd: string): string {
-  let h = heads.get(cmd);
-  if (h === undefined) {
-    h = `{"execute":${JSON.stringify(cmd)},`;
-    if (heads.size < 512) heads.set(cmd, h);
-  }
-  return h;
-}
-
-function toEvent(msg: QmpWireObject, name: string): QmpEvent {
-  const ts = msg.timestamp;
-  let ms = Number.NaN;
-  if (isRecord(ts) && typeof ts.seconds === 'number' && typeof ts.microseconds === 'number') {
-    // QEMU reports {seconds, microseconds} since the epoch ({-1, -1} if its clock failed).
-    ms = ts.seconds < 0 ? Number.NaN : ts.seconds * 1000 + Math.trunc(ts.microseconds / 1000);
-  }
-  return { event: name, data: isRecord(msg.data) ? msg.data : {}, timestamp: new Date(ms) };
-}
-
-function parseGreeting(
-  msg: QmpWireObject,
-): { version: QmpClient['version']; capabilities: string[] } | undefined {
-  const qmp = msg.QMP;
-  if (!isRecord(qmp) || !isRecord(qmp.version) || !Array.isArray(qmp.capabilities)) return undefined;
-  const { qemu, package: pkg } = qmp.version;
-  if (!isRecord(qemu) || typeof pkg !== 'string') return undefined;
-  const { major, minor, micro } = qemu;
-  if (typeof major !== 'number' || typeof minor !== 'number' || typeof micro !== 'number') return undefined;
-  const capabilities: string[] = [];
-  for (const c of qmp.capabilities) {
-    if (typeof c !== 'string') return undefined;
-    capabilities.push(c);
-  }
-  return { version: { qemu: { major, minor, micro }, package: pkg }, capabilities };
-}
 
 /**
  * The one owner of a QEMU QMP socket: validates the greeting, negotiates capabilities, then
@@ -122,7 +96,7 @@ function parseGreeting(
  */
 export class QmpClient {
   /** QEMU's version from the greeting. */
-  get version(): { qemu: { major: number; minor: number; micro: number }; package: string } {
+  get version(): QmpVersion {
     return this.greetingVersion;
   }
   /** Capabilities QEMU offered in the greeting (e.g. `['oob']`; none is enabled). */
@@ -140,7 +114,7 @@ export class QmpClient {
   readonly closed: Promise<QmpCloseInfo>;
 
   private state: State = 'greeting';
-  private greetingVersion: QmpClient['version'] = { qemu: { major: 0, minor: 0, micro: 0 }, package: '' };
+  private greetingVersion: QmpVersion = { qemu: { major: 0, minor: 0, micro: 0 }, package: '' };
   private greetingCapabilities: readonly string[] = [];
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -149,8 +123,13 @@ export class QmpClient {
   private readonly framer: QmpFramer;
   private readonly writer: SocketWriter;
   private readonly logger: Logger | undefined;
-  private readonly defaultTimeoutMs: number | undefined;
+  private readonly defaultTimeoutMs: number;
   private readonly validator: QmpConnectOptions['commandValidator'];
+  private readonly schemaCheck: boolean;
+  private schemaInUse: QmpSchema | undefined;
+  // Writes wait behind a `device_add` whose driver's properties are being loaded, in order.
+  private writesHeld = 0;
+  private writeTail: Promise<void> = Promise.resolve();
   private expectingDisconnect = false;
   private closeInfo: QmpCloseInfo | undefined;
   private resolveClosed!: (info: QmpCloseInfo) => void;
@@ -165,8 +144,7 @@ export class QmpClient {
       }
     | undefined;
 
-  private readonly expire = (p: Pending): void =>
-    this.fail(p, new QmpTimeoutError(p.command, p.timeoutMs ?? 0));
+  private readonly expire = (p: Pending): void => this.fail(p, new QmpTimeoutError(p.command, p.timeoutMs));
   private readonly onData = (chunk: Buffer): void => this.framer.push(chunk);
   private readonly onEnd = (): void => this.terminate('eof');
   // The peer vanishing with our bytes unread (ECONNRESET/EPIPE) is an EOF, not a socket fault.
@@ -181,8 +159,9 @@ export class QmpClient {
     opts: QmpConnectOptions,
   ) {
     this.logger = opts.logger;
-    this.defaultTimeoutMs = opts.defaultTimeoutMs;
+    this.defaultTimeoutMs = opts.defaultTimeoutMs ?? QMP_DEFAULT_TIMEOUT_MS;
     this.validator = opts.commandValidator;
+    this.schemaCheck = opts.schemaCheck ?? qmpSchemaCheckDefault();
     this.messages$ = this.messagesSubject.asObservable();
     this.events$ = this.eventsSubject.asObservable();
     this.closed = new Promise((resolve) => {
@@ -208,6 +187,13 @@ export class QmpClient {
    * ```
    */
   static connect(socket: Socket, opts: QmpConnectOptions = {}): Promise<QmpClient> {
+    const bad =
+      (opts.defaultTimeoutMs !== undefined && checkTimeout('defaultTimeoutMs', opts.defaultTimeoutMs)) ||
+      (opts.greetingTimeoutMs !== undefined && checkTimeout('greetingTimeoutMs', opts.greetingTimeoutMs));
+    if (bad) {
+      socket.destroy();
+      return Promise.reject(bad);
+    }
     const client = new QmpClient(socket, opts);
     return client.begin(opts);
   }
@@ -234,6 +220,16 @@ export class QmpClient {
         resolve(s);
       });
     }).then((s) => QmpClient.connect(s, opts));
+  }
+
+  /** The schema every command is checked against, when the schema check is on. */
+  get schema(): QmpSchema | undefined {
+    return this.schemaInUse;
+  }
+
+  /** Why the connection ended, once it has (see `closed`). */
+  get closeReason(): QmpCloseInfo['reason'] | undefined {
+    return this.closeInfo?.reason;
   }
 
   /** Number of commands awaiting a reply. */
@@ -310,7 +306,7 @@ export class QmpClient {
   /**
    * Runs a command and waits for the event it causes, without a race: the event listener is
    * subscribed before the command is written, so an event that arrives before (or after) the
-   * reply is seen. `timeoutMs` is the deadline for both.
+   * reply is seen. `timeoutMs` is the deadline for both (`Infinity`: none, explicitly).
    *
    * @example
    * ```ts
@@ -322,64 +318,9 @@ export class QmpClient {
     cmd: K,
     args: QmpArgs<K> | undefined,
     match: (e: QmpEvent) => boolean,
-    opts: { timeoutMs: number; signal?: AbortSignal; fds?: readonly number[] },
+    opts: QmpWaitForOptions,
   ): Promise<{ result: QmpReturn<K>; event: QmpEvent }> {
-    return new Promise((resolve, reject) => {
-      let result: QmpReturn<K> | undefined;
-      let haveResult = false;
-      let event: QmpEvent | undefined;
-      let done = false;
-      let p: Pending | undefined;
-      let sub: Subscription | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const finish = (err?: Error): void => {
-        if (done) return;
-        done = true;
-        sub?.unsubscribe();
-        if (timer !== undefined) clearTimeout(timer);
-        if (p) this.drop(p);
-        if (err) reject(err);
-        else resolve({ result: result as QmpReturn<K>, event: event! });
-      };
-      sub = this.eventsSubject.subscribe({
-        next: (e) => {
-          if (event) return;
-          let hit: boolean;
-          try {
-            hit = match(e);
-          } catch (err) {
-            finish(err instanceof Error ? err : new Error(String(err)));
-            return;
-          }
-          if (!hit) return;
-          event = e;
-          if (haveResult) finish();
-        },
-        error: (err: unknown) =>
-          finish(
-            err instanceof Error ? err : new QmpDisconnectedError('error', { cause: err, command: cmd }),
-          ),
-        complete: () =>
-          finish(new QmpDisconnectedError(this.closeInfo?.reason ?? 'closed', { command: cmd })),
-      });
-      if (done) {
-        // The stream had already ended: the subscription completed synchronously.
-        sub.unsubscribe();
-        return;
-      }
-      timer = setTimeout(() => finish(new QmpTimeoutError(`${cmd} → event`, opts.timeoutMs)), opts.timeoutMs);
-      p = this.start(
-        cmd,
-        args as Record<string, unknown> | undefined,
-        { signal: opts.signal, fds: opts.fds },
-        (value) => {
-          result = value as QmpReturn<K>;
-          haveResult = true;
-          if (event) finish();
-        },
-        (err) => finish(err),
-      );
-    });
+    return executeAndWaitFor(this, cmd, args, match, opts);
   }
 
   /**
@@ -482,14 +423,41 @@ export class QmpClient {
         'qmp_capabilities',
         undefined,
         undefined,
-        () => this.negotiated(),
+        () => this.afterCapabilities(),
         (err) => this.failHandshake(err),
+        true,
       );
       return;
     }
     // negotiating: the capabilities reply is matched by id; events meanwhile are held for later.
     if (msg.id !== undefined) this.reply(msg);
     else this.held.push(msg);
+  }
+
+  // With the schema check on, the schema is read (or taken from the process cache) before the
+  // client is handed over, so the caller's very first command is checked.
+  private afterCapabilities(): void {
+    if (!this.schemaCheck) {
+      this.negotiated();
+      return;
+    }
+    const exec = (command: string, args?: Record<string, unknown>): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        this.start0(command, args, undefined, resolve, reject, true);
+      });
+    schemaFor({ version: this.greetingVersion }, exec).then(
+      (schema) => {
+        this.schemaInUse = schema;
+        this.negotiated();
+      },
+      (err: unknown) =>
+        this.failHandshake(
+          new QmpSchemaUnavailableError(
+            'QMP schema check is on but QEMU did not serve `query-qmp-schema`; pass `schemaCheck: false` only for a peer that is not QEMU',
+            { cause: err },
+          ),
+        ),
+    );
   }
 
   private negotiated(): void {
@@ -584,25 +552,52 @@ export class QmpClient {
     opts: QmpExecuteOptions | undefined,
     onReturn: OnReturn,
     onError: OnError,
+    internal = false,
   ): Pending | undefined {
     const signal = opts?.signal;
     if (signal?.aborted) {
       onError(new QmpAbortError(cmd, signal.reason));
       return undefined;
     }
-    if (this.validator) {
-      try {
-        this.validator(cmd, args);
-      } catch (err) {
-        onError(err instanceof Error ? err : new Error(String(err)));
+    const t = opts?.timeoutMs;
+    let timeoutMs = this.defaultTimeoutMs;
+    if (t !== undefined) {
+      const bad = checkTimeout('timeoutMs', t);
+      if (bad) {
+        onError(bad);
         return undefined;
+      }
+      timeoutMs = t;
+    }
+    let verdict: Promise<QmpSchemaError | undefined> | undefined;
+    if (!internal) {
+      if (this.validator) {
+        try {
+          this.validator(cmd, args);
+        } catch (err) {
+          onError(err instanceof Error ? err : new Error(String(err)));
+          return undefined;
+        }
+      }
+      const schema = this.schemaInUse;
+      if (schema !== undefined) {
+        const driver = schema.unloadedDriver(cmd, args);
+        if (driver === undefined) {
+          const err = schema.validate(cmd, args);
+          if (err !== undefined) {
+            recordQmpSchemaViolation(err, this.logger);
+            onError(err);
+            return undefined;
+          }
+        } else {
+          verdict = this.loadDriver(schema, driver).then(() => schema.validate(cmd, args));
+        }
       }
     }
     const id = this.nextId++;
-    const timeoutMs = opts?.timeoutMs ?? this.defaultTimeoutMs;
     const p = new Pending(id, cmd, timeoutMs, onReturn, onError);
     this.pending.set(id, p);
-    if (timeoutMs !== undefined) p.timer = setTimeout(this.expire, timeoutMs, p);
+    p.timer = armTimer(timeoutMs, this.expire, p);
     if (signal) {
       p.signal = signal;
       p.onAbort = () => this.fail(p, new QmpAbortError(cmd, signal.reason));
@@ -614,9 +609,49 @@ export class QmpClient {
         ? `${head}"id":${id}}\n`
         : `${head}"arguments":${JSON.stringify(args)},"id":${id}}\n`;
     const fds = opts?.fds;
+    if (verdict === undefined && (internal || this.writesHeld === 0)) this.send(p, line, fds);
+    else this.sendAfter(p, line, fds, verdict);
+    return p;
+  }
+
+  private send(p: Pending, line: string, fds: readonly number[] | undefined): void {
     if (fds !== undefined && fds.length > 0) this.writer.writeWithFds(line, fds, (err) => this.fail(p, err));
     else this.writer.write(line);
-    return p;
+  }
+
+  // Loads a device driver's qdev properties through this connection (bounded by the default deadline).
+  private loadDriver(schema: QmpSchema, driver: string): Promise<void> {
+    return schema.loadDriver(
+      driver,
+      (typename) =>
+        new Promise((resolve, reject) => {
+          this.start0('device-list-properties', { typename }, undefined, resolve as OnReturn, reject, true);
+        }),
+    );
+  }
+
+  // Writes a command once its verdict is in, after every command held before it (order kept).
+  private sendAfter(
+    p: Pending,
+    line: string,
+    fds: readonly number[] | undefined,
+    verdict: Promise<QmpSchemaError | undefined> | undefined,
+  ): void {
+    this.writesHeld++;
+    this.writeTail = this.writeTail.then(async () => {
+      try {
+        const err = verdict === undefined ? undefined : await verdict;
+        if (this.pending.get(p.id) !== p) return; // timed out, aborted, unsubscribed or closed
+        if (err !== undefined) {
+          recordQmpSchemaViolation(err, this.logger);
+          this.fail(p, err);
+        } else {
+          this.send(p, line, fds);
+        }
+      } finally {
+        this.writesHeld--;
+      }
+    });
   }
 
   private settle(p: Pending): void {
