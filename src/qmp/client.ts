@@ -27,7 +27,12 @@ import {
 } from './errors.js';
 import { QmpFramer, type QmpWireObject } from './framing.js';
 import type { QmpSchema, QmpSchemaError } from './schema-check.js';
-import { qmpSchemaCheckDefault, recordQmpSchemaViolation, schemaFor } from './schema-registry.js';
+import {
+  qmpSchemaCheckDefault,
+  qmpSchemaCounters,
+  recordQmpSchemaViolation,
+  schemaFor,
+} from './schema-registry.js';
 import { SocketWriter } from './socket-writer.js';
 import type { QmpCloseInfo, QmpEvent, QmpMessage } from './types.js';
 import { executeAndWaitFor, type QmpWaitForOptions } from './wait-for.js';
@@ -581,6 +586,7 @@ export class QmpClient {
       }
       const schema = this.schemaInUse;
       if (schema !== undefined) {
+        qmpSchemaCounters.checked++;
         const driver = schema.unloadedDriver(cmd, args);
         if (driver === undefined) {
           const err = schema.validate(cmd, args);

@@ -160,7 +160,6 @@ export class QmpSchema {
     if (plan === null) return [{ path: 'execute', message: `unknown command \`${command}\`` }];
     const ctx = this.ctx;
     ctx.reset();
-    if (plan.deprecated) ctx.report(`command \`${command}\` is deprecated`);
     const value = args ?? EMPTY;
     if (plan.qdev) {
       plan.args.checkObject(value, ctx, true);
@@ -170,7 +169,8 @@ export class QmpSchema {
     }
     const found = ctx.problems;
     ctx.reset();
-    return found;
+    if (!plan.deprecated) return found;
+    return [{ path: 'execute', message: `command \`${command}\` is deprecated` }, ...(found ?? [])];
   }
 
   /** The {@link QmpSchemaError} `command(args)` would be refused with, or `undefined`. */

@@ -31,7 +31,9 @@ export interface QmpSchemaIdentity {
 }
 
 const schemas = new Map<string, Promise<QmpSchema>>();
-const stats = { fetches: 0, hits: 0 };
+/** Counters of this process: schema fetches, cache hits, commands checked (the client counts them). */
+export const qmpSchemaCounters = { fetches: 0, hits: 0, checked: 0 };
+const stats = qmpSchemaCounters;
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -71,15 +73,16 @@ export async function schemaFor(id: QmpSchemaIdentity, exec: QmpInternalExecute)
 }
 
 /**
- * How often this process fetched `query-qmp-schema` vs reused a cached schema.
+ * How often this process fetched `query-qmp-schema` vs reused a cached schema, how many schemas
+ * it holds, and how many commands were checked.
  *
  * @example
  * ```ts
- * const { fetches, hits } = qmpSchemaCacheStats();
+ * const { fetches, hits, checked } = qmpSchemaCacheStats();
  * ```
  */
-export function qmpSchemaCacheStats(): { fetches: number; hits: number; cached: number } {
-  return { fetches: stats.fetches, hits: stats.hits, cached: schemas.size };
+export function qmpSchemaCacheStats(): { fetches: number; hits: number; cached: number; checked: number } {
+  return { fetches: stats.fetches, hits: stats.hits, cached: schemas.size, checked: stats.checked };
 }
 
 const MAX_KEPT = 100;
