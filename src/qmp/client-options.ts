@@ -23,8 +23,8 @@ export interface QmpConnectOptions {
    */
   schemaCheck?: boolean;
   /**
-   * Called with every command before it is written; throwing rejects the command without
-   * sending it.
+   * Called with every command the caller sends (not the client's own handshake queries) before
+   * the schema check and before it is written; throwing rejects the command without sending it.
    */
   commandValidator?: (command: string, args: Record<string, unknown> | undefined) => void;
 }

@@ -59,7 +59,8 @@ function hasDeprecated(x: unknown): boolean {
   return Array.isArray(x) && x.includes('deprecated');
 }
 
-// Integer ranges of QAPI's builtin integer types (QEMU rejects values outside them).
+// Integer ranges of QAPI's builtin integer types (QEMU rejects values outside them). The 64-bit
+// bounds are as close as a JS number gets; JSON numbers beyond 2^53 are not exact anyway.
 const INT_RANGES: Record<string, readonly [number, number]> = {
   int8: [-(2 ** 7), 2 ** 7 - 1],
   int16: [-(2 ** 15), 2 ** 15 - 1],
