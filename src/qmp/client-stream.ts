@@ -37,7 +37,7 @@ export type QmpStreamState = 'greeting' | 'negotiating' | 'handoff' | 'open' | '
 export interface QmpHandshake {
   resolve: () => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
   signal?: AbortSignal;
   onAbort?: () => void;
 }

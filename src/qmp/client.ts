@@ -4,7 +4,7 @@ import { createConnection, type Socket } from 'node:net';
 import { Observable } from 'rxjs';
 import type { QmpConnectOptions, QmpExecuteOptions } from './client-options.js';
 import { QmpStream } from './client-stream.js';
-import { checkTimeout, type OnReturn, parseGreeting, type QmpVersion } from './client-wire.js';
+import { armTimer, checkTimeout, type OnReturn, parseGreeting, type QmpVersion } from './client-wire.js';
 import type { QmpArgs, QmpCommandName, QmpReturn } from './commands.js';
 import {
   QmpAbortError,
@@ -25,7 +25,9 @@ export type { QmpConnectOptions, QmpExecuteOptions } from './client-options.js';
 /**
  * The one owner of a QEMU QMP socket: validates the greeting, negotiates capabilities, then
  * correlates replies to commands by `id` (never by order), publishes events, passes file
- * descriptors (SCM_RIGHTS), and makes a disconnect terminal and visible.
+ * descriptors (SCM_RIGHTS), and makes a disconnect terminal and visible. Every command has a
+ * deadline (30 s unless given); with `schemaCheck` (or `VMACTOR_QMP_SCHEMA_CHECK=1`) every
+ * command is checked against QEMU's own `query-qmp-schema` before it is written.
  *
  * @example
  * ```ts
@@ -57,9 +59,9 @@ export class QmpClient extends QmpStream {
 
   /**
    * Takes ownership of a connected QMP socket: waits for a valid greeting (events before it are
-   * ignored), negotiates `qmp_capabilities`, and resolves with the ready client. On failure
-   * (deadline, bad greeting, EOF, abort) the socket is destroyed and the promise rejects with a
-   * typed error.
+   * ignored), negotiates `qmp_capabilities`, reads the schema when the check is on, and
+   * resolves with the ready client. On failure (deadline, bad greeting, EOF, abort, no schema:
+   * `QmpSchemaUnavailableError`) the socket is destroyed and the promise rejects with a typed error.
    *
    * @example
    * ```ts
@@ -232,9 +234,10 @@ export class QmpClient extends QmpStream {
     socket.on('close', this.onClose);
     const timeoutMs = opts.greetingTimeoutMs ?? 10_000;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.failHandshake(new QmpTimeoutError('greeting', timeoutMs)),
+      const timer = armTimer(
         timeoutMs,
+        () => this.failHandshake(new QmpTimeoutError('greeting', timeoutMs)),
+        0,
       );
       this.handshake = { resolve, reject, timer };
       const signal = opts.signal;
