@@ -1,6 +1,7 @@
 // The schema validator itself, on a small hand-written schema in QEMU's introspection format
 // (`query-qmp-schema`, type names masked as numbers as QEMU does). No QEMU here: the live check
 // against real QEMU is test/integration/qmp-schema.test.ts and the whole suite.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { QmpSchemaInfo } from '../../src/qmp/commands.js';
 import { QmpCommandError, QmpDisconnectedError, QmpSchema, QmpSchemaError } from '../../src/qmp/index.js';
@@ -197,5 +198,22 @@ describe('QmpSchema on a hand-written QAPI schema', () => {
     expect(s.check('device_add', { driver: 'no-such-dev', anything: 1 })).toEqual([]);
     await s.loadDriver('flaky', () => Promise.reject(new QmpDisconnectedError('eof')));
     expect(s.unloadedDriver('device_add', { driver: 'flaky' })).toBe('flaky');
+  });
+
+  it('For arbitrary JSON, a uint8 member, an enum member and an alternate accept exactly their values', () => {
+    const s = schema();
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const level = s.check('set-level', { level: v });
+        expect(level.length === 0).toBe(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255);
+        const mode = s.check('set-level', { level: 0, mode: v });
+        expect(mode.length === 0).toBe(v === 'fast' || v === 'safe');
+        const file = s.check('add-node', { driver: 'raw', file: v });
+        if (typeof v === 'string' || v === null) expect(file).toEqual([]);
+        else if (typeof v !== 'object' || Array.isArray(v)) expect(file).toHaveLength(1);
+        else expect(file.every((p) => p.startsWith('arguments.file'))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
