@@ -61,9 +61,12 @@ export {
   QmpCommandError,
   QmpDisconnectedError,
   QmpFdPassingError,
+  QmpOptionError,
   QmpProtocolError,
+  QmpSchemaUnavailableError,
   QmpTimeoutError,
 } from './qmp/errors.js';
+export { QmpSchema, QmpSchemaError } from './qmp/schema-check.js';
 export type { QmpCloseInfo, QmpEvent, QmpMessage } from './qmp/types.js';
 export type { CreateSandboxOptions } from './sandbox/create.js';
 export { createSandbox } from './sandbox/create.js';
