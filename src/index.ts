@@ -129,6 +129,7 @@ export { planQemu } from './qemu/plan.js';
 export type { QmpConnectOptions, QmpExecuteOptions } from './qmp/client.js';
 export { QmpClient } from './qmp/client.js';
 export * from './qmp/errors.js';
+export { QmpSchema, QmpSchemaError } from './qmp/schema-check.js';
 export type { QmpCloseInfo, QmpEvent, QmpMessage } from './qmp/types.js';
 // Sandboxes: the actor-backed handle, its options, its one event stream and its errors.
 export type { SandboxCapabilities } from './sandbox/capabilities.js';
