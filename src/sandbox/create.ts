@@ -130,6 +130,8 @@ async function createWithCids(
     hasCapacity: (params) => hotplug?.hasCapacity(params) ?? false,
     rolledBack: (err) => rolledBackBy(hotplug, err),
     devices: () => (hotplug as OperationProvider | undefined)?.devices?.() ?? [],
+    // src/hotplug parses each spec with deviceSpecSchema before any QMP (HotplugInputError).
+    checksDeviceSpecs: true,
   };
   const sandbox: Sandbox = openSandbox(
     {

@@ -227,7 +227,9 @@ export class Sandbox extends SandboxCore {
     const id = options.id ?? `op-${this.operationCounter}`;
     const attrs = { 'vmactor.sandbox.id': this.id, 'vmactor.operation': op.kind };
     return withSpan('sandbox.operate', attrs, async () => {
-      const checked = checkOperation(op);
+      const checked = checkOperation(op, {
+        providerChecksDevices: this.operations?.checksDeviceSpecs === true,
+      });
       if (this.actor.getSnapshot().status !== 'active') {
         throw new SandboxStateError('Expected a live sandbox, got `stopped`', 'stopped');
       }

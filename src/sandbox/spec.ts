@@ -28,6 +28,11 @@ export interface OperationProvider {
   rolledBack?(error: unknown): boolean;
   /** The device record: cold- and hot-plugged devices with their placements (read-only). */
   devices?(): readonly DeviceEntry[];
+  /**
+   * True when `run` parses a `hotplug` op's device spec itself (with `deviceSpecSchema`, its own
+   * typed error, before any QMP); otherwise the handle checks it first (`SandboxInputError`).
+   */
+  readonly checksDeviceSpecs?: boolean;
 }
 
 /** The paths of a planned sandbox the sandbox layer uses (all under `runDir`). */

@@ -137,11 +137,11 @@ describe('sandbox operations', () => {
     const err = await sb.hotplug(bad).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SandboxInputError);
     const issues = (err as SandboxInputError).issues.map((i) => i.path);
-    expect(issues).toEqual(['device.id', 'device.file', 'device']);
+    expect(issues).toEqual(['device.id', 'device.file', 'device.extra']);
     expect((err as SandboxInputError).message).toContain(
       'Expected `device.file` to be an absolute path, got `"relative.img"`',
     );
-    const count = await sb.resizeVCPUs(0).catch((e: unknown) => e);
+    const count = await sb.resizeVCPUs(-1).catch((e: unknown) => e);
     expect(count).toMatchObject({ code: 'ERR_SANDBOX_INPUT', issues: [{ path: 'count' }] });
     expect(requested).toEqual([]);
     expect(ran).toBe(false);
