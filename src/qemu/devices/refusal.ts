@@ -108,8 +108,11 @@ interface Rule {
 
 const RULES: readonly Rule[] = [
   {
-    // "vhost-vsock: failed to open vhost device: No such file or directory"
-    test: (l) => /vhost-vsock/i.test(l.line) && /open vhost device|\/dev\/vhost-vsock/i.test(l.message),
+    // "vhost-vsock: failed to open vhost device: No such file or directory"; with a `vhostfd` that
+    // is not a vhost-vsock device: "vhost_set_owner failed: Inappropriate ioctl for device"
+    test: (l) =>
+      /vhost-vsock/i.test(l.line) &&
+      /open vhost device|\/dev\/vhost-vsock|vhost_set_owner failed/i.test(l.message),
     make: (s, at) => new QemuVhostVsockUnavailableError('vhost-vsock is not available on this host', s, at),
   },
   {
