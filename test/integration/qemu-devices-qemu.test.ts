@@ -20,6 +20,8 @@ import {
   buildQemuObjects,
   classifyQemuStartError,
   devicesArgs,
+  hotplugCommands,
+  QemuDeviceError,
   QemuHugepagesUnavailableError,
   QemuRefusedError,
   QemuVfioUnavailableError,
@@ -29,6 +31,7 @@ import {
 import type { DeviceContext, QemuArch, QemuDevice } from '../../src/qemu/devices/types.js';
 import type { QmpPciDeviceInfo } from '../../src/qmp/commands.js';
 import { QmpClient } from '../../src/qmp/index.js';
+import { QmpSchema } from '../../src/qmp/schema-check.js';
 import { alive, descendants } from '../helpers/census.js';
 import { hostBinary, QEMU, VIRTIOFSD } from '../helpers/env.js';
 import { createTestNetns, type FdSlot, type TestNetns } from './qemu-plan-fds.js';
@@ -877,6 +880,66 @@ describe('every golden fixture meets real QEMU 7.2: realized by id, or refused a
       qmp.close();
     });
   }
+});
+
+describe("hot plug sends the builders' objects: every command matches QEMU 7.2's live QAPI schema", () => {
+  const amd64 = fixtures.filter((f) => f.ctx.arch === 'amd64');
+  const commandsOf = (f: (typeof fixtures)[number]) => {
+    const objects = buildQemuObjects(f.device, f.ctx);
+    return objects.argv && objects.argv.length > 0 ? undefined : hotplugCommands(objects);
+  };
+
+  it('checks chardev-add, object-add, blockdev-add, netdev_add and device_add (qdev properties included) and their undos', async () => {
+    const { qmp } = await launchWithQmp([]);
+    const schema = await QmpSchema.fetch(qmp);
+    const plans = amd64.flatMap((f) => {
+      const c = commandsOf(f);
+      return c ? [{ name: f.name, commands: c }] : [];
+    });
+    const drivers = new Set(
+      plans.flatMap((p) =>
+        p.commands.flatMap((c) =>
+          c.execute === 'device_add' ? [(c.arguments as { driver: string }).driver] : [],
+        ),
+      ),
+    );
+    await schema.loadDeviceProperties(qmp, drivers);
+    const seen = new Set<string>();
+    for (const p of plans) {
+      for (const c of p.commands) {
+        expect(
+          schema.check(c.execute, c.arguments as Record<string, unknown>),
+          `${p.name}: ${c.execute}`,
+        ).toEqual([]);
+        seen.add(c.execute);
+        if (c.undo) {
+          expect(schema.check(c.undo.execute, c.undo.arguments as Record<string, unknown>)).toEqual([]);
+          seen.add(c.undo.execute);
+        }
+      }
+    }
+    expect([...seen].sort()).toEqual(
+      [
+        'blockdev-add',
+        'blockdev-del',
+        'chardev-add',
+        'chardev-remove',
+        'device_add',
+        'device_del',
+        'netdev_add',
+        'netdev_del',
+        'object-add',
+        'object-del',
+      ].sort(),
+    );
+    qmp.close();
+  });
+
+  it('refuses to hot-plug what has no QMP form (a 9p share needs -fsdev) with a typed error', () => {
+    const nineP = fixtures.find((f) => f.device.type === 'fs');
+    expect(nineP).toBeDefined();
+    expect(() => hotplugCommands(buildQemuObjects(nineP!.device, nineP!.ctx))).toThrow(QemuDeviceError);
+  });
 });
 
 describe("QEMU's real refusals become typed errors", () => {

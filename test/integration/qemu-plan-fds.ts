@@ -9,8 +9,10 @@ import { hostBinary } from '../helpers/env.js';
 /** One fd QEMU must find open at `fd`. */
 export interface FdSlot {
   readonly fd: number;
-  /** `tap`: a queue of tap `name`; anything else: /dev/null in that slot. */
-  readonly kind: 'tap' | 'vhost-net' | 'vhost-vsock';
+  /** `tap`: a queue of tap `name`; `listen`: a Unix socket listening at `path`; else /dev/null there. */
+  readonly kind: 'tap' | 'listen' | 'vhost-net' | 'vhost-vsock';
+  /** Socket path (kind `listen`). */
+  readonly path?: string;
   /** Tap name (kind `tap`); queues of one NIC share it (multiqueue). */
   readonly name?: string;
   /** Open the tap multiqueue (IFF_MULTI_QUEUE), needed when a NIC has several queues. */
@@ -20,13 +22,19 @@ export interface FdSlot {
 // TUNSETIFF = 0x400454ca; IFF_TAP 0x0002 | IFF_NO_PI 0x1000 | IFF_VNET_HDR 0x4000 [| IFF_MULTI_QUEUE 0x0100].
 // Every fd is first parked above 200 so that moving one into place never closes another.
 const SCRIPT = `
-import fcntl, json, os, struct, sys
+import fcntl, json, os, socket, struct, sys
 held = []
 for i, e in enumerate(json.loads(sys.argv[1])):
     if e['kind'] == 'tap':
         f = os.open('/dev/net/tun', os.O_RDWR)
         flags = 0x0002 | 0x1000 | 0x4000 | (0x0100 if e.get('mq') else 0)
         fcntl.ioctl(f, 0x400454ca, struct.pack('16sH', e['name'].encode(), flags))
+    elif e['kind'] == 'listen':
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(e['path'])
+        s.listen(8)
+        f = os.dup(s.fileno())
+        s.close()
     else:
         f = os.open('/dev/null', os.O_RDWR)
     held.append((fcntl.fcntl(f, fcntl.F_DUPFD, 200 + i), e['fd']))
@@ -39,11 +47,18 @@ os.execvp(sys.argv[2], sys.argv[2:])
 
 const IP = hostBinary('ip');
 
+/** The prefix that runs a command with `slots` open at their numbers (no namespace change). */
+export function withFds(slots: readonly FdSlot[]): string[] {
+  return ['python3', '-c', SCRIPT, JSON.stringify(slots)];
+}
+
 /** A network namespace made for one test, removed by `remove()`. */
 export interface TestNetns {
   readonly name: string;
   /** The prefix that runs a command in it with `slots` open: `[...wrap(slots), qemu, ...args]`. */
   wrap(slots: readonly FdSlot[]): string[];
+  /** Creates a tap device by name in it (for a NIC QEMU opens by `ifname`). */
+  addTap(name: string): void;
   remove(): void;
 }
 
@@ -56,7 +71,8 @@ export function createTestNetns(): TestNetns {
   execFileSync(IP, ['netns', 'add', name]);
   return {
     name,
-    wrap: (slots) => [IP, 'netns', 'exec', name, 'python3', '-c', SCRIPT, JSON.stringify(slots)],
+    wrap: (slots) => [IP, 'netns', 'exec', name, ...withFds(slots)],
+    addTap: (tap) => execFileSync(IP, ['-n', name, 'tuntap', 'add', 'dev', tap, 'mode', 'tap']),
     remove: () => execFileSync(IP, ['netns', 'del', name]),
   };
 }

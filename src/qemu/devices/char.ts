@@ -1,7 +1,7 @@
 // Character devices: a chardev plus the device on it (govmm `CharDevice`: virtconsole,
 // virtserialport, emulated UARTs, legacy `-serial`), and the virtio-serial bus (govmm `SerialDevice`).
 import type { ChardevArgs, ChardevBackendArgs, DeviceAddArgs, QemuObjects } from './objects.js';
-import { modernProps, resolveTransport, transportProps, virtioDriver } from './transport.js';
+import { modernProps, pciAddr, resolveTransport, transportProps, virtioDriver } from './transport.js';
 import type { CharDevice, DeviceContext, SerialDevice } from './types.js';
 import { validateChar, validateSerial } from './validate-char.js';
 
@@ -70,7 +70,7 @@ export function charObjects(dev: CharDevice, ctx: DeviceContext): QemuObjects {
   device.id = dev.deviceId!;
   if (dev.name !== undefined) device.name = dev.name;
   if (dev.driver === 'pci-serial') {
-    if (dev.addr !== undefined) device.addr = dev.addr;
+    if (dev.addr !== undefined) device.addr = pciAddr(dev.addr);
     if (dev.romfile !== undefined) device.romfile = dev.romfile;
   }
   return { chardevs, device };

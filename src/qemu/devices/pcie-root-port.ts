@@ -1,5 +1,6 @@
 // PCIe root ports (govmm `PCIeRootPortDevice`): hotplug points on q35 / arm64 virt.
 import { type DeviceAddArgs, type QemuObjects, sizeBytes } from './objects.js';
+import { pciAddr } from './transport.js';
 import type { DeviceContext, PcieRootPortDevice } from './types.js';
 import { validatePcieRootPort } from './validate-pci.js';
 
@@ -21,7 +22,7 @@ export function pcieRootPortObjects(dev: PcieRootPortDevice, ctx: DeviceContext)
     slot: dev.slot ?? 0,
   };
   if (dev.multifunction) device.multifunction = true;
-  if (dev.addr !== undefined) device.addr = dev.addr;
+  if (dev.addr !== undefined) device.addr = pciAddr(dev.addr);
   if (dev.busReserve !== undefined) device['bus-reserve'] = dev.busReserve;
   if (dev.pref64Reserve !== undefined) device['pref64-reserve'] = sizeBytes(dev.pref64Reserve);
   if (dev.pref32Reserve !== undefined) device['pref32-reserve'] = sizeBytes(dev.pref32Reserve);

@@ -37,6 +37,20 @@ export function virtioDriver(base: string, transport: VirtioTransport): string {
   return `${base}${SUFFIX[transport]}`;
 }
 
+/**
+ * A PCI `addr` in QEMU's canonical `slot[.fn]` hex form (`0x1c.0x1` → `1c.1`): what QEMU prints
+ * and what QMP schema checks expect; QEMU also reads the `0x` form.
+ *
+ * @example
+ * pciAddr('0x1c.0x1') // => '1c.1'
+ */
+export function pciAddr(addr: string): string {
+  return addr
+    .split('.')
+    .map((p) => p.replace(/^0x/i, ''))
+    .join('.');
+}
+
 /** qdev properties of a device, as `device_add` and `-device '{...}'` take them. */
 export type DeviceProps = Record<string, string | number | boolean>;
 
@@ -52,7 +66,7 @@ export function modernProps(dev: VirtioOptions, ctx: DeviceContext): DeviceProps
 export function transportProps(dev: VirtioOptions, ctx: DeviceContext): DeviceProps {
   const out: DeviceProps = {};
   if (dev.bus !== undefined) out.bus = dev.bus;
-  if (dev.addr !== undefined) out.addr = dev.addr;
+  if (dev.addr !== undefined) out.addr = pciAddr(dev.addr);
   const t = resolveTransport(dev, ctx);
   if (t === 'pci' && dev.romfile !== undefined) out.romfile = dev.romfile;
   if (t === 'ccw' && dev.devno !== undefined) out.devno = dev.devno;

@@ -1,6 +1,6 @@
 // VFIO passthrough (govmm `VFIODevice`): a host PCI function by BDF, or a mediated device by sysfs path.
 import type { DeviceAddArgs, QemuObjects } from './objects.js';
-import { resolveTransport } from './transport.js';
+import { pciAddr, resolveTransport } from './transport.js';
 import type { DeviceContext, VfioDevice } from './types.js';
 import { validateVfio } from './validate-pci.js';
 
@@ -31,7 +31,7 @@ export function vfioObjects(dev: VfioDevice, ctx: DeviceContext): QemuObjects {
     device['x-pci-device-id'] = Number(dev.deviceId);
   }
   if (dev.bus !== undefined) device.bus = dev.bus;
-  if (dev.addr !== undefined) device.addr = dev.addr;
+  if (dev.addr !== undefined) device.addr = pciAddr(dev.addr);
   if (driver === 'vfio-pci' && dev.romfile !== undefined) device.romfile = dev.romfile;
   if (driver === 'vfio-ccw' && dev.devno !== undefined) device.devno = dev.devno;
   return { device };
