@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Arch } from '../../src/qemu/arch/types.js';
 import { classifyQemuStartError } from '../../src/qemu/devices/refusal.js';
+import type { QemuPlan } from '../../src/qemu/plan.js';
 import {
   caseArch,
   type LaunchExpectation,
@@ -13,7 +14,6 @@ import {
 } from '../golden/plan/cases.js';
 import { descendants } from '../helpers/census.js';
 import { guest, hostBinary } from '../helpers/env.js';
-import type { QemuPlan } from '../../src/qemu/plan.js';
 import { createTestNetns, slotsOf } from './qemu-plan-fds.js';
 import { EarlyExitError, launchWithQmp, startVirtiofsd, syntheticGuest } from './qemu-plan-harness.js';
 import { verifyPlanViaQmp } from './qemu-plan-verify.js';

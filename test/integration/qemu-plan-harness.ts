@@ -170,7 +170,9 @@ export async function startVirtiofsd(plan: QemuPlan): Promise<{ kill(): Promise<
   const fdArg = plan.virtiofsd.argv.find((a) => a.startsWith('--fd='));
   const prefix =
     fdArg !== undefined && plan.paths.virtiofsdSocket !== undefined
-      ? withFds([{ fd: Number(fdArg.slice('--fd='.length)), kind: 'listen', path: plan.paths.virtiofsdSocket }])
+      ? withFds([
+          { fd: Number(fdArg.slice('--fd='.length)), kind: 'listen', path: plan.paths.virtiofsdSocket },
+        ])
       : [];
   const [cmd, ...args] = [...prefix, ...plan.virtiofsd.argv];
   const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
