@@ -47,7 +47,6 @@ export { memoryBackendArg } from './objects.js';
 export type { PlanPaths } from './paths.js';
 export {
   checkSocketPath,
-  MAX_UNIX_SOCKET_PATH_BYTES,
   planPaths,
   RUN_DIR_FILES,
   underRunDir,
