@@ -3,9 +3,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { filter, firstValueFrom, timeout } from 'rxjs';
 import type { Arch } from '../../src/qemu/arch/types.js';
 import type { QemuPlan } from '../../src/qemu/plan.js';
 import { QmpClient } from '../../src/qmp/client.js';
+import type { QmpEvent } from '../../src/qmp/types.js';
+import { withFds } from './qemu-plan-fds.js';
 
 /**
  * Writes a kernel file QEMU's loader accepts for `arch` (it is never executed: QEMU runs with -S).
@@ -62,6 +65,8 @@ export function syntheticGuest(arch: Arch, dir: string): { kernel: string; initr
 /** What the verification needs from a QMP client. */
 export interface QmpLike {
   execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T>;
+  /** The first event named `event` whose data matches `data`, within `deadlineMs`. */
+  nextEvent(event: string, data: Record<string, unknown>, deadlineMs?: number): Promise<QmpEvent>;
   close(): void;
 }
 
@@ -70,6 +75,13 @@ function adapt(client: QmpClient): QmpLike {
   return {
     execute: <T>(command: string, args?: Record<string, unknown>) =>
       client.executeUntyped(command, args, { timeoutMs: 10_000 }) as Promise<T>,
+    nextEvent: (event, data, deadlineMs = 10_000) =>
+      firstValueFrom(
+        client.events$.pipe(
+          filter((e) => e.event === event && Object.entries(data).every(([k, v]) => e.data[k] === v)),
+          timeout(deadlineMs),
+        ),
+      ),
     close: () => client.close(),
   };
 }
@@ -164,7 +176,16 @@ function settle(ms: number): Promise<undefined> {
 /** Starts virtiofsd from the plan and resolves once it waits for QEMU (its stderr says so). */
 export async function startVirtiofsd(plan: QemuPlan): Promise<{ kill(): Promise<void> } | undefined> {
   if (!plan.virtiofsd) return undefined;
-  const [cmd, ...args] = plan.virtiofsd.argv;
+  // `--fd=N`: virtiofsd gets its listening socket as fd N, bound at the plan's socket path (the
+  // launcher's job; here a python3 prefix binds it and execs virtiofsd with it at N).
+  const fdArg = plan.virtiofsd.argv.find((a) => a.startsWith('--fd='));
+  const prefix =
+    fdArg !== undefined && plan.paths.virtiofsdSocket !== undefined
+      ? withFds([
+          { fd: Number(fdArg.slice('--fd='.length)), kind: 'listen', path: plan.paths.virtiofsdSocket },
+        ])
+      : [];
+  const [cmd, ...args] = [...prefix, ...plan.virtiofsd.argv];
   const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let err = '';
