@@ -2,6 +2,7 @@
 // (SIGSTOPped) QEMU, the one event stream with a hot plug's phases between lifecycle events, the
 // stop result of a SIGKILLed QEMU, and the handle's config/capabilities/devices.
 import { rmSync } from 'node:fs';
+import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   QmpTimeoutError,
@@ -75,6 +76,45 @@ describe('the Sandbox API through createSandbox', () => {
     await expect(sb.check()).resolves.toBeUndefined();
     const { vcpus } = await sb.getThreadIDs();
     expect([...vcpus.keys()]).toEqual([0]);
+    expect(sb.phase).toBe('running');
+    expect((await sb.stop()).stopReason).toBe('requested');
+    expectClean();
+  });
+
+  it('pause() rejects with QmpTimeoutError while QEMU is SIGSTOPped; QEMU carries the stop out after SIGCONT and the sandbox follows it', async () => {
+    const sb = await createTracked(config(), {
+      runDir: base,
+      logger: quietLogger,
+      accelerator: 'tcg',
+      qmpCommandTimeoutMs: 500,
+    });
+    await sb.start();
+    const [pid] = sb.getPids();
+    const lifecycle: string[] = [];
+    sb.events$.subscribe((e) => {
+      if (e.type === 'lifecycle') lifecycle.push(`${e.to}:${e.reason ?? ''}`);
+    });
+    // The `stop` is delivered before its deadline passes: QEMU runs it once it runs again, and its
+    // STOP event moves the sandbox (subscribed now, while it is running).
+    const paused = firstValueFrom(
+      sb.events$.pipe(filter((e) => e.type === 'lifecycle' && e.to === 'paused')),
+    );
+    process.kill(pid as number, 'SIGSTOP');
+    let err: unknown;
+    try {
+      const t0 = performance.now();
+      err = await sb.pause().catch((e: unknown) => e);
+      expect(performance.now() - t0).toBeLessThan(2_000);
+    } finally {
+      process.kill(pid as number, 'SIGCONT');
+    }
+    expect(err).toBeInstanceOf(QmpTimeoutError);
+    expect(err).toMatchObject({ waitingFor: 'stop', timeoutMs: 500 });
+    expect(sb.phase).toBe('running');
+    await paused;
+    expect(lifecycle).toEqual(['paused:external']);
+    expect((await sb.qmp?.execute('query-status'))?.status).toBe('paused');
+    await sb.resume();
     expect(sb.phase).toBe('running');
     expect((await sb.stop()).stopReason).toBe('requested');
     expectClean();
