@@ -25,9 +25,12 @@ function positiveInt(path: string, v: unknown, issues: SandboxInputIssue[]): voi
   }
 }
 
-function optionalNonNegativeInt(path: string, v: unknown, issues: SandboxInputIssue[]): void {
+function optionalNonNegativeInt(path: string, v: unknown, issues: SandboxInputIssue[], unit: string): void {
   if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) {
-    issues.push({ path, message: `Expected \`${path}\` to be a non-negative integer (ms), got ${got(v)}` });
+    issues.push({
+      path,
+      message: `Expected \`${path}\` to be a non-negative integer (${unit}), got ${got(v)}`,
+    });
   }
 }
 
@@ -50,7 +53,7 @@ export function checkOperation<O extends SandboxOperation>(op: O, options: Check
   const issues: SandboxInputIssue[] = [];
   switch (op.kind) {
     case 'hotplug': {
-      optionalNonNegativeInt('guestDeadlineMs', op.guestDeadlineMs, issues);
+      optionalNonNegativeInt('guestDeadlineMs', op.guestDeadlineMs, issues, 'ms');
       if (options.providerChecksDevices) break;
       const parsed = parseDeviceSpec(op.device, 'device');
       if (!parsed.ok) issues.push(...parsed.issues.map((i) => ({ path: i.path, message: i.message })));
@@ -61,11 +64,11 @@ export function checkOperation<O extends SandboxOperation>(op: O, options: Check
       if (typeof op.id !== 'string' || !DEVICE_ID_RE.test(op.id)) {
         issues.push({ path: 'id', message: `Expected \`id\` to be ${DEVICE_ID_RULE}, got ${got(op.id)}` });
       }
-      optionalNonNegativeInt('deviceDeletedMs', op.deviceDeletedMs, issues);
+      optionalNonNegativeInt('deviceDeletedMs', op.deviceDeletedMs, issues, 'ms');
       break;
     case 'resize-memory':
       positiveInt('mib', op.mib, issues);
-      optionalNonNegativeInt('memoryBlockSizeMiB', op.memoryBlockSizeMiB, issues);
+      optionalNonNegativeInt('memoryBlockSizeMiB', op.memoryBlockSizeMiB, issues, 'MiB');
       break;
     case 'resize-vcpus':
       if (typeof op.count !== 'number' || !Number.isSafeInteger(op.count) || op.count < 0) {
