@@ -377,7 +377,7 @@ export class SandboxRuntime {
     return this.reaped(qemuExit, virtiofsdExit);
   }
 
-  /** The stop result's process facts, then teardown (the log is read before the run dir goes). */
+  /** Teardown, then the stop result's process facts: the exits reaped and QEMU's output tail. */
   private async reaped(qemu: ExitInfo | undefined, virtiofsd: ExitInfo | undefined): Promise<ShutdownOutput> {
     const stderrTail = this.stderrTail();
     await this.teardown();
