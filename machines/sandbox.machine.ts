@@ -15,6 +15,7 @@ import type {
   OperationRefusal,
   ProcessExit,
   QueuedOperation,
+  RolledBackError,
   RunOperationInput,
   SandboxContext,
   SandboxEmitted,
@@ -40,6 +41,13 @@ export function isRolledBackError(error: unknown): boolean {
   return (
     typeof error === 'object' && error !== null && (error as { rolledBack?: unknown }).rolledBack === true
   );
+}
+
+/** The failure a runOperation rejection carries: a {@link RolledBackError}'s `error`, else the rejection. */
+export function operationFailure(error: unknown): unknown {
+  return isRolledBackError(error) && (error as RolledBackError).error !== undefined
+    ? (error as RolledBackError).error
+    : error;
 }
 
 /** A refusal or abandonment of an operation by the machine itself. */
@@ -283,7 +291,7 @@ export const sandboxSetup = setup({
         id: current.id,
         op: current.op,
       } as const;
-      enqueue.emit({ ...base, phase: 'failed', error: params.error, at: Date.now() });
+      enqueue.emit({ ...base, phase: 'failed', error: operationFailure(params.error), at: Date.now() });
       if (isRolledBackError(params.error)) enqueue.emit({ ...base, phase: 'rolled-back', at: Date.now() });
       enqueue.assign({ currentOperation: null });
     }),

@@ -316,10 +316,13 @@ export interface RunOperationInput {
 
 /**
  * Thrown (rejected) by a runOperation implementation after undoing its earlier steps; the machine then
- * emits `failed` followed by `rolled-back`. Any other rejection emits `failed` only.
+ * emits `failed` (carrying `error` when given, else this object) followed by `rolled-back`. Any
+ * other rejection emits `failed` only.
  */
 export interface RolledBackError {
   readonly rolledBack: true;
+  /** The failure itself (e.g. a `HotplugRolledBackError`): what the `failed` phase carries. */
+  readonly error?: unknown;
 }
 
 /** `dumpGuestMemory` (fromPromise): dump-guest-memory before stopping on panic. */

@@ -91,7 +91,7 @@ export async function hotplugAddCPUs(
   amount: number,
 ): Promise<{ added: number; clamped: boolean }> {
   const limits = limitsOf(ctx);
-  const current = limits.bootVcpus + ctx.state.vcpus.length;
+  const current = limits.bootVcpus + ctx.record.vcpus.length;
   let clamped = false;
   if (current + amount > limits.maxVcpus) {
     ctx.logger?.warn(
@@ -117,7 +117,7 @@ export async function hotplugAddCPUs(
     const ordered = [...slots].sort(compareCpuSlots);
     for (const slot of ordered) {
       if (slot['qom-path'] !== undefined && slot['qom-path'] !== '') continue; // in use
-      const id = ctx.state.nextVcpuId();
+      const id = ctx.record.nextVcpuId();
       const args = cpuDeviceArgs(ctx.config.hypervisorMachineType, slot, id);
       try {
         if (ctx.guest && !ctx.paused) {
@@ -144,17 +144,17 @@ export async function hotplugAddCPUs(
           .execute('query-hotpluggable-cpus', undefined, { timeoutMs: commandMs })
           .catch(() => []);
         if (now.some((c) => c['qom-path'] === `/machine/peripheral/${id}`)) {
-          ctx.state.addVcpu({ id, props: cpuProps(args) });
+          ctx.record.addVcpu({ id, props: cpuProps(args) });
           added++;
         }
         throw err;
       }
-      ctx.state.addVcpu({ id, props: cpuProps(args) });
+      ctx.record.addVcpu({ id, props: cpuProps(args) });
       added++;
       if (added === amount) return { added, clamped };
     }
   } catch (err) {
-    const e = toHotplugError(err, false);
+    const e = toHotplugError(err);
     throw new VcpuHotplugError(`vCPU hot-add stopped after ${added} of ${amount}: ${e.message}`, added, {
       cause: e,
     });
@@ -167,7 +167,7 @@ export async function hotplugAddCPUs(
  * hot-added vCPUs can go; while paused the guest cannot acknowledge, so it is refused.
  */
 export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Promise<number> {
-  const hotplugged = ctx.state.vcpus.length;
+  const hotplugged = ctx.record.vcpus.length;
   if (amount > hotplugged) {
     throw new HotplugCapacityError(
       'hotplugged-cpus',
@@ -186,7 +186,7 @@ export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Pr
   }
   const { deviceDeletedMs } = deadlinesOf(ctx);
   for (let i = 0; i < amount; i++) {
-    const cpu = ctx.state.vcpus[ctx.state.vcpus.length - 1];
+    const cpu = ctx.record.vcpus[ctx.record.vcpus.length - 1];
     if (!cpu) break;
     try {
       await ctx.qmp.executeAndWaitFor(
@@ -199,7 +199,7 @@ export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Pr
       const e =
         err instanceof QmpTimeoutError
           ? new HotplugTimeoutError(`DEVICE_DELETED for vCPU \`${cpu.id}\``, deviceDeletedMs, { cause: err })
-          : toHotplugError(err, false);
+          : toHotplugError(err);
       throw new VcpuHotplugError(
         `failed to hotunplug CPUs, only ${i} CPUs were hotunplugged: ${e.message}`,
         i,
@@ -208,7 +208,7 @@ export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Pr
         },
       );
     }
-    ctx.state.removeVcpu(cpu.id);
+    ctx.record.removeVcpu(cpu.id);
   }
   return amount;
 }
@@ -232,7 +232,7 @@ export async function resizeVCPUs(
       `Expected at most ${limits.maxVcpus} vCPUs (max vCPUs), got \`${count}\``,
     );
   }
-  const currentVCPUs = limits.bootVcpus + ctx.state.vcpus.length;
+  const currentVCPUs = limits.bootVcpus + ctx.record.vcpus.length;
   let added = 0;
   let removed = 0;
   let clamped = false;

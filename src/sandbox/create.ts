@@ -6,6 +6,8 @@ import type { SandboxConfig, ValidatedConfig } from '../config/types.js';
 import { type ValidateOptions, validateConfig } from '../config/validate.js';
 import { type Accelerator, probeAccelerator } from '../guest/kvm-probe.js';
 import { agentGuestProbe } from '../hotplug/guest-probe.js';
+import type { DeviceRecordData } from '../devices/record-types.js';
+import { coldRecord } from '../hotplug/cold-record.js';
 import { createHotplugProvider, type HotplugProvider } from '../hotplug/provider.js';
 import { planQemu } from '../qemu/plan.js';
 import { openSandbox, type Sandbox, type SandboxOptions } from './sandbox.js';
@@ -99,8 +101,16 @@ export async function createSandbox(
         });
         hotplug = createHotplugProvider({
           config: hv,
-          bridges: plan.bridges,
-          pcieRootPorts: hv.pcieRootPort,
+          // The plan's device record: cold-plugged devices with their placements, the bridges.
+          record:
+            (plan as { record?: DeviceRecordData }).record ??
+            coldRecord({
+              devices: validated.devices,
+              blockDeviceDriver: hv.blockDeviceDriver,
+              bridges: plan.bridges,
+              planned: plan.devices,
+              pcieRootPorts: hv.pcieRootPort,
+            }),
           accelerator: plan.machine.accel,
           ...(options.guestAgent ? { guest: async () => agentGuestProbe(await sandbox.agent()) } : {}),
         });
