@@ -5,7 +5,12 @@
 // Bridge slots are handed out by src/qemu/bridges.ts (Kata's `addDeviceToBridge`), a pure leaf
 // module: the one allocator, used by the planner for cold plug and here for hot plug.
 import { VmactorError } from '../errors/vmactor-error.js';
-import { addDeviceToBridge, type BridgeSlot, type BridgeType, removeDeviceFromBridge } from '../qemu/bridges.js';
+import {
+  addDeviceToBridge,
+  type BridgeSlot,
+  type BridgeType,
+  removeDeviceFromBridge,
+} from '../qemu/bridges.js';
 import type {
   BridgeEntry,
   DeviceEntry,
@@ -73,7 +78,8 @@ export class DeviceRecord {
 
   /** Restores a record saved with `toJSON()` (or the plan's); another version → {@link DeviceRecordVersionError}. */
   static fromJSON(data: DeviceRecordData): DeviceRecord {
-    const version = typeof data === 'object' && data !== null ? (data as { version?: unknown }).version : data;
+    const version =
+      typeof data === 'object' && data !== null ? (data as { version?: unknown }).version : data;
     if (version !== 1) throw new DeviceRecordVersionError(version);
     return new DeviceRecord(structuredClone(data));
   }

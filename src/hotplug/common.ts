@@ -1,10 +1,10 @@
 // Helpers shared by the device families: new ids, bridge slots with undo, device_del → DEVICE_DELETED.
 
+import type { DeviceEntry, Placement } from '../devices/record-types.js';
 import type { BridgeType } from '../qemu/bridges.js';
 import { BridgeDeviceError, BridgeFullError, NoBridgeError } from '../qemu/errors.js';
 import { QmpCommandError, QmpTimeoutError } from '../qmp/errors.js';
 import { deadlinesOf, type HotplugContext } from './context.js';
-import type { DeviceEntry, Placement } from '../devices/record-types.js';
 import {
   DuplicateDeviceError,
   HotplugCapacityError,
@@ -115,7 +115,8 @@ export async function cleanupQmp(
   try {
     await run(deadlinesOf(ctx).commandMs);
   } catch (err) {
-    if (err instanceof QmpCommandError && /not found|does not exist|no such|cannot find/i.test(err.desc)) return;
+    if (err instanceof QmpCommandError && /not found|does not exist|no such|cannot find/i.test(err.desc))
+      return;
     throw cleanupFailure(step, err);
   }
 }

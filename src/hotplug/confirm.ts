@@ -43,7 +43,11 @@ export async function confirmDisk(
 }
 
 /** Waits until the guest has a NIC with `mac`; without a MAC (or a guest) QEMU's word is phase two. */
-export async function confirmNic(ctx: HotplugContext, id: string, mac: string | undefined): Promise<Confirmation> {
+export async function confirmNic(
+  ctx: HotplugContext,
+  id: string,
+  mac: string | undefined,
+): Promise<Confirmation> {
   const guest = ctx.guest;
   if (!guest || ctx.paused || mac === undefined) return { confirmedBy: 'qemu' };
   const want = mac.toLowerCase();

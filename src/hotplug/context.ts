@@ -2,8 +2,8 @@
 import { totalmem } from 'node:os';
 import type { Logger } from 'pino';
 import type { HypervisorConfig } from '../config/types.js';
-import type { QmpClient } from '../qmp/client.js';
 import type { DeviceRecord } from '../devices/record.js';
+import type { QmpClient } from '../qmp/client.js';
 import type { GuestProbe } from './guest-probe.js';
 
 /** The parts of the QMP client the operations use (a real `QmpClient` satisfies it). */

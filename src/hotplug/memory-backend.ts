@@ -53,4 +53,3 @@ export function memoryBackendArgs(
     ...(choice.share ? { share: true } : {}),
   };
 }
-

@@ -1,7 +1,7 @@
 // Memory hot-plug (Kata's qemu.go `hotplugMemory`/`hotplugAddMemory`/`resizeMemory`): pc-dimm or virtio-mem.
 import { dimmCapacity } from './capacity.js';
 import { deviceAddUndo } from './common.js';
-import { deadlinesOf, type HotplugConfig, type HotplugContext, limitsOf } from './context.js';
+import { deadlinesOf, type HotplugContext, limitsOf } from './context.js';
 import { HotplugCapacityError, HotplugInputError } from './errors.js';
 import { waitUntil } from './guest-probe.js';
 import { dimmTotalMiB, memoryBackendArgs, memoryBackendFor } from './memory-backend.js';

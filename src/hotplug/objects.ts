@@ -4,8 +4,9 @@
 // `ExecutePCIVFIODeviceAdd`, ... and Kata's qemu.go `hotplugAddBlockDevice`/`hotplugNetDevice`.
 //
 // Isolated here so that it can be swapped for the builders cold plug uses (src/qemu/devices) in one place.
-import type { BlockSpec, NetSpec, VfioSpec, VhostUserSpec } from '../devices/spec.js';
+
 import type { DeviceBackends, Placement } from '../devices/record-types.js';
+import type { BlockSpec, NetSpec, VfioSpec, VhostUserSpec } from '../devices/spec.js';
 import type {
   QmpArgs,
   QmpBlockdevAddArgs,

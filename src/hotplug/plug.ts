@@ -5,9 +5,9 @@ import type { HotplugDeviceOperation } from '../../machines/operation.types.js';
 import type { DeviceEntry, Placement } from '../devices/record-types.js';
 import { scsiIdLun } from '../devices/rules.js';
 import type { BlockSpec, DeviceSpec, VfioSpec } from '../devices/spec.js';
-import { blockDeviceSizeBytes, confirmDisk, confirmNic } from './confirm.js';
 import { vfioWantsRootPort } from './capacity.js';
 import { assertNewId, deviceAddUndo, recordStuck, takeBridgeSlot } from './common.js';
+import { blockDeviceSizeBytes, confirmDisk, confirmNic } from './confirm.js';
 import { type HotplugContext, limitsOf } from './context.js';
 import {
   HotplugCapacityError,
@@ -48,7 +48,12 @@ export function vfioPlacementKind(
 
 /** The refusal, before any QMP, of a kind or driver hot plug does not do. */
 function notSupported(spec: DeviceSpec, driver?: string): HotplugNotSupportedError {
-  const what = spec.kind === 'vhost-user' ? `vhost-user \`${spec.type}\`` : driver ? `driver \`${driver}\`` : `\`${spec.kind}\``;
+  const what =
+    spec.kind === 'vhost-user'
+      ? `vhost-user \`${spec.type}\``
+      : driver
+        ? `driver \`${driver}\``
+        : `\`${spec.kind}\``;
   return new HotplugNotSupportedError(
     `Expected a hot-pluggable device (block virtio-blk/virtio-scsi/virtio-blk-ccw/nvdimm, vhost-user blk, net, vfio), got ${what}`,
   );
@@ -68,14 +73,22 @@ const QEMU_ONLY = async (): Promise<{ confirmedBy: ConfirmedBy }> => ({ confirme
 
 async function prepareBlock(ctx: HotplugContext, steps: Steps, spec: BlockSpec): Promise<Prepared> {
   const driver = effectiveBlockDriver(spec, ctx.config);
-  if (driver !== 'virtio-blk' && driver !== 'virtio-scsi' && driver !== 'virtio-blk-ccw' && driver !== 'nvdimm') {
+  if (
+    driver !== 'virtio-blk' &&
+    driver !== 'virtio-scsi' &&
+    driver !== 'virtio-blk-ccw' &&
+    driver !== 'nvdimm'
+  ) {
     throw notSupported(spec, driver);
   }
   const st: Stats = statBacking(spec.file);
   const before = ctx.guest && !ctx.paused ? await ctx.guest.blockDevices(ctx.signal) : undefined;
   if (driver === 'nvdimm') {
     const sizeBytes = st.isFile() ? st.size : await blockDeviceSizeBytes(st);
-    if (sizeBytes <= 0) throw new HotplugInputError(`Expected \`device.file\` to be non-empty for an nvdimm, got \`${spec.file}\``);
+    if (sizeBytes <= 0)
+      throw new HotplugInputError(
+        `Expected \`device.file\` to be non-empty for an nvdimm, got \`${spec.file}\``,
+      );
     const limits = limitsOf(ctx);
     const mib = Math.ceil(sizeBytes / (1024 * 1024));
     const used =
@@ -99,7 +112,8 @@ async function prepareBlock(ctx: HotplugContext, steps: Steps, spec: BlockSpec):
   let placement: Placement;
   if (driver === 'virtio-scsi') {
     const index = ctx.record.nextScsiIndex();
-    if (index === undefined) throw new HotplugCapacityError('scsi-ids', `Expected a free SCSI id/LUN for \`${spec.id}\``);
+    if (index === undefined)
+      throw new HotplugCapacityError('scsi-ids', `Expected a free SCSI id/LUN for \`${spec.id}\``);
     placement = { bus: SCSI_BUS, scsi: { index, ...scsiIdLun(index) } };
   } else {
     placement = takeBridgeSlot(ctx, steps, spec.id, driver === 'virtio-blk-ccw' ? 'ccw' : 'pci');
@@ -111,7 +125,9 @@ async function prepareBlock(ctx: HotplugContext, steps: Steps, spec: BlockSpec):
     removable: true,
     confirm: () =>
       confirmDisk(ctx, `disk \`${spec.id}\``, before, (d) =>
-        driver === 'virtio-blk' ? d.serial === spec.id.slice(0, 20) : size === undefined || d.sizeBytes === size,
+        driver === 'virtio-blk'
+          ? d.serial === spec.id.slice(0, 20)
+          : size === undefined || d.sizeBytes === size,
       ),
   };
 }
@@ -190,7 +206,12 @@ export async function hotplugDevice(ctx: HotplugContext, op: HotplugDeviceOperat
         c.step.execute,
         c.step.execute,
         c.step.arguments as never,
-        undo ? { name: `${undo.execute} ${spec.id}`, run: () => steps.undoQmp(undo.execute, undo.arguments as never) } : undefined,
+        undo
+          ? {
+              name: `${undo.execute} ${spec.id}`,
+              run: () => steps.undoQmp(undo.execute, undo.arguments as never),
+            }
+          : undefined,
         c.step.fds,
       );
     }

@@ -3,7 +3,12 @@ import type { SandboxOperation } from '../../machines/operation.types.js';
 import { assertCapacity } from './capacity.js';
 import { type HotplugContext, limitsOf } from './context.js';
 import { resizeVCPUs } from './cpu.js';
-import { HotplugAbortedError, HotplugError, HotplugNotSupportedError, HotplugRolledBackError } from './errors.js';
+import {
+  HotplugAbortedError,
+  HotplugError,
+  HotplugNotSupportedError,
+  HotplugRolledBackError,
+} from './errors.js';
 import { hotplugAddMemory, resizeMemory } from './memory.js';
 import { hotplugDevice } from './plug.js';
 import { toHotplugError } from './steps.js';
@@ -66,9 +71,12 @@ export async function runOperation(base: HotplugContext, op: SandboxOperation): 
   const ctx = withCallDeadlines(base, op);
   try {
     if (ctx.signal.aborted) {
-      throw new HotplugAbortedError('The operation was pre-empted before it started (the sandbox is stopping)', {
-        cause: ctx.signal.reason,
-      });
+      throw new HotplugAbortedError(
+        'The operation was pre-empted before it started (the sandbox is stopping)',
+        {
+          cause: ctx.signal.reason,
+        },
+      );
     }
     if (ctx.record.devices.some((d) => d.pendingRemoval)) await settlePendingRemovals(ctx);
     assertCapacity(ctx.record, ctx.config, limitsOf(ctx), op);

@@ -1,5 +1,5 @@
 // A hot-plug's DeviceSpec validated with the schema the config uses; problems become one typed error.
-import { statSync, type Stats } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 import type { z } from 'zod';
 import { type DeviceSpec, deviceSpecSchema } from '../devices/spec.js';
 import { HotplugInputError } from './errors.js';
@@ -55,9 +55,12 @@ export function statBacking(file: string): Stats {
   try {
     st = statSync(file);
   } catch (cause) {
-    throw new HotplugInputError(`Expected \`device.file\` to be an existing file or block device, got \`${file}\``, {
-      cause,
-    });
+    throw new HotplugInputError(
+      `Expected \`device.file\` to be an existing file or block device, got \`${file}\``,
+      {
+        cause,
+      },
+    );
   }
   if (!st.isFile() && !st.isBlockDevice()) {
     throw new HotplugInputError(

@@ -8,8 +8,8 @@ import {
   HotplugError,
   type HotplugFailure,
   HotplugRefusedError,
-  type HotplugRolledBackError,
   HotplugRollbackIncompleteError,
+  type HotplugRolledBackError,
   HotplugTimeoutError,
   VfioDeviceError,
 } from './errors.js';
@@ -169,7 +169,9 @@ export function toHotplugError(
       return classify?.(err) ?? new HotplugRefusedError(err.step, err.qmp.desc, { cause: err.qmp });
     }
     if (err instanceof QmpAbortError) {
-      return new HotplugAbortedError('The operation was pre-empted (the sandbox is stopping)', { cause: err });
+      return new HotplugAbortedError('The operation was pre-empted (the sandbox is stopping)', {
+        cause: err,
+      });
     }
     if (err instanceof QmpTimeoutError) {
       return new HotplugCommandTimeoutError(err.waitingFor, err.timeoutMs, { cause: err });

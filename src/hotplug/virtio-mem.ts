@@ -1,9 +1,10 @@
 // virtio-mem (the seeds' setupVirtioMem and resizeMemory's qom-set requested-size).
+
+import type { Placement } from '../devices/record-types.js';
 import { formatOptions } from '../qemu/escape.js';
 import { QmpTimeoutError } from '../qmp/errors.js';
 import { takeBridgeSlot } from './common.js';
 import { deadlinesOf, type HotplugConfig, type HotplugContext, limitsOf } from './context.js';
-import type { Placement } from '../devices/record-types.js';
 import { HotplugCapacityError, HotplugInputError, HotplugTimeoutError } from './errors.js';
 import { waitUntil } from './guest-probe.js';
 import { dimmTotalMiB, memoryBackendArgs, memoryBackendFor } from './memory-backend.js';

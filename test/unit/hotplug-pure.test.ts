@@ -1,45 +1,51 @@
-// Pure parts of the hotplug layer: SCSI id/LUN, memory alignment, capacity guards, argument shapes
-// (virtio-blk, scsi-hd, CCW, nvdimm-less paths, virtio-net, vfio, vCPUs), device state persistence.
+// Pure parts of the hotplug layer: memory alignment, capacity guards over the device record, the
+// spec validation, the QMP commands of each family (virtio-blk, scsi-hd, CCW, nvdimm, virtio-net,
+// vfio, vCPUs), the initial record from a config, and the record's persistence.
 import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import type { SandboxOperation } from '../../machines/operation.types.js';
+import { DeviceRecord, DeviceRecordVersionError } from '../../src/devices/record.js';
+import type { DeviceRecordData } from '../../src/devices/record-types.js';
+import { coldRecord } from '../../src/hotplug/cold-record.js';
 import { compareCpuSlots, isCpuDeleted, isCpuInserted } from '../../src/hotplug/cpu.js';
 import {
-  blockDeviceArgs,
   blockDeviceSizeBytes,
-  blockdevArgs,
   calcHotplugMemMiBSize,
   capacityFor,
   cpuDeviceArgs,
-  DeviceState,
-  getSCSIIdLun,
+  HotplugAbortedError,
   HotplugCapacityError,
+  HotplugError,
   HotplugInputError,
+  HotplugRefusedError,
+  HotplugRollbackIncompleteError,
+  HotplugRolledBackError,
+  HotplugTimeoutError,
   limitsOf,
   memoryBackendFor,
-  netDeviceArgs,
-  vfioDeviceArgs,
+  parseDeviceSpec,
   vfioPlacementKind,
   virtioMemArgv,
   virtioMemRegionMiB,
 } from '../../src/hotplug/index.js';
+import {
+  blockdevArgs,
+  blockPlan,
+  netPlan,
+  nvdimmPlan,
+  vfioPlan,
+  vhostUserBlkPlan,
+} from '../../src/hotplug/objects.js';
+import { StepRefused, toHotplugError } from '../../src/hotplug/steps.js';
 import { createBridges } from '../../src/qemu/bridges.js';
-import { testConfig } from '../integration/hotplug-harness.js';
+import { QmpCommandError, QmpTimeoutError } from '../../src/qmp/errors.js';
+import { testConfig } from '../helpers/hotplug-config.js';
 
 const limits = limitsOf({ config: testConfig(), limits: { hostMemMiB: 4096, maxMemMiB: 2048 } });
-
-describe('GetSCSIIdLun', () => {
-  it('maps a drive index to SCSI id index/256 and LUN index%256 as Kata does', () => {
-    expect(getSCSIIdLun(0)).toEqual({ scsiId: 0, lun: 0 });
-    expect(getSCSIIdLun(255)).toEqual({ scsiId: 0, lun: 255 });
-    expect(getSCSIIdLun(256)).toEqual({ scsiId: 1, lun: 0 });
-    expect(getSCSIIdLun(65534)).toEqual({ scsiId: 255, lun: 254 });
-  });
-
-  it('refuses negative indexes and indexes beyond 65535 drives with typed errors', () => {
-    expect(() => getSCSIIdLun(-1)).toThrow(HotplugInputError);
-    expect(() => getSCSIIdLun(65535)).toThrow(HotplugCapacityError);
-  });
+const disk = (id: string, extra: Record<string, unknown> = {}): SandboxOperation => ({
+  kind: 'hotplug',
+  device: { kind: 'block', id, file: '/f', ...extra },
 });
 
 describe('calcHotplugMemMiBSize', () => {
@@ -54,33 +60,29 @@ describe('calcHotplugMemMiBSize', () => {
 
 describe('capacity guards', () => {
   it('refuses a disk when the bridge is full and a NIC when there is no bridge at all', () => {
-    const state = DeviceState.create({ bridges: createBridges(1, 'pci', 'pcie.0') });
-    for (let i = 0; i < 30; i++) state.allocateSlot(`x${i}`, 'pci');
-    expect(
-      capacityFor(state, testConfig(), limits, { kind: 'hotplug-block', id: 'd', file: '/f' }),
-    ).toMatchObject({
+    const state = DeviceRecord.create({ bridges: createBridges(1, 'pci', 'pcie.0') });
+    expect(capacityFor(state, testConfig(), limits, disk('d'))).toEqual({ ok: true });
+    for (let i = 0; i < 30; i++) state.takeSlot(`x${i}`, 'pci');
+    expect(capacityFor(state, testConfig(), limits, disk('d'))).toMatchObject({
       ok: false,
       resource: 'bridge-slots',
     });
-    const none = DeviceState.create();
+    const none = DeviceRecord.create();
     expect(
-      capacityFor(none, testConfig(), limits, { kind: 'hotplug-net', id: 'n', ifname: 't' }),
-    ).toMatchObject({
-      ok: false,
-    });
-    // scsi-hd needs no bridge slot.
-    expect(
-      capacityFor(state, testConfig(), limits, {
-        kind: 'hotplug-block',
-        id: 'd',
-        file: '/f',
-        driver: 'virtio-scsi',
+      capacityFor(none, testConfig(), limits, {
+        kind: 'hotplug',
+        device: { kind: 'net', id: 'n', ifname: 't' },
       }),
-    ).toEqual({ ok: true });
+    ).toMatchObject({ ok: false, resource: 'bridge-slots' });
+    // scsi-hd needs no bridge slot; an invalid spec passes the guard (the operation lists its problems).
+    expect(capacityFor(state, testConfig(), limits, disk('d', { driver: 'virtio-scsi' }))).toEqual({
+      ok: true,
+    });
+    expect(capacityFor(state, testConfig(), limits, disk('1-bad'))).toEqual({ ok: true });
   });
 
   it('checks memory slots, maxmem and host memory for DIMMs and aligns resize-memory first', () => {
-    const state = DeviceState.create();
+    const state = DeviceRecord.create();
     expect(capacityFor(state, testConfig(), limits, { kind: 'hotplug-memory', mib: 1536 })).toEqual({
       ok: true,
     });
@@ -114,7 +116,7 @@ describe('capacity guards', () => {
   });
 
   it('allows clamped vCPU growth, refuses it when strict, and refuses removing boot vCPUs', () => {
-    const state = DeviceState.create();
+    const state = DeviceRecord.create();
     expect(capacityFor(state, testConfig(), limits, { kind: 'resize-vcpus', count: 64 })).toEqual({
       ok: true,
     });
@@ -132,26 +134,20 @@ describe('capacity guards', () => {
   });
 });
 
-describe('argument shapes', () => {
-  const op = { kind: 'hotplug-block' as const, id: 'd1', file: '/var/disk.img' };
+describe('the QMP commands of each family', () => {
+  const spec = { kind: 'block' as const, id: 'd1', file: '/var/disk.img' };
 
   it('builds blockdev-add with a raw format node on a file node, threads AIO and the configured cache options', () => {
-    expect(blockdevArgs({ config: testConfig() }, op, false)).toEqual({
+    expect(blockdevArgs(testConfig(), spec, { isBlockDevice: false })).toEqual({
       driver: 'raw',
       'node-name': 'drive-d1',
       'read-only': false,
       file: { driver: 'file', filename: '/var/disk.img', aio: 'threads' },
     });
     const cached = blockdevArgs(
-      {
-        config: testConfig({
-          blockDeviceCacheSet: true,
-          blockDeviceCacheDirect: true,
-          blockDeviceCacheNoflush: false,
-        }),
-      },
-      { ...op, format: 'qcow2', readOnly: true },
-      true,
+      testConfig({ blockDeviceCacheSet: true, blockDeviceCacheDirect: true, blockDeviceCacheNoflush: false }),
+      { ...spec, format: 'qcow2', readOnly: true },
+      { isBlockDevice: true },
     );
     expect(cached).toMatchObject({
       driver: 'qcow2',
@@ -159,10 +155,28 @@ describe('argument shapes', () => {
       cache: { direct: true, 'no-flush': false },
       file: { driver: 'host_device' },
     });
+    // The spec's own cache object wins over the config's.
+    expect(
+      blockdevArgs(testConfig(), { ...spec, cache: { noFlush: true } }, { isBlockDevice: false }).cache,
+    ).toEqual({
+      direct: false,
+      'no-flush': true,
+    });
   });
 
-  it('builds virtio-blk-pci on a bridge slot, scsi-hd with id/LUN, and virtio-blk-ccw with a devno (share-rw on by default)', () => {
-    expect(blockDeviceArgs(op, 'virtio-blk', { bus: 'pci-bridge-0', addr: '01' })).toEqual({
+  it('builds virtio-blk-pci on a bridge slot, scsi-hd with id/LUN, and virtio-blk-ccw with a devno (share-rw on by default), each after its blockdev-add', () => {
+    const blk = blockPlan(
+      testConfig(),
+      spec,
+      'virtio-blk',
+      { bus: 'pci-bridge-0', addr: '01' },
+      { isBlockDevice: false },
+    );
+    expect(blk.commands.map((c) => [c.step.execute, c.undo?.execute])).toEqual([
+      ['blockdev-add', 'blockdev-del'],
+    ]);
+    expect(blk.backends).toEqual({ node: 'drive-d1' });
+    expect(blk.device).toEqual({
       driver: 'virtio-blk-pci',
       id: 'd1',
       drive: 'drive-d1',
@@ -172,27 +186,63 @@ describe('argument shapes', () => {
       addr: '01',
     });
     expect(
-      blockDeviceArgs({ ...op, shareRw: false }, 'virtio-scsi', { scsi: { scsiId: 1, lun: 3 } }),
+      blockPlan(
+        testConfig(),
+        { ...spec, shareRW: false },
+        'virtio-scsi',
+        { bus: 'scsi0.0', scsi: { index: 259, scsiId: 1, lun: 3 } },
+        { isBlockDevice: false },
+      ).device,
+    ).toEqual({ driver: 'scsi-hd', id: 'd1', drive: 'drive-d1', bus: 'scsi0.0', 'scsi-id': 1, lun: 3 });
+    expect(
+      blockPlan(testConfig(), spec, 'virtio-blk-ccw', { devno: 'fe.0.0001' }, { isBlockDevice: false })
+        .device,
     ).toEqual({
-      driver: 'scsi-hd',
-      id: 'd1',
-      drive: 'drive-d1',
-      bus: 'scsi0.0',
-      'scsi-id': 1,
-      lun: 3,
-    });
-    expect(blockDeviceArgs(op, 'virtio-blk-ccw', { devno: 'fe.0.0001' })).toEqual({
       driver: 'virtio-blk-ccw',
       id: 'd1',
       drive: 'drive-d1',
       'share-rw': true,
       devno: 'fe.0.0001',
     });
+    const nv = nvdimmPlan({ ...spec, pmem: true }, { isBlockDevice: false, sizeBytes: 4096 });
+    expect(nv.commands[0]?.step).toEqual({
+      execute: 'object-add',
+      arguments: {
+        'qom-type': 'memory-backend-file',
+        id: 'nvdimmbackmem-d1',
+        'mem-path': '/var/disk.img',
+        size: 4096,
+        share: true,
+        pmem: true,
+      },
+    });
+    expect(nv.device).toEqual({ driver: 'nvdimm', id: 'd1', memdev: 'nvdimmbackmem-d1' });
   });
 
-  it('builds virtio-net-pci with mac, mq and 2N+2 vectors, and virtio-net-ccw with a devno', () => {
-    const net = { kind: 'hotplug-net' as const, id: 'n1', fds: [10, 11], mac: '52:54:00:00:00:01' };
-    expect(netDeviceArgs(net, false, { bus: 'pci-bridge-0', addr: '02' }, 2)).toEqual({
+  it('builds getfd per tap and vhost fd, netdev_add by fd names, then virtio-net-pci with mac, mq and 2N+2 vectors (virtio-net-ccw with a devno)', () => {
+    const net = {
+      kind: 'net' as const,
+      id: 'n1',
+      fds: [10, 11],
+      vhostFds: [12, 13],
+      mac: '52:54:00:00:00:01',
+    };
+    const p = netPlan(net, false, { bus: 'pci-bridge-0', addr: '02' });
+    expect(p.commands.map((c) => [c.step.execute, c.step.fds ?? null, c.undo?.execute])).toEqual([
+      ['getfd', [10], 'closefd'],
+      ['getfd', [11], 'closefd'],
+      ['getfd', [12], 'closefd'],
+      ['getfd', [13], 'closefd'],
+      ['netdev_add', null, 'netdev_del'],
+    ]);
+    expect(p.commands[4]?.step.arguments).toEqual({
+      type: 'tap',
+      id: 'net-n1',
+      fds: 'fd-n1-0:fd-n1-1',
+      vhost: true,
+      vhostfds: 'vhostfd-n1-0:vhostfd-n1-1',
+    });
+    expect(p.device).toEqual({
       driver: 'virtio-net-pci',
       id: 'n1',
       netdev: 'net-n1',
@@ -203,7 +253,11 @@ describe('argument shapes', () => {
       mq: true,
       vectors: 6,
     });
-    expect(netDeviceArgs(net, true, { devno: 'fe.0.0002' }, 2)).toEqual({
+    expect(p.backends).toEqual({
+      netdev: 'net-n1',
+      fdNames: ['fd-n1-0', 'fd-n1-1', 'vhostfd-n1-0', 'vhostfd-n1-1'],
+    });
+    expect(netPlan(net, true, { devno: 'fe.0.0002' }).device).toEqual({
       driver: 'virtio-net-ccw',
       id: 'n1',
       netdev: 'net-n1',
@@ -211,30 +265,51 @@ describe('argument shapes', () => {
       devno: 'fe.0.0002',
       mq: true,
     });
+    expect(netPlan({ kind: 'net', id: 'n2', ifname: 'tap0' }, false, {}).commands[0]?.step.arguments).toEqual(
+      {
+        type: 'tap',
+        id: 'net-n2',
+        ifname: 'tap0',
+        script: 'no',
+        downscript: 'no',
+      },
+    );
   });
 
   it('puts VFIO on a bridge by default, on a root port for PCIe devices on q35 with root ports, else on the root bus', () => {
-    const c = (o: Parameters<typeof testConfig>[0]) => ({ config: testConfig(o) });
-    expect(vfioPlacementKind(c({}), { pcie: true })).toBe('bridge');
-    expect(vfioPlacementKind(c({ hotplugVFIOOnRootBus: true, pcieRootPort: 2 }), { pcie: true })).toBe(
-      'root-port',
-    );
-    expect(vfioPlacementKind(c({ hotplugVFIOOnRootBus: true, pcieRootPort: 0 }), { pcie: true })).toBe(
-      'root-bus',
-    );
+    expect(vfioPlacementKind(testConfig(), { pcie: true })).toBe('bridge');
     expect(
-      vfioPlacementKind(c({ hotplugVFIOOnRootBus: true, pcieRootPort: 2, hypervisorMachineType: 'pc' }), {
-        pcie: true,
-      }),
+      vfioPlacementKind(testConfig({ hotplugVFIOOnRootBus: true, pcieRootPort: 2 }), { pcie: true }),
+    ).toBe('root-port');
+    expect(
+      vfioPlacementKind(testConfig({ hotplugVFIOOnRootBus: true, pcieRootPort: 0 }), { pcie: true }),
     ).toBe('root-bus');
     expect(
-      vfioDeviceArgs({ kind: 'hotplug-vfio', id: 'v', host: '/sys/bus/mdev/devices/u' }, true, {}),
-    ).toEqual({
+      vfioPlacementKind(
+        testConfig({ hotplugVFIOOnRootBus: true, pcieRootPort: 2, hypervisorMachineType: 'pc' }),
+        {
+          pcie: true,
+        },
+      ),
+    ).toBe('root-bus');
+    expect(vfioPlan({ kind: 'vfio', id: 'v', sysfsDev: '/sys/bus/mdev/devices/u' }, {}).device).toEqual({
       driver: 'vfio-pci',
       id: 'v',
       sysfsdev: '/sys/bus/mdev/devices/u',
       romfile: '',
     });
+    expect(vfioPlan({ kind: 'vfio', id: 'v', bdf: '0000:01:00.0' }, { bus: 'rp0' }).device).toMatchObject({
+      host: '0000:01:00.0',
+      bus: 'rp0',
+    });
+    const vu = vhostUserBlkPlan(
+      { kind: 'vhost-user', type: 'blk', id: 'vu', socketPath: '/run/vu.sock' },
+      {},
+    );
+    expect(vu.commands.map((c) => [c.step.execute, c.undo?.execute])).toEqual([
+      ['chardev-add', 'chardev-remove'],
+    ]);
+    expect(vu.device).toEqual({ driver: 'vhost-user-blk-pci', id: 'vu', chardev: 'char-vu' });
   });
 
   it('gives vCPUs integer socket/die/core/thread ids, and only core-id on pseries and s390x', () => {
@@ -286,7 +361,7 @@ describe('argument shapes', () => {
     expect(isCpuInserted({ info: { device: 'cpu-0', source: 1, status: 132 } }, 'cpu-0')).toBe(false);
   });
 
-  it("chooses the memory backend as the seeds' getMemArgs: ram, shared file for virtio-fs or a file root dir, hugepages", () => {
+  it("chooses the memory backend as Kata's getMemArgs: ram, shared file for virtio-fs or a file root dir, hugepages", () => {
     expect(memoryBackendFor(testConfig())).toEqual({ qomType: 'memory-backend-ram', share: false });
     expect(memoryBackendFor(testConfig({ sharedFS: 'virtio-fs' }))).toEqual({
       qomType: 'memory-backend-file',
@@ -315,36 +390,101 @@ describe('argument shapes', () => {
   });
 });
 
-describe('device state', () => {
-  it('round-trips through JSON with its slots, devices, vCPUs, DIMMs and virtio-mem', () => {
-    const state = DeviceState.create({
-      bridges: createBridges(1, 'pci', 'pcie.0'),
-      pcieRootPorts: 1,
-      reservedBlockIndexes: [0],
-    });
-    const slot = state.allocateSlot('d1', 'pci');
-    state.addDevice({
-      kind: 'block',
+describe('the device record', () => {
+  it('round-trips through JSON with its slots, devices, vCPUs, DIMMs and root ports, and refuses another version with a typed error', () => {
+    const record = DeviceRecord.create({ bridges: createBridges(1, 'pci', 'pcie.0'), pcieRootPorts: 1 });
+    const slot = record.takeSlot('d1', 'pci');
+    record.addDevice({
       id: 'd1',
-      driver: 'virtio-blk',
-      file: '/f',
-      nodeName: 'drive-d1',
-      bus: slot.bridge.id,
-      addr: slot.addr,
-      pciPath: slot.pciPath as string,
-      bridgeSlot: true,
+      origin: 'hot',
+      spec: { kind: 'block', id: 'd1', file: '/f' },
+      placement: { bus: slot.bridge.id, addr: slot.addr, pciPath: slot.pciPath as string, bridgeSlot: true },
+      backends: { node: 'drive-d1' },
     });
-    state.addVcpu({ id: state.nextVcpuId(), props: { 'socket-id': 1 } });
-    state.addDimm({ id: 'dimmmem0', backendId: 'mem0', slot: 0, sizeMiB: 128 });
-    state.takeRootPort('v1');
-    const json = JSON.parse(JSON.stringify(state.toJSON()));
-    const back = DeviceState.fromJSON(json);
-    expect(back.toJSON()).toEqual(state.toJSON());
-    expect(back.device('d1')?.pciPath).toBe('02/01');
+    record.addVcpu({ id: record.nextVcpuId(), props: { 'socket-id': 1 } });
+    record.addDimm({ id: 'dimmmem0', backendId: 'mem0', slot: 0, sizeMiB: 128 });
+    record.takeRootPort('v1');
+    const json = JSON.parse(JSON.stringify(record.toJSON())) as DeviceRecordData;
+    const back = DeviceRecord.fromJSON(json);
+    expect(back.toJSON()).toEqual(record.toJSON());
+    expect(back.device('d1')?.placement.pciPath).toBe('02/01');
+    expect(back.hasId('drive-d1')).toBe(true);
     expect(back.nextVcpuId()).toBe('cpu-1');
-    expect(back.nextBlockIndex()).toBe(1);
     expect(back.rootPorts).toEqual({ rp0: 'v1' });
     expect(back.hotpluggedMemoryMiB).toBe(128);
+    back.releaseSlot('d1');
+    expect(back.freeSlots('pci')).toBe(30);
+    expect(() => DeviceRecord.fromJSON({ ...json, version: 2 } as unknown as DeviceRecordData)).toThrow(
+      DeviceRecordVersionError,
+    );
+  });
+
+  it('numbers the next SCSI drive after every cold- and hot-plugged SCSI disk, filling gaps first', () => {
+    const data = coldRecord({
+      devices: [
+        { kind: 'block', id: 'd0', file: '/a', driver: 'virtio-scsi' },
+        { kind: 'block', id: 'b0', file: '/b', driver: 'virtio-blk' },
+        { kind: 'block', id: 'd1', file: '/c' },
+      ],
+      blockDeviceDriver: 'virtio-scsi',
+      bridges: createBridges(1, 'pci', 'pcie.0'),
+      planned: [{ id: 'b0', bus: 'pcie.0', addr: '05' }],
+    });
+    expect(data.devices.map((d) => [d.id, d.origin, d.placement, d.backends])).toEqual([
+      ['d0', 'cold', { bus: 'scsi0.0', scsi: { index: 0, scsiId: 0, lun: 0 } }, { node: 'drive-d0' }],
+      ['b0', 'cold', { bus: 'pcie.0', addr: '05' }, { node: 'drive-b0' }],
+      ['d1', 'cold', { bus: 'scsi0.0', scsi: { index: 1, scsiId: 0, lun: 1 } }, { node: 'drive-d1' }],
+    ]);
+    const record = DeviceRecord.fromJSON(data);
+    expect(record.nextScsiIndex()).toBe(2);
+    record.removeDevice('d0');
+    expect(record.nextScsiIndex()).toBe(0);
+  });
+});
+
+describe('spec validation and error classes', () => {
+  it('lists every problem of a DeviceSpec in one HotplugInputError, in the Expected … got … style', () => {
+    const err: unknown = (() => {
+      try {
+        return parseDeviceSpec({ kind: 'block', id: '1bad', file: 'relative' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(HotplugInputError);
+    const issues = (err as HotplugInputError).issues;
+    expect(issues).toHaveLength(2);
+    expect(issues[0]).toMatch(/^Expected `device\.id` to be a device id matching .*, got `"1bad"`$/);
+    expect(issues[1]).toMatch(/^Expected `device\.file` to be an absolute path, got `"relative"`$/);
+    expect((err as HotplugInputError).code).toBe('ERR_HOTPLUG_INVALID');
+    expect(parseDeviceSpec({ kind: 'vfio', id: 'v', bdf: '0000:01:00.0' })).toEqual({
+      kind: 'vfio',
+      id: 'v',
+      bdf: '0000:01:00.0',
+    });
+  });
+
+  it('tells the rollback outcome by class: refused, timed out or aborted with every undo done, or incomplete', () => {
+    const refused = new StepRefused('device_add', new QmpCommandError('device_add', 'GenericError', 'nope'));
+    const a = toHotplugError(refused, []);
+    expect(a).toBeInstanceOf(HotplugRefusedError);
+    expect(a).toBeInstanceOf(HotplugRolledBackError);
+    expect(a.code).toBe('ERR_HOTPLUG_REFUSED');
+    expect(toHotplugError(new QmpTimeoutError('blockdev-add', 10))).toBeInstanceOf(HotplugRolledBackError);
+    const b = toHotplugError(refused, ['blockdev-del d1']);
+    expect(b).toBeInstanceOf(HotplugRollbackIncompleteError);
+    expect(b).not.toBeInstanceOf(HotplugRolledBackError);
+    expect(b).toMatchObject({
+      code: 'ERR_HOTPLUG_ROLLBACK_INCOMPLETE',
+      failure: 'refused',
+      left: ['blockdev-del d1'],
+    });
+    expect(new HotplugAbortedError('x')).toBeInstanceOf(HotplugRolledBackError);
+    expect(new HotplugTimeoutError('x', 1)).not.toBeInstanceOf(HotplugRolledBackError);
+    for (const e of [a, b, new HotplugCapacityError('maxmem', 'm')]) {
+      expect(e).toBeInstanceOf(HotplugError);
+      expect(Object.keys(e)).not.toContain('rolledBack');
+    }
   });
 });
 
