@@ -12,7 +12,7 @@ import {
   HotplugRefusedError,
   HotplugTimeoutError,
 } from './errors.js';
-import { RollbackDeferred, type Steps } from './steps.js';
+import { ABSENT, RollbackDeferred, type Steps } from './steps.js';
 
 /** Refuses an id the sandbox already uses (cold or hot device, backend, vCPU, DIMM); before any QMP. */
 export function assertNewId(ctx: HotplugContext, id: string): void {
@@ -115,8 +115,7 @@ export async function cleanupQmp(
   try {
     await run(deadlinesOf(ctx).commandMs);
   } catch (err) {
-    if (err instanceof QmpCommandError && /not found|does not exist|no such|cannot find/i.test(err.desc))
-      return;
+    if (err instanceof QmpCommandError && ABSENT.test(err.desc)) return;
     throw cleanupFailure(step, err);
   }
 }

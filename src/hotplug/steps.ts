@@ -41,8 +41,8 @@ interface Undo {
   readonly run: () => Promise<void>;
 }
 
-// Undoing something that is not there (never created, or already gone) counts as undone.
-const ABSENT = /not found|does not exist|no such|cannot find|can't find|failed to find|not exist/i;
+/** QEMU's words for "no such object": undoing or removing something not there counts as done. */
+export const ABSENT = /not found|does not exist|no such|cannot find|can't find|failed to find|not exist/i;
 
 /**
  * The steps of one operation. `qmp()` runs a command with the command deadline and the
