@@ -1,4 +1,4 @@
-// vCPU hot-plug (the seeds' hotplugAddCPUs/hotplugRemoveCPUs/resizeVCPUs) via query-hotpluggable-cpus.
+// vCPU hot-plug (Kata's qemu.go `hotplugAddCPUs`/`hotplugRemoveCPUs`/`resizeVCPUs`) via query-hotpluggable-cpus.
 import type { QmpDeviceAddArgs, QmpHotpluggableCpu } from '../qmp/commands.js';
 import { QmpCommandError, QmpTimeoutError } from '../qmp/errors.js';
 import { deadlinesOf, type HotplugContext, limitsOf } from './context.js';
@@ -13,12 +13,12 @@ import { waitUntil } from './guest-probe.js';
 import { toHotplugError } from './steps.js';
 import type { ConfirmedBy, ResizeVcpusResult } from './types.js';
 
-/** Machines whose CPUs are addressed by core only (the seeds drop socket/die/thread there). */
+/** Machines whose CPUs are addressed by core only (Kata's qemu.go drops socket/die/thread there). */
 const CORE_ONLY_MACHINES: ReadonlySet<string> = new Set(['pseries', 's390-ccw-virtio']);
 
 /**
  * device_add arguments for a free CPU slot from `query-hotpluggable-cpus`: socket/die/core/thread
- * ids as integers (core only on pseries and s390x, as the seeds).
+ * ids as integers (core only on pseries and s390x, as Kata's qemu.go `hotplugAddCPUs`).
  */
 export function cpuDeviceArgs(machineType: string, slot: QmpHotpluggableCpu, id: string): QmpDeviceAddArgs {
   const p = slot.props;
@@ -82,7 +82,7 @@ async function confirmCpus(ctx: HotplugContext, expected: number): Promise<Confi
 }
 
 /**
- * Hot-adds up to `amount` vCPUs; clamped to max vCPUs with a warning (the seeds do not fail).
+ * Hot-adds up to `amount` vCPUs; clamped to max vCPUs with a warning (Kata's qemu.go does not fail).
  * Returns how many were added. A CPU QEMU refuses is skipped; if fewer than asked were added, a
  * {@link VcpuHotplugError} carries the count (the added ones stay).
  */
@@ -137,7 +137,7 @@ export async function hotplugAddCPUs(
       } catch (err) {
         if (err instanceof QmpCommandError) {
           ctx.logger?.warn({ err, id }, 'vCPU hot-add refused; trying the next slot');
-          continue; // don't fail, let's try with other CPU (the seeds)
+          continue; // don't fail, let's try with other CPU (Kata's qemu.go)
         }
         // Timed out or aborted: QEMU may have the CPU anyway; record what QEMU says so state and QMP agree.
         const now = await ctx.qmp
@@ -214,7 +214,7 @@ export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Pr
 }
 
 /**
- * The seeds' resizeVCPUs: hot-add or hot-remove towards `count`; returns `currentVCPUs` (before)
+ * Kata's qemu.go `resizeVCPUs`: hot-add or hot-remove towards `count`; returns `currentVCPUs` (before)
  * and `newVCPUs` (after), plus the counts.
  */
 export async function resizeVCPUs(

@@ -8,7 +8,7 @@ export function dimmTotalMiB(ctx: Pick<HotplugContext, 'record'>): number {
   return ctx.record.dimms.reduce((n, d) => n + d.sizeMiB, 0);
 }
 
-/** The memory backend for hot-plugged memory (the seeds' getMemArgs). */
+/** The memory backend for hot-plugged memory (Kata's qemu.go `getMemArgs`). */
 export interface MemoryBackendChoice {
   readonly qomType: 'memory-backend-ram' | 'memory-backend-file';
   readonly memPath?: string;
@@ -16,7 +16,7 @@ export interface MemoryBackendChoice {
 }
 
 /**
- * The seeds' getMemArgs: hugepages → file on /dev/hugepages, shared; virtio-fs or a file-backed
+ * Kata's qemu.go `getMemArgs`: hugepages → file on /dev/hugepages, shared; virtio-fs or a file-backed
  * memory root dir → memory-backend-file there, shared (setupFileBackedMem sets MemShared);
  * vhost-user store without hugepages → refused; else memory-backend-ram.
  */

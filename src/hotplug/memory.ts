@@ -95,7 +95,7 @@ export async function hotplugAddMemory(
 }
 
 /**
- * The seeds' resizeMemory: towards `reqMiB` total. virtio-mem: `requested-size` = req − boot.
+ * Kata's qemu.go `resizeMemory`: towards `reqMiB` total. virtio-mem: `requested-size` = req − boot.
  * DIMMs: grow by a pc-dimm aligned to `memoryBlockSizeMiB` (calcHotplugMemMiBSize); shrinking is
  * "not supported" (a warning; the memory stays). Returns the memory before and after.
  */

@@ -1,4 +1,4 @@
-// virtio-mem (the seeds' setupVirtioMem and resizeMemory's qom-set requested-size).
+// virtio-mem (Kata's qemu.go `setupVirtioMem` and `resizeMemory`'s qom-set requested-size).
 
 import type { Placement } from '../devices/record-types.js';
 import { formatOptions } from '../qemu/escape.js';
@@ -11,15 +11,15 @@ import { dimmTotalMiB, memoryBackendArgs, memoryBackendFor } from './memory-back
 import { Steps } from './steps.js';
 import type { ConfirmedBy } from './types.js';
 
-/** The virtio-mem device id (the seeds' `virtiomem0`). */
+/** The virtio-mem device id (Kata's `virtiomem0`). */
 export const VIRTIO_MEM_ID = 'virtiomem0';
-/** Its memory backend id (the seeds' `virtiomem`). */
+/** Its memory backend id (Kata's `virtiomem`). */
 export const VIRTIO_MEM_BACKEND_ID = 'virtiomem';
 /** virtio-mem's block size on x86 (THP size): region sizes are multiples of it. */
 export const VIRTIO_MEM_BLOCK_MIB = 2;
 
 /**
- * Size of the virtio-mem region: the seeds use host memory − boot memory; it is also capped to
+ * Size of the virtio-mem region: Kata's qemu.go `setupVirtioMem` uses host memory − boot memory; it is also capped to
  * what maxmem leaves, and rounded down to the 2 MiB block size.
  *
  * @example
@@ -81,7 +81,7 @@ export function adoptVirtioMem(
 }
 
 /**
- * The seeds' setupVirtioMem over QMP at start: a backend of (host − boot) MiB (capped by maxmem)
+ * Kata's qemu.go `setupVirtioMem` over QMP at start: a backend of (host − boot) MiB (capped by maxmem)
  * and `virtio-mem-pci` with `requested-size=0` on a bridge slot; undone on failure. Call it after
  * QEMU is up (ideally before `cont`) when `config.virtioMem` is on.
  */

@@ -77,7 +77,7 @@ export async function createSandbox(
   const accelerator = options.accelerator ?? (await (probed as Promise<Accelerator>));
   const hv = validated.hypervisor;
   const kernelParams = buildKernelParams(hv).cmdline;
-  // Hot-plug (issue 5's layer) needs the plan's bridges, known once the plan exists (at start):
+  // Hot plug needs the plan's device record, known once the plan exists (at start):
   // the provider is created with the plan; operations are refused by the machine before that.
   let hotplug: HotplugProvider | undefined;
   const operations: OperationProvider = options.operations ?? {
@@ -128,7 +128,7 @@ export async function createSandbox(
 }
 
 /**
- * With `virtioMem`, the seeds set virtio-mem up right after the VM starts: queued as the first
+ * With `virtioMem`, Kata's qemu.go sets virtio-mem up right after the VM starts: queued as the first
  * operation when the sandbox first runs, so resizes (serialized behind it) find it in place.
  */
 function queueVirtioMemSetup(sandbox: Sandbox): void {
