@@ -7,6 +7,7 @@ import { type ValidateOptions, validateConfig } from '../config/validate.js';
 import type { DeviceRecordData } from '../devices/record-types.js';
 import { type Accelerator, probeAccelerator } from '../guest/kvm-probe.js';
 import { coldRecord } from '../hotplug/cold-record.js';
+import type { HotplugDeadlines } from '../hotplug/context.js';
 import { agentGuestProbe } from '../hotplug/guest-probe.js';
 import { createHotplugProvider, type HotplugProvider } from '../hotplug/provider.js';
 import { planQemu } from '../qemu/plan.js';
@@ -26,6 +27,8 @@ export interface CreateSandboxOptions extends SandboxOptions {
    * for the guest to report the device. Default false: phase two ends with QEMU's own confirmation.
    */
   readonly guestAgent?: boolean;
+  /** Hot-plug deadlines of this sandbox (`deviceDeletedMs`, `guestMs`, `commandMs`); operations may override per call. */
+  readonly hotplugDeadlines?: Partial<HotplugDeadlines>;
 }
 
 let probed: Promise<Accelerator> | undefined;
@@ -112,6 +115,7 @@ export async function createSandbox(
               pcieRootPorts: hv.pcieRootPort,
             }),
           accelerator: plan.machine.accel,
+          ...(options.hotplugDeadlines ? { deadlines: options.hotplugDeadlines } : {}),
           ...(options.guestAgent ? { guest: async () => agentGuestProbe(await sandbox.agent()) } : {}),
         });
         return withPanicDevice(plan, validated);

@@ -353,7 +353,7 @@ export class Sandbox implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * await sb.operate({ kind: 'hotplug-block', id: 'disk1', file: '/var/lib/disk1.img' });
+   * await sb.operate({ kind: 'hotplug', device: { kind: 'block', id: 'disk1', file: '/var/lib/disk1.img' } });
    * ```
    */
   operate(op: SandboxOperation, options: { id?: string } = {}): Promise<unknown> {

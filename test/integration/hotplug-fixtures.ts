@@ -6,6 +6,7 @@ import type { SandboxOperation } from '../../machines/operation.types.js';
 import type { OperationEmitted } from '../../machines/sandbox.types.js';
 import type { HypervisorConfigInput, SandboxConfig } from '../../src/config/types.js';
 import type { QmpClient } from '../../src/qmp/client.js';
+import type { CreateSandboxOptions } from '../../src/sandbox/create.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import { guest } from '../helpers/env.js';
 import { createTracked, freshId, quietLogger, tempRunBase } from './sandbox-fixtures.js';
@@ -46,6 +47,7 @@ export async function startSandbox(
     readonly guestAgent?: boolean;
     readonly waitGuest?: boolean;
     readonly prefix?: string;
+    readonly hotplugDeadlines?: CreateSandboxOptions['hotplugDeadlines'];
   } = {},
 ): Promise<HotplugSandbox> {
   const g = guest('cloud');
@@ -69,6 +71,7 @@ export async function startSandbox(
     logger: quietLogger,
     accelerator: 'tcg',
     guestAgent: opts.guestAgent ?? false,
+    ...(opts.hotplugDeadlines ? { hotplugDeadlines: opts.hotplugDeadlines } : {}),
   });
   const ops: OperationEmitted[] = [];
   sb.actor.on('operation', (e) => ops.push(e));

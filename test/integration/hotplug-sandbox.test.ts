@@ -62,8 +62,12 @@ describe('hot plug through the sandbox machine', () => {
     expect(h.sb.phase).toBe('running');
   });
 
-  it('gives up waiting for DEVICE_DELETED at the per-call deadline, keeps the removal pending, and finishes it (slot released) once QEMU deletes the device', async () => {
-    const h = await startSandbox({ guestAgent: true, waitGuest: true });
+  it("gives up waiting for DEVICE_DELETED at the sandbox's deadline, keeps the removal pending, finishes it (slot released) once QEMU deletes the device, and a per-call deadline overrides the sandbox's", async () => {
+    const h = await startSandbox({
+      guestAgent: true,
+      waitGuest: true,
+      hotplugDeadlines: { deviceDeletedMs: 2 },
+    });
     await h.sb.operate({ kind: 'hotplug', device: { kind: 'block', id: 'd1', file: image(h, 'd1.img') } });
     await h.sb.operate({ kind: 'hotplug', device: { kind: 'block', id: 'd2', file: image(h, 'd2.img') } });
     // Paused, the guest cannot acknowledge: device_del is accepted and the removal stays pending.
@@ -83,7 +87,7 @@ describe('hot plug through the sandbox machine', () => {
       ),
     );
     const started = Date.now();
-    const late = await fails(h.sb, { kind: 'unplug', id: 'd2', deviceDeletedMs: 2 });
+    const late = await fails(h.sb, { kind: 'unplug', id: 'd2' });
     expect(late).toBeInstanceOf(HotplugTimeoutError);
     expect(late).toMatchObject({ timeoutMs: 2, code: 'ERR_HOTPLUG_TIMEOUT' });
     expect(Date.now() - started).toBeLessThan(3_000);
@@ -95,6 +99,13 @@ describe('hot plug through the sandbox machine', () => {
     })) as HotplugResult;
     expect(d3.placement.pciPath).toBe('02/01');
     expect(await qmpView(h)).toMatchObject({ devices: ['d3'], blockNodes: ['drive-d3'] });
+    expect(await h.sb.operate({ kind: 'unplug', id: 'd3', deviceDeletedMs: 20_000 })).toEqual({
+      kind: 'unplug',
+      id: 'd3',
+      removed: true,
+      pending: false,
+    });
+    expect(await qmpView(h)).toMatchObject({ devices: [], blockNodes: [] });
   });
 
   it('lets STOP pre-empt a queued burst of hot plugs and leaves no process or file behind', async () => {
