@@ -1,4 +1,5 @@
 // PCI/PCIe/CCW bridge slot allocator (Kata's addDeviceToBridge/removeDeviceFromBridge), immutable.
+import type { BridgeEntry } from '../devices/record-types.js';
 import { BridgeDeviceError, BridgeFullError, NoBridgeError } from './errors.js';
 
 /** Kind of bridge: a PCI-PCI bridge, a PCIe-PCI bridge, or s390x's channel subsystem. */
@@ -13,21 +14,11 @@ export const BRIDGE_PCI_START_ADDR = 2;
 /** Kata's limit on `default_bridges`. */
 export const MAX_BRIDGES = 5;
 
-/** One bridge and the devices plugged into it: JSON-serializable, persisted with the sandbox. */
-export interface BridgeState {
-  /** QEMU id, e.g. `pci-bridge-0` (Kata: `<type>-bridge-<n>`). */
-  readonly id: string;
-  readonly type: BridgeType;
-  /** Root bus the bridge sits on (`pci.0`, `pcie.0`); none for CCW. */
-  readonly bus: string | undefined;
-  /** Slot on the root bus (PCI), or the subchannel set id (CCW). */
-  readonly addr: number;
-  /** Unique chassis number (> 0) of a PCI bridge. */
-  readonly chassis: number;
-  readonly maxCapacity: number;
-  /** Occupied slots: slot number (decimal string key) → device id. */
-  readonly devices: Readonly<Record<string, string>>;
-}
+/**
+ * One bridge and the devices plugged into it: JSON-serializable, persisted with the sandbox. The
+ * same type as the device record's `BridgeEntry` (src/devices/record-types.ts).
+ */
+export type BridgeState = BridgeEntry;
 
 /** Where `addDeviceToBridge` put a device. */
 export interface BridgeSlot {
@@ -71,7 +62,7 @@ export function createBridges(count: number, type: BridgeType, rootBus: string |
   return out;
 }
 
-/** PCI path of a device on a bridge: `bb/ss` in hex, as the seeds format `PCIAddr`. */
+/** PCI path of a device on a bridge: `bb/ss` in hex, as Kata's `types.PciPath` formats it. */
 export function pciPath(bridge: BridgeState, slot: number): string {
   return `${hex(bridge.addr, 2)}/${hex(slot, 2)}`;
 }

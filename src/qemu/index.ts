@@ -1,6 +1,8 @@
 // The QEMU layer: config → plan (argv, fds, paths, bridges), arch tables, bridge allocator, device argv.
+
+export { scsiIdLun } from '../devices/rules.js';
 export type { Accelerator, Arch, ArchSpec, MachineSpec, MemoryTopology, SmpTopology } from './arch/index.js';
-export { ARCHES, archSpec, hostArch, machineSpec } from './arch/index.js';
+export { ARCHES, archSpec, machineSpec } from './arch/index.js';
 export type { BridgeSlot, BridgeState, BridgeType } from './bridges.js';
 export {
   addDeviceToBridge,
@@ -28,6 +30,15 @@ export type { OptionPart } from './escape.js';
 export { escapeOptionValue, formatOptions } from './escape.js';
 export type { Knobs } from './knobs.js';
 export { knobsArgs } from './knobs.js';
+export type { LowerHypervisor, LowerOptions } from './lower-device.js';
+export {
+  defaultMac,
+  lowerDeviceSpec,
+  lowerSpecUnplaced,
+  placeDevice,
+  SCSI_BUS,
+  specWithDefaults,
+} from './lower-device.js';
 export type { MachineArgOptions } from './machine.js';
 export { machineArg } from './machine.js';
 export { genericMemoryTopology, memoryArg } from './memory.js';
@@ -44,7 +55,7 @@ export {
 export type { PlannedDevice, PlannedFd, PlanOptions, PlanQemuOptions, QemuPlan } from './plan.js';
 export { MEMORY_BACKEND_ID, planQemu, planQemuSpec, QMP_PATH_CHARDEV, SHARED_FS_TAG } from './plan.js';
 export type { PlanConfigOptions } from './plan-config.js';
-export { defaultMac, planSpecFromConfig, scsiIdLun, stableUuid } from './plan-config.js';
+export { planSpecFromConfig, stableUuid, toDeviceSpec } from './plan-config.js';
 export type { BlockDeviceDriver, PlanSpec, TemplateRole } from './plan-spec.js';
 export { cpuTopology, smpArg } from './smp.js';
 export type { VirtiofsdOptions } from './virtiofsd.js';

@@ -1,9 +1,10 @@
 // Paths a sandbox derives under its run dir, each checked to stay there; socket length limits.
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { fitsSocketPath, MAX_SOCKET_PATH_BYTES } from '../devices/rules.js';
 import { PathEscapeError, SocketPathTooLongError } from './errors.js';
 
-/** Longest Unix socket path `sockaddr_un.sun_path` takes (108 bytes including the NUL). */
-export const MAX_UNIX_SOCKET_PATH_BYTES = 107;
+/** Longest Unix socket path (src/devices/rules.ts `MAX_SOCKET_PATH_BYTES`, re-exported under its old name). */
+export const MAX_UNIX_SOCKET_PATH_BYTES = MAX_SOCKET_PATH_BYTES;
 
 /** Kata's file names in the sandbox dir. */
 export const RUN_DIR_FILES = {
@@ -42,8 +43,7 @@ export function underRunDir(runDir: string, name: string): string {
 
 /** Throws `SocketPathTooLongError` when `path` does not fit a `sockaddr_un`. */
 export function checkSocketPath(path: string): string {
-  const bytes = Buffer.byteLength(path, 'utf8');
-  if (bytes > MAX_UNIX_SOCKET_PATH_BYTES) throw new SocketPathTooLongError(path, bytes);
+  if (!fitsSocketPath(path)) throw new SocketPathTooLongError(path, Buffer.byteLength(path, 'utf8'));
   return path;
 }
 

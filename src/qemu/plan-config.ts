@@ -1,16 +1,12 @@
-// Maps a validated sandbox config (src/config) onto the plan's normalized PlanSpec and QemuDevices.
+// Maps a validated sandbox config (src/config) onto the plan's normalized PlanSpec; its devices become DeviceSpecs.
 import { createHash } from 'node:crypto';
 import { buildKernelParams } from '../config/kernel-params.js';
-import type {
-  BlockDeviceSpec,
-  ColdPlugDevice,
-  HypervisorConfig,
-  NetDeviceSpec,
-  ValidatedConfig,
-} from '../config/types.js';
-import type { BlockDevice, QemuDevice } from './devices/types.js';
+import type { ColdPlugDevice, ValidatedConfig } from '../config/types.js';
+import type { DeviceSpec } from '../devices/spec.js';
 import { PlanError } from './errors.js';
 import type { PlanSpec } from './plan-spec.js';
+
+export { defaultMac } from './lower-device.js';
 
 /** Host facts and launcher choices the config does not carry. */
 export interface PlanConfigOptions {
@@ -41,124 +37,28 @@ export function stableUuid(id: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
-/** Kata's `GetSCSIIdLun`: SCSI target id and LUN of the n-th disk (256 LUNs per target). */
-export function scsiIdLun(index: number): { scsiId: number; lun: number } {
-  return { scsiId: Math.floor(index / 256), lun: index % 256 };
-}
-
 /**
- * A stable, locally administered unicast MAC for a NIC without one: `02:` + 5 bytes of
- * sha256(sandbox id / device id).
- *
- * @example
- * defaultMac('sb1', 'net0') // => '02:xx:xx:xx:xx:xx'
+ * A config device as the `DeviceSpec` (src/devices/spec.ts) the plan lowers: the single boundary
+ * between src/config's device types and the device model. A legacy cache mode string becomes the
+ * `{ direct, noFlush }` object (`none` → O_DIRECT, `writeback` → not, `unsafe` → also no flush).
  */
-export function defaultMac(sandboxId: string, deviceId: string): string {
-  const h = createHash('sha256').update(`${sandboxId}/${deviceId}`).digest();
-  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
-}
-
-function blockCache(
-  spec: BlockDeviceSpec,
-  hv: HypervisorConfig,
-  where: string,
-): { direct?: boolean; noFlush?: boolean } | undefined {
-  switch (spec.cache) {
-    case undefined:
-      return hv.blockDeviceCacheSet
-        ? { direct: hv.blockDeviceCacheDirect, noFlush: hv.blockDeviceCacheNoflush }
-        : undefined;
-    case 'none':
-      return { direct: true };
-    case 'writeback':
-      return { direct: false };
-    case 'unsafe':
-      return { direct: false, noFlush: true };
-    default:
-      throw new PlanError(
-        `Expected \`${where}.cache\` to be none, writeback or unsafe (cache.direct/cache.no-flush), got \`${spec.cache}\``,
-      );
-  }
-}
-
-function convertBlock(
-  spec: BlockDeviceSpec,
-  hv: HypervisorConfig,
-  where: string,
-  scsiIndex: () => number,
-  sizeOf: PlanConfigOptions['sizeOf'],
-): QemuDevice {
-  const driver = spec.driver ?? hv.blockDeviceDriver;
-  if (driver === 'nvdimm') {
-    if (hv.arch === 's390x') {
-      throw new PlanError(
-        `Expected \`${where}.driver\` to be a driver s390x has: no nvdimm there, got nvdimm`,
-      );
-    }
-    const size = sizeOf?.(spec.file);
-    if (size === undefined) {
-      throw new PlanError(`Expected the size of \`${where}.file\` for an nvdimm backend (pass \`sizeOf\`)`);
-    }
-    return {
-      type: 'nvdimm',
-      id: `mem-${spec.id}`,
-      deviceId: spec.id,
-      memPath: spec.file,
-      size,
-      ...(spec.readOnly ? { readOnly: true } : {}),
-    };
-  }
-  const common = {
-    type: 'block' as const,
-    id: spec.id,
-    file: spec.file,
-    format: spec.format ?? 'raw',
-    aio: spec.aio ?? 'threads',
-    ...(spec.shareRW ? { shareRW: true } : {}),
-    ...(spec.readOnly ? { readOnly: true } : {}),
-  };
-  const cache = blockCache(spec, hv, where);
-  const withCache = cache ? { ...common, cache } : common;
-  switch (driver) {
-    case 'virtio-scsi':
-      return {
-        ...withCache,
-        driver: 'scsi-hd',
-        scsi: { bus: 'scsi0.0', ...scsiIdLun(scsiIndex()) },
-      } satisfies BlockDevice;
-    case 'virtio-blk':
-      return { ...withCache, driver: 'virtio-blk' } satisfies BlockDevice;
-    case 'virtio-blk-ccw':
-      if (hv.arch !== 's390x') {
-        throw new PlanError(`Expected \`${where}.driver\` virtio-blk-ccw only on s390x, got arch ${hv.arch}`);
-      }
-      return { ...withCache, driver: 'virtio-blk', transport: 'ccw' } satisfies BlockDevice;
-    case 'virtio-mmio':
-      if (hv.arch !== 'arm64') {
+export function toDeviceSpec(d: ColdPlugDevice | DeviceSpec, where: string): DeviceSpec {
+  if (d.kind === 'block' && typeof d.cache === 'string') {
+    const { cache, ...rest } = d;
+    switch (cache) {
+      case 'none':
+        return { ...rest, cache: { direct: true } } as DeviceSpec;
+      case 'writeback':
+        return { ...rest, cache: { direct: false } } as DeviceSpec;
+      case 'unsafe':
+        return { ...rest, cache: { direct: false, noFlush: true } } as DeviceSpec;
+      default:
         throw new PlanError(
-          `Expected \`${where}.driver\` virtio-mmio only on arm64 virt, got arch ${hv.arch}`,
+          `Expected \`${where}.cache\` to be none, writeback or unsafe (cache.direct/cache.no-flush), got \`${cache}\``,
         );
-      }
-      return { ...withCache, driver: 'virtio-blk', transport: 'mmio' } satisfies BlockDevice;
+    }
   }
-}
-
-function convertNet(spec: NetDeviceSpec, hv: HypervisorConfig, sandboxId: string, index: number): QemuDevice {
-  return {
-    type: 'net',
-    netType: 'tap',
-    driver: 'virtio-net',
-    id: spec.id,
-    deviceId: spec.id,
-    // With fds the name is unused (QEMU takes the open tap); Kata names taps tap<N>_kata.
-    ifname: spec.ifname ?? `tap${index}_kata`,
-    mac: spec.mac ?? defaultMac(sandboxId, spec.id),
-    vhost: spec.vhost ?? !hv.disableVhostNet,
-    ...(spec.fds !== undefined ? { fds: spec.fds } : {}),
-    ...(spec.vhostFds !== undefined ? { vhostFds: spec.vhostFds } : {}),
-    ...(spec.queues !== undefined ? { queues: spec.queues } : {}),
-    ...(spec.fds === undefined ? { script: 'no', downScript: 'no' } : {}),
-  };
+  return d as DeviceSpec;
 }
 
 /**
@@ -169,99 +69,33 @@ function convertNet(spec: NetDeviceSpec, hv: HypervisorConfig, sandboxId: string
  */
 export function planSpecFromConfig(config: ValidatedConfig, opts: PlanConfigOptions = {}): PlanSpec {
   const hv = config.hypervisor;
-  const devices: QemuDevice[] = [];
-  let scsiDisks = 0;
-  let netIndex = 0;
+  const devices = config.devices.map((d, i) =>
+    toDeviceSpec(d as ColdPlugDevice | DeviceSpec, `devices[${i}]`),
+  );
   let virtioFs: PlanSpec['virtioFs'];
-  const iommuPlatform = hv.iommuPlatform ? { iommuPlatform: true } : {};
-
-  config.devices.forEach((d: ColdPlugDevice, i) => {
-    const where = `devices[${i}]`;
-    switch (d.kind) {
-      case 'block':
-        devices.push(convertBlock(d, hv, where, () => scsiDisks++, opts.sizeOf));
-        break;
-      case 'net':
-        devices.push({ ...convertNet(d, hv, config.id, netIndex++), ...iommuPlatform } as QemuDevice);
-        break;
-      case 'fs':
-        if (d.type === 'virtio-fs') {
-          if (virtioFs) {
-            throw new PlanError(
-              `Expected at most one virtio-fs share (one virtiofsd per sandbox), got another at ${where}`,
-            );
-          }
-          virtioFs = {
-            deviceId: d.id,
-            tag: d.tag,
-            source: d.sharedDir,
-            daemon: hv.virtioFSDaemon,
-            cache: d.cache ?? hv.virtioFSCache,
-            cacheSize: d.cacheSize ?? hv.virtioFSCacheSize,
-            extraArgs: d.extraArgs ?? hv.virtioFSExtraArgs,
-            ...(d.queueSize !== undefined ? { queueSize: d.queueSize } : {}),
-          };
-        } else {
-          if (d.readOnly) {
-            throw new PlanError(
-              `Expected \`${where}.readOnly\` to be false: read-only 9p shares are not built yet`,
-            );
-          }
-          devices.push({
-            type: 'fs',
-            fsType: 'virtio-9p',
-            id: d.id,
-            path: d.path,
-            mountTag: d.tag,
-            securityModel: d.securityModel === 'mapped' ? 'mapped-xattr' : (d.securityModel ?? 'none'),
-            multidev: 'remap',
-            ...iommuPlatform,
-          });
-        }
-        break;
-      case 'vhost-user':
-        devices.push({
-          type: 'vhost-user',
-          vhostType: d.type,
-          socketPath: d.socketPath,
-          charDevId: `char-${d.id}`,
-          typeDevId: d.id,
-          ...(d.mac !== undefined
-            ? { mac: d.mac }
-            : d.type === 'net'
-              ? { mac: defaultMac(config.id, d.id) }
-              : {}),
-          ...(d.tag !== undefined ? { tag: d.tag } : {}),
-          ...(d.cacheSize ? { cacheSize: d.cacheSize } : {}),
-        });
-        break;
-      case 'vfio':
-        devices.push({
-          type: 'vfio',
-          id: d.id,
-          ...(d.bdf !== undefined ? { bdf: d.bdf } : {}),
-          ...(d.sysfsDev !== undefined ? { sysfsDev: d.sysfsDev } : {}),
-        });
-        break;
-      case 'vsock':
-        devices.push({
-          type: 'vsock',
-          id: d.id,
-          contextId: d.contextId,
-          ...(d.vhostFd !== undefined ? { vhostFd: d.vhostFd } : {}),
-        });
-        break;
-      case 'rng':
-        devices.push({
-          type: 'rng',
-          id: d.id,
-          deviceId: d.id,
-          filename: d.path ?? hv.entropySource,
-          ...iommuPlatform,
-        });
-        break;
+  const fileSizes: Record<string, number> = {};
+  for (const [i, d] of devices.entries()) {
+    if (d.kind === 'fs' && d.type === 'virtio-fs') {
+      if (virtioFs) {
+        throw new PlanError(
+          `Expected at most one virtio-fs share (one virtiofsd per sandbox), got another at devices[${i}]`,
+        );
+      }
+      virtioFs = {
+        deviceId: d.id,
+        tag: d.tag,
+        source: d.sharedDir,
+        daemon: hv.virtioFSDaemon,
+        cache: d.cache ?? hv.virtioFSCache,
+        cacheSize: d.cacheSize ?? hv.virtioFSCacheSize,
+        extraArgs: d.extraArgs ?? hv.virtioFSExtraArgs,
+        ...(d.queueSize !== undefined ? { queueSize: d.queueSize } : {}),
+      };
+    } else if (d.kind === 'block' && (d.driver ?? hv.blockDeviceDriver) === 'nvdimm') {
+      const size = opts.sizeOf?.(d.file);
+      if (size !== undefined) fileSizes[d.file] = size;
     }
-  });
+  }
 
   const template = hv.bootToBeTemplate ? 'to-be' : hv.bootFromTemplate ? 'from' : 'none';
   return {
@@ -312,5 +146,16 @@ export function planSpecFromConfig(config: ValidatedConfig, opts: PlanConfigOpti
     iommuPlatform: hv.iommuPlatform,
     ...(hv.hypervisorParams.length > 0 ? { hypervisorParams: hv.hypervisorParams } : {}),
     devices,
+    deviceDefaults: {
+      arch: hv.arch,
+      blockDeviceDriver: hv.blockDeviceDriver,
+      blockDeviceCacheSet: hv.blockDeviceCacheSet,
+      blockDeviceCacheDirect: hv.blockDeviceCacheDirect,
+      blockDeviceCacheNoflush: hv.blockDeviceCacheNoflush,
+      disableVhostNet: hv.disableVhostNet,
+      entropySource: hv.entropySource,
+      iommuPlatform: hv.iommuPlatform,
+    },
+    ...(Object.keys(fileSizes).length > 0 ? { fileSizes } : {}),
   };
 }

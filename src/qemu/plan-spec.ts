@@ -1,6 +1,7 @@
 // The normalized input of the QEMU plan: every knob planQemu reads, with defaults already applied.
+import type { DeviceSpec } from '../devices/spec.js';
 import type { Arch } from './arch/types.js';
-import type { QemuDevice } from './devices/types.js';
+import type { LowerHypervisor } from './lower-device.js';
 
 /** Kata's `block_device_driver`: how disks (and the image) are attached. */
 export type BlockDeviceDriver = 'virtio-scsi' | 'virtio-blk' | 'virtio-blk-ccw' | 'nvdimm' | 'virtio-mmio';
@@ -85,6 +86,10 @@ export interface PlanSpec {
   readonly debug: boolean;
   /** Running nested inside a VM: legacy virtio (`disable-modern=on`), as Kata's nestedRun. */
   readonly nested?: boolean;
-  /** Devices given while `created`: cold-plugged onto the command line after the defaults. */
-  readonly devices: readonly QemuDevice[];
+  /** The user's devices given while `created` (validated specs): cold-plugged after the platform's. */
+  readonly devices: readonly DeviceSpec[];
+  /** The hypervisor knobs that give user devices their defaults (lower-device.ts). */
+  readonly deviceDefaults: LowerHypervisor;
+  /** Sizes in bytes of files user nvdimm disks use (read by the caller: the plan reads no files). */
+  readonly fileSizes?: Readonly<Record<string, number>>;
 }

@@ -1,4 +1,4 @@
-// virtiofsd argv (the seeds' virtiofsdArgs) for QEMU 7.2's bundled C virtiofsd.
+// virtiofsd argv (Kata's virtcontainers/virtiofsd.go `args()`) for QEMU 7.2's bundled C virtiofsd.
 
 /** Inputs of {@link virtiofsdArgs}. */
 export interface VirtiofsdOptions {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Arch } from '../../src/qemu/arch/types.js';
 import { classifyQemuStartError } from '../../src/qemu/devices/refusal.js';
+import type { QemuPlan } from '../../src/qemu/plan.js';
 import {
   caseArch,
   type LaunchExpectation,
@@ -13,6 +14,7 @@ import {
 } from '../golden/plan/cases.js';
 import { descendants } from '../helpers/census.js';
 import { guest, hostBinary } from '../helpers/env.js';
+import { createTestNetns, slotsOf } from './qemu-plan-fds.js';
 import { EarlyExitError, launchWithQmp, startVirtiofsd, syntheticGuest } from './qemu-plan-harness.js';
 import { verifyPlanViaQmp } from './qemu-plan-verify.js';
 
@@ -54,13 +56,25 @@ const cases = loadPlanCases();
 const accepted = cases.filter((c) => c.fixture.launch.expect === 'accepted');
 const refused = cases.filter((c) => c.fixture.launch.expect === 'refused');
 
+/**
+ * The launch prefix of a case: for `netns` cases a network namespace of the test's own, with
+ * the config's taps by name created in it and the plan's fds opened there at QEMU's numbers.
+ */
+function launchWrap(c: PlanCase, plan: QemuPlan): { wrap: string[]; done: () => void } {
+  if (c.fixture.launch.netns !== true) return { wrap: [], done: () => undefined };
+  const ns = createTestNetns();
+  for (const d of c.fixture.config.devices ?? []) if (d.kind === 'net' && d.ifname) ns.addTap(d.ifname);
+  return { wrap: ns.wrap(slotsOf(plan.fds)), done: () => ns.remove() };
+}
+
 /** Plans, launches with -S, verifies through QMP; returns the number of checks. */
 async function acceptCase(c: PlanCase): Promise<number> {
   const { dir, runDir } = prepare(c);
   const plan = planCase(c, dir, runDir);
+  const { wrap, done } = launchWrap(c, plan);
   const fsd = await startVirtiofsd(plan);
   try {
-    const q = await launchWithQmp(plan.argv);
+    const q = await launchWithQmp(plan.argv, { wrap });
     try {
       return await verifyPlanViaQmp(q.qmp, plan);
     } finally {
@@ -68,6 +82,7 @@ async function acceptCase(c: PlanCase): Promise<number> {
     }
   } finally {
     await fsd?.kill();
+    done();
   }
 }
 
@@ -87,12 +102,15 @@ describe(`real QEMU accepts the planned argv (missing: ${missing.join(', ') || '
     it(`QEMU refuses ${c.name} here and the refusal becomes ${exp.code}`, async () => {
       const { dir, runDir } = prepare(c);
       const plan = planCase(c, dir, runDir);
+      const { wrap, done } = launchWrap(c, plan);
       let err: unknown;
       try {
-        const q = await launchWithQmp(plan.argv);
+        const q = await launchWithQmp(plan.argv, { wrap });
         await q.kill();
       } catch (e) {
         err = e;
+      } finally {
+        done();
       }
       expect(err).toBeInstanceOf(EarlyExitError);
       const refusal = classifyQemuStartError((err as EarlyExitError).stderr, exp.hints ?? {});

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Arch } from '../../src/qemu/arch/types.js';
 import type { QemuPlan } from '../../src/qemu/plan.js';
 import { QmpClient } from '../../src/qmp/client.js';
+import { withFds } from './qemu-plan-fds.js';
 
 /**
  * Writes a kernel file QEMU's loader accepts for `arch` (it is never executed: QEMU runs with -S).
@@ -164,7 +165,16 @@ function settle(ms: number): Promise<undefined> {
 /** Starts virtiofsd from the plan and resolves once it waits for QEMU (its stderr says so). */
 export async function startVirtiofsd(plan: QemuPlan): Promise<{ kill(): Promise<void> } | undefined> {
   if (!plan.virtiofsd) return undefined;
-  const [cmd, ...args] = plan.virtiofsd.argv;
+  // `--fd=N`: virtiofsd gets its listening socket as fd N, bound at the plan's socket path (the
+  // launcher's job; here a python3 prefix binds it and execs virtiofsd with it at N).
+  const fdArg = plan.virtiofsd.argv.find((a) => a.startsWith('--fd='));
+  const prefix =
+    fdArg !== undefined && plan.paths.virtiofsdSocket !== undefined
+      ? withFds([
+          { fd: Number(fdArg.slice('--fd='.length)), kind: 'listen', path: plan.paths.virtiofsdSocket },
+        ])
+      : [];
+  const [cmd, ...args] = [...prefix, ...plan.virtiofsd.argv];
   const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let err = '';

@@ -81,7 +81,8 @@ describe('tap NICs in a network namespace the test creates', () => {
   it('asks for vhost-net by default, and QEMU refusing it here becomes a typed vhost-net error', async () => {
     const { config, runDir } = sandboxConfig({});
     const plan = planFromConfig(config, { runDir, qmpFd: 3, hostCpus: 2, hostMemoryMiB: 4096 });
-    expect(plan.argv.some((a) => a.startsWith('tap,') && a.includes('vhost=on'))).toBe(true);
+    const netdev = plan.argv[plan.argv.indexOf('-netdev') + 1] as string;
+    expect(JSON.parse(netdev)).toMatchObject({ type: 'tap', id: 'net-network-0', ifname: 'vmtap0', vhost: true });
     let err: unknown;
     try {
       const q = await launchWithQmp(plan.argv, { wrap: [IP as string, 'netns', 'exec', ns] });

@@ -20,7 +20,7 @@ interface ChardevInfo {
 interface BlockInfo {
   device: string;
   qdev?: string;
-  inserted?: { file: string };
+  inserted?: { file: string; 'node-name'?: string };
 }
 interface MemoryDeviceInfo {
   type: string;
@@ -103,7 +103,8 @@ export async function verifyPlanViaQmp(qmp: QmpLike, plan: QemuPlan): Promise<nu
       checks++;
     }
     if (d.type === 'block' && d.path !== undefined) {
-      const b = blocks.find((x) => x.device === d.backendId || x.qdev?.includes(`/${d.id}/`) === true);
+      // A -blockdev disk has no legacy drive name: its inserted node is the planned node name.
+      const b = blocks.find((x) => x.inserted?.['node-name'] === d.backendId || x.device === d.backendId);
       check(b !== undefined, `drive ${d.backendId} missing from query-block`);
       check(
         b?.inserted?.file === d.path,

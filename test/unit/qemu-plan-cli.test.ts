@@ -57,7 +57,11 @@ describe('vmactor plan', () => {
     expect(plan.argv[0]).toBe('qemu-system-x86_64');
     expect(plan.argv).toContain('-kernel');
     expect(plan.argv).toContain('/k/vmlinuz');
-    expect(plan.argv).toContain('id=disk0,file=/srv/disk,, 1.img,aio=threads,format=raw,if=none');
+    const node = plan.argv[plan.argv.indexOf('-blockdev') + 1] as string;
+    expect(JSON.parse(node)).toMatchObject({
+      'node-name': 'drive-disk0',
+      file: { filename: '/srv/disk, 1.img' },
+    });
     expect(plan.paths.qmpSocket).toBe('/run/vmactor/cli1/qmp.sock');
   });
 
@@ -65,7 +69,9 @@ describe('vmactor plan', () => {
     const r = await run(['plan', '--config', goodJson(), '--run-dir', '/run/vmactor/cli1']);
     expect(r.code).toBe(0);
     expect(r.out.startsWith('qemu-system-x86_64 \\\n  -name sandbox-cli1 \\\n')).toBe(true);
-    expect(r.out).toContain("-drive 'id=disk0,file=/srv/disk,, 1.img,aio=threads,format=raw,if=none'");
+    expect(r.out).toContain(
+      `-blockdev '{"driver":"raw","node-name":"drive-disk0","read-only":false,"file":{"driver":"file","filename":"/srv/disk, 1.img","aio":"threads"}}'`,
+    );
   });
 
   it('plans for another arch with --arch', async () => {
@@ -100,8 +106,8 @@ describe('vmactor plan', () => {
     const argv = (JSON.parse(r.out) as { argv: string[] }).argv;
     expect(argv[0]).toBe('/usr/bin/qemu-system-x86_64');
     expect(argv[argv.indexOf('-m') + 1]).toMatch(/^1024M,slots=10,maxmem=\d+M$/);
-    expect(argv.filter((a) => a.startsWith('pci-bridge,'))).toHaveLength(2);
-    expect(argv.some((a) => a.startsWith('virtio-scsi-pci'))).toBe(false);
+    expect(argv.filter((a) => a.startsWith('{"driver":"pci-bridge",'))).toHaveLength(2);
+    expect(argv.some((a) => a.includes('"driver":"virtio-scsi-pci"'))).toBe(false);
   });
 
   it("plans Kata's own template with the default guest when Kata's kernel and image are not on this host", async () => {

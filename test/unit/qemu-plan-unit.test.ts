@@ -97,16 +97,55 @@ describe('planQemu', () => {
     }
   });
 
-  it('reports the tap and vhost fds the launcher must pass, and refuses a clash with the QMP fd', () => {
-    const devices = [{ kind: 'net' as const, id: 'net0', fds: [4, 5], vhostFds: [6, 7], queues: 2 }];
+  it('renumbers the host tap and vhost fds for QEMU after the QMP fd, and says which host fd goes where', () => {
+    const devices = [{ kind: 'net' as const, id: 'net0', fds: [20, 21], vhostFds: [30, 31], queues: 2 }];
     const p = plan({ devices }, { qmpFd: 3 });
     expect(p.fds).toEqual([
-      { fd: 4, purpose: 'tap', deviceId: 'net0' },
-      { fd: 5, purpose: 'tap', deviceId: 'net0' },
-      { fd: 6, purpose: 'vhost-net', deviceId: 'net0' },
-      { fd: 7, purpose: 'vhost-net', deviceId: 'net0' },
+      { fd: 4, hostFd: 20, purpose: 'tap', deviceId: 'net0' },
+      { fd: 5, hostFd: 21, purpose: 'tap', deviceId: 'net0' },
+      { fd: 6, hostFd: 30, purpose: 'vhost-net', deviceId: 'net0' },
+      { fd: 7, hostFd: 31, purpose: 'vhost-net', deviceId: 'net0' },
     ]);
-    expect(() => plan({ devices }, { qmpFd: 4 })).toThrow(PlanError);
+    const netdev = JSON.parse(valuesOf(p.argv, '-netdev')[0] as string) as Record<string, unknown>;
+    expect(netdev).toMatchObject({ type: 'tap', id: 'net-net0', fds: '4:5', vhostfds: '6:7' });
+    expect(plan({ devices }, { qmpFd: 9 }).fds.map((f) => f.fd)).toEqual([10, 11, 12, 13]);
+  });
+
+  it('refuses a host fd given to two devices with a PlanError', () => {
+    const devices = [
+      { kind: 'net' as const, id: 'net0', fds: [20] },
+      { kind: 'net' as const, id: 'net1', fds: [20] },
+    ];
+    expect(() => plan({ devices }, { qmpFd: 3 })).toThrow(PlanError);
+    expect(() => plan({ devices }, { qmpFd: 3 })).toThrow(/20 for `net1` \(also used by `net0`\)/);
+  });
+
+  it('returns the initial device record: each user device with its placement and backends', () => {
+    const p = plan({
+      hypervisor: { blockDeviceDriver: 'virtio-scsi', pcieRootPort: 2, hypervisorMachineType: 'q35' },
+      devices: [
+        { kind: 'block', id: 'd0', file: '/srv/d0.img' },
+        { kind: 'block', id: 'd1', file: '/srv/d1.img' },
+        { kind: 'net', id: 'n0', ifname: 'tap0' },
+      ],
+    });
+    expect(p.record.version).toBe(1);
+    expect(p.record.devices.map((d) => [d.id, d.origin])).toEqual([
+      ['d0', 'cold'],
+      ['d1', 'cold'],
+      ['n0', 'cold'],
+    ]);
+    const [d0, d1, n0] = p.record.devices;
+    expect(d0?.placement).toEqual({ bus: 'scsi0.0', scsi: { index: 0, scsiId: 0, lun: 0 } });
+    expect(d1?.placement).toEqual({ bus: 'scsi0.0', scsi: { index: 1, scsiId: 0, lun: 1 } });
+    expect(d0?.backends).toEqual({ node: 'drive-d0' });
+    expect(d0?.spec).toMatchObject({ format: 'raw', driver: 'virtio-scsi', aio: 'threads' });
+    expect(n0?.backends).toEqual({ netdev: 'net-n0' });
+    expect(n0?.placement.bus).toBe('pcie.0');
+    expect(n0?.placement.addr).toBe(p.devices.find((d) => d.id === 'n0')?.addr);
+    expect(p.record.rootPorts).toEqual({ rp0: null, rp1: null });
+    expect(p.record.bridges).toEqual(p.bridges);
+    expect(JSON.parse(JSON.stringify(p.record))).toEqual(p.record);
   });
 
   it('gives each cold-plugged PCI device its own root-bus slot after the bridges', () => {

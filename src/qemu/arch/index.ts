@@ -32,21 +32,3 @@ export function machineSpec(arch: string, machineType?: string): MachineSpec {
   }
   return m;
 }
-
-/** The arch of the host Node runs on, in Go's names (`x64` → `amd64`). */
-export function hostArch(nodeArch: string = process.arch): Arch {
-  switch (nodeArch) {
-    case 'x64':
-      return 'amd64';
-    case 'arm64':
-      return 'arm64';
-    case 'ppc64':
-      return 'ppc64le';
-    case 's390x':
-      return 's390x';
-    default:
-      throw new UnsupportedMachineError(
-        `Expected a host arch of x64, arm64, ppc64 or s390x, got \`${nodeArch}\``,
-      );
-  }
-}

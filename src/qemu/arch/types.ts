@@ -1,11 +1,10 @@
 // Shapes of the per-arch tables: machines, root buses, bridge types, CPU and memory topology.
+import type { Arch } from '../../devices/rules.js';
+
+export type { Arch } from '../../devices/rules.js';
+export { ARCHES } from '../../devices/rules.js';
+
 import type { BridgeType } from '../bridges.js';
-
-/** The architectures vmactor plans for (Go's GOARCH names, as Kata uses them). */
-export type Arch = 'amd64' | 'arm64' | 'ppc64le' | 's390x';
-
-/** All supported architectures. */
-export const ARCHES: readonly Arch[] = ['amd64', 'arm64', 'ppc64le', 's390x'];
 
 /** The accelerator QEMU runs the guest with. */
 export type Accelerator = 'kvm' | 'tcg';

@@ -1,25 +1,26 @@
 // virtio-balloon (govmm `BalloonDevice`).
-import { formatOptions, type OptionPart } from '../escape.js';
-import { modernParts, resolveTransport, transportParts, virtioDriver } from './transport.js';
+import type { QemuObjects } from './objects.js';
+import { modernProps, resolveTransport, transportProps, virtioDriver } from './transport.js';
 import type { BalloonDevice, DeviceContext } from './types.js';
-import { validateBalloon } from './validate.js';
+import { validateBalloon } from './validate-misc.js';
 
 /**
- * `-device virtio-balloon-<transport>,id=...,deflate-on-oom=on|off,free-page-reporting=on|off`.
+ * `device_add virtio-balloon-<transport>,id=...,deflate-on-oom=..,free-page-reporting=..`.
  *
  * @example
- * balloonArgs({ type: 'balloon', id: 'balloon0', deflateOnOOM: true }, { arch: 'amd64', machineType: 'q35' })
- * // => ['-device', 'virtio-balloon-pci,id=balloon0,deflate-on-oom=on,free-page-reporting=off']
+ * balloonObjects({ type: 'balloon', id: 'balloon0', deflateOnOOM: true }, { arch: 'amd64', machineType: 'q35' })
+ * // => { device: { driver: 'virtio-balloon-pci', id: 'balloon0', 'deflate-on-oom': true, 'free-page-reporting': false } }
  */
-export function balloonArgs(dev: BalloonDevice, ctx: DeviceContext): string[] {
+export function balloonObjects(dev: BalloonDevice, ctx: DeviceContext): QemuObjects {
   validateBalloon(dev, ctx);
-  const device: OptionPart[] = [
-    virtioDriver('virtio-balloon', resolveTransport(dev, ctx)),
-    ['id', dev.id],
-    ...transportParts(dev, ctx),
-    ['deflate-on-oom', dev.deflateOnOOM ?? false],
-    ['free-page-reporting', dev.freePageReporting ?? false],
-    ...modernParts(dev, ctx),
-  ];
-  return ['-device', formatOptions(device)];
+  return {
+    device: {
+      driver: virtioDriver('virtio-balloon', resolveTransport(dev, ctx)),
+      id: dev.id,
+      ...transportProps(dev, ctx),
+      'deflate-on-oom': dev.deflateOnOOM ?? false,
+      'free-page-reporting': dev.freePageReporting ?? false,
+      ...modernProps(dev, ctx),
+    },
+  };
 }

@@ -1,91 +1,123 @@
-// Block devices: a `-drive` backend plus virtio-blk or scsi-hd (govmm `BlockDevice`), and NVDIMM
-// images (govmm `Object{Driver: NVDIMM, Type: MemoryBackendFile}`).
-import { formatOptions, type OptionPart } from '../escape.js';
-import { modernParts, resolveTransport, transportParts, virtioDriver } from './transport.js';
+// Block devices: a `-blockdev` node plus virtio-blk or scsi-hd (govmm `BlockDevice`), and NVDIMM
+// images (govmm `Object{Driver: NVDIMM, Type: MemoryBackendFile}`), as QMP objects.
+import { blockNodeName } from './names.js';
+import type { BlockdevAddArgs, DeviceAddArgs, QemuObjects } from './objects.js';
+import {
+  type DeviceProps,
+  modernProps,
+  resolveTransport,
+  transportProps,
+  virtioDriver,
+} from './transport.js';
 import type { BlockDevice, DeviceContext, NvdimmDevice } from './types.js';
-import { validateBlock, validateNvdimm } from './validate.js';
+import { validateBlock, validateNvdimm } from './validate-block.js';
+
+/** virtio-blk serials hold at most 20 bytes (`VIRTIO_BLK_ID_BYTES`). */
+export const VIRTIO_BLK_SERIAL_MAX = 20;
 
 /**
- * `-device <virtio-blk-*|scsi-hd>,... -drive id=...,file=...` in govmm's order (device, then drive).
+ * The disk's `blockdev-add` node: a format node `drive-<id>` on an inline `file`/`host_device`
+ * protocol node (Kata's qemu.go `hotplugAddBlockDevice` via govmm's `ExecuteBlockdevAdd`); cache
+ * options on the format node (the inline child inherits them, `aio: native` included).
  *
- * QEMU 7.2 choices: the backend stays a legacy `-drive ...,if=none` (what govmm emits; accepted by
- * 7.2, and hotplug uses `blockdev-add` anyway); cache knobs are `cache.direct`/`cache.no-flush`;
- * the device also gets `id=<id>` (govmm leaves it anonymous) so QMP can find and unplug it under
- * /machine/peripheral.
- *
- * @example
- * blockArgs({ type: 'block', id: 'd0', file: '/img', format: 'raw', driver: 'virtio-blk' },
- *   { arch: 'amd64', machineType: 'q35' })
- * // => ['-device', 'virtio-blk-pci,drive=d0,id=d0,scsi=off,config-wce=off,serial=d0',
- * //     '-drive', 'id=d0,file=/img,aio=threads,format=raw,if=none']
+ * QEMU 7.2 choice: cold plug uses the same node on the command line (`-blockdev '{...}'`), not
+ * govmm's legacy `-drive ...,if=none`, so a cold-plugged disk is unplugged exactly like a hot one.
  */
-export function blockArgs(dev: BlockDevice, ctx: DeviceContext): string[] {
-  validateBlock(dev, ctx);
-  const device: (OptionPart | undefined)[] = [];
-  if (dev.driver === 'scsi-hd') {
-    const scsi = dev.scsi!;
-    device.push(
-      'scsi-hd',
-      ['drive', dev.id],
-      ['id', dev.id],
-      ['bus', scsi.bus],
-      ['scsi-id', scsi.scsiId],
-      ['lun', scsi.lun],
-    );
-    if (dev.shareRW) device.push(['share-rw', true]);
-  } else {
-    const transport = dev.driver === 'virtio-blk' ? resolveTransport(dev, ctx) : undefined;
-    const driver = transport ? virtioDriver('virtio-blk', transport) : dev.driver;
-    const t = { ...dev, transport: transport ?? transportOf(dev.driver) };
-    device.push(driver, ...modernParts(t, ctx), ['drive', dev.id], ['id', dev.id]);
-    // govmm: `scsi=off` unless SCSI passthrough is asked (vmactor never asks: deprecated upstream),
-    // `config-wce=off` unless WCE.
-    device.push(['scsi', false]);
-    if (!dev.wce) device.push(['config-wce', false]);
-    device.push(...transportParts(t, ctx));
-    if (dev.shareRW) device.push(['share-rw', true]);
-    device.push(['serial', dev.id]);
-  }
-  const drive: (OptionPart | undefined)[] = [
-    ['id', dev.id],
-    ['file', dev.file],
-    ['aio', dev.aio ?? 'threads'],
-    ['format', dev.format],
-    ['if', 'none'],
-  ];
-  if (dev.cache?.direct !== undefined) drive.push(['cache.direct', dev.cache.direct]);
-  if (dev.cache?.noFlush !== undefined) drive.push(['cache.no-flush', dev.cache.noFlush]);
-  if (dev.readOnly) drive.push(['readonly', true]);
-  return ['-device', formatOptions(device), '-drive', formatOptions(drive)];
+export function blockdevOf(dev: BlockDevice): BlockdevAddArgs {
+  const c = dev.cache;
+  const cache =
+    c !== undefined && (c.direct !== undefined || c.noFlush !== undefined)
+      ? {
+          ...(c.direct !== undefined ? { direct: c.direct } : {}),
+          ...(c.noFlush !== undefined ? { 'no-flush': c.noFlush } : {}),
+        }
+      : undefined;
+  return {
+    driver: dev.format,
+    'node-name': blockNodeName(dev.id),
+    'read-only': dev.readOnly ?? false,
+    ...(cache ? { cache } : {}),
+    file: { driver: dev.hostDevice ? 'host_device' : 'file', filename: dev.file, aio: dev.aio ?? 'threads' },
+  };
 }
 
-function transportOf(driver: BlockDevice['driver']): BlockDevice['transport'] {
+/**
+ * The disk: `blockdev-add` (see {@link blockdevOf}) and `device_add` of virtio-blk (suffixed per
+ * transport) or scsi-hd on the controller. The device keeps govmm's `scsi=off`, `config-wce=off`
+ * (unless `wce`) and `serial=<id>` (cut to 20 bytes, virtio-blk's limit), plus `id=<id>` so QMP
+ * can find and unplug it under /machine/peripheral.
+ *
+ * @example
+ * blockObjects({ type: 'block', id: 'd0', file: '/img', format: 'raw', driver: 'virtio-blk' },
+ *   { arch: 'amd64', machineType: 'q35' })
+ * // => { blockdevs: [{ driver: 'raw', 'node-name': 'drive-d0', 'read-only': false, file: { driver: 'file', filename: '/img', aio: 'threads' } }],
+ * //      device: { driver: 'virtio-blk-pci', drive: 'drive-d0', id: 'd0', scsi: false, 'config-wce': false, serial: 'd0' } }
+ */
+export function blockObjects(dev: BlockDevice, ctx: DeviceContext): QemuObjects {
+  validateBlock(dev, ctx);
+  const node = blockNodeName(dev.id);
+  let device: DeviceAddArgs;
+  if (dev.driver === 'scsi-hd') {
+    const scsi = dev.scsi!;
+    device = {
+      driver: 'scsi-hd',
+      drive: node,
+      id: dev.id,
+      bus: scsi.bus,
+      'scsi-id': scsi.scsiId,
+      lun: scsi.lun,
+      ...(dev.shareRW ? { 'share-rw': true } : {}),
+    };
+  } else {
+    const transport = dev.driver === 'virtio-blk' ? resolveTransport(dev, ctx) : transportOf(dev.driver);
+    const driver = dev.driver === 'virtio-blk' ? virtioDriver('virtio-blk', transport) : dev.driver;
+    const t = { ...dev, transport };
+    const props: DeviceProps = { ...modernProps(t, ctx), drive: node, id: dev.id, scsi: false };
+    // govmm: `scsi=off` unless SCSI passthrough is asked (never: deprecated upstream), `config-wce=off` unless WCE.
+    if (!dev.wce) props['config-wce'] = false;
+    Object.assign(props, transportProps(t, ctx));
+    if (dev.shareRW) props['share-rw'] = true;
+    props.serial = dev.id.slice(0, VIRTIO_BLK_SERIAL_MAX);
+    device = { driver, ...props };
+  }
+  return { blockdevs: [blockdevOf(dev)], device };
+}
+
+function transportOf(driver: BlockDevice['driver']): NonNullable<BlockDevice['transport']> {
   if (driver.endsWith('-ccw')) return 'ccw';
   if (driver.endsWith('-device')) return 'mmio';
   return 'pci';
 }
 
 /**
- * `-device nvdimm,id=...,memdev=... -object memory-backend-file,...` (govmm `Object` order). The
- * machine needs `nvdimm=on` and `-m ...,slots=,maxmem=` (the plan's job).
+ * An nvdimm: `object-add memory-backend-file` + `device_add nvdimm` (govmm `Object`, and
+ * `ExecuteNVDIMMDeviceAdd` for hot plug). The machine needs `nvdimm=on` and `-m ...,slots=,maxmem=`
+ * (the plan's job).
  *
  * @example
- * nvdimmArgs({ type: 'nvdimm', id: 'mem0', deviceId: 'nv0', memPath: '/img', size: 134217728, readOnly: true })
- * // => ['-device', 'nvdimm,id=nv0,memdev=mem0,unarmed=on',
- * //     '-object', 'memory-backend-file,id=mem0,mem-path=/img,size=134217728,readonly=on']
+ * nvdimmObjects({ type: 'nvdimm', id: 'mem0', deviceId: 'nv0', memPath: '/img', size: 134217728, readOnly: true }, ctx)
+ * // => { objects: [{ 'qom-type': 'memory-backend-file', id: 'mem0', 'mem-path': '/img', size: 134217728, readonly: true }],
+ * //      device: { driver: 'nvdimm', id: 'nv0', memdev: 'mem0', unarmed: true } }
  */
-export function nvdimmArgs(dev: NvdimmDevice, ctx: DeviceContext): string[] {
+export function nvdimmObjects(dev: NvdimmDevice, ctx: DeviceContext): QemuObjects {
   validateNvdimm(dev, ctx);
-  const device: OptionPart[] = ['nvdimm', ['id', dev.deviceId], ['memdev', dev.id]];
-  const object: OptionPart[] = [
-    'memory-backend-file',
-    ['id', dev.id],
-    ['mem-path', dev.memPath],
-    ['size', dev.size],
-  ];
-  if (dev.readOnly) {
-    object.push(['readonly', true]);
-    device.push(['unarmed', true]);
-  }
-  return ['-device', formatOptions(device), '-object', formatOptions(object)];
+  return {
+    objects: [
+      {
+        'qom-type': 'memory-backend-file',
+        id: dev.id,
+        'mem-path': dev.memPath,
+        size: dev.size,
+        ...(dev.share ? { share: true } : {}),
+        ...(dev.pmem !== undefined ? { pmem: dev.pmem } : {}),
+        ...(dev.readOnly ? { readonly: true } : {}),
+      },
+    ],
+    device: {
+      driver: 'nvdimm',
+      id: dev.deviceId,
+      memdev: dev.id,
+      ...(dev.readOnly ? { unarmed: true } : {}),
+    },
+  };
 }

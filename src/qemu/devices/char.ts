@@ -1,77 +1,98 @@
-// Character devices: a `-chardev` backend plus the device on it (govmm `CharDevice`: virtconsole,
+// Character devices: a chardev plus the device on it (govmm `CharDevice`: virtconsole,
 // virtserialport, emulated UARTs, legacy `-serial`), and the virtio-serial bus (govmm `SerialDevice`).
-import { formatOptions, type OptionPart } from '../escape.js';
-import { modernParts, resolveTransport, transportParts, virtioDriver } from './transport.js';
+import type { ChardevArgs, ChardevBackendArgs, DeviceAddArgs, QemuObjects } from './objects.js';
+import { modernProps, pciAddr, resolveTransport, transportProps, virtioDriver } from './transport.js';
 import type { CharDevice, DeviceContext, SerialDevice } from './types.js';
-import { validateChar, validateSerial } from './validate.js';
+import { validateChar, validateSerial } from './validate-char.js';
 
 /**
- * The `-chardev` option string of a char device. QEMU 7.2: a listening socket is
- * `server=on,wait=off` (govmm's `server,nowait` short booleans are deprecated since QEMU 6.0).
+ * The chardev of a char device as `chardev-add` takes it; `-chardev` is derived from it
+ * (`chardevOptions`). A socket given by path listens (`server: true, wait: false`) unless
+ * `server: false`; one given by fd listens only when `server: true`. `tty` is QMP's `serial`.
  *
  * @example
- * chardevOptions({ type: 'char', driver: 'virtconsole', backend: 'socket', id: 'c0', path: '/run/c.sock' })
- * // => 'socket,id=c0,path=/run/c.sock,server=on,wait=off'
+ * chardevOf({ type: 'char', driver: 'virtconsole', backend: 'socket', id: 'c0', path: '/run/c.sock' })
+ * // => { id: 'c0', backend: { type: 'socket', data: { addr: { type: 'unix', data: { path: '/run/c.sock' } }, server: true, wait: false } } }
  */
-export function chardevOptions(dev: CharDevice): string {
-  const parts: OptionPart[] = [dev.backend, ['id', dev.id]];
-  if (dev.backend === 'socket') {
-    if (dev.fd !== undefined) {
-      parts.push(['fd', dev.fd]);
-      if (dev.server === true) parts.push(['server', true], ['wait', false]);
-    } else {
-      parts.push(['path', dev.path!]);
-      if (dev.server !== false) parts.push(['server', true], ['wait', false]);
+export function chardevOf(dev: CharDevice): ChardevArgs {
+  let backend: ChardevBackendArgs;
+  switch (dev.backend) {
+    case 'socket': {
+      const server = dev.fd !== undefined ? dev.server === true : dev.server !== false;
+      backend = {
+        type: 'socket',
+        data: {
+          addr:
+            dev.fd !== undefined
+              ? { type: 'fd', data: { str: String(dev.fd) } }
+              : { type: 'unix', data: { path: dev.path! } },
+          server,
+          ...(server ? { wait: false } : {}),
+        },
+      };
+      break;
     }
-  } else if (dev.path !== undefined && PATH_BACKENDS.has(dev.backend)) {
-    parts.push(['path', dev.path]);
+    case 'file':
+      backend = { type: 'file', data: { out: dev.path! } };
+      break;
+    case 'pipe':
+      backend = { type: 'pipe', data: { device: dev.path! } };
+      break;
+    case 'serial':
+    case 'tty':
+      backend = { type: 'serial', data: { device: dev.path! } };
+      break;
+    case 'pty':
+    case 'null':
+    case 'stdio':
+      backend = { type: dev.backend, data: {} };
+      break;
   }
-  return formatOptions(parts);
+  return { id: dev.id, backend };
 }
 
-const PATH_BACKENDS: ReadonlySet<string> = new Set(['file', 'pipe', 'serial', 'tty']);
-
 /**
- * `-device <driver>,chardev=<id>,id=<deviceId>[,name=...] -chardev ...` in govmm's order; the
- * legacy `serial` driver is `-chardev ... -serial chardev:<id>` (no `-device`, as in govmm).
+ * The chardev and `device_add <driver>,chardev=<id>,id=<deviceId>[,name=...]`; the legacy `serial`
+ * driver is the chardev plus `-serial chardev:<id>` (command line only, no device, as in govmm).
  *
  * @example
- * charArgs({ type: 'char', driver: 'virtserialport', backend: 'socket', id: 'ch0', deviceId: 'port0',
+ * charObjects({ type: 'char', driver: 'virtserialport', backend: 'socket', id: 'ch0', deviceId: 'port0',
  *   path: '/run/agent.sock', name: 'agent.channel.0' }, { arch: 'amd64', machineType: 'q35' })
- * // => ['-device', 'virtserialport,chardev=ch0,id=port0,name=agent.channel.0',
- * //     '-chardev', 'socket,id=ch0,path=/run/agent.sock,server=on,wait=off']
+ * // => { chardevs: [chardevOf(...)], device: { driver: 'virtserialport', chardev: 'ch0', id: 'port0', name: 'agent.channel.0' } }
  */
-export function charArgs(dev: CharDevice, ctx: DeviceContext): string[] {
+export function charObjects(dev: CharDevice, ctx: DeviceContext): QemuObjects {
   validateChar(dev, ctx);
-  const chardev = chardevOptions(dev);
-  if (dev.driver === 'serial') return ['-chardev', chardev, '-serial', `chardev:${dev.id}`];
-  const device: OptionPart[] = [dev.driver];
-  if (dev.bus !== undefined) device.push(['bus', dev.bus]);
-  device.push(['chardev', dev.id], ['id', dev.deviceId!]);
-  if (dev.name !== undefined) device.push(['name', dev.name]);
+  const chardevs = [chardevOf(dev)];
+  if (dev.driver === 'serial') return { chardevs, argv: ['-serial', `chardev:${dev.id}`] };
+  const device: DeviceAddArgs = { driver: dev.driver };
+  if (dev.bus !== undefined) device.bus = dev.bus;
+  device.chardev = dev.id;
+  device.id = dev.deviceId!;
+  if (dev.name !== undefined) device.name = dev.name;
   if (dev.driver === 'pci-serial') {
-    if (dev.addr !== undefined) device.push(['addr', dev.addr]);
-    if (dev.romfile !== undefined) device.push(['romfile', dev.romfile]);
+    if (dev.addr !== undefined) device.addr = pciAddr(dev.addr);
+    if (dev.romfile !== undefined) device.romfile = dev.romfile;
   }
-  return ['-device', formatOptions(device), '-chardev', chardev];
+  return { chardevs, device };
 }
 
 /**
- * `-device virtio-serial-<transport>,id=<id>[,max_ports=N]`: the bus virtconsole/virtserialport
+ * `device_add virtio-serial-<transport>,id=<id>[,max_ports=N]`: the bus virtconsole/virtserialport
  * ports plug into (`<id>.0`).
  *
  * @example
- * serialArgs({ type: 'serial', driver: 'virtio-serial', id: 'serial0' }, { arch: 's390x', machineType: 's390-ccw-virtio' })
- * // => ['-device', 'virtio-serial-ccw,id=serial0']
+ * serialObjects({ type: 'serial', driver: 'virtio-serial', id: 'serial0' }, { arch: 's390x', machineType: 's390-ccw-virtio' })
+ * // => { device: { driver: 'virtio-serial-ccw', id: 'serial0' } }
  */
-export function serialArgs(dev: SerialDevice, ctx: DeviceContext): string[] {
+export function serialObjects(dev: SerialDevice, ctx: DeviceContext): QemuObjects {
   validateSerial(dev, ctx);
-  const device: OptionPart[] = [
-    virtioDriver('virtio-serial', resolveTransport(dev, ctx)),
-    ...modernParts(dev, ctx),
-    ['id', dev.id],
-  ];
-  if (dev.maxPorts !== undefined) device.push(['max_ports', dev.maxPorts]);
-  device.push(...transportParts(dev, ctx));
-  return ['-device', formatOptions(device)];
+  return {
+    device: {
+      driver: virtioDriver('virtio-serial', resolveTransport(dev, ctx)),
+      ...modernProps(dev, ctx),
+      id: dev.id,
+      ...(dev.maxPorts !== undefined ? { max_ports: dev.maxPorts } : {}),
+      ...transportProps(dev, ctx),
+    },
+  };
 }

@@ -1,8 +1,11 @@
-// Device argv builders: one pure function per device family, and `deviceArgs` dispatching on `type`.
+// Device builders: one pure function per device family (spec + placement → QMP objects), and
+// `buildQemuObjects` dispatching on `type`; `deviceArgs` is their command-line form.
 //
 // Where QEMU 7.2 differs from govmm's era, the builders emit what 7.2 accepts (each module says why):
-// - chardev sockets: `server=on,wait=off` (not `server,nowait`); vhost-user netdev `vhostforce=on`.
-// - disks stay `-drive ...,if=none` (govmm; 7.2 accepts it); cache as `cache.direct`/`cache.no-flush`.
+// - `-device`, `-blockdev`, `-object`, `-netdev` in JSON, with exactly `device_add`'s (etc.)
+//   structure; `-chardev` and `-fsdev` stay key=value (7.2 has no JSON form of them).
+// - disks are `-blockdev` nodes `drive-<id>` (hot plug's name), not govmm's `-drive ...,if=none`.
+// - chardev sockets: `server=on,wait=off` (not `server,nowait`); vhost-user netdev `vhostforce`.
 // - devices get `id=` where govmm left them anonymous (virtio-blk, 9p, vhost-user-fs/blk), so QMP
 //   finds them under /machine/peripheral and can unplug them.
 // - vhost-user-blk: no `logical_block_size=4096,size=512M` (not 7.2 properties of the front-end).
@@ -13,35 +16,50 @@
 // - multiqueue `mq=on[,vectors=2N+2]` only for more than one queue (govmm: whenever fds are passed).
 // - pvpanic is `pvpanic-pci` off amd64 (no ISA bus on arm64 virt / ppc64le pseries).
 // - vhost-vsock guest CIDs stop at 0xfffffffe (the kernel refuses VMADDR_CID_ANY).
-import { balloonArgs } from './balloon.js';
-import { blockArgs, nvdimmArgs } from './block.js';
-import { bridgeArgs } from './bridge.js';
-import { charArgs, serialArgs } from './char.js';
-import { fsArgs } from './fs.js';
-import { iommuArgs } from './iommu.js';
-import { loaderArgs } from './loader.js';
-import { netArgs } from './net.js';
-import { pcieRootPortArgs } from './pcie-root-port.js';
-import { pvpanicArgs } from './pvpanic.js';
-import { rngArgs } from './rng.js';
-import { scsiControllerArgs } from './scsi.js';
+import { balloonObjects } from './balloon.js';
+import { blockObjects, nvdimmObjects } from './block.js';
+import { bridgeObjects } from './bridge.js';
+import { charObjects, serialObjects } from './char.js';
+import { fsObjects } from './fs.js';
+import { iommuObjects } from './iommu.js';
+import { loaderObjects } from './loader.js';
+import { netObjects } from './net.js';
+import { objectsToArgv, type QemuObjects } from './objects.js';
+import { pcieRootPortObjects } from './pcie-root-port.js';
+import { pvpanicObjects } from './pvpanic.js';
+import { rngObjects } from './rng.js';
+import { scsiControllerObjects } from './scsi.js';
 import type { DeviceContext, QemuDevice } from './types.js';
 import { validateDevice } from './validate.js';
-import { vfioArgs } from './vfio.js';
-import { vhostUserArgs } from './vhost-user.js';
-import { vsockArgs } from './vsock.js';
+import { vfioObjects } from './vfio.js';
+import { vhostUserObjects } from './vhost-user.js';
+import { vsockObjects } from './vsock.js';
 
-export { balloonArgs } from './balloon.js';
-export { blockArgs, nvdimmArgs } from './block.js';
-export { bridgeArgs } from './bridge.js';
-export { charArgs, chardevOptions, serialArgs } from './char.js';
+export { balloonObjects } from './balloon.js';
+export { blockdevOf, blockObjects, nvdimmObjects, VIRTIO_BLK_SERIAL_MAX } from './block.js';
+export { bridgeObjects } from './bridge.js';
+export { chardevOf, charObjects, serialObjects } from './char.js';
 export { QemuDeviceError } from './errors.js';
-export { fsArgs } from './fs.js';
-export { iommuArgs } from './iommu.js';
-export { loaderArgs } from './loader.js';
-export { mqParts, netArgs, netQueues } from './net.js';
-export { pcieRootPortArgs } from './pcie-root-port.js';
-export { pvpanicArgs } from './pvpanic.js';
+export { fsObjects } from './fs.js';
+export { iommuObjects } from './iommu.js';
+export { loaderObjects } from './loader.js';
+export { blockNodeName, chardevId, netdevId, nvdimmBackendId, tapFdName, vhostFdName } from './names.js';
+export { mqProps, netObjects, netQueues } from './net.js';
+export type {
+  BlockdevAddArgs,
+  ChardevArgs,
+  ChardevBackendArgs,
+  DeviceAddArgs,
+  DeviceFd,
+  FdPurpose,
+  HotplugCommand,
+  NetdevAddArgs,
+  ObjectAddArgs,
+  QemuObjects,
+} from './objects.js';
+export { chardevOptions, hotplugCommands, jsonOption, objectsToArgv, sizeBytes } from './objects.js';
+export { pcieRootPortObjects } from './pcie-root-port.js';
+export { pvpanicObjects } from './pvpanic.js';
 export type { QemuErrorLine, QemuRefusal, RefusalHints } from './refusal.js';
 export {
   classifyQemuStartError,
@@ -52,8 +70,8 @@ export {
   QemuVhostNetUnavailableError,
   QemuVhostVsockUnavailableError,
 } from './refusal.js';
-export { rngArgs } from './rng.js';
-export { scsiControllerArgs } from './scsi.js';
+export { rngObjects } from './rng.js';
+export { scsiControllerObjects } from './scsi.js';
 export {
   defaultTransport,
   isVirtioCCW,
@@ -62,59 +80,72 @@ export {
   virtioDriver,
 } from './transport.js';
 export type * from './types.js';
-export { MAX_SOCKET_PATH_BYTES, QEMU_ID_RE, validateDevice } from './validate.js';
-export { vfioArgs, vfioDriver } from './vfio.js';
-export { vhostUserArgs } from './vhost-user.js';
-export { MAX_GUEST_CID, MIN_GUEST_CID, vsockArgs } from './vsock.js';
+export { validateDevice } from './validate.js';
+export { vfioDriver, vfioObjects } from './vfio.js';
+export { vhostUserChardev, vhostUserObjects } from './vhost-user.js';
+export { vsockObjects } from './vsock.js';
 
 /**
- * The argv fragment of one device, in govmm's order (e.g. `-device ... -drive ...`); validates
- * first and throws `QemuDeviceError` (`ERR_QEMU_DEVICE_INVALID`) before producing anything.
- * Every value goes through `formatOptions` (commas doubled), so paths and tags with `,`, `=`,
- * spaces or quotes reach QEMU intact.
+ * The QMP objects of one device (chardevs, objects, block nodes, netdevs, the device, fds); validates
+ * first and throws `QemuDeviceError` (`ERR_QEMU_DEVICE_INVALID`) before producing anything. Cold
+ * plug puts them on the command line ({@link objectsToArgv}); hot plug sends them
+ * (`hotplugCommands`).
  *
  * @example
- * deviceArgs({ type: 'rng', id: 'rng0', filename: '/dev/urandom' }, { arch: 's390x', machineType: 's390-ccw-virtio' })
- * // => ['-object', 'rng-random,id=rng0,filename=/dev/urandom', '-device', 'virtio-rng-ccw,rng=rng0']
+ * buildQemuObjects({ type: 'rng', id: 'rng0', filename: '/dev/urandom' }, { arch: 's390x', machineType: 's390-ccw-virtio' })
+ * // => { objects: [{ 'qom-type': 'rng-random', id: 'rng0', filename: '/dev/urandom' }], device: { driver: 'virtio-rng-ccw', rng: 'rng0' } }
  */
-export function deviceArgs(device: QemuDevice, ctx: DeviceContext): string[] {
+export function buildQemuObjects(device: QemuDevice, ctx: DeviceContext): QemuObjects {
   validateDevice(device, ctx);
   switch (device.type) {
     case 'block':
-      return blockArgs(device, ctx);
+      return blockObjects(device, ctx);
     case 'nvdimm':
-      return nvdimmArgs(device, ctx);
+      return nvdimmObjects(device, ctx);
     case 'fs':
-      return fsArgs(device, ctx);
+      return fsObjects(device, ctx);
     case 'char':
-      return charArgs(device, ctx);
+      return charObjects(device, ctx);
     case 'serial':
-      return serialArgs(device, ctx);
+      return serialObjects(device, ctx);
     case 'net':
-      return netArgs(device, ctx);
+      return netObjects(device, ctx);
     case 'vhost-user':
-      return vhostUserArgs(device, ctx);
+      return vhostUserObjects(device, ctx);
     case 'vfio':
-      return vfioArgs(device, ctx);
+      return vfioObjects(device, ctx);
     case 'scsi-controller':
-      return scsiControllerArgs(device, ctx);
+      return scsiControllerObjects(device, ctx);
     case 'bridge':
-      return bridgeArgs(device, ctx);
+      return bridgeObjects(device, ctx);
     case 'pcie-root-port':
-      return pcieRootPortArgs(device, ctx);
+      return pcieRootPortObjects(device, ctx);
     case 'vsock':
-      return vsockArgs(device, ctx);
+      return vsockObjects(device, ctx);
     case 'rng':
-      return rngArgs(device, ctx);
+      return rngObjects(device, ctx);
     case 'balloon':
-      return balloonArgs(device, ctx);
+      return balloonObjects(device, ctx);
     case 'iommu':
-      return iommuArgs(device, ctx);
+      return iommuObjects(device, ctx);
     case 'loader':
-      return loaderArgs(device, ctx);
+      return loaderObjects(device, ctx);
     case 'pvpanic':
-      return pvpanicArgs(device, ctx);
+      return pvpanicObjects(device, ctx);
   }
+}
+
+/**
+ * The command-line fragment of one device: its {@link buildQemuObjects} in JSON form where QEMU 7.2
+ * takes it (see `objectsToArgv`).
+ *
+ * @example
+ * deviceArgs({ type: 'rng', id: 'rng0', filename: '/dev/urandom' }, { arch: 'amd64', machineType: 'q35' })
+ * // => ['-object', '{"qom-type":"rng-random","id":"rng0","filename":"/dev/urandom"}',
+ * //     '-device', '{"driver":"virtio-rng-pci","rng":"rng0"}']
+ */
+export function deviceArgs(device: QemuDevice, ctx: DeviceContext): string[] {
+  return objectsToArgv(buildQemuObjects(device, ctx));
 }
 
 /** The argv of several devices, concatenated in order. */

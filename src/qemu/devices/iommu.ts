@@ -1,27 +1,27 @@
 // The Intel vIOMMU (govmm `IommuDev`), amd64 q35 only.
-import { formatOptions } from '../escape.js';
+import type { QemuObjects } from './objects.js';
 import type { DeviceContext, IommuDevice } from './types.js';
-import { validateIommu } from './validate.js';
+import { validateIommu } from './validate-pci.js';
 
 /**
- * `-device intel-iommu,intremap=on|off,device-iotlb=on|off,caching-mode=on|off`. With KVM,
+ * `device_add intel-iommu,intremap=on|off,device-iotlb=..,caching-mode=..`. `intremap` is an
+ * OnOffAuto property (a string `on`/`off` in JSON), the others booleans. With KVM,
  * `intremap=on` needs `-machine kernel-irqchip=split` (the plan's job); caching-mode is what VFIO
- * behind the vIOMMU needs. Put it before the other PCI devices (QEMU 7.2 accepts it later, but
- * devices realized before it are not behind it).
+ * behind the vIOMMU needs. Put it before the other PCI devices (devices realized before it are
+ * not behind it).
  *
  * @example
- * iommuArgs({ type: 'iommu', intremap: true, cachingMode: true }, { arch: 'amd64', machineType: 'q35' })
- * // => ['-device', 'intel-iommu,intremap=on,device-iotlb=off,caching-mode=on']
+ * iommuObjects({ type: 'iommu', intremap: true, cachingMode: true }, { arch: 'amd64', machineType: 'q35' })
+ * // => { device: { driver: 'intel-iommu', intremap: 'on', 'device-iotlb': false, 'caching-mode': true } }
  */
-export function iommuArgs(dev: IommuDevice, ctx: DeviceContext): string[] {
+export function iommuObjects(dev: IommuDevice, ctx: DeviceContext): QemuObjects {
   validateIommu(dev, ctx);
-  return [
-    '-device',
-    formatOptions([
-      'intel-iommu',
-      ['intremap', dev.intremap ?? false],
-      ['device-iotlb', dev.deviceIotlb ?? false],
-      ['caching-mode', dev.cachingMode ?? false],
-    ]),
-  ];
+  return {
+    device: {
+      driver: 'intel-iommu',
+      intremap: dev.intremap ? 'on' : 'off',
+      'device-iotlb': dev.deviceIotlb ?? false,
+      'caching-mode': dev.cachingMode ?? false,
+    },
+  };
 }

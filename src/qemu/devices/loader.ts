@@ -1,16 +1,16 @@
 // The generic loader device (govmm `LoaderDevice`): a firmware/data blob placed in guest memory at boot.
-import { formatOptions } from '../escape.js';
+import type { QemuObjects } from './objects.js';
 import type { DeviceContext, LoaderDevice } from './types.js';
-import { validateLoader } from './validate.js';
+import { validateLoader } from './validate-misc.js';
 
 /**
- * `-device loader,file=...,id=...`.
+ * `device_add loader,file=...,id=...`.
  *
  * @example
- * loaderArgs({ type: 'loader', id: 'fw0', file: '/usr/share/fw.bin' }, { arch: 'arm64', machineType: 'virt' })
- * // => ['-device', 'loader,file=/usr/share/fw.bin,id=fw0']
+ * loaderObjects({ type: 'loader', id: 'fw0', file: '/usr/share/fw.bin' }, { arch: 'arm64', machineType: 'virt' })
+ * // => { device: { driver: 'loader', file: '/usr/share/fw.bin', id: 'fw0' } }
  */
-export function loaderArgs(dev: LoaderDevice, ctx: DeviceContext): string[] {
+export function loaderObjects(dev: LoaderDevice, ctx: DeviceContext): QemuObjects {
   validateLoader(dev, ctx);
-  return ['-device', formatOptions(['loader', ['file', dev.file], ['id', dev.id]])];
+  return { device: { driver: 'loader', file: dev.file, id: dev.id } };
 }

@@ -2,7 +2,7 @@
 // error, so a missing host capability (VFIO, vhost-vsock, vhost-net, hugepages) reads as such.
 import { VmactorError } from '../../errors/vmactor-error.js';
 
-/** One parsed QEMU error line: `qemu-system-x86_64: -device vfio-pci,host=...: <message>`. */
+/** One parsed QEMU error line: `qemu-system-x86_64: -device {"driver":"vfio-pci",...}: <message>`. */
 export interface QemuErrorLine {
   /** The whole line. */
   readonly line: string;
@@ -76,7 +76,14 @@ export interface RefusalHints {
   readonly hugePages?: boolean;
 }
 
-const LINE_RE = /^(?<prog>[^\s:]+): (?:(?<opt>-[a-z][a-z-]* [^\n]*?): )?(?<msg>.*)$/;
+// The blamed option is key=value (`-device vfio-pci,host=...`) or JSON (`-device {"driver":...}`,
+// which holds `:` but never `: `, as JSON.stringify writes no spaces).
+const LINE_RE = /^(?<prog>[^\s:]+): (?:(?<opt>-[a-z][a-z-]* (?:\{[^\n]*?\}|[^\n]*?)): )?(?<msg>.*)$/;
+
+/** True when the blamed option is a `-device` of a vfio driver, in either syntax. */
+function isVfioOption(option: string | undefined): boolean {
+  return /^-device (vfio-|\{"driver":"vfio-)/.test(option ?? '');
+}
 
 /** Splits QEMU's stderr into its `program: [option: ]message` lines. */
 export function parseQemuErrorLines(stderr: string): QemuErrorLine[] {
@@ -101,8 +108,11 @@ interface Rule {
 
 const RULES: readonly Rule[] = [
   {
-    // "vhost-vsock: failed to open vhost device: No such file or directory"
-    test: (l) => /vhost-vsock/i.test(l.line) && /open vhost device|\/dev\/vhost-vsock/i.test(l.message),
+    // "vhost-vsock: failed to open vhost device: No such file or directory"; with a `vhostfd` that
+    // is not a vhost-vsock device: "vhost_set_owner failed: Inappropriate ioctl for device"
+    test: (l) =>
+      /vhost-vsock/i.test(l.line) &&
+      /open vhost device|\/dev\/vhost-vsock|vhost_set_owner failed/i.test(l.message),
     make: (s, at) => new QemuVhostVsockUnavailableError('vhost-vsock is not available on this host', s, at),
   },
   {
@@ -122,7 +132,7 @@ const RULES: readonly Rule[] = [
     test: (l) =>
       /^vfio\b.*(no such host device|iommu_group|not viable|failed to (open|get|set))/i.test(l.message) ||
       /\/dev\/vfio/.test(l.message) ||
-      (/^-device vfio-/.test(l.option ?? '') && /^Host device '.*' not found/.test(l.message)) ||
+      (isVfioOption(l.option) && /^Host device '.*' not found/.test(l.message)) ||
       /No 'ap-bus' bus found for device 'vfio-ap'/.test(l.message),
     make: (s, at) => new QemuVfioUnavailableError('VFIO device is not available on this host', s, at),
   },

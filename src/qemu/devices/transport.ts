@@ -1,6 +1,5 @@
 // Virtio transport rules: which bus suffix a virtio device gets per arch/machine (govmm's
 // `VirtioTransport`, `isVirtioPCI`, `isVirtioCCW`) and the knobs that only apply to one transport.
-import type { OptionPart } from '../escape.js';
 import type { DeviceContext, VirtioOptions, VirtioTransport } from './types.js';
 
 /** The transport a virtio device gets when it does not ask: s390x → ccw, microvm → mmio, else pci. */
@@ -38,27 +37,45 @@ export function virtioDriver(base: string, transport: VirtioTransport): string {
   return `${base}${SUFFIX[transport]}`;
 }
 
-/** `disable-modern=on` when asked and on PCI (legacy virtio exists only there). */
-export function modernParts(dev: VirtioOptions, ctx: DeviceContext): OptionPart[] {
-  return dev.disableModern && isVirtioPCI(dev, ctx) ? [['disable-modern', true]] : [];
+/**
+ * A PCI `addr` in QEMU's canonical `slot[.fn]` hex form (`0x1c.0x1` → `1c.1`): what QEMU prints
+ * and what QMP schema checks expect; QEMU also reads the `0x` form.
+ *
+ * @example
+ * pciAddr('0x1c.0x1') // => '1c.1'
+ */
+export function pciAddr(addr: string): string {
+  return addr
+    .split('.')
+    .map((p) => p.replace(/^0x/i, ''))
+    .join('.');
+}
+
+/** qdev properties of a device, as `device_add` and `-device '{...}'` take them. */
+export type DeviceProps = Record<string, string | number | boolean>;
+
+/** `disable-modern: true` when asked and on PCI (legacy virtio exists only there). */
+export function modernProps(dev: VirtioOptions, ctx: DeviceContext): DeviceProps {
+  return dev.disableModern && isVirtioPCI(dev, ctx) ? { 'disable-modern': true } : {};
 }
 
 /**
- * The trailing transport knobs in govmm's order: bus/addr, then `romfile` (PCI) or `devno` (CCW),
+ * The transport properties in govmm's order: bus/addr, then `romfile` (PCI) or `devno` (CCW),
  * then `iommu_platform`.
  */
-export function transportParts(dev: VirtioOptions, ctx: DeviceContext): OptionPart[] {
-  const out: OptionPart[] = [];
-  if (dev.bus !== undefined) out.push(['bus', dev.bus]);
-  if (dev.addr !== undefined) out.push(['addr', dev.addr]);
+export function transportProps(dev: VirtioOptions, ctx: DeviceContext): DeviceProps {
+  const out: DeviceProps = {};
+  if (dev.bus !== undefined) out.bus = dev.bus;
+  if (dev.addr !== undefined) out.addr = pciAddr(dev.addr);
   const t = resolveTransport(dev, ctx);
-  if (t === 'pci' && dev.romfile !== undefined) out.push(['romfile', dev.romfile]);
-  if (t === 'ccw' && dev.devno !== undefined) out.push(['devno', dev.devno]);
+  if (t === 'pci' && dev.romfile !== undefined) out.romfile = dev.romfile;
+  if (t === 'ccw' && dev.devno !== undefined) out.devno = dev.devno;
   if (dev.iommuPlatform) {
     // QEMU 7.2 refuses iommu_platform on a transitional virtio-pci device ("supported by neither
-    // legacy nor transitional device"): on PCI it comes with `disable-legacy=on` (modern only).
-    if (t === 'pci') out.push(['disable-legacy', true]);
-    out.push(['iommu_platform', true]);
+    // legacy nor transitional device"): on PCI it comes with `disable-legacy` (modern only), an
+    // OnOffAuto property, so the JSON value is the string `on`.
+    if (t === 'pci') out['disable-legacy'] = 'on';
+    out.iommu_platform = true;
   }
   return out;
 }

@@ -2,10 +2,18 @@
 //
 // Field names are govmm's, camelCased. Every descriptor is pure data (JSON-serialisable): the
 // golden fixtures in test/golden/devices/*.json are exactly these objects. File descriptors are the
-// numbers QEMU will see (the plan assigns them; see `fds`/`vhostFds`/`vhostFd`), never host handles.
+// numbers QEMU will see (the plan assigns them) or monitor fd names (hot plug), never host handles.
 
-/** Target architecture, named as Go's GOARCH (Kata's naming). */
-export type QemuArch = 'amd64' | 'arm64' | 'ppc64le' | 's390x';
+import type { Arch } from '../../devices/rules.js';
+
+/** Target architecture, named as Go's GOARCH (Kata's naming): src/devices/rules.ts's `Arch`. */
+export type QemuArch = Arch;
+
+/**
+ * An fd as QEMU's option takes it: a number QEMU inherited (cold plug) or a monitor fd name given
+ * with `getfd` (hot plug); tap `fds=`/`vhostfds=` and vhost-vsock `vhostfd=` accept both.
+ */
+export type FdRef = number | string;
 
 /** What a builder needs to know about the VM it contributes to. */
 export interface DeviceContext {
@@ -63,6 +71,8 @@ export interface BlockDevice extends VirtioOptions {
   readonly cache?: { readonly direct?: boolean; readonly noFlush?: boolean };
   /** virtio-blk guest-visible write-cache toggle (govmm `WCE`): absent/false → `config-wce=off`, as in govmm. */
   readonly wce?: boolean;
+  /** `file` is a host block device: the protocol node is `host_device`, not `file`. */
+  readonly hostDevice?: boolean;
 }
 
 /** An image exposed as an NVDIMM: govmm `Object{Driver: NVDIMM, Type: memory-backend-file}`. */
@@ -78,6 +88,10 @@ export interface NvdimmDevice {
   readonly size: number;
   /** Read-only backend + `unarmed=on` on the device. */
   readonly readOnly?: boolean;
+  /** `share=on` on the backend: guest writes reach the file (a user's pmem disk; Kata's hot plug does it). */
+  readonly share?: boolean;
+  /** `pmem=on` on the backend (the file is on real persistent memory). */
+  readonly pmem?: boolean;
 }
 
 /** govmm `SecurityModelType`. */
@@ -151,9 +165,9 @@ export interface NetDevice extends VirtioOptions {
   /** Guest MAC, `aa:bb:cc:dd:ee:ff`. */
   readonly mac: string;
   /** Tap queue fds as QEMU sees them; one per queue. */
-  readonly fds?: readonly number[];
+  readonly fds?: readonly FdRef[];
   /** vhost-net fds as QEMU sees them; one per queue (requires `vhost`). */
-  readonly vhostFds?: readonly number[];
+  readonly vhostFds?: readonly FdRef[];
   /** `vhost=on` (in-kernel virtio-net data path). */
   readonly vhost?: boolean;
   /** Queue count when no fds are passed (tap opened by QEMU with `queues=`). */
@@ -177,6 +191,8 @@ export interface VhostUserDevice extends VirtioOptions {
   readonly typeDevId?: string;
   /** net: guest MAC (govmm `Address`). */
   readonly mac?: string;
+  /** net: the front-end's device id (govmm leaves it anonymous; vmactor's user devices have one). */
+  readonly deviceId?: string;
   /** fs: the mount tag. */
   readonly tag?: string;
   /** fs: DAX window (MiB). Not in upstream QEMU 7.2: must be 0/absent (validated). */
@@ -263,7 +279,7 @@ export interface VsockDevice extends VirtioOptions {
   /** Guest CID, 3 ..= 0xfffffffe. */
   readonly contextId: number;
   /** An open /dev/vhost-vsock fd as QEMU sees it. */
-  readonly vhostFd?: number;
+  readonly vhostFd?: FdRef;
 }
 
 /** A virtio RNG fed by a host file: govmm `RngDevice`. */
@@ -306,6 +322,8 @@ export interface LoaderDevice {
 /** The pvpanic ISA device: govmm `PVPanicDevice`. */
 export interface PvpanicDevice {
   readonly type: 'pvpanic';
+  /** `-device` id (omitted → none, as govmm). */
+  readonly id?: string;
   /** Keep QEMU alive after a guest shutdown so a panic can be inspected (`-no-shutdown`). */
   readonly noShutdown?: boolean;
 }

@@ -16,13 +16,19 @@ export const DIR_TOKEN = '${DIR}';
 export const GOLDEN_DIR = '/srv/vmactor-golden';
 
 /** How real QEMU is expected to take the case. */
-export type LaunchExpectation =
+export type LaunchExpectation = (
   /** Launch with -S and verify every planned device through QMP. */
   | { readonly expect: 'accepted' }
   /** QEMU refuses (hardware missing here): the refusal classifies to this error code. */
   | { readonly expect: 'refused'; readonly code: string; readonly hints?: { readonly hugePages?: boolean } }
-  /** Not launched here, with the reason. */
-  | { readonly expect: 'skip'; readonly why: string };
+) & {
+  /**
+   * Launch inside a network namespace the test creates: taps named by `ifname` created there, and
+   * the plan's fds opened there at QEMU's numbers (tap queues; /dev/null for vhost fds, which this
+   * host cannot give).
+   */
+  readonly netns?: boolean;
+};
 
 /** One fixture file. */
 export interface PlanFixture {

@@ -17,8 +17,11 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  buildQemuObjects,
   classifyQemuStartError,
   devicesArgs,
+  hotplugCommands,
+  QemuDeviceError,
   QemuHugepagesUnavailableError,
   QemuRefusedError,
   QemuVfioUnavailableError,
@@ -28,8 +31,10 @@ import {
 import type { DeviceContext, QemuArch, QemuDevice } from '../../src/qemu/devices/types.js';
 import type { QmpPciDeviceInfo } from '../../src/qmp/commands.js';
 import { QmpClient } from '../../src/qmp/index.js';
+import { QmpSchema } from '../../src/qmp/schema-check.js';
 import { alive, descendants } from '../helpers/census.js';
 import { hostBinary, QEMU, VIRTIOFSD } from '../helpers/env.js';
+import { createTestNetns, type FdSlot, type TestNetns } from './qemu-plan-fds.js';
 
 const QEMU_S390X = hostBinary('qemu-system-s390x');
 const QEMU_AARCH64 = hostBinary('qemu-system-aarch64');
@@ -61,6 +66,7 @@ interface Launched {
 }
 
 let dir = '';
+let netns: TestNetns | undefined;
 const started: ChildProcess[] = [];
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -82,6 +88,8 @@ afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.destroy();
   for (const server of servers.splice(0)) server.close();
   rmSync(dir, { recursive: true, force: true });
+  netns?.remove();
+  netns = undefined;
   // Nothing of ours outlives the test.
   const left = descendants().map((pid) => `${pid} ${cmdline(pid)}`);
   expect(left, 'leftover processes').toEqual([]);
@@ -384,12 +392,15 @@ describe('device fragments on real QEMU 7.2 (q35, TCG)', () => {
       expect(peripheral, `device ${id} under /machine/peripheral`).toContain(id);
     }
 
+    // -blockdev disks: query-block finds them by their node (`drive-<id>`), not a legacy drive name.
     const blocks = await qmp.execute('query-block');
-    const byDrive = new Map(blocks.map((b) => [b.device, b]));
-    expect(byDrive.get('drive0')?.inserted?.file).toBe(join(dir, 'root.img'));
-    expect(byDrive.get('drive1')?.inserted?.file).toBe(odd);
-    expect(byDrive.get('drive1')?.inserted?.ro).toBe(true);
-    expect(byDrive.get('scsi-disk-0')?.inserted?.file).toBe(join(dir, 'scsi.img'));
+    const byNode = new Map(
+      blocks.map((b) => [(b.inserted as { 'node-name'?: string } | undefined)?.['node-name'], b]),
+    );
+    expect(byNode.get('drive-drive0')?.inserted?.file).toBe(join(dir, 'root.img'));
+    expect(byNode.get('drive-drive1')?.inserted?.file).toBe(odd);
+    expect(byNode.get('drive-drive1')?.inserted?.ro).toBe(true);
+    expect(byNode.get('drive-scsi-disk-0')?.inserted?.file).toBe(join(dir, 'scsi.img'));
 
     // Under -S no firmware has numbered the secondary buses, so query-pci lists bridged devices
     // nowhere; their QOM parent bus says where they sit.
@@ -652,29 +663,42 @@ describe('device fragments on the other transports (real QEMU 7.2, TCG)', () => 
   });
 });
 
-/** What a golden fixture should meet on this host: realization, a typed refusal, or nothing testable. */
-type Outcome = { realize: true } | { refuse: string } | { skip: string };
+/** What a golden fixture should meet on this host: realization, or a refusal as the typed error. */
+type Outcome = { realize: true } | { refuse: string; why: string } | { peer: string };
 
 function outcome(dev: QemuDevice): Outcome {
   switch (dev.type) {
     case 'vfio':
-      return { refuse: 'ERR_QEMU_VFIO_UNAVAILABLE' };
+      return { refuse: 'ERR_QEMU_VFIO_UNAVAILABLE', why: 'no VFIO device here' };
     case 'vsock':
-      return dev.vhostFd === undefined
-        ? { refuse: 'ERR_QEMU_VHOST_VSOCK_UNAVAILABLE' }
-        : { skip: 'needs an open /dev/vhost-vsock fd, which this host cannot give' };
+      // Without a vhostFd QEMU opens /dev/vhost-vsock (absent here); with one, the test can only
+      // put /dev/null in that slot, which QEMU refuses as not a vhost device.
+      return { refuse: 'ERR_QEMU_VHOST_VSOCK_UNAVAILABLE', why: 'no /dev/vhost-vsock here' };
     case 'vhost-user':
-      // Backends here: virtiofsd (fs) and qemu-storage-daemon (blk); none for scsi or net.
+      // Backends here: virtiofsd (fs) and qemu-storage-daemon (blk); for scsi and net there is
+      // none, so the test listens on the socket itself and sees QEMU open the vhost-user session.
       return dev.vhostType === 'fs' || dev.vhostType === 'blk'
         ? { realize: true }
-        : { skip: `no vhost-user-${dev.vhostType} backend on this host` };
+        : { peer: `no vhost-user-${dev.vhostType} backend here` };
     case 'net':
-      if (dev.fds && dev.fds.length > 0)
-        return { skip: 'tap fds come from the plan tests, which open taps in a netns' };
-      return dev.vhost ? { refuse: 'ERR_QEMU_VHOST_NET_UNAVAILABLE' } : { realize: true };
+      // vhost=on: QEMU opens /dev/vhost-net (absent here), or is handed /dev/null as the vhostfd.
+      return dev.vhost
+        ? { refuse: 'ERR_QEMU_VHOST_NET_UNAVAILABLE', why: 'no /dev/vhost-net here' }
+        : { realize: true };
     default:
       return { realize: true };
   }
+}
+
+/** The fds a fixture's device refers to, as slots a netns launcher opens (taps there, /dev/null for vhost). */
+function fdSlots(dev: QemuDevice, ctx: DeviceContext): FdSlot[] {
+  const fds = buildQemuObjects(dev, ctx).fds ?? [];
+  const taps = fds.filter((f) => f.purpose === 'tap').length;
+  return fds.map((f) =>
+    f.purpose === 'tap'
+      ? { fd: f.ref as number, kind: 'tap', name: 'vt-fixture', mq: taps > 1 }
+      : { fd: f.ref as number, kind: f.purpose },
+  );
 }
 
 /** The fixture with its host paths moved into the test dir (same basenames: commas and all). */
@@ -753,36 +777,15 @@ const fixtures = readdirSync(GOLDEN)
   }));
 
 describe('every golden fixture meets real QEMU 7.2: realized by id, or refused as the typed error', () => {
-  it('leaves unlaunched only the fixtures whose hardware or peer this host lacks', () => {
-    const unlaunched = fixtures.flatMap(({ name, device }) => {
-      const o = outcome(device);
-      return 'skip' in o ? [`${name}: ${o.skip}`] : [];
-    });
-    // Each of these still builds (the golden test) and its QEMU refusal class is tested above/below.
-    expect(unlaunched).toEqual([
-      'net-macvtap-fds: tap fds come from the plan tests, which open taps in a netns',
-      'net-tap-bus-addr-romfile-disable-modern: tap fds come from the plan tests, which open taps in a netns',
-      'net-tap-explicit-driver-arm64: tap fds come from the plan tests, which open taps in a netns',
-      'net-tap-fds-ccw-devno: tap fds come from the plan tests, which open taps in a netns',
-      'net-tap-fds-vhost-fds-mq: tap fds come from the plan tests, which open taps in a netns',
-      'net-tap-fds-vhost-without-fds: tap fds come from the plan tests, which open taps in a netns',
-      'net-tap-mmio-microvm: tap fds come from the plan tests, which open taps in a netns',
-      'net-tap-single-fd: tap fds come from the plan tests, which open taps in a netns',
-      'vhost-user-net-ccw: no vhost-user-net backend on this host',
-      'vhost-user-net-mq-reconnect: no vhost-user-net backend on this host',
-      'vhost-user-net: no vhost-user-net backend on this host',
-      'vhost-user-scsi: no vhost-user-scsi backend on this host',
-      'vsock-ccw-devno: needs an open /dev/vhost-vsock fd, which this host cannot give',
-      'vsock-pci-vhostfd: needs an open /dev/vhost-vsock fd, which this host cannot give',
-    ]);
-  });
-
   for (const { name, ctx, device } of fixtures) {
     const expected = outcome(device);
-    if ('skip' in expected) continue;
     const binary = BINARY[ctx.arch];
     const title =
-      'refuse' in expected ? `refuses ${name} on this host as ${expected.refuse}` : `realizes ${name}`;
+      'refuse' in expected
+        ? `refuses ${name} on this host (${expected.why}) as ${expected.refuse}`
+        : 'peer' in expected
+          ? `connects ${name} to its backend socket and asks for the vhost-user features (${expected.peer})`
+          : `realizes ${name}`;
     it(title, async () => {
       const dev = localize(device);
       const nvdimm = dev.type === 'nvdimm';
@@ -809,6 +812,31 @@ describe('every golden fixture meets real QEMU 7.2: realized by id, or refused a
         const conn = await connectForQemu(path);
         passed = Array.from({ length: dev.fd - 3 }, () => conn);
       }
+      if (dev.type === 'vhost-user' && 'peer' in expected) {
+        // The test is the backend's socket: QEMU's first vhost-user message must arrive on it.
+        const sock = join(dir, basename(dev.socketPath ?? 'backend.sock'));
+        const server = createServer();
+        servers.push(server);
+        server.listen(sock);
+        await deadline(once(server, 'listening'), 'vhost-user listener');
+        const first = new Promise<Buffer>((resolve) => {
+          server.once('connection', (conn) => {
+            sockets.push(conn);
+            conn.once('data', (b: Buffer) => resolve(b));
+          });
+        });
+        const machineArgs = ['-m', '256M', '-object', 'memory-backend-memfd,id=mem,size=256M,share=on'];
+        run(binary!, [
+          ...qemuBase(`${ctx.machineType},accel=tcg,memory-backend=mem`),
+          ...machineArgs,
+          ...devicesArgs([...prerequisites(dev, ctx), { ...dev, socketPath: sock }], ctx),
+        ]);
+        const msg = await deadline(first, 'the first vhost-user message');
+        // VhostUserMsg header: request (u32 LE) 1 = VHOST_USER_GET_FEATURES, flags version 1.
+        expect(msg.readUInt32LE(0)).toBe(1);
+        expect(msg.readUInt32LE(4) & 0x3).toBe(1);
+        return;
+      }
       if (dev.type === 'vhost-user') {
         const sock = join(dir, dev.socketPath ? basename(dev.socketPath) : 'backend.sock');
         await (dev.vhostType === 'fs' ? startVirtiofsd(sock) : startStorageDaemon(sock));
@@ -823,8 +851,11 @@ describe('every golden fixture meets real QEMU 7.2: realized by id, or refused a
         extra.push('-m', '256M', '-object', 'memory-backend-memfd,id=mem,size=256M,share=on');
       }
       const args = [...extra, ...devicesArgs([...prerequisites(dev, ctx), sweepDev], ctx)];
-      // A tap named by ifname is created by QEMU itself: only inside a network namespace of its own.
-      const wrap = dev.type === 'net' ? ['unshare', '--net'] : [];
+      // Tap fds are opened in a network namespace the test creates, at the fixture's numbers; a
+      // tap named by ifname is created by QEMU itself, only inside a network namespace of its own.
+      const slots = fdSlots(dev, ctx);
+      if (slots.length > 0) netns = createTestNetns();
+      const wrap = netns ? netns.wrap(slots) : dev.type === 'net' ? ['unshare', '--net'] : [];
       if ('refuse' in expected) {
         const { stderr } = await refusalOf(args, wrap, { binary: binary!, machine });
         expect(classifyQemuStartError(stderr).code, stderr).toBe(expected.refuse);
@@ -833,9 +864,82 @@ describe('every golden fixture meets real QEMU 7.2: realized by id, or refused a
       const { qmp } = await launchWithQmp(args, { binary: binary!, machine, wrap, passed });
       const id = deviceQdevId(dev);
       if (id !== undefined) expect(await peripheralIds(qmp)).toContain(id);
+      if (dev.type === 'net' && slots.length > 0) {
+        // QEMU holds the tap the test opened in its netns, and the NIC has the fixture's MAC.
+        const network = (await qmp.executeUntyped('human-monitor-command', {
+          'command-line': 'info network',
+        })) as string;
+        expect(network).toContain(`type=tap,fd=${slots[0]?.fd}`);
+        const link = execFileSync('ip', ['-n', netns!.name, '-o', 'link', 'show', 'vt-fixture'], {
+          encoding: 'utf8',
+        });
+        expect(link).toContain('vt-fixture');
+        const rx = (await qmp.executeUntyped('query-rx-filter')) as { 'main-mac': string }[];
+        expect(rx.map((r) => r['main-mac'])).toContain(dev.mac);
+      }
       qmp.close();
     });
   }
+});
+
+describe("hot plug sends the builders' objects: every command matches QEMU 7.2's live QAPI schema", () => {
+  const amd64 = fixtures.filter((f) => f.ctx.arch === 'amd64');
+  const commandsOf = (f: (typeof fixtures)[number]) => {
+    const objects = buildQemuObjects(f.device, f.ctx);
+    return objects.argv && objects.argv.length > 0 ? undefined : hotplugCommands(objects);
+  };
+
+  it('checks chardev-add, object-add, blockdev-add, netdev_add and device_add (qdev properties included) and their undos', async () => {
+    const { qmp } = await launchWithQmp([]);
+    const schema = await QmpSchema.fetch(qmp);
+    const plans = amd64.flatMap((f) => {
+      const c = commandsOf(f);
+      return c ? [{ name: f.name, commands: c }] : [];
+    });
+    const drivers = new Set(
+      plans.flatMap((p) =>
+        p.commands.flatMap((c) =>
+          c.execute === 'device_add' ? [(c.arguments as { driver: string }).driver] : [],
+        ),
+      ),
+    );
+    await schema.loadDeviceProperties(qmp, drivers);
+    const seen = new Set<string>();
+    for (const p of plans) {
+      for (const c of p.commands) {
+        expect(
+          schema.check(c.execute, c.arguments as Record<string, unknown>),
+          `${p.name}: ${c.execute}`,
+        ).toEqual([]);
+        seen.add(c.execute);
+        if (c.undo) {
+          expect(schema.check(c.undo.execute, c.undo.arguments as Record<string, unknown>)).toEqual([]);
+          seen.add(c.undo.execute);
+        }
+      }
+    }
+    expect([...seen].sort()).toEqual(
+      [
+        'blockdev-add',
+        'blockdev-del',
+        'chardev-add',
+        'chardev-remove',
+        'device_add',
+        'device_del',
+        'netdev_add',
+        'netdev_del',
+        'object-add',
+        'object-del',
+      ].sort(),
+    );
+    qmp.close();
+  });
+
+  it('refuses to hot-plug what has no QMP form (a 9p share needs -fsdev) with a typed error', () => {
+    const nineP = fixtures.find((f) => f.device.type === 'fs');
+    expect(nineP).toBeDefined();
+    expect(() => hotplugCommands(buildQemuObjects(nineP!.device, nineP!.ctx))).toThrow(QemuDeviceError);
+  });
 });
 
 describe("QEMU's real refusals become typed errors", () => {
@@ -917,6 +1021,6 @@ describe("QEMU's real refusals become typed errors", () => {
     expect(err.code).toBe('ERR_QEMU_REFUSED');
     expect(err.stderr).toBe(stderr);
     expect(err.message).toContain(missing);
-    expect(err.option?.startsWith('-drive id=drive0')).toBe(true);
+    expect(err.option?.startsWith('-blockdev {"driver":"raw","node-name":"drive-drive0"')).toBe(true);
   });
 });
