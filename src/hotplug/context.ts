@@ -12,6 +12,10 @@ export type HotplugQmp = Pick<QmpClient, 'execute' | 'executeAndWaitFor'>;
 /** The hypervisor settings the operations read. */
 export type HotplugConfig = Pick<
   HypervisorConfig,
+  | 'arch'
+  | 'disableVhostNet'
+  | 'entropySource'
+  | 'iommuPlatform'
   | 'numVCPUs'
   | 'defaultMaxVCPUs'
   | 'memorySize'
@@ -72,6 +76,8 @@ export interface HotplugContext {
   /** Every device of the sandbox (cold and hot), its slots, vCPUs and memory. */
   readonly record: DeviceRecord;
   readonly config: HotplugConfig;
+  /** The sandbox's id: seeds the stable default MAC of a NIC given without one (as cold plug). */
+  readonly sandboxId?: string;
   /** Fires when STOP pre-empts the operation: it undoes what it did and rejects. */
   readonly signal: AbortSignal;
   /** Phase reports: `applied` once QEMU accepted, `confirmed` once real, `failed`, `rolled-back`. */

@@ -2,6 +2,8 @@
 export type { DeviceRecordInit } from '../devices/record.js';
 export { DeviceRecord, DeviceRecordVersionError } from '../devices/record.js';
 export type * from '../devices/record-types.js';
+export type { HostFacts, HotplugPlan, HotplugStep, QmpStep } from './build.js';
+export { hotplugPlan } from './build.js';
 export type { CapacityVerdict } from './capacity.js';
 export { assertCapacity, capacityFor, memoryInUseMiB } from './capacity.js';
 export type { Confirmation } from './confirm.js';
@@ -22,8 +24,6 @@ export { agentGuestProbe, waitUntil } from './guest-probe.js';
 export { hotplugAddMemory, resizeMemory } from './memory.js';
 export { dimmTotalMiB, memoryBackendArgs, memoryBackendFor } from './memory-backend.js';
 export { calcHotplugMemMiBSize } from './memory-size.js';
-export type { HotplugCommand, HotplugPlan, QmpStep } from './objects.js';
-export { blockNodeName, chardevId, netdevId, nvdimmBackendId, SCSI_BUS } from './objects.js';
 export { effectiveBlockDriver, hotplugDevice, vfioPlacementKind } from './plug.js';
 export type { HotplugProvider, HotplugProviderOptions } from './provider.js';
 export { createHotplugProvider } from './provider.js';

@@ -1,10 +1,14 @@
 // Hot plug of one DeviceSpec (Kata's qemu.go `hotplugAddDevice`): validate, place from the device
-// record, send the builder's QMP commands with their undo, record the entry, confirm in the guest.
-import type { Stats } from 'node:fs';
+// record, send the QMP commands the cold-plug builders make (with their undo), record the entry,
+// confirm in the guest.
+import { existsSync, type Stats } from 'node:fs';
 import type { HotplugDeviceOperation } from '../../machines/operation.types.js';
 import type { DeviceEntry, Placement } from '../devices/record-types.js';
 import { scsiIdLun } from '../devices/rules.js';
 import type { BlockSpec, DeviceSpec, VfioSpec } from '../devices/spec.js';
+import { VmactorError } from '../errors/vmactor-error.js';
+import { SCSI_BUS } from '../qemu/lower-device.js';
+import { type HostFacts, type HotplugPlan, hotplugPlan } from './build.js';
 import { vfioWantsRootPort } from './capacity.js';
 import { assertNewId, deviceAddUndo, recordStuck, takeBridgeSlot } from './common.js';
 import { blockDeviceSizeBytes, confirmDisk, confirmNic } from './confirm.js';
@@ -15,15 +19,6 @@ import {
   HotplugNotSupportedError,
   VfioDeviceError,
 } from './errors.js';
-import {
-  blockPlan,
-  type HotplugPlan,
-  netPlan,
-  nvdimmPlan,
-  SCSI_BUS,
-  vfioPlan,
-  vhostUserBlkPlan,
-} from './objects.js';
 import { parseDeviceSpec, statBacking } from './spec-input.js';
 import { Steps } from './steps.js';
 import type { ConfirmedBy, HotplugResult } from './types.js';
@@ -57,6 +52,46 @@ function notSupported(spec: DeviceSpec, driver?: string): HotplugNotSupportedErr
   return new HotplugNotSupportedError(
     `Expected a hot-pluggable device (block virtio-blk/virtio-scsi/virtio-blk-ccw/nvdimm, vhost-user blk, net, vfio), got ${what}`,
   );
+}
+
+/** The builder's commands for `spec` at `placement`; a builder's refusal is a typed input error, before any QMP. */
+function build(
+  ctx: HotplugContext,
+  spec: DeviceSpec,
+  placement: Placement,
+  host: HostFacts = { isBlockDevice: false },
+): HotplugPlan {
+  try {
+    return hotplugPlan(spec, placement, ctx.config, ctx.sandboxId ?? 'sandbox', host);
+  } catch (err) {
+    if (err instanceof VmactorError) throw new HotplugInputError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+/** Where QEMU opens vhost-net itself (a tap netdev with `vhost=on` and no `vhostfds`). */
+const VHOST_NET_DEV = '/dev/vhost-net';
+
+/**
+ * QEMU 7.2 aborts (`net_client_init1: Assertion 'nc' failed`, the VM dies) on `netdev_add` of a tap
+ * with `vhost=on` when it cannot open /dev/vhost-net: refused here, before any QMP, instead.
+ */
+function assertVhostNet(plan: HotplugPlan): void {
+  for (const c of plan.commands) {
+    if (c.step.execute !== 'netdev_add') continue;
+    const a = c.step.arguments;
+    if (
+      a.type === 'tap' &&
+      a.vhost === true &&
+      a.vhostfds === undefined &&
+      a.vhostfd === undefined &&
+      !existsSync(VHOST_NET_DEV)
+    ) {
+      throw new HotplugNotSupportedError(
+        `Expected ${VHOST_NET_DEV} on this host for a vhost-net NIC (\`${plan.spec.id}\`): set \`vhost: false\` or pass \`vhostFds\``,
+      );
+    }
+  }
 }
 
 interface Prepared {
@@ -103,7 +138,7 @@ async function prepareBlock(ctx: HotplugContext, steps: Steps, spec: BlockSpec):
       );
     }
     return {
-      plan: nvdimmPlan(spec, { isBlockDevice: st.isBlockDevice(), sizeBytes }),
+      plan: build(ctx, { ...spec, driver: 'nvdimm' }, {}, { isBlockDevice: st.isBlockDevice(), sizeBytes }),
       placement: { sizeBytes },
       removable: false,
       confirm: () => confirmDisk(ctx, `nvdimm \`${spec.id}\``, before, (d) => d.name.startsWith('pmem')),
@@ -120,7 +155,7 @@ async function prepareBlock(ctx: HotplugContext, steps: Steps, spec: BlockSpec):
   }
   const size = st.isBlockDevice() ? undefined : st.size;
   return {
-    plan: blockPlan(ctx.config, spec, driver, placement, { isBlockDevice: st.isBlockDevice() }),
+    plan: build(ctx, { ...spec, driver }, placement, { isBlockDevice: st.isBlockDevice() }),
     placement,
     removable: true,
     confirm: () =>
@@ -139,17 +174,16 @@ async function prepare(ctx: HotplugContext, steps: Steps, spec: DeviceSpec): Pro
     case 'vhost-user': {
       if (spec.type !== 'blk') throw notSupported(spec);
       const placement = takeBridgeSlot(ctx, steps, spec.id, 'pci');
-      return { plan: vhostUserBlkPlan(spec, placement), placement, removable: true, confirm: QEMU_ONLY };
+      return { plan: build(ctx, spec, placement), placement, removable: true, confirm: QEMU_ONLY };
     }
     case 'net': {
       const ccw = ctx.config.hypervisorMachineType === 's390-ccw-virtio';
       const placement = takeBridgeSlot(ctx, steps, spec.id, ccw ? 'ccw' : 'pci');
-      return {
-        plan: netPlan(spec, ccw, placement),
-        placement,
-        removable: true,
-        confirm: () => confirmNic(ctx, spec.id, spec.mac),
-      };
+      const plan = build(ctx, spec, placement);
+      assertVhostNet(plan);
+      // The builder gives a NIC without a MAC the sandbox's stable default one: the guest shows it.
+      const mac = plan.spec.kind === 'net' ? plan.spec.mac : undefined;
+      return { plan, placement, removable: true, confirm: () => confirmNic(ctx, spec.id, mac) };
     }
     case 'vfio': {
       const kind = vfioPlacementKind(ctx.config, spec);
@@ -171,7 +205,7 @@ async function prepare(ctx: HotplugContext, steps: Steps, spec: DeviceSpec): Pro
       }
       const host = spec.bdf ?? spec.sysfsDev ?? '';
       return {
-        plan: vfioPlan(spec, placement),
+        plan: build(ctx, spec, placement),
         placement,
         removable: true,
         confirm: QEMU_ONLY,
@@ -199,7 +233,13 @@ export async function hotplugDevice(ctx: HotplugContext, op: HotplugDeviceOperat
   try {
     prepared = await prepare(ctx, steps, spec);
     const p = prepared;
-    entry = { id: spec.id, origin: 'hot', spec, placement: p.placement, backends: p.plan.backends };
+    entry = {
+      id: spec.id,
+      origin: 'hot',
+      spec: p.plan.spec,
+      placement: p.placement,
+      backends: p.plan.backends,
+    };
     for (const c of p.plan.commands) {
       const undo = c.undo;
       await steps.qmp(

@@ -91,6 +91,7 @@ export function createHotplugProvider(opts: HotplugProviderOptions): HotplugProv
             qmp: ctx.qmp,
             record,
             config: opts.config,
+            sandboxId: input.sandboxId,
             signal: ctx.signal,
             emit: (phase) => {
               if (phase === 'applied') input.reportApplied();

@@ -4,9 +4,7 @@ import { filter, take } from 'rxjs';
 import { buildKernelParams } from '../config/kernel-params.js';
 import type { SandboxConfig, ValidatedConfig } from '../config/types.js';
 import { type ValidateOptions, validateConfig } from '../config/validate.js';
-import type { DeviceRecordData } from '../devices/record-types.js';
 import { type Accelerator, probeAccelerator } from '../guest/kvm-probe.js';
-import { coldRecord } from '../hotplug/cold-record.js';
 import type { HotplugDeadlines } from '../hotplug/context.js';
 import { agentGuestProbe } from '../hotplug/guest-probe.js';
 import { createHotplugProvider, type HotplugProvider } from '../hotplug/provider.js';
@@ -105,15 +103,7 @@ export async function createSandbox(
         hotplug = createHotplugProvider({
           config: hv,
           // The plan's device record: cold-plugged devices with their placements, the bridges.
-          record:
-            (plan as { record?: DeviceRecordData }).record ??
-            coldRecord({
-              devices: validated.devices,
-              blockDeviceDriver: hv.blockDeviceDriver,
-              bridges: plan.bridges,
-              planned: plan.devices,
-              pcieRootPorts: hv.pcieRootPort,
-            }),
+          record: plan.record,
           accelerator: plan.machine.accel,
           ...(options.hotplugDeadlines ? { deadlines: options.hotplugDeadlines } : {}),
           ...(options.guestAgent ? { guest: async () => agentGuestProbe(await sandbox.agent()) } : {}),

@@ -6,8 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeviceRecord } from '../../src/devices/record.js';
+import { hotplugPlan } from '../../src/hotplug/build.js';
 import { runOperation } from '../../src/hotplug/index.js';
-import { blockPlan } from '../../src/hotplug/objects.js';
 import { createBridges } from '../../src/qemu/bridges.js';
 import type { QmpClient } from '../../src/qmp/index.js';
 import { createSandbox } from '../../src/sandbox/create.js';
@@ -82,11 +82,11 @@ function rawCommands(
   bridge: string,
   slot: number,
 ): { execute: string; arguments: unknown }[] {
-  const plan = blockPlan(
-    testConfig(),
+  const plan = hotplugPlan(
     { kind: 'block', id, file },
-    'virtio-blk',
     { bus: bridge, addr: slot.toString(16).padStart(2, '0') },
+    testConfig(),
+    'bench',
     { isBlockDevice: false },
   );
   return [...plan.commands.map((c) => c.step), { execute: 'device_add', arguments: plan.device }];

@@ -4,6 +4,10 @@ import type { HotplugConfig } from '../../src/hotplug/index.js';
 /** The hot-plug layer's view of a default q35 config, with overrides. */
 export function testConfig(over: Partial<HotplugConfig> = {}): HotplugConfig {
   return {
+    arch: 'amd64',
+    disableVhostNet: true,
+    entropySource: '/dev/urandom',
+    iommuPlatform: false,
     numVCPUs: 1,
     defaultMaxVCPUs: 4,
     memorySize: 512,

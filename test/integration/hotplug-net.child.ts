@@ -45,8 +45,8 @@ try {
   );
   const device =
     mode === 'fd'
-      ? { kind: 'net' as const, id: 'n1', fds: [tun as number], mac }
-      : { kind: 'net' as const, id: 'n1', ifname: tap, mac };
+      ? { kind: 'net' as const, id: 'n1', fds: [tun as number], mac, vhost: false }
+      : { kind: 'net' as const, id: 'n1', ifname: tap, mac, vhost: false };
   const result = (await sb.operate({ kind: 'hotplug', device })) as HotplugResult;
   const props = {
     netdev: await qmp.execute('qom-get', { path: 'n1', property: 'netdev' }),
@@ -59,10 +59,12 @@ try {
   );
   const guestSaw = (await agent.request('net', [])).some((n) => n.mac === mac);
   // A second NIC on the same tap by name: QEMU's real refusal (busy), typed and rolled back.
-  const second = await sb.operate({ kind: 'hotplug', device: { kind: 'net', id: 'n2', ifname: tap } }).then(
-    () => null,
-    (e: unknown) => ({ name: (e as Error).name, step: (e as { step?: string }).step }),
-  );
+  const second = await sb
+    .operate({ kind: 'hotplug', device: { kind: 'net', id: 'n2', ifname: tap, vhost: false } })
+    .then(
+      () => null,
+      (e: unknown) => ({ name: (e as Error).name, step: (e as { step?: string }).step }),
+    );
   const unplug = await sb.operate({ kind: 'unplug', id: 'n1' });
   const guestAfter = (await agent.request('net', [])).some((n) => n.mac === mac);
   const netdevs = (await qmp.execute('qom-list', { path: '/machine/peripheral' })).map((p) => p.name);

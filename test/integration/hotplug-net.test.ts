@@ -5,10 +5,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HotplugInputError } from '../../src/hotplug/index.js';
+import { HotplugInputError, HotplugNotSupportedError, type HotplugResult } from '../../src/hotplug/index.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { isRoot } from '../helpers/env.js';
-import { cleanupFiles, fails, runBase, startSandbox } from './hotplug-fixtures.js';
+import { cleanupFiles, fails, image, runBase, startSandbox } from './hotplug-fixtures.js';
 import { stopAll } from './sandbox-fixtures.js';
 
 isRoot(); // ip netns and tap devices need root
@@ -49,7 +49,7 @@ async function inNetns(mode: 'ifname' | 'fd', tap: string, mac: string): Promise
 }
 
 const seen = (mac: string) => ({
-  props: { netdev: 'net-n1', mq: true, vectors: 4, mac },
+  props: { netdev: 'net-n1', mac },
   guestSaw: true,
   second: { name: 'HotplugRefusedError', step: 'netdev_add' },
   unplug: { kind: 'unplug', id: 'n1', removed: true, pending: false },
@@ -86,7 +86,7 @@ describe('hot-plugging a NIC on a real tap device in a network namespace', () =>
     });
   });
 
-  it('refuses a NIC without fds or ifname, or with a malformed MAC, before any QMP', async () => {
+  it('refuses a NIC without fds or ifname, with a malformed MAC, or wanting vhost-net this host lacks, before any QMP', async () => {
     const h = await startSandbox();
     const none = await fails(h.sb, { kind: 'hotplug', device: { kind: 'net', id: 'n1' } });
     expect(none).toBeInstanceOf(HotplugInputError);
@@ -96,5 +96,15 @@ describe('hot-plugging a NIC on a real tap device in a network namespace', () =>
       device: { kind: 'net', id: 'n1', ifname: 'tap0', mac: 'nope' },
     });
     expect((mac as HotplugInputError).issues[0]).toMatch(/^Expected `device\.mac` to be a MAC address/);
+    // QEMU 7.2 would abort on netdev_add vhost=on without /dev/vhost-net (absent here): refused first.
+    const vhost = await fails(h.sb, { kind: 'hotplug', device: { kind: 'net', id: 'n1', ifname: 'tap0' } });
+    expect(vhost).toBeInstanceOf(HotplugNotSupportedError);
+    expect((vhost as HotplugNotSupportedError).message).toMatch(/\/dev\/vhost-net/);
+    expect(h.sb.phase).toBe('running');
+    const next = (await h.sb.operate({
+      kind: 'hotplug',
+      device: { kind: 'block', id: 'b1', file: image(h, 'b.img') },
+    })) as HotplugResult;
+    expect(next.placement.pciPath).toBe('02/01');
   });
 });

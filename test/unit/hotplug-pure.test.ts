@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { SandboxOperation } from '../../machines/operation.types.js';
 import { DeviceRecord, DeviceRecordVersionError } from '../../src/devices/record.js';
 import type { DeviceRecordData } from '../../src/devices/record-types.js';
-import { coldRecord } from '../../src/hotplug/cold-record.js';
+import { hotplugPlan } from '../../src/hotplug/build.js';
 import { compareCpuSlots, isCpuDeleted, isCpuInserted } from '../../src/hotplug/cpu.js';
 import {
   blockDeviceSizeBytes,
@@ -29,14 +29,6 @@ import {
   virtioMemArgv,
   virtioMemRegionMiB,
 } from '../../src/hotplug/index.js';
-import {
-  blockdevArgs,
-  blockPlan,
-  netPlan,
-  nvdimmPlan,
-  vfioPlan,
-  vhostUserBlkPlan,
-} from '../../src/hotplug/objects.js';
 import { StepRefused, toHotplugError } from '../../src/hotplug/steps.js';
 import { createBridges } from '../../src/qemu/bridges.js';
 import { QmpCommandError, QmpTimeoutError } from '../../src/qmp/errors.js';
@@ -134,49 +126,42 @@ describe('capacity guards', () => {
   });
 });
 
-describe('the QMP commands of each family', () => {
+describe('the QMP commands of each family (the cold-plug builders, in hot-plug order)', () => {
   const spec = { kind: 'block' as const, id: 'd1', file: '/var/disk.img' };
+  const file = { isBlockDevice: false };
+  const steps = (p: ReturnType<typeof hotplugPlan>) =>
+    p.commands.map((c) => [c.step.execute, c.step.fds ?? null, c.undo?.execute]);
 
-  it('builds blockdev-add with a raw format node on a file node, threads AIO and the configured cache options', () => {
-    expect(blockdevArgs(testConfig(), spec, { isBlockDevice: false })).toEqual({
+  it('builds blockdev-add with a raw format node on a file node, threads AIO and the configured or the spec cache', () => {
+    const p = hotplugPlan(spec, { bus: 'pci-bridge-0', addr: '01' }, testConfig(), 'sb', file);
+    expect(steps(p)).toEqual([['blockdev-add', null, 'blockdev-del']]);
+    expect(p.commands[0]?.step.arguments).toEqual({
       driver: 'raw',
       'node-name': 'drive-d1',
       'read-only': false,
       file: { driver: 'file', filename: '/var/disk.img', aio: 'threads' },
     });
-    const cached = blockdevArgs(
-      testConfig({ blockDeviceCacheSet: true, blockDeviceCacheDirect: true, blockDeviceCacheNoflush: false }),
+    expect(p.backends).toEqual({ node: 'drive-d1' });
+    const cached = hotplugPlan(
       { ...spec, format: 'qcow2', readOnly: true },
+      {},
+      testConfig({ blockDeviceCacheSet: true, blockDeviceCacheDirect: true, blockDeviceCacheNoflush: false }),
+      'sb',
       { isBlockDevice: true },
     );
-    expect(cached).toMatchObject({
+    expect(cached.commands[0]?.step.arguments).toMatchObject({
       driver: 'qcow2',
       'read-only': true,
       cache: { direct: true, 'no-flush': false },
       file: { driver: 'host_device' },
     });
-    // The spec's own cache object wins over the config's.
-    expect(
-      blockdevArgs(testConfig(), { ...spec, cache: { noFlush: true } }, { isBlockDevice: false }).cache,
-    ).toEqual({
-      direct: false,
-      'no-flush': true,
-    });
+    const own = hotplugPlan({ ...spec, cache: { noFlush: true } }, {}, testConfig(), 'sb', file);
+    expect(own.commands[0]?.step.arguments).toMatchObject({ cache: { 'no-flush': true } });
   });
 
-  it('builds virtio-blk-pci on a bridge slot, scsi-hd with id/LUN, and virtio-blk-ccw with a devno (share-rw on by default), each after its blockdev-add', () => {
-    const blk = blockPlan(
-      testConfig(),
-      spec,
-      'virtio-blk',
-      { bus: 'pci-bridge-0', addr: '01' },
-      { isBlockDevice: false },
-    );
-    expect(blk.commands.map((c) => [c.step.execute, c.undo?.execute])).toEqual([
-      ['blockdev-add', 'blockdev-del'],
-    ]);
-    expect(blk.backends).toEqual({ node: 'drive-d1' });
-    expect(blk.device).toEqual({
+  it('builds virtio-blk-pci on a bridge slot and scsi-hd with id/LUN (share-rw on unless the spec turns it off), and records the spec with defaults', () => {
+    const blk = hotplugPlan(spec, { bus: 'pci-bridge-0', addr: '01' }, testConfig(), 'sb', file);
+    expect(blk.device).toMatchObject({
       driver: 'virtio-blk-pci',
       id: 'd1',
       drive: 'drive-d1',
@@ -185,41 +170,38 @@ describe('the QMP commands of each family', () => {
       bus: 'pci-bridge-0',
       addr: '01',
     });
-    expect(
-      blockPlan(
-        testConfig(),
-        { ...spec, shareRW: false },
-        'virtio-scsi',
-        { bus: 'scsi0.0', scsi: { index: 259, scsiId: 1, lun: 3 } },
-        { isBlockDevice: false },
-      ).device,
-    ).toEqual({ driver: 'scsi-hd', id: 'd1', drive: 'drive-d1', bus: 'scsi0.0', 'scsi-id': 1, lun: 3 });
-    expect(
-      blockPlan(testConfig(), spec, 'virtio-blk-ccw', { devno: 'fe.0.0001' }, { isBlockDevice: false })
-        .device,
-    ).toEqual({
-      driver: 'virtio-blk-ccw',
+    expect(blk.spec).toMatchObject({ kind: 'block', format: 'raw', driver: 'virtio-blk', shareRW: true });
+    const scsi = hotplugPlan(
+      { ...spec, driver: 'virtio-scsi', shareRW: false },
+      { bus: 'scsi0.0', scsi: { index: 259, scsiId: 1, lun: 3 } },
+      testConfig(),
+      'sb',
+      file,
+    );
+    expect(scsi.device).toEqual({
+      driver: 'scsi-hd',
       id: 'd1',
       drive: 'drive-d1',
-      'share-rw': true,
-      devno: 'fe.0.0001',
+      bus: 'scsi0.0',
+      'scsi-id': 1,
+      lun: 3,
     });
-    const nv = nvdimmPlan({ ...spec, pmem: true }, { isBlockDevice: false, sizeBytes: 4096 });
-    expect(nv.commands[0]?.step).toEqual({
-      execute: 'object-add',
-      arguments: {
-        'qom-type': 'memory-backend-file',
-        id: 'nvdimmbackmem-d1',
-        'mem-path': '/var/disk.img',
-        size: 4096,
-        share: true,
-        pmem: true,
-      },
+    const nv = hotplugPlan({ ...spec, driver: 'nvdimm' }, {}, testConfig(), 'sb', {
+      isBlockDevice: false,
+      sizeBytes: 4096,
+    });
+    expect(steps(nv)).toEqual([['object-add', null, 'object-del']]);
+    expect(nv.commands[0]?.step.arguments).toMatchObject({
+      'qom-type': 'memory-backend-file',
+      id: 'nvdimmbackmem-d1',
+      'mem-path': '/var/disk.img',
+      size: 4096,
     });
     expect(nv.device).toEqual({ driver: 'nvdimm', id: 'd1', memdev: 'nvdimmbackmem-d1' });
+    expect(nv.backends).toEqual({ objects: ['nvdimmbackmem-d1'] });
   });
 
-  it('builds getfd per tap and vhost fd, netdev_add by fd names, then virtio-net-pci with mac, mq and 2N+2 vectors (virtio-net-ccw with a devno)', () => {
+  it('sends each tap and vhost fd with getfd first, then netdev_add by the fd names, then virtio-net-pci with the MAC and 2N+2 vectors', () => {
     const net = {
       kind: 'net' as const,
       id: 'n1',
@@ -227,29 +209,34 @@ describe('the QMP commands of each family', () => {
       vhostFds: [12, 13],
       mac: '52:54:00:00:00:01',
     };
-    const p = netPlan(net, false, { bus: 'pci-bridge-0', addr: '02' });
-    expect(p.commands.map((c) => [c.step.execute, c.step.fds ?? null, c.undo?.execute])).toEqual([
+    const p = hotplugPlan(
+      net,
+      { bus: 'pci-bridge-0', addr: '02' },
+      testConfig({ disableVhostNet: false }),
+      'sb',
+      file,
+    );
+    expect(steps(p)).toEqual([
       ['getfd', [10], 'closefd'],
       ['getfd', [11], 'closefd'],
       ['getfd', [12], 'closefd'],
       ['getfd', [13], 'closefd'],
       ['netdev_add', null, 'netdev_del'],
     ]);
-    expect(p.commands[4]?.step.arguments).toEqual({
+    expect(p.commands[4]?.step.arguments).toMatchObject({
       type: 'tap',
       id: 'net-n1',
       fds: 'fd-n1-0:fd-n1-1',
       vhost: true,
       vhostfds: 'vhostfd-n1-0:vhostfd-n1-1',
     });
-    expect(p.device).toEqual({
+    expect(p.device).toMatchObject({
       driver: 'virtio-net-pci',
       id: 'n1',
       netdev: 'net-n1',
       mac: '52:54:00:00:00:01',
       bus: 'pci-bridge-0',
       addr: '02',
-      romfile: '',
       mq: true,
       vectors: 6,
     });
@@ -257,26 +244,13 @@ describe('the QMP commands of each family', () => {
       netdev: 'net-n1',
       fdNames: ['fd-n1-0', 'fd-n1-1', 'vhostfd-n1-0', 'vhostfd-n1-1'],
     });
-    expect(netPlan(net, true, { devno: 'fe.0.0002' }).device).toEqual({
-      driver: 'virtio-net-ccw',
-      id: 'n1',
-      netdev: 'net-n1',
-      mac: '52:54:00:00:00:01',
-      devno: 'fe.0.0002',
-      mq: true,
-    });
-    expect(netPlan({ kind: 'net', id: 'n2', ifname: 'tap0' }, false, {}).commands[0]?.step.arguments).toEqual(
-      {
-        type: 'tap',
-        id: 'net-n2',
-        ifname: 'tap0',
-        script: 'no',
-        downscript: 'no',
-      },
-    );
+    // By name, without a MAC: the sandbox's stable default MAC, the same cold plug gives.
+    const byName = hotplugPlan({ kind: 'net', id: 'n2', ifname: 'tap0' }, {}, testConfig(), 'sb', file);
+    expect(byName.commands[0]?.step.arguments).toMatchObject({ type: 'tap', id: 'net-n2', ifname: 'tap0' });
+    expect(byName.spec).toMatchObject({ mac: expect.stringMatching(/^02(:[0-9a-f]{2}){5}$/), vhost: false });
   });
 
-  it('puts VFIO on a bridge by default, on a root port for PCIe devices on q35 with root ports, else on the root bus', () => {
+  it('puts VFIO on a bridge by default, on a root port for PCIe devices on q35 with root ports, else on the root bus; vhost-user-blk after its chardev', () => {
     expect(vfioPlacementKind(testConfig(), { pcie: true })).toBe('bridge');
     expect(
       vfioPlacementKind(testConfig({ hotplugVFIOOnRootBus: true, pcieRootPort: 2 }), { pcie: true }),
@@ -292,24 +266,29 @@ describe('the QMP commands of each family', () => {
         },
       ),
     ).toBe('root-bus');
-    expect(vfioPlan({ kind: 'vfio', id: 'v', sysfsDev: '/sys/bus/mdev/devices/u' }, {}).device).toEqual({
-      driver: 'vfio-pci',
-      id: 'v',
-      sysfsdev: '/sys/bus/mdev/devices/u',
-      romfile: '',
-    });
-    expect(vfioPlan({ kind: 'vfio', id: 'v', bdf: '0000:01:00.0' }, { bus: 'rp0' }).device).toMatchObject({
-      host: '0000:01:00.0',
-      bus: 'rp0',
-    });
-    const vu = vhostUserBlkPlan(
+    const med = hotplugPlan(
+      { kind: 'vfio', id: 'v', sysfsDev: '/sys/bus/mdev/devices/u' },
+      {},
+      testConfig(),
+      'sb',
+      file,
+    );
+    expect(med.commands).toEqual([]);
+    expect(med.device).toMatchObject({ driver: 'vfio-pci', id: 'v', sysfsdev: '/sys/bus/mdev/devices/u' });
+    expect(
+      hotplugPlan({ kind: 'vfio', id: 'v', bdf: '0000:01:00.0' }, { bus: 'rp0' }, testConfig(), 'sb', file)
+        .device,
+    ).toMatchObject({ host: '0000:01:00.0', bus: 'rp0' });
+    const vu = hotplugPlan(
       { kind: 'vhost-user', type: 'blk', id: 'vu', socketPath: '/run/vu.sock' },
       {},
+      testConfig(),
+      'sb',
+      file,
     );
-    expect(vu.commands.map((c) => [c.step.execute, c.undo?.execute])).toEqual([
-      ['chardev-add', 'chardev-remove'],
-    ]);
-    expect(vu.device).toEqual({ driver: 'vhost-user-blk-pci', id: 'vu', chardev: 'char-vu' });
+    expect(steps(vu)).toEqual([['chardev-add', null, 'chardev-remove']]);
+    expect(vu.device).toMatchObject({ driver: 'vhost-user-blk-pci', id: 'vu', chardev: 'char-vu' });
+    expect(vu.backends).toEqual({ chardev: 'char-vu' });
   });
 
   it('gives vCPUs integer socket/die/core/thread ids, and only core-id on pseries and s390x', () => {
@@ -420,23 +399,19 @@ describe('the device record', () => {
   });
 
   it('numbers the next SCSI drive after every cold- and hot-plugged SCSI disk, filling gaps first', () => {
-    const data = coldRecord({
-      devices: [
-        { kind: 'block', id: 'd0', file: '/a', driver: 'virtio-scsi' },
-        { kind: 'block', id: 'b0', file: '/b', driver: 'virtio-blk' },
-        { kind: 'block', id: 'd1', file: '/c' },
-      ],
-      blockDeviceDriver: 'virtio-scsi',
-      bridges: createBridges(1, 'pci', 'pcie.0'),
-      planned: [{ id: 'b0', bus: 'pcie.0', addr: '05' }],
+    const entry = (id: string, index?: number) => ({
+      id,
+      origin: 'cold' as const,
+      spec: { kind: 'block' as const, id, file: '/a' },
+      placement:
+        index === undefined
+          ? { bus: 'pcie.0', addr: '05' }
+          : { bus: 'scsi0.0', scsi: { index, scsiId: 0, lun: index } },
+      backends: { node: `drive-${id}` },
     });
-    expect(data.devices.map((d) => [d.id, d.origin, d.placement, d.backends])).toEqual([
-      ['d0', 'cold', { bus: 'scsi0.0', scsi: { index: 0, scsiId: 0, lun: 0 } }, { node: 'drive-d0' }],
-      ['b0', 'cold', { bus: 'pcie.0', addr: '05' }, { node: 'drive-b0' }],
-      ['d1', 'cold', { bus: 'scsi0.0', scsi: { index: 1, scsiId: 0, lun: 1 } }, { node: 'drive-d1' }],
-    ]);
-    const record = DeviceRecord.fromJSON(data);
+    const record = DeviceRecord.create({ devices: [entry('d0', 0), entry('b0'), entry('d1', 1)] });
     expect(record.nextScsiIndex()).toBe(2);
+    expect(record.hasId('drive-b0')).toBe(true);
     record.removeDevice('d0');
     expect(record.nextScsiIndex()).toBe(0);
   });
