@@ -59,7 +59,7 @@ const seen = (mac: string) => ({
 });
 
 describe('hot-plugging a NIC on a real tap device in a network namespace', () => {
-  it('lets QEMU inside the netns open the tap by ifname: virtio-net-pci with MAC, mq and vectors on a bridge slot, the tap gets a carrier and the guest the NIC', async () => {
+  it('lets QEMU inside the netns open the tap by ifname: virtio-net-pci with the MAC on a bridge slot, the tap gets a carrier, the guest the NIC, and a second NIC on the busy tap is refused and rolled back', async () => {
     ipNs('tuntap', 'add', 'dev', 'tap0', 'mode', 'tap');
     ipNs('link', 'set', 'tap0', 'up');
     const report = await inNetns('ifname', 'tap0', '52:54:00:aa:bb:01');
