@@ -22,6 +22,21 @@ export async function blockDeviceSizeBytes(st: Stats): Promise<number> {
   return sectors * 512;
 }
 
+/**
+ * The guest's disks before a plug (to tell the new one apart), re-asked until the guest deadline
+ * when the guest is slow to answer; `undefined` without a guest or while paused.
+ */
+export async function guestDisksBefore(ctx: HotplugContext): Promise<readonly GuestDisk[] | undefined> {
+  const guest = ctx.guest;
+  if (!guest || ctx.paused) return undefined;
+  return waitUntil(
+    "the guest's list of disks",
+    (s) => guest.blockDevices(s),
+    () => true,
+    { deadlineMs: deadlinesOf(ctx).guestMs, signal: ctx.signal },
+  );
+}
+
 /** Waits until the guest lists a disk not in `before` that `match`es; QEMU's word without a guest or while paused. */
 export async function confirmDisk(
   ctx: HotplugContext,

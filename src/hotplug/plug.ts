@@ -11,7 +11,7 @@ import { SCSI_BUS } from '../qemu/lower-device.js';
 import { type HostFacts, type HotplugPlan, hotplugPlan } from './build.js';
 import { vfioWantsRootPort } from './capacity.js';
 import { assertNewId, deviceAddUndo, recordStuck, takeBridgeSlot } from './common.js';
-import { blockDeviceSizeBytes, confirmDisk, confirmNic } from './confirm.js';
+import { blockDeviceSizeBytes, confirmDisk, confirmNic, guestDisksBefore } from './confirm.js';
 import { type HotplugContext, limitsOf } from './context.js';
 import {
   HotplugCapacityError,
@@ -117,7 +117,7 @@ async function prepareBlock(ctx: HotplugContext, steps: Steps, spec: BlockSpec):
     throw notSupported(spec, driver);
   }
   const st: Stats = statBacking(spec.file);
-  const before = ctx.guest && !ctx.paused ? await ctx.guest.blockDevices(ctx.signal) : undefined;
+  const before = await guestDisksBefore(ctx);
   if (driver === 'nvdimm') {
     const sizeBytes = st.isFile() ? st.size : await blockDeviceSizeBytes(st);
     if (sizeBytes <= 0)
