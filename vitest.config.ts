@@ -1,7 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+const inCI = process.env.CI === 'true' || process.env.CI === '1';
+
 // Real QEMU runs in many tests: keep files in forked workers (one QEMU-heavy file per core)
 // and give integration tests room; deadlines inside tests are explicit, never sleeps.
+// Every QMP command vmactor sends is checked against the live QEMU's `query-qmp-schema`
+// (VMACTOR_QMP_SCHEMA_CHECK=1; always in CI, locally unless set to 0 explicitly), and a refused
+// command fails its test (test/setup/qmp-schema.ts).
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -12,5 +17,10 @@ export default defineConfig({
     hookTimeout: 60_000,
     allowOnly: false,
     passWithNoTests: false,
+    setupFiles: ['test/setup/qmp-schema.ts'],
+    env: {
+      VMACTOR_QMP_SCHEMA_CHECK: inCI ? '1' : (process.env.VMACTOR_QMP_SCHEMA_CHECK ?? '1'),
+    },
+    sequence: { hooks: 'stack' },
   },
 });

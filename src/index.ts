@@ -29,11 +29,14 @@ export { guestArtifacts, guestCacheDir } from './guest/paths.js';
 export type { CreateLoggerOptions, LogLevel } from './log.js';
 export { createLogger, rootLogger } from './log.js';
 export {
+  LaunchFdError,
+  NetnsError,
   QemuExitedEarlyError,
   RunDirError,
   RunDirPathError,
   SpawnError,
   VirtiofsdExitedEarlyError,
+  VsockCidInUseError,
 } from './process/errors.js';
 export { defaultRunBase } from './process/run-dir.js';
 export type { StopPolicy } from './process/stop-ladder.js';
@@ -58,9 +61,12 @@ export {
   QmpCommandError,
   QmpDisconnectedError,
   QmpFdPassingError,
+  QmpOptionError,
   QmpProtocolError,
+  QmpSchemaUnavailableError,
   QmpTimeoutError,
 } from './qmp/errors.js';
+export { QmpSchema, QmpSchemaError } from './qmp/schema-check.js';
 export type { QmpCloseInfo, QmpEvent, QmpMessage } from './qmp/types.js';
 export type { CreateSandboxOptions } from './sandbox/create.js';
 export { createSandbox } from './sandbox/create.js';

@@ -15,7 +15,7 @@ const USAGE = `usage: vmactor plan --config FILE [--json] [--run-dir DIR] [--arc
 
 Prints the QEMU command line (and virtiofsd's, for virtio-fs) that FILE would run. FILE is a
 vmactor JSON config or a Kata configuration-qemu.toml. Kernel and initrd default to the guest
-\`vmactor setup\` builds. --json prints the whole plan (argv, fds, paths, bridges, devices).
+\`vmactor setup\` builds. --json prints the whole plan (argv, fds, paths, bridges, devices, the device record).
 Nothing is created or launched. Exit code 2: invalid config (every problem on stderr).
 `;
 

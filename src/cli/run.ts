@@ -5,7 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { StopReason } from '../../machines/sandbox.types.js';
 import { parseKataToml } from '../config/kata-toml.js';
-import type { ColdPlugDevice, HypervisorConfigInput, SandboxConfig } from '../config/types.js';
+import type { DeviceSpecInput, HypervisorConfigInput, SandboxConfig } from '../config/types.js';
 import { VmactorError } from '../errors/vmactor-error.js';
 import { guestArtifacts } from '../guest/paths.js';
 import { createLogger, defaultLogLevel } from '../log.js';
@@ -74,7 +74,7 @@ function withRunDefaults(config: SandboxConfig, share: string | undefined): Sand
   }
   hv.memorySize ??= 512;
   hv.kernelParams = [...(hv.kernelParams ?? []), { key: 'console', value: 'hvc0' }];
-  const devices: ColdPlugDevice[] = [...(config.devices ?? [])];
+  const devices: DeviceSpecInput[] = [...(config.devices ?? [])];
   if (share !== undefined) {
     hv.sharedFS = 'virtio-fs';
     devices.push({ kind: 'fs', type: 'virtio-fs', id: 'share0', tag: SHARE_TAG, sharedDir: share });

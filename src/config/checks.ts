@@ -1,5 +1,5 @@
-// Small typed checkers that record `Expected ... got ...` issues with exact paths (used by validate.ts).
-import type { ConfigIssue, Param } from './types.js';
+// The issue collector and message helpers of config validation: paths, `Expected … got …`, unknown keys.
+import type { ConfigIssue } from './types.js';
 
 /** Issue collector shared by the checkers of one validation run. */
 export interface Issues {
@@ -9,7 +9,7 @@ export interface Issues {
 /** A checker: returns the accepted value, or `undefined` after recording an issue. */
 export type Checker<T> = (issues: Issues, path: string, value: unknown) => T | undefined;
 
-/** Largest value of a Go `uint32` (the seeds' numeric fields). */
+/** Largest value of a Go `uint32` (the type of Kata's numeric HypervisorConfig fields). */
 export const UINT32_MAX = 0xffff_ffff;
 
 /** Render a value for a message: short JSON, `undefined` for missing. */
@@ -57,133 +57,11 @@ export function at(path: string, key: string | number): string {
   return path === '' ? key : `${path}.${key}`;
 }
 
-const hasNul = (s: string): boolean => s.includes('\0');
-
-/** A non-negative integer that fits Go's uint32, optionally bounded. */
-export function uint(min = 0, max = UINT32_MAX, what?: string): Checker<number> {
-  return (issues, path, value) => {
-    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max)
-      return value;
-    const range = max === UINT32_MAX ? `≥ ${min}` : `between ${min} and ${max}`;
-    return expected(issues, path, what ?? `an integer ${range}`, value);
-  };
-}
-
-/** A boolean. */
-export const bool: Checker<boolean> = (issues, path, value) =>
-  typeof value === 'boolean' ? value : expected(issues, path, 'a boolean', value);
-
 /** Any string without NUL bytes (it must survive an argv). */
 export const text: Checker<string> = (issues, path, value) =>
-  typeof value === 'string' && !hasNul(value)
+  typeof value === 'string' && !value.includes('\0')
     ? value
     : expected(issues, path, 'a string without NUL bytes', value);
-
-/** A non-empty string without NUL bytes. */
-export const nonEmptyText: Checker<string> = (issues, path, value) =>
-  typeof value === 'string' && value !== '' && !hasNul(value)
-    ? value
-    : expected(issues, path, 'a non-empty string without NUL bytes', value);
-
-/** An absolute host path (`''` accepted as "unset" when `allowEmpty`). Existence is checked at launch, not here. */
-export function absPath(allowEmpty: boolean): Checker<string> {
-  return (issues, path, value) => {
-    if (
-      typeof value === 'string' &&
-      !hasNul(value) &&
-      (value.startsWith('/') || (allowEmpty && value === ''))
-    ) {
-      return value;
-    }
-    return expected(issues, path, allowEmpty ? 'an absolute path or ""' : 'an absolute path', value);
-  };
-}
-
-/** An executable: a bare name looked up in PATH (`qemu-system-x86_64`) or an absolute path. */
-export const command: Checker<string> = (issues, path, value) => {
-  if (
-    typeof value === 'string' &&
-    value !== '' &&
-    !hasNul(value) &&
-    (value.startsWith('/') || !value.includes('/'))
-  ) {
-    return value;
-  }
-  return expected(issues, path, 'a command name or an absolute path', value);
-};
-
-/** One of a fixed set of strings. */
-export function oneOf<T extends string>(choices: readonly T[]): Checker<T> {
-  return (issues, path, value) =>
-    typeof value === 'string' && (choices as readonly string[]).includes(value)
-      ? (value as T)
-      : expected(issues, path, `one of ${choices.map((c) => `\`${c}\``).join(', ')}`, value);
-}
-
-/** An array whose every element passes `item`; element issues point at `path[i]`. */
-export function arrayOf<T>(item: Checker<T>): Checker<T[]> {
-  return (issues, path, value) => {
-    if (!Array.isArray(value)) return expected(issues, path, 'an array', value);
-    const out: T[] = [];
-    let ok = true;
-    value.forEach((element: unknown, i) => {
-      const checked = item(issues, at(path, i), element);
-      if (checked === undefined) ok = false;
-      else out.push(checked);
-    });
-    return ok ? out : undefined;
-  };
-}
-
-const KEY_RE = /^[^\s=\0]+$/;
-
-/** A `{key, value}` parameter: key non-empty without whitespace or `=`; value any NUL-free string. */
-export const param: Checker<Param> = (issues, path, value) => {
-  if (!isPlainObject(value)) return expected(issues, path, 'an object `{ key, value }`', value);
-  let ok = true;
-  for (const k of Object.keys(value)) {
-    if (k !== 'key' && k !== 'value') {
-      report(
-        issues,
-        at(path, k),
-        `Unknown key \`${at(path, k)}\` (a parameter has only \`key\` and \`value\`)`,
-      );
-      ok = false;
-    }
-  }
-  const key = value.key;
-  if (typeof key !== 'string' || !KEY_RE.test(key)) {
-    expected(issues, at(path, 'key'), 'a non-empty string without whitespace or `=`', key);
-    ok = false;
-  }
-  const val = value.value === undefined ? '' : value.value;
-  if (typeof val !== 'string' || hasNul(val)) {
-    expected(issues, at(path, 'value'), 'a string without NUL bytes', value.value);
-    ok = false;
-  }
-  return ok ? { key: key as string, value: val as string } : undefined;
-};
-
-/** Parameters as `Param[]`, or as a space-separated string (`"a=1 b"`, as Kata's `kernel_params`). */
-export const params: Checker<Param[]> = (issues, path, value) => {
-  if (typeof value === 'string') {
-    if (hasNul(value)) return expected(issues, path, 'a string without NUL bytes', value);
-    const out: Param[] = [];
-    let ok = true;
-    for (const field of value.split(/\s+/).filter((f) => f !== '')) {
-      const eq = field.indexOf('=');
-      const key = eq < 0 ? field : field.slice(0, eq);
-      if (key === '') {
-        report(issues, path, `Expected every parameter in \`${path}\` to have a key, got \`${show(field)}\``);
-        ok = false;
-      } else {
-        out.push({ key, value: eq < 0 ? '' : field.slice(eq + 1) });
-      }
-    }
-    return ok ? out : undefined;
-  }
-  return arrayOf(param)(issues, path, value);
-};
 
 /** Check an object's keys against `fields`; report unknown keys and missing `required` ones. */
 export function checkObject(

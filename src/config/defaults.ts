@@ -1,23 +1,31 @@
-// Defaults and limits of the hypervisor config (the seeds' constants, and Kata's where the seeds are silent).
-import type { Arch, BlockDeviceDriver, SharedFS } from './types.js';
+// Defaults and limits of the hypervisor config (Kata's hypervisor.go / qemu_arch_base.go constants, and
+// Kata's loader where those are silent).
+import type { Arch } from '../devices/rules.js';
+import { type BlockDriver, VIRTIOFSD_CACHE_MODES } from '../devices/spec.js';
 
-/** Seeds `defaultVCPUs`. */
+/** Shared file system kinds (Kata's SharedFS), in a stable order. `none` disables sharing. */
+export const SHARED_FS_KINDS = ['virtio-9p', 'virtio-fs', 'none'] as const;
+
+/** Shared file system between host and guest (Kata's SharedFS). */
+export type SharedFS = (typeof SHARED_FS_KINDS)[number];
+
+/** Kata's hypervisor.go `defaultVCPUs`. */
 export const DEFAULT_VCPUS = 1;
-/** Seeds `defaultMemSzMiB`. */
+/** Kata's hypervisor.go `defaultMemSzMiB`. */
 export const DEFAULT_MEMORY_MIB = 2048;
-/** Seeds `MinHypervisorMemory` (hypervisor.go, kata-containers 2.x). */
+/** Kata's hypervisor.go `MinHypervisorMemory` (kata-containers 2.x). */
 export const MIN_HYPERVISOR_MEMORY_MIB = 256;
-/** Seeds `defaultBridges`. */
+/** Kata's hypervisor.go `defaultBridges`. */
 export const DEFAULT_BRIDGES = 1;
 /** Kata's `maxPCIBridges` (katautils): "Until 5 PCI bridges can be cold plugged per VM". */
 export const MAX_BRIDGES = 5;
-/** Seeds `defaultBlockDriver` (`config.VirtioSCSI`). */
-export const DEFAULT_BLOCK_DRIVER: BlockDeviceDriver = 'virtio-scsi';
-/** Seeds `defaultMsize9p` (qemu_arch_base.go). */
+/** Kata's hypervisor.go `defaultBlockDriver` (`config.VirtioSCSI`). */
+export const DEFAULT_BLOCK_DRIVER: BlockDriver = 'virtio-scsi';
+/** Kata's qemu_arch_base.go `defaultMsize9p`. */
 export const DEFAULT_MSIZE_9P = 8192;
 /** Kata's `defaultMemSlots` (katautils, `@DEFMEMSLOTS@`). */
 export const DEFAULT_MEM_SLOTS = 10;
-/** Seeds' HypervisorConfig comment: "virtio-9p (default)". */
+/** Kata's hypervisor.go HypervisorConfig comment: "virtio-9p (default)". */
 export const DEFAULT_SHARED_FS: SharedFS = 'virtio-9p';
 /** Kata 2.x `@DEFVIRTIOFSCACHE@` (`auto`). */
 export const DEFAULT_VIRTIOFS_CACHE = 'auto';
@@ -27,8 +35,8 @@ export const DEFAULT_VIRTIOFS_CACHE_SIZE = 0;
 export const DEFAULT_VIRTIOFS_DAEMON = '/usr/lib/qemu/virtiofsd';
 /** Kata's `defaultEntropySource`. */
 export const DEFAULT_ENTROPY_SOURCE = '/dev/urandom';
-/** Kata's `@DEFVIRTIOFSCACHE@` accepted values (C virtiofsd: none|auto|always; Rust: never|metadata|auto|always). */
-export const VIRTIOFS_CACHE_MODES: readonly string[] = ['none', 'auto', 'always', 'never', 'metadata'];
+/** Kata's `@DEFVIRTIOFSCACHE@` accepted values: the C virtiofsd's (none|auto|always) plus the Rust one's never|metadata. */
+export const VIRTIOFS_CACHE_MODES = [...VIRTIOFSD_CACHE_MODES, 'never', 'metadata'] as const;
 
 /** Per-arch facts: QEMU binary (Debian names), machine types (first = default), MaxQemuVCPUs. */
 export interface ArchDefaults {
@@ -45,17 +53,3 @@ export const ARCH_DEFAULTS: Readonly<Record<Arch, ArchDefaults>> = {
   ppc64le: { hypervisorPath: 'qemu-system-ppc64', machineTypes: ['pseries'], maxVCPUs: 128 },
   s390x: { hypervisorPath: 'qemu-system-s390x', machineTypes: ['s390-ccw-virtio'], maxVCPUs: 248 },
 };
-
-/** The architecture of the running Node process, as a Go GOARCH name (amd64 when unknown). */
-export function hostArch(nodeArch: string = process.arch): Arch {
-  switch (nodeArch) {
-    case 'arm64':
-      return 'arm64';
-    case 'ppc64':
-      return 'ppc64le';
-    case 's390x':
-      return 's390x';
-    default:
-      return 'amd64';
-  }
-}

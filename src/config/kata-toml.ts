@@ -1,72 +1,35 @@
 // Kata's configuration-qemu.toml ([hypervisor.qemu]) -> vmactor SandboxConfig, reporting every key it does not use.
+//
+// The key map and Kata's loader adjustments come from the knob table (knobs.ts): a knob with a
+// `kata` key is mapped; everything else is ignored with a reason or reported as unknown.
 import { availableParallelism } from 'node:os';
 import { parse, TomlError } from 'smol-toml';
-import { checkObject, type Issues, isPlainObject, own } from './checks.js';
+import { type Arch, hostArch } from '../devices/rules.js';
+import { type Issues, isPlainObject, own } from './checks.js';
 import { ConfigError } from './config-error.js';
-import { ARCH_DEFAULTS, hostArch, MAX_BRIDGES } from './defaults.js';
-import { deserializeParams } from './kernel-params.js';
+import { parseKnobs } from './hypervisor.js';
+import { type KataAdjust, KNOB_ENTRIES } from './knobs.js';
 import type {
-  Arch,
   ConfigIssue,
   ConfigWarning,
   HypervisorConfig,
   SandboxConfig,
   ValidatedConfig,
 } from './types.js';
-import { HYPERVISOR_FIELDS, type ValidateOptions, validateConfig } from './validate.js';
+import { type ValidateOptions, validateConfig } from './validate.js';
 
-/** Kata `[hypervisor.qemu]` keys vmactor maps, and the HypervisorConfig field each becomes. */
-export const KATA_KEY_MAP: Readonly<Record<string, keyof HypervisorConfig>> = {
-  path: 'hypervisorPath',
-  kernel: 'kernelPath',
-  initrd: 'initrdPath',
-  image: 'imagePath',
-  machine_type: 'hypervisorMachineType',
-  kernel_params: 'kernelParams',
-  firmware: 'firmwarePath',
-  machine_accelerators: 'machineAccelerators',
-  cpu_features: 'cpuFeatures',
-  seccompsandbox: 'seccompSandbox',
-  default_vcpus: 'numVCPUs',
-  default_maxvcpus: 'defaultMaxVCPUs',
-  default_memory: 'memorySize',
-  memory_slots: 'memSlots',
-  memory_offset: 'memOffset',
-  default_bridges: 'defaultBridges',
-  disable_block_device_use: 'disableBlockDeviceUse',
-  shared_fs: 'sharedFS',
-  virtio_fs_daemon: 'virtioFSDaemon',
-  virtio_fs_cache_size: 'virtioFSCacheSize',
-  virtio_fs_extra_args: 'virtioFSExtraArgs',
-  virtio_fs_cache: 'virtioFSCache',
-  block_device_driver: 'blockDeviceDriver',
-  block_device_cache_set: 'blockDeviceCacheSet',
-  block_device_cache_direct: 'blockDeviceCacheDirect',
-  block_device_cache_noflush: 'blockDeviceCacheNoflush',
-  enable_iothreads: 'enableIOThreads',
-  enable_mem_prealloc: 'memPrealloc',
-  enable_hugepages: 'hugePages',
-  enable_vhost_user_store: 'enableVhostUserStore',
-  vhost_user_store_path: 'vhostUserStorePath',
-  enable_iommu: 'iommu',
-  enable_iommu_platform: 'iommuPlatform',
-  file_mem_backend: 'fileBackedMemRootDir',
-  pflashes: 'pflash',
-  enable_debug: 'debug',
-  disable_nesting_checks: 'disableNestingChecks',
-  msize_9p: 'msize9p',
-  disable_image_nvdimm: 'disableImageNvdimm',
-  hotplug_vfio_on_root_bus: 'hotplugVFIOOnRootBus',
-  pcie_root_port: 'pcieRootPort',
-  disable_vhost_net: 'disableVhostNet',
-  entropy_source: 'entropySource',
-  enable_virtio_mem: 'virtioMem',
-  guest_memory_dump_path: 'guestMemoryDumpPath',
-  guest_memory_dump_paging: 'guestMemoryDumpPaging',
-  use_vsock: 'useVSock',
-  realtime: 'realtime',
-  mlock: 'mlock',
-};
+/** Kata `[hypervisor.qemu]` keys vmactor maps, and the HypervisorConfig field each becomes (from the knob table). */
+export const KATA_KEY_MAP: Readonly<Record<string, keyof HypervisorConfig>> = Object.freeze(
+  Object.fromEntries(
+    KNOB_ENTRIES.flatMap(([field, row]) => (row.kata === undefined ? [] : [[row.kata, field]])),
+  ),
+);
+
+const KATA_ADJUST: Readonly<Record<string, KataAdjust>> = Object.fromEntries(
+  KNOB_ENTRIES.flatMap(([, row]) =>
+    row.kata === undefined || row.kataAdjust === undefined ? [] : [[row.kata, row.kataAdjust]],
+  ),
+);
 
 const ALLOW_LIST = 'annotation allow-list, not used by vmactor (it reads no annotations)';
 
@@ -84,12 +47,12 @@ export const KATA_IGNORED_KEYS: Readonly<Record<string, string>> = {
   jailer_path: 'jailer (Firecracker only)',
   guest_hook_path:
     'OCI hook directory inside the guest, consumed by the Kata agent, not the hypervisor layer',
-  rootfs_type: 'vmactor builds ext4 root params only, as the seeds do',
+  rootfs_type: "vmactor builds ext4 root params only, as Kata's qemu_arch_base.go of that era does",
   confidential_guest: 'confidential guests (TDX/SEV/SE) are not supported by vmactor',
   sev_snp_guest: 'confidential guests (TDX/SEV/SE) are not supported by vmactor',
   rootless: 'vmactor runs QEMU as the calling user; no user switching',
   firmware_volume: 'split UEFI firmware volumes are not supported; use `pflashes`',
-  default_maxmemory: "maxmem is derived from host memory, as in the seeds' memoryTopology",
+  default_maxmemory: "maxmem is derived from host memory, as in Kata's qemu.go memoryTopology",
   virtio_fs_queue_size: 'set per virtio-fs device (`queueSize`)',
   virtio_fs_inode_file_handles: "Debian's C virtiofsd has no inode file-handle option",
   block_device_aio: 'set per block device (`aio`)',
@@ -199,7 +162,7 @@ function mapKataToml(text: string, opts: KataTomlOptions): KataTomlResult {
     }
   }
 
-  const hypervisor: Record<string, unknown> = { arch };
+  const hypervisor: Record<string, unknown> = arch === undefined ? {} : { arch };
   const sourcePaths: Record<string, string> = {};
   for (const [key, raw] of Object.entries(qemu)) {
     const tomlPath = `hypervisor.qemu.${key}`;
@@ -213,43 +176,11 @@ function mapKataToml(text: string, opts: KataTomlOptions): KataTomlResult {
       );
       continue;
     }
-    let value: unknown = raw;
-    if (key === 'default_vcpus' && typeof raw === 'number') {
-      if (raw < 0) {
-        value = hostCpus;
-        warnings.push({ key: tomlPath, kind: 'adjusted', reason: `${raw} means all host CPUs: ${hostCpus}` });
-      } else if (raw > hostCpus) {
-        value = hostCpus;
-        warnings.push({
-          key: tomlPath,
-          kind: 'adjusted',
-          reason: `${raw} exceeds the host's ${hostCpus} CPUs; clamped as Kata does`,
-        });
-      }
-    }
-    if (key === 'default_maxvcpus' && typeof raw === 'number' && raw > 0) {
-      const cap = Math.min(hostCpus, ARCH_DEFAULTS[arch].maxVCPUs);
-      if (raw > cap) {
-        value = cap;
-        warnings.push({
-          key: tomlPath,
-          kind: 'adjusted',
-          reason: `${raw} exceeds host CPUs / MaxQemuVCPUs; clamped to ${cap} as Kata does`,
-        });
-      }
-    }
-    if (key === 'default_bridges' && typeof raw === 'number' && raw > MAX_BRIDGES) {
-      value = MAX_BRIDGES;
-      warnings.push({
-        key: tomlPath,
-        kind: 'adjusted',
-        reason: `${raw} exceeds ${MAX_BRIDGES} bridges; clamped as Kata does`,
-      });
-    }
-    if (key === 'kernel_params' && typeof raw === 'string') {
-      // Kata: strings.Fields + DeserializeParams, so the result is a Param[] as the type says.
-      value = deserializeParams(raw.split(/\s+/).filter((f) => f !== ''));
-    }
+    const adjust = own(KATA_ADJUST, key);
+    const adjusted = adjust === undefined ? { value: raw } : adjust(raw, { hostCpus, arch });
+    if (adjusted.reason !== undefined)
+      warnings.push({ key: tomlPath, kind: 'adjusted', reason: adjusted.reason });
+    const value = adjusted.value;
     hypervisor[field] = value;
     sourcePaths[`hypervisor.${field}`] = tomlPath;
   }
@@ -271,11 +202,11 @@ export function parseKataToml(text: string, opts: KataTomlOptions = {}): KataTom
   const mapped = mapKataToml(text, opts);
   // Type-check the mapped values now, so the returned SandboxConfig holds what its type says.
   const issues: Issues = { list: [] };
-  const checked = checkObject(issues, 'hypervisor', mapped.config.hypervisor, HYPERVISOR_FIELDS) ?? {};
+  const checked = parseKnobs(issues, 'hypervisor', mapped.config.hypervisor ?? {});
   if (issues.list.length > 0) {
     throw new ConfigError(toTomlIssues(issues.list, mapped.sourcePaths), { source: opts.source });
   }
-  return { ...mapped, config: { ...mapped.config, hypervisor: checked } };
+  return { ...mapped, config: { ...mapped.config, hypervisor: checked as SandboxConfig['hypervisor'] } };
 }
 
 /** Rewrite issue paths `hypervisor.<field>...` to the TOML key they came from. */

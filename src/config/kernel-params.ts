@@ -1,11 +1,11 @@
-// Guest kernel command line, built exactly as the seeds do (qemu.go kernelParameters + qemu_<arch>.go tables).
+// Guest kernel command line, built exactly as Kata does (qemu.go kernelParameters + qemu_<arch>.go tables).
 import type { Arch, HypervisorConfig, Param } from './types.js';
 
 const p = (key: string, value = ''): Param => Object.freeze({ key, value });
 
 /**
  * Per-arch kernel params (Kata's `kernelParams` of qemu_amd64.go, qemu_arm64.go, qemu_ppc64le.go,
- * qemu_s390x.go, kata-containers 2.x era matching the seeds).
+ * qemu_s390x.go, kata-containers 2.x era).
  */
 export const ARCH_KERNEL_PARAMS: Readonly<Record<Arch, readonly Param[]>> = {
   amd64: [
@@ -42,38 +42,38 @@ export const ARCH_KERNEL_PARAMS: Readonly<Record<Arch, readonly Param[]>> = {
 /** amd64 with a vIOMMU (qemu_amd64.go: `intel_iommu=on iommu=pt` when `config.IOMMU`). */
 export const AMD64_IOMMU_KERNEL_PARAMS: readonly Param[] = [p('intel_iommu', 'on'), p('iommu', 'pt')];
 
-/** Seeds `kernelParamsNonDebug`. */
+/** Kata's `kernelParamsNonDebug`. */
 export const KERNEL_PARAMS_NON_DEBUG: readonly Param[] = [p('quiet')];
-/** Seeds `kernelParamsSystemdNonDebug` (only with an image: the rootfs runs systemd). */
+/** Kata's `kernelParamsSystemdNonDebug` (only with an image: the rootfs runs systemd). */
 export const KERNEL_PARAMS_SYSTEMD_NON_DEBUG: readonly Param[] = [p('systemd.show_status', 'false')];
-/** Seeds `kernelParamsDebug`. */
+/** Kata's `kernelParamsDebug`. */
 export const KERNEL_PARAMS_DEBUG: readonly Param[] = [p('debug')];
-/** Seeds `kernelParamsSystemdDebug`. */
+/** Kata's `kernelParamsSystemdDebug`. */
 export const KERNEL_PARAMS_SYSTEMD_DEBUG: readonly Param[] = [
   p('systemd.show_status', 'true'),
   p('systemd.log_level', 'debug'),
 ];
 
-/** Seeds `commonNvdimmKernelRootParams` (image on nvdimm with DAX). */
+/** Kata's `commonNvdimmKernelRootParams` (image on nvdimm with DAX). */
 export const NVDIMM_ROOT_PARAMS: readonly Param[] = [
   p('root', '/dev/pmem0p1'),
   p('rootflags', 'dax,data=ordered,errors=remount-ro ro'),
   p('rootfstype', 'ext4'),
 ];
-/** Seeds `commonNvdimmNoDAXKernelRootParams`. */
+/** Kata's `commonNvdimmNoDAXKernelRootParams`. */
 export const NVDIMM_NO_DAX_ROOT_PARAMS: readonly Param[] = [
   p('root', '/dev/pmem0p1'),
   p('rootflags', 'data=ordered,errors=remount-ro ro'),
   p('rootfstype', 'ext4'),
 ];
-/** Seeds `commonVirtioblkKernelRootParams` (image on virtio-blk: `disableImageNvdimm`, or s390x). */
+/** Kata's `commonVirtioblkKernelRootParams` (image on virtio-blk: `disableImageNvdimm`, or s390x). */
 export const VIRTIOBLK_ROOT_PARAMS: readonly Param[] = [
   p('root', '/dev/vda1'),
   p('rootflags', 'data=ordered,errors=remount-ro ro'),
   p('rootfstype', 'ext4'),
 ];
 
-/** Seeds `defaultKernelParameters` (qemu.go). */
+/** Kata's `defaultKernelParameters` (qemu.go). */
 export const DEFAULT_KERNEL_PARAMS: readonly Param[] = [p('panic', '1')];
 
 /** qemu.go's `vsockKernelOption`: tells the Kata agent whether to listen on vsock. */
@@ -88,7 +88,7 @@ const NVDIMM: Readonly<Record<Arch, { readonly nvdimm: boolean; readonly dax: bo
 };
 
 /**
- * Convert params to strings (seeds `SerializeParams`): empty key and value → skipped; empty key →
+ * Convert params to strings (Kata's hypervisor.go `SerializeParams`): empty key and value → skipped; empty key →
  * the value alone; empty value → the key alone; empty `delim` → key and value as two entries;
  * otherwise `key<delim>value`. Values are kept verbatim (commas, `=`, spaces, quotes).
  *
@@ -108,7 +108,7 @@ export function serializeParams(params: readonly Param[], delim: string): string
 }
 
 /**
- * Convert strings to params (seeds `DeserializeParams`): empty strings skipped; split at the FIRST
+ * Convert strings to params (Kata's hypervisor.go `DeserializeParams`): empty strings skipped; split at the FIRST
  * `=` (`a=b=c` → key `a`, value `b=c`); no `=` → empty value.
  *
  * @example

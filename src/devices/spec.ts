@@ -6,6 +6,10 @@
 // src/config), and a JSON Schema (`z.toJSONSchema`) the service's API reuses. Cross-field rules
 // are `superRefine`s here, next to the fields they relate.
 //
+// Messages: every schema carries the phrase that completes ``Expected `path` to be …, got `x` ``
+// (`an absolute path`); src/config/zod-issues.ts renders issues with it. A phrase starting with
+// `to ` replaces the whole `to be …` (``Expected `devices[0].fds` to hold one fd per queue (2)``).
+//
 // A leaf below src/config: it imports only zod and ./rules.
 import { z } from 'zod';
 import {
@@ -21,9 +25,21 @@ import {
   SYSFS_DEV_RE,
 } from './rules.js';
 
+/** One of `values`, with a message listing them. */
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `one of ${values.map((v) => `\`${v}\``).join(', ')}` });
+}
+
+/** An integer in `min..=max` (or `≥ min`). */
+function int(min: number, max?: number) {
+  const what = max === undefined ? `an integer ≥ ${min}` : `an integer between ${min} and ${max}`;
+  const n = z.number({ error: what }).int().min(min);
+  return max === undefined ? n : n.max(max);
+}
+
 /** An absolute host path without NUL bytes. */
 const absPath = z
-  .string()
+  .string({ error: 'an absolute path' })
   .refine((s) => s.startsWith('/') && !s.includes('\0'), { message: 'an absolute path' });
 
 /** A Unix socket path: absolute and at most 107 bytes. */
@@ -32,11 +48,29 @@ const socketPath = absPath.refine((s) => Buffer.byteLength(s) <= MAX_SOCKET_PATH
 });
 
 /** A device id ({@link DEVICE_ID_RE}). */
-export const deviceIdSchema = z.string().regex(DEVICE_ID_RE, { message: DEVICE_ID_RULE });
+export const deviceIdSchema = z.string({ error: DEVICE_ID_RULE }).regex(DEVICE_ID_RE);
 
-const mac = z.string().regex(MAC_RE, { message: 'a MAC address like `02:00:00:00:00:01`' });
-const fd = z.number().int().min(0).max(65535);
-const fdList = z.array(fd).min(1);
+const mac = z.string({ error: 'a MAC address like `02:00:00:00:00:01`' }).regex(MAC_RE);
+const bool = z.boolean({ error: 'a boolean' });
+const fd = int(0, 65535);
+const fdList = z.array(fd, { error: 'a non-empty array of file descriptor numbers' }).min(1);
+
+/** Require exactly one of two fields, reporting at the first (what Kata's device checks do). */
+function exactlyOne(ctx: z.RefinementCtx, v: Record<string, unknown>, a: string, b: string): void {
+  if (v[a] === undefined && v[b] === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [a],
+      message: `to be set, or \`${b}\` instead (exactly one of the two)`,
+    });
+  } else if (v[a] !== undefined && v[b] !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [a],
+      message: `to be absent when \`${b}\` is set (exactly one of the two)`,
+    });
+  }
+}
 
 /** Block drivers (Kata's `block_device_driver` values). */
 export const BLOCK_DRIVERS = [
@@ -48,12 +82,15 @@ export const BLOCK_DRIVERS = [
 ] as const;
 
 /** Host cache options of a disk (QEMU's blockdev `cache` object; Kata's `block_device_cache_*`). */
-export const blockCacheSchema = z.strictObject({
-  /** O_DIRECT on the host file (`cache.direct`). */
-  direct: z.boolean().optional(),
-  /** Ignore guest flushes (`cache.no-flush`). */
-  noFlush: z.boolean().optional(),
-});
+export const blockCacheSchema = z.strictObject(
+  {
+    /** O_DIRECT on the host file (`cache.direct`). */
+    direct: bool.optional(),
+    /** Ignore guest flushes (`cache.no-flush`). */
+    noFlush: bool.optional(),
+  },
+  { error: 'an object `{ direct?, noFlush? }`' },
+);
 
 /** A file or host block device attached as a disk (virtio-blk, scsi-hd, virtio-blk-ccw, nvdimm). */
 export const blockSpecSchema = z.strictObject({
@@ -62,18 +99,18 @@ export const blockSpecSchema = z.strictObject({
   /** Host path of the image or block device. */
   file: absPath,
   /** Image format; default `raw`. */
-  format: z.enum(['raw', 'qcow2']).optional(),
+  format: oneOf(['raw', 'qcow2']).optional(),
   /** Driver; default the hypervisor's `blockDeviceDriver`. */
-  driver: z.enum(BLOCK_DRIVERS).optional(),
-  readOnly: z.boolean().optional(),
+  driver: oneOf(BLOCK_DRIVERS).optional(),
+  readOnly: bool.optional(),
   /** `share-rw=on`: other writers may hold the image (hot plug defaults it on, as Kata does). */
-  shareRW: z.boolean().optional(),
+  shareRW: bool.optional(),
   /** AIO backend; default `threads`. */
-  aio: z.enum(['threads', 'native', 'io_uring']).optional(),
+  aio: oneOf(['threads', 'native', 'io_uring']).optional(),
   /** Cache options; default the hypervisor's `blockDeviceCache*` when `blockDeviceCacheSet`. */
   cache: blockCacheSchema.optional(),
   /** nvdimm only: `pmem=on` on the memory backend. */
-  pmem: z.boolean().optional(),
+  pmem: bool.optional(),
 });
 
 /** A virtio-net NIC on a tap: `ifname` (QEMU opens it) or pre-opened `fds` (one per queue). */
@@ -83,36 +120,38 @@ export const netSpecSchema = z
     id: deviceIdSchema,
     /** Host tap interface name (≤ 15 bytes). */
     ifname: z
-      .string()
-      .regex(IFNAME_RE, { message: 'an interface name of 1-15 characters [A-Za-z0-9_.-]' })
+      .string({ error: 'an interface name of 1-15 characters [A-Za-z0-9_.-]' })
+      .regex(IFNAME_RE)
       .optional(),
     /** Open tap fds in the controller process, one per queue (QEMU gets duplicates). */
     fds: fdList.optional(),
     /** Guest MAC; default a stable locally administered one. */
     mac: mac.optional(),
     /** Queue pairs (multiqueue); default the number of fds, else 1. */
-    queues: z.number().int().min(1).max(256).optional(),
+    queues: int(1, 256).optional(),
     /** vhost-net data path; default `!disableVhostNet`. */
-    vhost: z.boolean().optional(),
+    vhost: bool.optional(),
     /** Open /dev/vhost-net fds, one per tap fd. */
     vhostFds: fdList.optional(),
   })
   .superRefine((v, ctx) => {
-    if ((v.ifname === undefined) === (v.fds === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['ifname'], message: 'exactly one of `ifname` and `fds`' });
-    }
+    exactlyOne(ctx, v, 'ifname', 'fds');
     if (v.fds && v.queues !== undefined && v.fds.length !== v.queues) {
-      ctx.addIssue({ code: 'custom', path: ['fds'], message: `one fd per queue (${v.queues})` });
+      ctx.addIssue({ code: 'custom', path: ['fds'], message: `to hold one fd per queue (${v.queues})` });
     }
     if (v.vhostFds && v.fds && v.vhostFds.length !== v.fds.length) {
-      ctx.addIssue({ code: 'custom', path: ['vhostFds'], message: `one fd per tap fd (${v.fds.length})` });
+      const message = `to hold one fd per tap fd (${v.fds.length})`;
+      ctx.addIssue({ code: 'custom', path: ['vhostFds'], message });
     }
     if (v.vhostFds && v.vhost === false) {
-      ctx.addIssue({ code: 'custom', path: ['vhostFds'], message: 'absent when `vhost` is false' });
+      ctx.addIssue({ code: 'custom', path: ['vhostFds'], message: 'to be absent when `vhost` is false' });
     }
   });
 
-const tag = z.string().min(1);
+const tag = z.string({ error: 'a non-empty tag' }).min(1);
+
+/** virtiofsd cache modes of Debian's C virtiofsd, the one vmactor launches. */
+export const VIRTIOFSD_CACHE_MODES = ['none', 'auto', 'always'] as const;
 
 /** A virtio-fs share served by a virtiofsd vmactor launches. */
 export const virtioFsSpecSchema = z.strictObject({
@@ -126,12 +165,12 @@ export const virtioFsSpecSchema = z.strictObject({
   /** Host directory to share. */
   sharedDir: absPath,
   /** virtiofsd cache mode; default the hypervisor's `virtioFSCache`. */
-  cache: z.enum(['none', 'auto', 'always']).optional(),
+  cache: oneOf(VIRTIOFSD_CACHE_MODES).optional(),
   /** DAX window, MiB; default the hypervisor's `virtioFSCacheSize`. */
-  cacheSize: z.number().int().min(0).optional(),
+  cacheSize: int(0).optional(),
   /** Extra virtiofsd arguments; default the hypervisor's `virtioFSExtraArgs`. */
-  extraArgs: z.array(z.string()).optional(),
-  queueSize: z.number().int().min(1).max(1024).optional(),
+  extraArgs: z.array(z.string({ error: 'a string' }), { error: 'an array of strings' }).optional(),
+  queueSize: int(1, 1024).optional(),
 });
 
 /** A virtio-9p share. */
@@ -142,10 +181,10 @@ export const ninePSpecSchema = z.strictObject({
   tag,
   /** Host directory to share. */
   path: absPath,
-  securityModel: z.enum(['none', 'passthrough', 'mapped', 'mapped-xattr', 'mapped-file']).optional(),
-  readOnly: z.boolean().optional(),
+  securityModel: oneOf(['none', 'passthrough', 'mapped', 'mapped-xattr', 'mapped-file']).optional(),
+  readOnly: bool.optional(),
   /** msize; default the hypervisor's `msize9p`. */
-  msize: z.number().int().min(4096).optional(),
+  msize: int(4096).optional(),
 });
 
 /** A shared file system: virtio-fs or virtio-9p (discriminated on `type`). */
@@ -155,7 +194,7 @@ export const fsSpecSchema = z.discriminatedUnion('type', [virtioFsSpecSchema, ni
 export const vhostUserSpecSchema = z
   .strictObject({
     kind: z.literal('vhost-user'),
-    type: z.enum(['blk', 'scsi', 'net', 'fs']),
+    type: oneOf(['blk', 'scsi', 'net', 'fs']),
     id: deviceIdSchema,
     /** The backend's socket (≤ 107 bytes). */
     socketPath,
@@ -164,18 +203,18 @@ export const vhostUserSpecSchema = z
     /** fs only: mount tag. */
     tag: tag.optional(),
     /** fs only: DAX window, MiB (QEMU 7.2 has none: must be 0). */
-    cacheSize: z.number().int().min(0).optional(),
+    cacheSize: int(0).optional(),
   })
   .superRefine((v, ctx) => {
     if (v.mac !== undefined && v.type !== 'net') {
-      ctx.addIssue({ code: 'custom', path: ['mac'], message: 'only on vhost-user `net` devices' });
+      ctx.addIssue({ code: 'custom', path: ['mac'], message: 'to be absent unless `type` is `net`' });
     }
     if (v.type === 'fs' && v.tag === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['tag'], message: 'set for vhost-user `fs`' });
+      ctx.addIssue({ code: 'custom', path: ['tag'], message: 'to be set for vhost-user `fs`' });
     }
     for (const key of ['tag', 'cacheSize'] as const) {
       if (v[key] !== undefined && v.type !== 'fs') {
-        ctx.addIssue({ code: 'custom', path: [key], message: 'only on vhost-user `fs` devices' });
+        ctx.addIssue({ code: 'custom', path: [key], message: 'to be absent unless `type` is `fs`' });
       }
     }
   });
@@ -186,20 +225,18 @@ export const vfioSpecSchema = z
     kind: z.literal('vfio'),
     id: deviceIdSchema,
     /** Host PCI address `0000:01:00.0`. */
-    bdf: z.string().regex(BDF_RE, { message: 'a PCI address like `0000:01:00.0`' }).optional(),
+    bdf: z.string({ error: 'a PCI address like `0000:01:00.0`' }).regex(BDF_RE).optional(),
     /** Host sysfs path, e.g. `/sys/bus/mdev/devices/<uuid>`. */
-    sysfsDev: z.string().regex(SYSFS_DEV_RE, { message: 'a path under /sys/ without commas' }).optional(),
+    sysfsDev: z.string({ error: 'a path under /sys/ without commas' }).regex(SYSFS_DEV_RE).optional(),
     /** Mediated device (`sysfsdev=`); default: `sysfsDev` is given. */
-    mediated: z.boolean().optional(),
+    mediated: bool.optional(),
     /** The device is PCIe: on q35 it goes on a PCIe root port (Kata's warning otherwise). */
-    pcie: z.boolean().optional(),
+    pcie: bool.optional(),
   })
   .superRefine((v, ctx) => {
-    if ((v.bdf === undefined) === (v.sysfsDev === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['bdf'], message: 'exactly one of `bdf` and `sysfsDev`' });
-    }
+    exactlyOne(ctx, v, 'bdf', 'sysfsDev');
     if (v.mediated === true && v.sysfsDev === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['sysfsDev'], message: 'set for a mediated device' });
+      ctx.addIssue({ code: 'custom', path: ['sysfsDev'], message: 'to be set for a mediated device' });
     }
   });
 
@@ -208,7 +245,7 @@ export const vsockSpecSchema = z.strictObject({
   kind: z.literal('vsock'),
   id: deviceIdSchema,
   /** Guest CID, 3 ..= 0xfffffffe; default: allocated, unique on this host. */
-  contextId: z.number().int().min(MIN_GUEST_CID).max(MAX_GUEST_CID).optional(),
+  contextId: int(MIN_GUEST_CID, MAX_GUEST_CID).optional(),
   /** An open /dev/vhost-vsock fd in the controller process. */
   vhostFd: fd.optional(),
 });
@@ -225,8 +262,8 @@ export const rngSpecSchema = z.strictObject({
 export const balloonSpecSchema = z.strictObject({
   kind: z.literal('balloon'),
   id: deviceIdSchema,
-  deflateOnOOM: z.boolean().optional(),
-  freePageReporting: z.boolean().optional(),
+  deflateOnOOM: bool.optional(),
+  freePageReporting: bool.optional(),
 });
 
 /** The pvpanic device: guest panics reach QMP as `GUEST_PANICKED`. */
@@ -236,17 +273,21 @@ export const pvpanicSpecSchema = z.strictObject({
 });
 
 /** Every device a user can give, cold (config) or hot (`sb.hotplug`), discriminated on `kind`. */
-export const deviceSpecSchema = z.discriminatedUnion('kind', [
-  blockSpecSchema,
-  netSpecSchema,
-  fsSpecSchema,
-  vhostUserSpecSchema,
-  vfioSpecSchema,
-  vsockSpecSchema,
-  rngSpecSchema,
-  balloonSpecSchema,
-  pvpanicSpecSchema,
-]);
+export const deviceSpecSchema = z.discriminatedUnion(
+  'kind',
+  [
+    blockSpecSchema,
+    netSpecSchema,
+    fsSpecSchema,
+    vhostUserSpecSchema,
+    vfioSpecSchema,
+    vsockSpecSchema,
+    rngSpecSchema,
+    balloonSpecSchema,
+    pvpanicSpecSchema,
+  ],
+  { error: 'a device object with a `kind`' },
+);
 
 /** A disk. */
 export type BlockSpec = z.infer<typeof blockSpecSchema>;
@@ -272,6 +313,8 @@ export type BalloonSpec = z.infer<typeof balloonSpecSchema>;
 export type PvpanicSpec = z.infer<typeof pvpanicSpecSchema>;
 /** Any device a user gives (cold- or hot-plugged). */
 export type DeviceSpec = z.infer<typeof deviceSpecSchema>;
+/** What a caller may pass for a device (zod's input type; the same as {@link DeviceSpec} today). */
+export type DeviceSpecInput = z.input<typeof deviceSpecSchema>;
 /** The `kind` discriminant of {@link DeviceSpec}. */
 export type DeviceKind = DeviceSpec['kind'];
 /** Block driver names. */

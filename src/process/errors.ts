@@ -1,4 +1,4 @@
-// Typed errors of the process layer: run dirs, spawning, early exits, virtiofsd.
+// Typed errors of the process layer: run dirs, spawning, early exits, virtiofsd, netns, fds, vsock CIDs.
 import { VmactorError } from '../errors/vmactor-error.js';
 
 /** A derived path would leave the sandbox run dir, or a socket path is too long. */
@@ -68,5 +68,47 @@ export class VirtiofsdExitedEarlyError extends VmactorError {
     this.exitCode = exitCode;
     this.signal = signal;
     this.stderr = stderr;
+  }
+}
+
+/** The `netns` option is not a network namespace file (missing, an ordinary file, another namespace type). */
+export class NetnsError extends VmactorError {
+  override readonly name = 'NetnsError' as const;
+  readonly code = 'ERR_NETNS' as const;
+  /** The path given as `netns`. */
+  readonly path: string;
+  constructor(message: string, path: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.path = path;
+  }
+}
+
+/** A planned fd (tap queue, vhost-net, vhost-vsock) is not open in this process, or clashes with QMP's fd 3. */
+export class LaunchFdError extends VmactorError {
+  override readonly name = 'LaunchFdError' as const;
+  readonly code = 'ERR_LAUNCH_FD' as const;
+  /** The fd number as QEMU would see it. */
+  readonly fd: number;
+  /** The controller's fd that was to be passed. */
+  readonly hostFd: number;
+  constructor(message: string, fd: number, hostFd: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.fd = fd;
+    this.hostFd = hostFd;
+  }
+}
+
+/** A vsock guest CID is taken by another sandbox on this host (or none is free). */
+export class VsockCidInUseError extends VmactorError {
+  override readonly name = 'VsockCidInUseError' as const;
+  readonly code = 'ERR_VSOCK_CID_IN_USE' as const;
+  /** The CID asked for. */
+  readonly contextId: number;
+  /** The sandbox holding it, when known. */
+  readonly owner: string | undefined;
+  constructor(message: string, contextId: number, owner: string | undefined) {
+    super(message);
+    this.contextId = contextId;
+    this.owner = owner;
   }
 }

@@ -4,14 +4,16 @@ export type { ExitInfo, ExitWatch } from './exit.js';
 export { watchExit } from './exit.js';
 export type { FileFollower } from './follow-file.js';
 export { followFile } from './follow-file.js';
-export type { QemuProcess, SpawnQemuOptions } from './qemu-process.js';
-export { spawnQemu } from './qemu-process.js';
+export { checkNetns, inNetns } from './netns.js';
+export type { OutputTee } from './output-tee.js';
+export { OUTPUT_TAIL_BYTES, teeOutput } from './output-tee.js';
+export type { PassedFd, QemuProcess, SpawnQemuOptions } from './qemu-process.js';
+export { QMP_FD, spawnQemu, stdioFor } from './qemu-process.js';
 export {
   assertSocketPath,
   assertUnder,
   createRunDir,
   defaultRunBase,
-  MAX_SOCKET_PATH_BYTES,
   removeRunDir,
   runDirFor,
 } from './run-dir.js';
@@ -19,3 +21,5 @@ export type { StopOutcome, StopPolicy, Stoppable, StopRung } from './stop-ladder
 export { DEFAULT_STOP_POLICY, exitWithin, stopProcess } from './stop-ladder.js';
 export type { LaunchVirtiofsdOptions, VirtiofsdProcess } from './virtiofsd-process.js';
 export { launchVirtiofsd, withListenFd } from './virtiofsd-process.js';
+export type { VsockCidLease } from './vsock-cid.js';
+export { VSOCK_DIR, vsockCidLease } from './vsock-cid.js';

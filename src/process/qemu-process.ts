@@ -1,19 +1,46 @@
-// Spawning QEMU: QMP over fd 3 (a socketpair), own session, stdio to a log file in the run dir.
-import { type ChildProcess, spawn } from 'node:child_process';
+// Spawning QEMU: QMP over fd 3 (a socketpair), planned fds at their numbers, own session, output teed through the controller.
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
+import { fstatSync } from 'node:fs';
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { Observable } from 'rxjs';
-import { SpawnError } from './errors.js';
+import { LaunchFdError, SpawnError } from './errors.js';
 import { type ExitInfo, watchExit } from './exit.js';
+import { inNetns } from './netns.js';
+import { type OutputTee, teeOutput } from './output-tee.js';
+
+/** QMP's socketpair is QEMU's fd 3. */
+export const QMP_FD = 3;
+
+/** An fd QEMU gets at a given number: `fd` as QEMU sees it, `hostFd` the controller's open fd. */
+export interface PassedFd {
+  /** The number in QEMU (`fds=4:5`, `vhostfd=6`); at least 4 (0-2 stdio, 3 QMP). */
+  readonly fd: number;
+  /** The controller's open fd passed there. */
+  readonly hostFd: number;
+  /** For messages: what uses it. */
+  readonly deviceId?: string;
+}
 
 /** Options of {@link spawnQemu}. */
 export interface SpawnQemuOptions {
   /** Full argv, `argv[0]` the QEMU binary; must contain `-chardev socket,id=…,fd=3` for QMP. */
   readonly argv: readonly string[];
-  /** QEMU's stdout and stderr go here (appended, mode 0600). */
+  /** The file QEMU's output is teed into (for `readLog` and later readers). */
   readonly logFile: string;
-  /** `logFile` already opened (e.g. in parallel with other start work); closed after the spawn. */
-  readonly log?: FileHandle;
+  /**
+   * `logFile` opened for appending (before anything else, by the caller); closed when QEMU's
+   * output ends. `null`: no file, memory only. Omitted: opened here (mode 0600).
+   */
+  readonly log?: FileHandle | null;
+  /** Extra fds (tap queues, vhost-net, vhost-vsock) at their numbers in QEMU. */
+  readonly fds?: readonly PassedFd[];
+  /** Start QEMU inside this network namespace file (`nsenter --net=… --`, same pid). */
+  readonly netns?: string;
+  /** Every line QEMU prints (stdout and stderr), as it arrives. */
+  readonly onLine?: (line: string) => void;
+  /** The first failed write to the log file (its filesystem is full, …). */
+  readonly onLogError?: (err: unknown) => void;
   /** Environment (default: the current one). */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -31,43 +58,113 @@ export interface QemuProcess {
   exitInfo(): ExitInfo | undefined;
   /** Sends a signal to QEMU's PID (never a group); false when it is gone. */
   kill(signal: NodeJS.Signals): boolean;
-  /** What QEMU printed so far. */
+  /** What QEMU printed so far: the log file while it is complete, else the in-memory tail. */
   readLog(): Promise<string>;
+  /** The last 64 KiB QEMU printed, from memory (whatever happened to the log file). */
+  outputTail(): string;
+  /** Resolves once QEMU's stdout and stderr reached EOF (after its exit) and the log is closed. */
+  readonly outputDone: Promise<void>;
   readonly logFile: string;
+}
+
+/** The stdio array: 0 ignored, 1-2 pipes to us, 3 QMP's socketpair, then each planned fd at its number. */
+export function stdioFor(fds: readonly PassedFd[]): StdioOptions {
+  const stdio: (number | 'ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe', 'pipe'];
+  for (const f of fds) {
+    if (!Number.isInteger(f.fd) || f.fd <= QMP_FD) {
+      throw new LaunchFdError(
+        `Expected a passed fd number above ${QMP_FD} (QMP's), got \`${f.fd}\`${f.deviceId ? ` for \`${f.deviceId}\`` : ''}`,
+        f.fd,
+        f.hostFd,
+      );
+    }
+    if (stdio[f.fd] !== undefined && stdio[f.fd] !== 'ignore') {
+      throw new LaunchFdError(`Expected fd \`${f.fd}\` to be passed once, got it twice`, f.fd, f.hostFd);
+    }
+    try {
+      fstatSync(f.hostFd);
+    } catch (cause) {
+      throw new LaunchFdError(
+        `Expected fd \`${f.hostFd}\`${f.deviceId ? ` of \`${f.deviceId}\`` : ''} to be open in this process, got ${(cause as NodeJS.ErrnoException).code ?? 'an error'}`,
+        f.fd,
+        f.hostFd,
+        { cause },
+      );
+    }
+    for (let i = stdio.length; i < f.fd; i++) stdio[i] = 'ignore';
+    stdio[f.fd] = f.hostFd;
+  }
+  return stdio;
 }
 
 /**
  * Spawns QEMU detached (its own session, so it survives a crash of this Node process and a
- * Ctrl-C to our process group), with fd 3 a socketpair for QMP and stdout/stderr to `logFile`.
- * `child_process.spawn` rather than execa: we need the raw socketpair end as a `net.Socket`,
- * file descriptors as stdio, and nothing extra on the start path (execa's promise, buffering
- * and stream plumbing are all unused here).
+ * Ctrl-C to our process group), with fd 3 a socketpair for QMP, each planned fd at its number,
+ * and stdout/stderr as pipes read by the controller: teed to `logFile`, the last 64 KiB kept in
+ * memory, so a start failure still says what QEMU printed when the log's filesystem is full.
+ * QEMU ignores SIGPIPE (os-posix.c `os_setup_early_signal_handling`), so once this process is
+ * gone its writes fail with EPIPE and it runs on (what it prints after that is lost; QMP and the
+ * second monitor are how a restarted controller learns about it). `child_process.spawn` rather than execa: we need
+ * the raw socketpair end as a `net.Socket` and integer fds as stdio, and nothing else.
  *
  * @example
  * ```ts
- * const qemu = await spawnQemu({ argv, logFile: join(runDir, 'qemu.log') });
+ * const log = await open(join(runDir, 'qemu.log'), 'a', 0o600);
+ * const qemu = await spawnQemu({ argv, logFile: join(runDir, 'qemu.log'), log, fds: [{ fd: 4, hostFd: tap }] });
  * const qmp = await QmpClient.connect(qemu.qmpSocket);
  * ```
  */
 export async function spawnQemu(opts: SpawnQemuOptions): Promise<QemuProcess> {
-  const [binary, ...args] = opts.argv;
-  if (binary === undefined) throw new SpawnError('(empty argv)');
-  const log = opts.log ?? (await open(opts.logFile, 'a', 0o600));
+  if (opts.argv[0] === undefined) throw new SpawnError('(empty argv)');
+  const [binary, ...args] = inNetns(opts.argv, opts.netns) as [string, ...string[]];
+  let stdio: StdioOptions;
+  try {
+    stdio = stdioFor(opts.fds ?? []);
+  } catch (err) {
+    await opts.log?.close().catch(() => {});
+    throw err;
+  }
+  const log = opts.log === undefined ? await open(opts.logFile, 'a', 0o600) : (opts.log ?? undefined);
   let child: ChildProcess;
   try {
     child = spawn(binary, args, {
-      stdio: ['ignore', log.fd, log.fd, 'pipe'],
+      stdio,
       detached: true,
       shell: false,
       env: opts.env ?? process.env,
     });
-  } finally {
-    void log.close();
+  } catch (err) {
+    await log?.close().catch(() => {});
+    throw err;
   }
-  return adoptChild(child, binary, opts.logFile);
+  const tee = teeOutput([child.stdout, child.stderr], {
+    log,
+    ...(opts.onLine ? { onLine: opts.onLine } : {}),
+    ...(opts.onLogError ? { onLogError: opts.onLogError } : {}),
+  });
+  return adoptChild(child, binary, opts.logFile, tee);
 }
 
-async function adoptChild(child: ChildProcess, binary: string, logFile: string): Promise<QemuProcess> {
+/** How long an exited QEMU's output may take to reach EOF (a grandchild could hold the pipes). */
+const OUTPUT_DRAIN_MS = 1_000;
+
+/** Resolves when the tee is done or after `ms`, whichever comes first. */
+function drained(tee: OutputTee, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    tee.done,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function adoptChild(
+  child: ChildProcess,
+  binary: string,
+  logFile: string,
+  tee: OutputTee,
+): Promise<QemuProcess> {
   const pid = child.pid;
   if (pid === undefined) {
     const cause = await new Promise<unknown>((resolve) => child.once('error', resolve));
@@ -84,7 +181,14 @@ async function adoptChild(child: ChildProcess, binary: string, logFile: string):
     exited: watch.exited,
     exitInfo: watch.current,
     kill: (signal) => (watch.current() === undefined ? child.kill(signal) : false),
-    readLog: () => readFile(logFile, 'utf8').catch(() => ''),
+    readLog: async () => {
+      // After the exit, what QEMU printed last may still be in the pipe: drained first (bounded).
+      if (watch.current()) await drained(tee, OUTPUT_DRAIN_MS);
+      if (!tee.logComplete()) return tee.tail();
+      return readFile(logFile, 'utf8').catch(() => tee.tail());
+    },
+    outputTail: () => tee.tail(),
+    outputDone: tee.done,
     logFile,
   };
 }

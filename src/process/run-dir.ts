@@ -2,12 +2,8 @@
 import { lstat, mkdir, readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { fitsSocketPath, isSandboxId, MAX_SOCKET_PATH_BYTES, SANDBOX_ID_RE } from '../devices/rules.js';
 import { RunDirError, RunDirPathError } from './errors.js';
-
-/** Longest Unix socket path `sun_path` holds (108 bytes with the NUL). */
-export const MAX_SOCKET_PATH_BYTES = 107;
-
-const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /**
  * Base directory of sandbox run dirs: `$VMACTOR_RUN_DIR`, else `/run/vmactor` as root, else
@@ -35,10 +31,9 @@ export function assertUnder(dir: string, path: string): string {
 
 /** Throws {@link RunDirPathError} when a Unix socket path is longer than 107 bytes. */
 export function assertSocketPath(path: string): string {
-  const n = Buffer.byteLength(path);
-  if (n > MAX_SOCKET_PATH_BYTES) {
+  if (!fitsSocketPath(path)) {
     throw new RunDirPathError(
-      `Expected a Unix socket path of at most ${MAX_SOCKET_PATH_BYTES} bytes, got ${n} bytes: \`${path}\``,
+      `Expected a Unix socket path of at most ${MAX_SOCKET_PATH_BYTES} bytes, got ${Buffer.byteLength(path)} bytes: \`${path}\``,
       path,
     );
   }
@@ -47,9 +42,9 @@ export function assertSocketPath(path: string): string {
 
 /** The run dir of a sandbox under `base` (checked: a valid id, and the result stays under `base`). */
 export function runDirFor(base: string, sandboxId: string): string {
-  if (!SANDBOX_ID.test(sandboxId)) {
+  if (!isSandboxId(sandboxId)) {
     throw new RunDirPathError(
-      `Expected a sandbox id matching ${SANDBOX_ID}, got \`${sandboxId}\``,
+      `Expected a sandbox id matching ${SANDBOX_ID_RE} (no \`..\`), got \`${sandboxId}\``,
       sandboxId,
     );
   }

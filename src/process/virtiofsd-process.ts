@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:net';
 import type { Observable } from 'rxjs';
 import { SpawnError } from './errors.js';
 import { type ExitInfo, watchExit } from './exit.js';
+import { inNetns } from './netns.js';
 import { assertSocketPath } from './run-dir.js';
 
 /** Options of {@link launchVirtiofsd}. */
@@ -18,6 +19,8 @@ export interface LaunchVirtiofsdOptions {
   readonly socketPath: string;
   /** virtiofsd's stdout and stderr go here. */
   readonly logFile: string;
+  /** Start virtiofsd inside this network namespace file (`nsenter --net=… --`, same pid). */
+  readonly netns?: string;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -62,7 +65,7 @@ function serverFd(server: Server): number {
 
 /**
  * Creates the vhost-user listening socket at `socketPath` and launches virtiofsd on it, detached
- * (own session), stdio to `logFile`. Seeds: setupVirtiofsd — Kata passes a Go listener's fd.
+ * (own session), stdio to `logFile`. Kata's qemu.go `setupVirtiofsd` passes a Go listener's fd the same way.
  *
  * How: Node listens on `<path>.tmp`, renames it to `socketPath`, hands the fd to virtiofsd as its
  * stdin (libuv makes fds 0–2 blocking in the child, which virtiofsd's `accept` needs), then closes
@@ -77,8 +80,8 @@ function serverFd(server: Server): number {
  */
 export async function launchVirtiofsd(opts: LaunchVirtiofsdOptions): Promise<VirtiofsdProcess> {
   assertSocketPath(`${opts.socketPath}.tmp`);
-  const [binary, ...args] = withListenFd(opts.argv);
-  if (binary === undefined) throw new SpawnError('(empty argv)');
+  if (opts.argv[0] === undefined) throw new SpawnError('(empty argv)');
+  const [binary, ...args] = inNetns(withListenFd(opts.argv), opts.netns) as [string, ...string[]];
   const tmp = `${opts.socketPath}.tmp`;
   const [server, log] = await Promise.all([listen(tmp), open(opts.logFile, 'a', 0o600)]);
   let child: ChildProcess;

@@ -1,4 +1,5 @@
 // Typed errors of the QEMU plan: bad arch/machine, bridge capacity, paths outside the run dir.
+import { MAX_SOCKET_PATH_BYTES } from '../devices/rules.js';
 import { VmactorError } from '../errors/vmactor-error.js';
 
 /** The requested arch or machine type is not in vmactor's arch tables. */
@@ -40,7 +41,7 @@ export class SocketPathTooLongError extends VmactorError {
     readonly bytes: number,
   ) {
     super(
-      `Expected the Unix socket path to be at most 107 bytes, got ${bytes} bytes: \`${path}\` (use a shorter run dir)`,
+      `Expected the Unix socket path to be at most ${MAX_SOCKET_PATH_BYTES} bytes, got ${bytes} bytes: \`${path}\` (use a shorter run dir)`,
     );
   }
 }

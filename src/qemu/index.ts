@@ -47,7 +47,6 @@ export { memoryBackendArg } from './objects.js';
 export type { PlanPaths } from './paths.js';
 export {
   checkSocketPath,
-  MAX_UNIX_SOCKET_PATH_BYTES,
   planPaths,
   RUN_DIR_FILES,
   underRunDir,
@@ -55,7 +54,7 @@ export {
 export type { PlannedDevice, PlannedFd, PlanOptions, PlanQemuOptions, QemuPlan } from './plan.js';
 export { MEMORY_BACKEND_ID, planQemu, planQemuSpec, QMP_PATH_CHARDEV, SHARED_FS_TAG } from './plan.js';
 export type { PlanConfigOptions } from './plan-config.js';
-export { planSpecFromConfig, stableUuid, toDeviceSpec } from './plan-config.js';
+export { planSpecFromConfig, stableUuid } from './plan-config.js';
 export type { BlockDeviceDriver, PlanSpec, TemplateRole } from './plan-spec.js';
 export { cpuTopology, smpArg } from './smp.js';
 export type { VirtiofsdOptions } from './virtiofsd.js';

@@ -1,10 +1,7 @@
 // Paths a sandbox derives under its run dir, each checked to stay there; socket length limits.
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { fitsSocketPath, MAX_SOCKET_PATH_BYTES } from '../devices/rules.js';
+import { fitsSocketPath } from '../devices/rules.js';
 import { PathEscapeError, SocketPathTooLongError } from './errors.js';
-
-/** Longest Unix socket path (src/devices/rules.ts `MAX_SOCKET_PATH_BYTES`, re-exported under its old name). */
-export const MAX_UNIX_SOCKET_PATH_BYTES = MAX_SOCKET_PATH_BYTES;
 
 /** Kata's file names in the sandbox dir. */
 export const RUN_DIR_FILES = {

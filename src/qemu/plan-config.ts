@@ -1,8 +1,7 @@
 // Maps a validated sandbox config (src/config) onto the plan's normalized PlanSpec; its devices become DeviceSpecs.
 import { createHash } from 'node:crypto';
 import { buildKernelParams } from '../config/kernel-params.js';
-import type { ColdPlugDevice, ValidatedConfig } from '../config/types.js';
-import type { DeviceSpec } from '../devices/spec.js';
+import type { ValidatedConfig } from '../config/types.js';
 import { PlanError } from './errors.js';
 import type { PlanSpec } from './plan-spec.js';
 
@@ -38,30 +37,6 @@ export function stableUuid(id: string): string {
 }
 
 /**
- * A config device as the `DeviceSpec` (src/devices/spec.ts) the plan lowers: the single boundary
- * between src/config's device types and the device model. A legacy cache mode string becomes the
- * `{ direct, noFlush }` object (`none` → O_DIRECT, `writeback` → not, `unsafe` → also no flush).
- */
-export function toDeviceSpec(d: ColdPlugDevice | DeviceSpec, where: string): DeviceSpec {
-  if (d.kind === 'block' && typeof d.cache === 'string') {
-    const { cache, ...rest } = d;
-    switch (cache) {
-      case 'none':
-        return { ...rest, cache: { direct: true } } as DeviceSpec;
-      case 'writeback':
-        return { ...rest, cache: { direct: false } } as DeviceSpec;
-      case 'unsafe':
-        return { ...rest, cache: { direct: false, noFlush: true } } as DeviceSpec;
-      default:
-        throw new PlanError(
-          `Expected \`${where}.cache\` to be none, writeback or unsafe (cache.direct/cache.no-flush), got \`${cache}\``,
-        );
-    }
-  }
-  return d as DeviceSpec;
-}
-
-/**
  * The plan's normalized input for a validated config.
  *
  * @example
@@ -69,9 +44,7 @@ export function toDeviceSpec(d: ColdPlugDevice | DeviceSpec, where: string): Dev
  */
 export function planSpecFromConfig(config: ValidatedConfig, opts: PlanConfigOptions = {}): PlanSpec {
   const hv = config.hypervisor;
-  const devices = config.devices.map((d, i) =>
-    toDeviceSpec(d as ColdPlugDevice | DeviceSpec, `devices[${i}]`),
-  );
+  const devices = config.devices;
   let virtioFs: PlanSpec['virtioFs'];
   const fileSizes: Record<string, number> = {};
   for (const [i, d] of devices.entries()) {

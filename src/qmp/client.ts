@@ -1,110 +1,33 @@
+// The QMP client: the one owner of a QEMU monitor socket. This file holds the public API and the
+// handshake (greeting, capabilities, schema); the stream core is client-stream.ts.
 import { createConnection, type Socket } from 'node:net';
-import type { Logger } from 'pino';
-import { Observable, Subject, type Subscription } from 'rxjs';
+import { Observable } from 'rxjs';
+import type { QmpConnectOptions, QmpExecuteOptions } from './client-options.js';
+import { QmpStream } from './client-stream.js';
+import { armTimer, checkTimeout, type OnReturn, parseGreeting, type QmpVersion } from './client-wire.js';
 import type { QmpArgs, QmpCommandName, QmpReturn } from './commands.js';
 import {
   QmpAbortError,
-  QmpCommandError,
   QmpDisconnectedError,
   QmpProtocolError,
+  QmpSchemaUnavailableError,
   QmpTimeoutError,
 } from './errors.js';
-import { QmpFramer, type QmpWireObject } from './framing.js';
-import { SocketWriter } from './socket-writer.js';
-import type { QmpCloseInfo, QmpEvent, QmpMessage } from './types.js';
+import type { QmpWireObject } from './framing.js';
+import type { QmpSchema } from './schema-check.js';
+import { SchemaGate } from './schema-gate.js';
+import { schemaFor } from './schema-registry.js';
+import type { QmpCloseInfo, QmpEvent } from './types.js';
+import { executeAndWaitFor, type QmpWaitForOptions } from './wait-for.js';
 
-/** Options of {@link QmpClient.connect}. */
-export interface QmpConnectOptions {
-  /** Deadline for the greeting and the `qmp_capabilities` negotiation (default 10 000 ms). */
-  greetingTimeoutMs?: number;
-  /** Receives warnings (unknown reply ids, stray messages) and debug lines. */
-  logger?: Logger;
-  /** Aborts the handshake; the socket is destroyed. */
-  signal?: AbortSignal;
-  /** Deadline applied to commands that do not give their own `timeoutMs` (default: none). */
-  defaultTimeoutMs?: number;
-  /**
-   * Called with every command before it is written; throwing rejects the command without
-   * sending it. Tests install the `query-qmp-schema` checker here (see `schema-check.ts`).
-   */
-  commandValidator?: (command: string, args: Record<string, unknown> | undefined) => void;
-}
-
-/** Options of one command. */
-export interface QmpExecuteOptions {
-  /** Deadline for the reply; on expiry the command rejects with `QmpTimeoutError` and its late reply is dropped. */
-  timeoutMs?: number;
-  /** Abandons the command (rejects with `QmpAbortError`); a late reply is dropped. */
-  signal?: AbortSignal;
-  /** File descriptors sent with the command's own bytes (SCM_RIGHTS), e.g. for `getfd` / `add-fd`. */
-  fds?: readonly number[];
-}
-
-type OnReturn = (value: unknown) => void;
-type OnError = (err: Error) => void;
-
-// One in-flight command. A class with fixed fields keeps the hot path monomorphic.
-class Pending {
-  timer: NodeJS.Timeout | undefined = undefined;
-  signal: AbortSignal | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
-  constructor(
-    readonly id: number,
-    readonly command: string,
-    readonly timeoutMs: number | undefined,
-    readonly onReturn: OnReturn,
-    readonly onError: OnError,
-  ) {}
-}
-
-type State = 'greeting' | 'negotiating' | 'handoff' | 'open' | 'closed';
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-// `{"execute":"<cmd>",` per command name, built once (bounded: typed names plus a few untyped).
-const heads = new Map<string, string>();
-function executeHead(cmd: string): string {
-  let h = heads.get(cmd);
-  if (h === undefined) {
-    h = `{"execute":${JSON.stringify(cmd)},`;
-    if (heads.size < 512) heads.set(cmd, h);
-  }
-  return h;
-}
-
-function toEvent(msg: QmpWireObject, name: string): QmpEvent {
-  const ts = msg.timestamp;
-  let ms = Number.NaN;
-  if (isRecord(ts) && typeof ts.seconds === 'number' && typeof ts.microseconds === 'number') {
-    // QEMU reports {seconds, microseconds} since the epoch ({-1, -1} if its clock failed).
-    ms = ts.seconds < 0 ? Number.NaN : ts.seconds * 1000 + Math.trunc(ts.microseconds / 1000);
-  }
-  return { event: name, data: isRecord(msg.data) ? msg.data : {}, timestamp: new Date(ms) };
-}
-
-function parseGreeting(
-  msg: QmpWireObject,
-): { version: QmpClient['version']; capabilities: string[] } | undefined {
-  const qmp = msg.QMP;
-  if (!isRecord(qmp) || !isRecord(qmp.version) || !Array.isArray(qmp.capabilities)) return undefined;
-  const { qemu, package: pkg } = qmp.version;
-  if (!isRecord(qemu) || typeof pkg !== 'string') return undefined;
-  const { major, minor, micro } = qemu;
-  if (typeof major !== 'number' || typeof minor !== 'number' || typeof micro !== 'number') return undefined;
-  const capabilities: string[] = [];
-  for (const c of qmp.capabilities) {
-    if (typeof c !== 'string') return undefined;
-    capabilities.push(c);
-  }
-  return { version: { qemu: { major, minor, micro }, package: pkg }, capabilities };
-}
+export type { QmpConnectOptions, QmpExecuteOptions } from './client-options.js';
 
 /**
  * The one owner of a QEMU QMP socket: validates the greeting, negotiates capabilities, then
  * correlates replies to commands by `id` (never by order), publishes events, passes file
- * descriptors (SCM_RIGHTS), and makes a disconnect terminal and visible.
+ * descriptors (SCM_RIGHTS), and makes a disconnect terminal and visible. Every command has a
+ * deadline (30 s unless given); with `schemaCheck` (or `VMACTOR_QMP_SCHEMA_CHECK=1`) every
+ * command is checked against QEMU's own `query-qmp-schema` before it is written.
  *
  * @example
  * ```ts
@@ -120,86 +43,25 @@ function parseGreeting(
  * await qmp.closed; // { reason: 'eof', expected: true }
  * ```
  */
-export class QmpClient {
+export class QmpClient extends QmpStream {
   /** QEMU's version from the greeting. */
-  get version(): { qemu: { major: number; minor: number; micro: number }; package: string } {
+  get version(): QmpVersion {
     return this.greetingVersion;
   }
   /** Capabilities QEMU offered in the greeting (e.g. `['oob']`; none is enabled). */
   get capabilities(): readonly string[] {
     return this.greetingCapabilities;
   }
-  /** Every message from QEMU after the greeting (replies and events), hot and shared. */
-  readonly messages$: Observable<QmpMessage>;
-  /**
-   * QMP events, hot. Completes when the stream ends by EOF or `close()` (see `closed` for whether
-   * it was expected); errors with `QmpDisconnectedError` on a socket or protocol error.
-   */
-  readonly events$: Observable<QmpEvent>;
-  /** Resolves (never rejects) once the connection has ended. */
-  readonly closed: Promise<QmpCloseInfo>;
 
-  private state: State = 'greeting';
-  private greetingVersion: QmpClient['version'] = { qemu: { major: 0, minor: 0, micro: 0 }, package: '' };
-  private greetingCapabilities: readonly string[] = [];
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
-  private readonly messagesSubject = new Subject<QmpMessage>();
-  private readonly eventsSubject = new Subject<QmpEvent>();
-  private readonly framer: QmpFramer;
-  private readonly writer: SocketWriter;
-  private readonly logger: Logger | undefined;
-  private readonly defaultTimeoutMs: number | undefined;
-  private readonly validator: QmpConnectOptions['commandValidator'];
-  private expectingDisconnect = false;
-  private closeInfo: QmpCloseInfo | undefined;
-  private resolveClosed!: (info: QmpCloseInfo) => void;
-  private held: QmpWireObject[] = [];
-  private handshake:
-    | {
-        resolve: (c: QmpClient) => void;
-        reject: (e: Error) => void;
-        timer: NodeJS.Timeout;
-        signal?: AbortSignal;
-        onAbort?: () => void;
-      }
-    | undefined;
-
-  private readonly expire = (p: Pending): void =>
-    this.fail(p, new QmpTimeoutError(p.command, p.timeoutMs ?? 0));
-  private readonly onData = (chunk: Buffer): void => this.framer.push(chunk);
-  private readonly onEnd = (): void => this.terminate('eof');
-  // The peer vanishing with our bytes unread (ECONNRESET/EPIPE) is an EOF, not a socket fault.
-  private readonly onSocketError = (err: Error): void => {
-    const code: unknown = Reflect.get(err, 'code');
-    this.terminate(code === 'ECONNRESET' || code === 'EPIPE' ? 'eof' : 'error', err);
-  };
-  private readonly onClose = (): void => this.terminate('eof');
-
-  private constructor(
-    private readonly socket: Socket,
-    opts: QmpConnectOptions,
-  ) {
-    this.logger = opts.logger;
-    this.defaultTimeoutMs = opts.defaultTimeoutMs;
-    this.validator = opts.commandValidator;
-    this.messages$ = this.messagesSubject.asObservable();
-    this.events$ = this.eventsSubject.asObservable();
-    this.closed = new Promise((resolve) => {
-      this.resolveClosed = resolve;
-    });
-    this.framer = new QmpFramer({
-      message: (m) => this.onMessage(m),
-      protocolError: (e) => this.onProtocolError(e),
-    });
-    this.writer = new SocketWriter(socket);
+  private constructor(socket: Socket, opts: QmpConnectOptions) {
+    super(socket, opts);
   }
 
   /**
    * Takes ownership of a connected QMP socket: waits for a valid greeting (events before it are
-   * ignored), negotiates `qmp_capabilities`, and resolves with the ready client. On failure
-   * (deadline, bad greeting, EOF, abort) the socket is destroyed and the promise rejects with a
-   * typed error.
+   * ignored), negotiates `qmp_capabilities`, reads the schema when the check is on, and
+   * resolves with the ready client. On failure (deadline, bad greeting, EOF, abort, no schema:
+   * `QmpSchemaUnavailableError`) the socket is destroyed and the promise rejects with a typed error.
    *
    * @example
    * ```ts
@@ -208,8 +70,15 @@ export class QmpClient {
    * ```
    */
   static connect(socket: Socket, opts: QmpConnectOptions = {}): Promise<QmpClient> {
+    const bad =
+      (opts.defaultTimeoutMs !== undefined && checkTimeout('defaultTimeoutMs', opts.defaultTimeoutMs)) ||
+      (opts.greetingTimeoutMs !== undefined && checkTimeout('greetingTimeoutMs', opts.greetingTimeoutMs));
+    if (bad) {
+      socket.destroy();
+      return Promise.reject(bad);
+    }
     const client = new QmpClient(socket, opts);
-    return client.begin(opts);
+    return client.begin(opts).then(() => client);
   }
 
   /**
@@ -234,6 +103,16 @@ export class QmpClient {
         resolve(s);
       });
     }).then((s) => QmpClient.connect(s, opts));
+  }
+
+  /** The schema every command is checked against, when the schema check is on. */
+  get schema(): QmpSchema | undefined {
+    return this.gate?.schema;
+  }
+
+  /** Why the connection ended, once it has (see `closed`). */
+  get closeReason(): QmpCloseInfo['reason'] | undefined {
+    return this.closeInfo?.reason;
   }
 
   /** Number of commands awaiting a reply. */
@@ -310,7 +189,7 @@ export class QmpClient {
   /**
    * Runs a command and waits for the event it causes, without a race: the event listener is
    * subscribed before the command is written, so an event that arrives before (or after) the
-   * reply is seen. `timeoutMs` is the deadline for both.
+   * reply is seen. `timeoutMs` is the deadline for both (`Infinity`: none, explicitly).
    *
    * @example
    * ```ts
@@ -322,64 +201,9 @@ export class QmpClient {
     cmd: K,
     args: QmpArgs<K> | undefined,
     match: (e: QmpEvent) => boolean,
-    opts: { timeoutMs: number; signal?: AbortSignal; fds?: readonly number[] },
+    opts: QmpWaitForOptions,
   ): Promise<{ result: QmpReturn<K>; event: QmpEvent }> {
-    return new Promise((resolve, reject) => {
-      let result: QmpReturn<K> | undefined;
-      let haveResult = false;
-      let event: QmpEvent | undefined;
-      let done = false;
-      let p: Pending | undefined;
-      let sub: Subscription | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const finish = (err?: Error): void => {
-        if (done) return;
-        done = true;
-        sub?.unsubscribe();
-        if (timer !== undefined) clearTimeout(timer);
-        if (p) this.drop(p);
-        if (err) reject(err);
-        else resolve({ result: result as QmpReturn<K>, event: event! });
-      };
-      sub = this.eventsSubject.subscribe({
-        next: (e) => {
-          if (event) return;
-          let hit: boolean;
-          try {
-            hit = match(e);
-          } catch (err) {
-            finish(err instanceof Error ? err : new Error(String(err)));
-            return;
-          }
-          if (!hit) return;
-          event = e;
-          if (haveResult) finish();
-        },
-        error: (err: unknown) =>
-          finish(
-            err instanceof Error ? err : new QmpDisconnectedError('error', { cause: err, command: cmd }),
-          ),
-        complete: () =>
-          finish(new QmpDisconnectedError(this.closeInfo?.reason ?? 'closed', { command: cmd })),
-      });
-      if (done) {
-        // The stream had already ended: the subscription completed synchronously.
-        sub.unsubscribe();
-        return;
-      }
-      timer = setTimeout(() => finish(new QmpTimeoutError(`${cmd} → event`, opts.timeoutMs)), opts.timeoutMs);
-      p = this.start(
-        cmd,
-        args as Record<string, unknown> | undefined,
-        { signal: opts.signal, fds: opts.fds },
-        (value) => {
-          result = value as QmpReturn<K>;
-          haveResult = true;
-          if (event) finish();
-        },
-        (err) => finish(err),
-      );
-    });
+    return executeAndWaitFor(this, cmd, args, match, opts);
   }
 
   /**
@@ -400,19 +224,20 @@ export class QmpClient {
     this.close();
   }
 
-  // --- internals -------------------------------------------------------------------------------
+  // --- the handshake ---------------------------------------------------------------------------
 
-  private begin(opts: QmpConnectOptions): Promise<QmpClient> {
+  private begin(opts: QmpConnectOptions): Promise<void> {
     const socket = this.socket;
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onClose);
     const timeoutMs = opts.greetingTimeoutMs ?? 10_000;
-    return new Promise<QmpClient>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.failHandshake(new QmpTimeoutError('greeting', timeoutMs)),
+    return new Promise<void>((resolve, reject) => {
+      const timer = armTimer(
         timeoutMs,
+        () => this.failHandshake(new QmpTimeoutError('greeting', timeoutMs)),
+        0,
       );
       this.handshake = { resolve, reject, timer };
       const signal = opts.signal;
@@ -430,38 +255,7 @@ export class QmpClient {
     });
   }
 
-  private endHandshake(): NonNullable<QmpClient['handshake']> | undefined {
-    const h = this.handshake;
-    if (!h) return undefined;
-    this.handshake = undefined;
-    clearTimeout(h.timer);
-    if (h.signal && h.onAbort) h.signal.removeEventListener('abort', h.onAbort);
-    return h;
-  }
-
-  private failHandshake(err: Error): void {
-    const h = this.endHandshake();
-    if (!h) return;
-    this.terminate('error', err);
-    h.reject(err);
-  }
-
-  private onMessage(msg: QmpWireObject): void {
-    switch (this.state) {
-      case 'open':
-        this.dispatch(msg);
-        return;
-      case 'handoff':
-        this.held.push(msg);
-        return;
-      case 'closed':
-        return;
-      default:
-        this.onHandshakeMessage(msg);
-    }
-  }
-
-  private onHandshakeMessage(msg: QmpWireObject): void {
+  protected override onHandshakeMessage(msg: QmpWireObject): void {
     if (this.state === 'greeting') {
       if (msg.QMP === undefined) {
         // An event (or anything else) before the greeting is not the greeting.
@@ -478,18 +272,47 @@ export class QmpClient {
       this.greetingVersion = g.version;
       this.greetingCapabilities = Object.freeze(g.capabilities);
       this.state = 'negotiating';
-      this.start0(
-        'qmp_capabilities',
-        undefined,
-        undefined,
-        () => this.negotiated(),
-        (err) => this.failHandshake(err),
+      this.internal('qmp_capabilities').then(
+        () => this.afterCapabilities(),
+        (err: Error) => this.failHandshake(err),
       );
       return;
     }
-    // negotiating: the capabilities reply is matched by id; events meanwhile are held for later.
+    // negotiating: replies are matched by id; events meanwhile are held for later.
     if (msg.id !== undefined) this.reply(msg);
     else this.held.push(msg);
+  }
+
+  /** One of the client's own commands: not checked, written at once. */
+  private internal(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.start0(cmd, args, undefined, resolve, reject, true);
+    });
+  }
+
+  // With the schema check on, the schema is read (or taken from the process cache) before the
+  // client is handed over, so the caller's very first command is checked.
+  private afterCapabilities(): void {
+    if (!this.schemaCheck) {
+      this.negotiated();
+      return;
+    }
+    const exec = (cmd: string, args?: Record<string, unknown>): Promise<unknown> => this.internal(cmd, args);
+    schemaFor({ version: this.greetingVersion }, exec).then(
+      (schema) => {
+        const list = (typename: string) =>
+          this.internal('device-list-properties', { typename }) as Promise<{ name: string; type: string }[]>;
+        this.gate = new SchemaGate(schema, list, this.logger);
+        this.negotiated();
+      },
+      (err: unknown) =>
+        this.failHandshake(
+          new QmpSchemaUnavailableError(
+            'QMP schema check is on but QEMU did not serve `query-qmp-schema`; pass `schemaCheck: false` only for a peer that is not QEMU',
+            { cause: err },
+          ),
+        ),
+    );
   }
 
   private negotiated(): void {
@@ -499,184 +322,6 @@ export class QmpClient {
     // could subscribe to events$) are held and delivered on the next turn of the event loop.
     this.state = 'handoff';
     setImmediate(() => this.flushHeld());
-    h.resolve(this);
-  }
-
-  private flushHeld(): void {
-    if (this.state !== 'handoff') return;
-    this.state = 'open';
-    const held = this.held;
-    this.held = [];
-    for (const m of held) this.dispatch(m);
-  }
-
-  private dispatch(msg: QmpWireObject): void {
-    if (this.messagesSubject.observed) this.messagesSubject.next(msg as unknown as QmpMessage);
-    if (msg.id !== undefined) {
-      this.reply(msg);
-      return;
-    }
-    const name = msg.event;
-    if (typeof name === 'string') {
-      if (this.eventsSubject.observed) this.eventsSubject.next(toEvent(msg, name));
-      else this.logger?.debug({ event: name }, 'QMP event with no subscriber');
-      return;
-    }
-    this.logger?.warn({ qmp: msg }, 'QMP message without id or event dropped');
-  }
-
-  private reply(msg: QmpWireObject): void {
-    const id = msg.id;
-    const p = typeof id === 'number' ? this.pending.get(id) : undefined;
-    if (p === undefined) {
-      this.logger?.warn({ id }, 'QMP reply for an unknown id dropped (timed out, aborted, or not ours)');
-      return;
-    }
-    this.pending.delete(p.id);
-    this.settle(p);
-    if ('return' in msg) {
-      p.onReturn(msg.return);
-      return;
-    }
-    const e = msg.error;
-    if (isRecord(e)) {
-      const cls = typeof e.class === 'string' ? e.class : 'GenericError';
-      const desc = typeof e.desc === 'string' ? e.desc : JSON.stringify(e);
-      p.onError(new QmpCommandError(p.command, cls, desc));
-      return;
-    }
-    p.onError(
-      new QmpProtocolError(
-        `QMP reply to \`${p.command}\` has neither return nor error`,
-        JSON.stringify(msg).slice(0, 120),
-      ),
-    );
-  }
-
-  private onProtocolError(err: QmpProtocolError): void {
-    this.logger?.error({ err }, 'QMP protocol error; closing the connection');
-    if (this.handshake) this.failHandshake(err);
-    else this.terminate('error', err);
-  }
-
-  private start(
-    cmd: string,
-    args: Record<string, unknown> | undefined,
-    opts: QmpExecuteOptions | undefined,
-    onReturn: OnReturn,
-    onError: OnError,
-  ): Pending | undefined {
-    if (this.state === 'closed') {
-      onError(
-        new QmpDisconnectedError(this.closeInfo?.reason ?? 'closed', {
-          cause: this.closeInfo?.error,
-          command: cmd,
-        }),
-      );
-      return undefined;
-    }
-    return this.start0(cmd, args, opts, onReturn, onError);
-  }
-
-  private start0(
-    cmd: string,
-    args: Record<string, unknown> | undefined,
-    opts: QmpExecuteOptions | undefined,
-    onReturn: OnReturn,
-    onError: OnError,
-  ): Pending | undefined {
-    const signal = opts?.signal;
-    if (signal?.aborted) {
-      onError(new QmpAbortError(cmd, signal.reason));
-      return undefined;
-    }
-    if (this.validator) {
-      try {
-        this.validator(cmd, args);
-      } catch (err) {
-        onError(err instanceof Error ? err : new Error(String(err)));
-        return undefined;
-      }
-    }
-    const id = this.nextId++;
-    const timeoutMs = opts?.timeoutMs ?? this.defaultTimeoutMs;
-    const p = new Pending(id, cmd, timeoutMs, onReturn, onError);
-    this.pending.set(id, p);
-    if (timeoutMs !== undefined) p.timer = setTimeout(this.expire, timeoutMs, p);
-    if (signal) {
-      p.signal = signal;
-      p.onAbort = () => this.fail(p, new QmpAbortError(cmd, signal.reason));
-      signal.addEventListener('abort', p.onAbort, { once: true });
-    }
-    const head = executeHead(cmd);
-    const line =
-      args === undefined
-        ? `${head}"id":${id}}\n`
-        : `${head}"arguments":${JSON.stringify(args)},"id":${id}}\n`;
-    const fds = opts?.fds;
-    if (fds !== undefined && fds.length > 0) this.writer.writeWithFds(line, fds, (err) => this.fail(p, err));
-    else this.writer.write(line);
-    return p;
-  }
-
-  private settle(p: Pending): void {
-    if (p.timer !== undefined) clearTimeout(p.timer);
-    if (p.signal !== undefined && p.onAbort !== undefined) p.signal.removeEventListener('abort', p.onAbort);
-  }
-
-  /** Removes a pending command silently (unsubscribe). */
-  private drop(p: Pending): void {
-    if (this.pending.get(p.id) !== p) return;
-    this.pending.delete(p.id);
-    this.settle(p);
-  }
-
-  /** Rejects a pending command (timeout, abort, fd-passing failure); its late reply is dropped. */
-  private fail(p: Pending, err: Error): void {
-    if (this.pending.get(p.id) !== p) return;
-    this.pending.delete(p.id);
-    this.settle(p);
-    p.onError(err);
-  }
-
-  private terminate(reason: QmpCloseInfo['reason'], error?: Error): void {
-    if (this.state === 'closed') return;
-    const wasHandoff = this.state === 'handoff';
-    const socket = this.socket;
-    socket.off('data', this.onData);
-    socket.off('end', this.onEnd);
-    socket.off('error', this.onSocketError);
-    socket.off('close', this.onClose);
-    // Keep a listener so a late socket error cannot become an uncaught exception.
-    socket.on('error', () => {});
-    socket.destroy();
-    this.writer.close();
-    this.framer.reset();
-    if (wasHandoff) this.flushHeld();
-    this.state = 'closed';
-    const expected = reason === 'closed' || (reason === 'eof' && this.expectingDisconnect);
-    const info: QmpCloseInfo = error ? { reason, expected, error } : { reason, expected };
-    this.closeInfo = info;
-    const h = this.endHandshake();
-    if (h) h.reject(error ?? new QmpDisconnectedError(reason, { command: 'qmp_capabilities' }));
-    const pending = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of pending) {
-      this.settle(p);
-      // An expected EOF that overtakes `quit`'s own reply is that command's success.
-      if (expected && reason === 'eof' && p.command === 'quit') p.onReturn({});
-      else p.onError(new QmpDisconnectedError(reason, { cause: error, command: p.command }));
-    }
-    this.held = [];
-    if (!expected) this.logger?.warn({ reason, err: error }, 'QMP connection ended unexpectedly');
-    this.resolveClosed(info);
-    if (reason === 'error') {
-      const err = new QmpDisconnectedError('error', { cause: error });
-      this.messagesSubject.error(err);
-      this.eventsSubject.error(err);
-    } else {
-      this.messagesSubject.complete();
-      this.eventsSubject.complete();
-    }
+    h.resolve();
   }
 }

@@ -86,3 +86,18 @@ export class QmpFdPassingError extends VmactorError {
   override readonly name = 'QmpFdPassingError' as const;
   readonly code = 'ERR_QMP_FD_PASSING' as const;
 }
+
+/** An option of the QMP client is out of range, e.g. a negative `timeoutMs`. */
+export class QmpOptionError extends VmactorError {
+  override readonly name = 'QmpOptionError' as const;
+  readonly code = 'ERR_QMP_INVALID_OPTION' as const;
+}
+
+/**
+ * The schema check is on but this QEMU's schema could not be read (`query-qmp-schema` or
+ * `query-target` failed); the connection is refused rather than left unchecked.
+ */
+export class QmpSchemaUnavailableError extends VmactorError {
+  override readonly name = 'QmpSchemaUnavailableError' as const;
+  readonly code = 'ERR_QMP_SCHEMA_UNAVAILABLE' as const;
+}

@@ -1,17 +1,37 @@
+// Validates QMP commands against the live QAPI schema of the QEMU they are sent to.
 import { VmactorError } from '../errors/vmactor-error.js';
 import type { QmpClient } from './client.js';
 import type { QmpSchemaInfo } from './commands.js';
+import {
+  CheckContext,
+  describeValue,
+  type ObjectNode,
+  type QmpSchemaProblem,
+  SchemaCompiler,
+} from './schema-compile.js';
 
-/** A command does not match the schema of the QEMU it is sent to. */
-export class QmpSchemaMismatchError extends VmactorError {
-  override readonly name = 'QmpSchemaMismatchError' as const;
-  readonly code = 'ERR_QMP_SCHEMA_MISMATCH' as const;
-  /** Every mismatch found, e.g. ``arguments.file.filename: expected str, got number``. */
-  readonly problems: readonly string[];
+export type { QmpSchemaProblem } from './schema-compile.js';
 
-  constructor(command: string, problems: readonly string[]) {
-    super(`QMP command \`${command}\` does not match QEMU's schema: ${problems.join('; ')}`);
+/** A command does not match the QAPI schema of the QEMU it is sent to; it was not sent. */
+export class QmpSchemaError extends VmactorError {
+  override readonly name = 'QmpSchemaError' as const;
+  readonly code = 'ERR_QMP_SCHEMA' as const;
+  /** The refused command, e.g. `blockdev-add`. */
+  readonly command: string;
+  /** Every mismatch, each with the path of the bad member (e.g. `arguments.file.aio`). */
+  readonly problems: readonly QmpSchemaProblem[];
+
+  constructor(command: string, problems: readonly QmpSchemaProblem[]) {
+    super(
+      `QMP command \`${command}\` does not match QEMU's schema: ${problems.map(formatProblem).join('; ')}`,
+    );
+    this.command = command;
     this.problems = problems;
+  }
+
+  /** Paths of the bad members, e.g. `['arguments.file.aio']`. */
+  get paths(): string[] {
+    return this.problems.map((p) => p.path);
   }
 }
 
@@ -21,55 +41,72 @@ export interface QmpDeviceProperty {
   type: string;
 }
 
-interface Member {
-  name: string;
-  type: string;
-  optional: boolean;
-  deprecated: boolean;
+/** Lists a driver's qdev properties (`device-list-properties`). */
+export type DevicePropertyLister = (driver: string) => Promise<readonly QmpDeviceProperty[]>;
+
+function formatProblem(p: QmpSchemaProblem): string {
+  return `${p.path}: ${p.message}`;
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-function str(x: unknown): string {
-  return typeof x === 'string' ? x : '';
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v === 'number' && !Number.isInteger(v) ? 'non-integer number' : typeof v;
-}
-
 function hasDeprecated(x: unknown): boolean {
   return Array.isArray(x) && x.includes('deprecated');
 }
 
+interface CommandPlan {
+  readonly args: ObjectNode;
+  readonly deprecated: boolean;
+  /** device_add: QAPI lists driver/bus/id only (`gen: false`); the rest are qdev properties. */
+  readonly qdev: boolean;
+}
+
+type PropKind = 'bool' | 'int' | 'str' | 'devfn' | 'any';
+
 const INT_PROP = /^(u?int(8|16|32|64)|size|int)$/;
+const STR_PROP = /^(str|string|drive|netdev|chr|macaddr|link<.*>)$/;
+const DEVFN = /^(0x)?[0-9a-f]{1,2}(\.[0-7])?$/i;
+const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
+
+function propKind(name: string, type: string): PropKind {
+  if (name === 'addr' && (type === 'int32' || type === 'pci-devfn')) return 'devfn';
+  if (type === 'bool') return 'bool';
+  if (INT_PROP.test(type)) return 'int';
+  // QAPI enums (OnOffAuto, LostTickPolicy, ...) are set from JSON strings too.
+  if (STR_PROP.test(type) || /^[A-Z][A-Za-z0-9]*$/.test(type)) return 'str';
+  return 'any';
+}
 
 /**
- * The QAPI schema of one running QEMU (`query-qmp-schema`), used to validate the commands
- * vmactor sends, libvirt-style: unknown commands or members, missing required members, wrong
- * JSON types (integers must be numbers, booleans booleans), enum values, union variants,
- * and use of deprecated commands or members are all reported. `device_add` is `gen: false` in
- * QAPI (its qdev properties are not in the schema), so its extra properties are checked against
- * `device-list-properties` of the driver when that driver's properties were loaded.
+ * The QAPI schema of one running QEMU (`query-qmp-schema`), compiled once per command: unknown
+ * commands or members, missing required members, wrong JSON types and integer ranges, enum
+ * values, alternates, flat unions with their discriminator (e.g. `blockdev-add`'s
+ * `BlockdevOptions` down to its nested `file`), and deprecated commands, members or values are
+ * all reported, libvirt-style. `device_add` is `gen: false` in QAPI (its qdev properties are not
+ * in the schema), so its other members are checked against `device-list-properties` of the
+ * driver once that driver was loaded; a driver QEMU does not list is left to QEMU to refuse.
  *
  * @example
  * ```ts
  * const schema = await QmpSchema.fetch(qmp);
  * await schema.loadDeviceProperties(qmp, ['virtio-blk-pci']);
  * schema.assertValid('blockdev-add', { driver: 'raw', 'node-name': 'd0', file: { driver: 'file', filename: '/x' } });
- * const checkedClient = await QmpClient.connect(sock, { commandValidator: (c, a) => schema.assertValid(c, a) });
+ * schema.check('balloon', { value: '1' }); // ['arguments.value: expected int, got string']
  * ```
  */
 export class QmpSchema {
-  private readonly byName = new Map<string, Record<string, unknown>>();
-  private readonly deviceProps = new Map<string, Map<string, string> | null>();
+  private readonly byName = new Map<string, QmpSchemaInfo>();
+  private readonly compiler: SchemaCompiler;
+  private readonly plans = new Map<string, CommandPlan | null>();
+  private readonly deviceProps = new Map<string, ReadonlyMap<string, PropKind> | null>();
+  private readonly loading = new Map<string, Promise<void>>();
+  private readonly ctx = new CheckContext();
 
   constructor(entries: readonly QmpSchemaInfo[]) {
     for (const e of entries) this.byName.set(e.name, e);
+    this.compiler = new SchemaCompiler(this.byName);
   }
 
   /** Reads the schema from a connected QEMU. */
@@ -79,223 +116,118 @@ export class QmpSchema {
 
   /** Names of every command this QEMU accepts. */
   get commands(): string[] {
-    return [...this.byName.values()].filter((e) => e['meta-type'] === 'command').map((e) => str(e.name));
+    return [...this.byName.values()].filter((e) => e['meta-type'] === 'command').map((e) => e.name);
+  }
+
+  /** Loads the qdev properties of device drivers (for `device_add` checks), once per driver. */
+  async loadDeviceProperties(client: QmpClient, drivers: Iterable<string>): Promise<void> {
+    const list: DevicePropertyLister = (typename) => client.execute('device-list-properties', { typename });
+    await Promise.all([...new Set(drivers)].map((d) => this.loadDriver(d, list)));
   }
 
   /**
-   * Loads the qdev properties of device drivers (for `device_add` checks). A driver this QEMU
-   * does not have is remembered as missing and reported by `check`.
+   * Loads one driver's properties through `list` (concurrent callers share one request). A driver
+   * QEMU refuses to list is remembered as unknown; a lost connection is not remembered.
    */
-  async loadDeviceProperties(client: QmpClient, drivers: Iterable<string>): Promise<void> {
-    for (const driver of new Set(drivers)) {
-      if (this.deviceProps.has(driver)) continue;
-      try {
-        const props = await client.execute('device-list-properties', { typename: driver });
-        this.deviceProps.set(driver, new Map(props.map((p) => [p.name, p.type])));
-      } catch {
-        this.deviceProps.set(driver, null);
-      }
+  loadDriver(driver: string, list: DevicePropertyLister): Promise<void> {
+    if (this.deviceProps.has(driver)) return Promise.resolve();
+    let p = this.loading.get(driver);
+    if (p === undefined) {
+      p = list(driver).then(
+        (props) => {
+          this.deviceProps.set(driver, new Map(props.map((x) => [x.name, propKind(x.name, x.type)])));
+        },
+        (err: unknown) => {
+          if (isRecord(err) && err.code === 'ERR_QMP_COMMAND') this.deviceProps.set(driver, null);
+        },
+      );
+      p = p.finally(() => this.loading.delete(driver));
+      this.loading.set(driver, p);
     }
+    return p;
   }
 
-  /** Every mismatch of `command(args)` against the schema; empty when it is valid. */
-  check(command: string, args: Record<string, unknown> | undefined): string[] {
-    const problems: string[] = [];
-    const cmd = this.byName.get(command);
-    if (cmd?.['meta-type'] !== 'command') return [`unknown command \`${command}\``];
-    if (hasDeprecated(cmd.features)) problems.push(`command \`${command}\` is deprecated`);
-    const value = args ?? {};
-    if (command === 'device_add') {
-      this.checkObject(str(cmd['arg-type']), value, 'arguments', problems, true);
-      this.checkDeviceProps(value, problems);
+  /** The `device_add` driver whose qdev properties are not loaded yet, if any. */
+  unloadedDriver(command: string, args: Record<string, unknown> | undefined): string | undefined {
+    if (command !== 'device_add') return undefined;
+    const d = args?.driver;
+    return typeof d === 'string' && !this.deviceProps.has(d) ? d : undefined;
+  }
+
+  /** Every mismatch of `command(args)`, or `undefined` when it is valid (the per-command hot path). */
+  problems(command: string, args: Record<string, unknown> | undefined): QmpSchemaProblem[] | undefined {
+    const plan = this.plan(command);
+    if (plan === null) return [{ path: 'execute', message: `unknown command \`${command}\`` }];
+    const ctx = this.ctx;
+    ctx.reset();
+    const value = args ?? EMPTY;
+    if (plan.qdev) {
+      plan.args.checkObject(value, ctx, true);
+      this.checkDeviceProps(value, ctx);
     } else {
-      this.checkValue(str(cmd['arg-type']), value, 'arguments', problems);
+      plan.args.check(value, ctx);
     }
-    return problems;
+    const found = ctx.problems;
+    ctx.reset();
+    if (!plan.deprecated) return found;
+    return [{ path: 'execute', message: `command \`${command}\` is deprecated` }, ...(found ?? [])];
   }
 
-  /** Throws {@link QmpSchemaMismatchError} when `command(args)` does not match the schema. */
+  /** The {@link QmpSchemaError} `command(args)` would be refused with, or `undefined`. */
+  validate(command: string, args: Record<string, unknown> | undefined): QmpSchemaError | undefined {
+    const found = this.problems(command, args);
+    return found === undefined ? undefined : new QmpSchemaError(command, found);
+  }
+
+  /** Every mismatch as `path: message` lines; empty when `command(args)` is valid. */
+  check(command: string, args: Record<string, unknown> | undefined): string[] {
+    return (this.problems(command, args) ?? []).map(formatProblem);
+  }
+
+  /** Throws {@link QmpSchemaError} when `command(args)` does not match the schema. */
   assertValid(command: string, args: Record<string, unknown> | undefined): void {
-    const problems = this.check(command, args);
-    if (problems.length > 0) throw new QmpSchemaMismatchError(command, problems);
+    const err = this.validate(command, args);
+    if (err) throw err;
   }
 
-  private checkDeviceProps(args: Record<string, unknown>, problems: string[]): void {
+  private plan(command: string): CommandPlan | null {
+    const have = this.plans.get(command);
+    if (have !== undefined) return have;
+    const cmd = this.byName.get(command) as Record<string, unknown> | undefined;
+    let plan: CommandPlan | null = null;
+    if (cmd?.['meta-type'] === 'command') {
+      const argType = typeof cmd['arg-type'] === 'string' ? cmd['arg-type'] : '';
+      plan = {
+        args: this.compiler.object(argType),
+        deprecated: hasDeprecated(cmd.features),
+        qdev: command === 'device_add',
+      };
+    }
+    if (plan !== null || this.plans.size < 1024) this.plans.set(command, plan);
+    return plan;
+  }
+
+  private checkDeviceProps(args: Record<string, unknown>, ctx: CheckContext): void {
     const driver = args.driver;
     if (typeof driver !== 'string') return;
     const props = this.deviceProps.get(driver);
-    if (props === undefined) return; // not loaded: only the QAPI part was checked
-    if (props === null) {
-      problems.push(`device driver \`${driver}\` does not exist in this QEMU`);
-      return;
-    }
-    for (const [key, v] of Object.entries(args)) {
+    if (props === undefined || props === null) return; // not loaded, or QEMU refuses the driver itself
+    for (const key in args) {
+      const v = args[key];
       if (key === 'driver' || key === 'id' || key === 'bus' || v === undefined) continue;
-      const type = props.get(key);
-      if (type === undefined) {
-        problems.push(`arguments.${key}: \`${driver}\` has no property \`${key}\``);
-        continue;
-      }
-      if (type === 'bool' && typeof v !== 'boolean') {
-        problems.push(`arguments.${key}: expected bool, got ${describe(v)}`);
-      } else if (key === 'addr' && typeof v === 'string') {
-        // pci-devfn (`addr`) is typed int32 but QEMU also parses "slot[.fn]" strings, as Kata sends.
-        if (!/^(0x)?[0-9a-f]{1,2}(\.[0-7])?$/i.test(v))
-          problems.push(`arguments.addr: \`${v}\` is not slot[.fn]`);
-      } else if (INT_PROP.test(type) && !(typeof v === 'number' && Number.isInteger(v))) {
-        problems.push(`arguments.${key}: expected ${type} (an integer), got ${describe(v)}`);
-      } else if (type === 'str' && typeof v !== 'string') {
-        problems.push(`arguments.${key}: expected str, got ${describe(v)}`);
-      }
-    }
-  }
-
-  private checkValue(typeName: string, v: unknown, path: string, problems: string[]): void {
-    const t = this.byName.get(typeName);
-    if (!t) {
-      problems.push(`${path}: schema type \`${typeName}\` not found`);
-      return;
-    }
-    switch (t['meta-type']) {
-      case 'builtin':
-        this.checkBuiltin(str(t['json-type']), typeName, v, path, problems);
-        return;
-      case 'enum': {
-        const values = Array.isArray(t.values) ? t.values : [];
-        if (typeof v !== 'string')
-          problems.push(`${path}: expected one of ${values.join('|')}, got ${describe(v)}`);
-        else if (!values.includes(v)) problems.push(`${path}: \`${v}\` is not one of ${values.join('|')}`);
-        else if (this.enumMemberDeprecated(t, v)) problems.push(`${path}: value \`${v}\` is deprecated`);
-        return;
-      }
-      case 'array':
-        if (!Array.isArray(v)) {
-          problems.push(`${path}: expected an array, got ${describe(v)}`);
-          return;
-        }
-        v.forEach((el, i) => {
-          this.checkValue(str(t['element-type']), el, `${path}[${i}]`, problems);
-        });
-        return;
-      case 'object':
-        this.checkObject(typeName, v, path, problems, false);
-        return;
-      case 'alternate': {
-        const members = Array.isArray(t.members) ? t.members : [];
-        const options: string[][] = [];
-        const sameKind: string[][] = [];
-        for (const m of members) {
-          if (!isRecord(m)) continue;
-          const sub: string[] = [];
-          this.checkValue(str(m.type), v, path, sub);
-          if (sub.length === 0) return;
-          options.push(sub);
-          if (this.kindOf(str(m.type)) === describe(v)) sameKind.push(sub);
-        }
-        // Report the alternative of the value's own JSON kind when there is exactly one.
-        if (sameKind.length === 1) problems.push(...sameKind[0]!);
-        else
-          problems.push(`${path}: matches no alternative (${options.map((o) => o.join(', ')).join(' | ')})`);
-        return;
-      }
-      default:
-        problems.push(`${path}: unexpected schema meta-type ${String(t['meta-type'])}`);
-    }
-  }
-
-  /** The JSON kind (as `describe` names it) a schema type accepts. */
-  private kindOf(typeName: string): string {
-    const t = this.byName.get(typeName);
-    switch (t?.['meta-type']) {
-      case 'object':
-        return 'object';
-      case 'array':
-        return 'array';
-      case 'enum':
-        return 'string';
-      case 'builtin': {
-        const j = str(t['json-type']);
-        return j === 'int' || j === 'number' ? 'number' : j === 'null' ? 'null' : j;
-      }
-      default:
-        return '';
-    }
-  }
-
-  private enumMemberDeprecated(t: Record<string, unknown>, v: string): boolean {
-    if (!Array.isArray(t.members)) return false;
-    return t.members.some((m) => isRecord(m) && m.name === v && hasDeprecated(m.features));
-  }
-
-  private checkBuiltin(jsonType: string, name: string, v: unknown, path: string, problems: string[]): void {
-    const ok =
-      jsonType === 'value' ||
-      (jsonType === 'string' && typeof v === 'string') ||
-      (jsonType === 'int' && typeof v === 'number' && Number.isInteger(v)) ||
-      (jsonType === 'number' && typeof v === 'number') ||
-      (jsonType === 'boolean' && typeof v === 'boolean') ||
-      (jsonType === 'null' && v === null) ||
-      (jsonType === 'object' && isRecord(v));
-    if (!ok) problems.push(`${path}: expected ${name}, got ${describe(v)}`);
-  }
-
-  /** Members of an object type, following its union variant (recursively) for this value. */
-  private membersFor(
-    typeName: string,
-    v: Record<string, unknown>,
-    out: Map<string, Member>,
-    problems: string[],
-    path: string,
-  ): void {
-    const t = this.byName.get(typeName);
-    if (t?.['meta-type'] !== 'object') {
-      problems.push(`${path}: schema type \`${typeName}\` is not an object`);
-      return;
-    }
-    for (const m of Array.isArray(t.members) ? t.members : []) {
-      if (!isRecord(m)) continue;
-      const name = str(m.name);
-      out.set(name, {
-        name,
-        type: str(m.type),
-        optional: 'default' in m,
-        deprecated: hasDeprecated(m.features),
-      });
-    }
-    const tag = t.tag;
-    if (typeof tag !== 'string') return;
-    const tagValue = v[tag];
-    if (typeof tagValue !== 'string') return; // the tag member's own check reports it
-    const variants = Array.isArray(t.variants) ? t.variants : [];
-    const variant = variants.find((x) => isRecord(x) && x.case === tagValue);
-    if (isRecord(variant)) this.membersFor(str(variant.type), v, out, problems, path);
-  }
-
-  private checkObject(
-    typeName: string,
-    v: unknown,
-    path: string,
-    problems: string[],
-    allowExtra: boolean,
-  ): void {
-    if (!isRecord(v)) {
-      problems.push(`${path}: expected an object, got ${describe(v)}`);
-      return;
-    }
-    const members = new Map<string, Member>();
-    this.membersFor(typeName, v, members, problems, path);
-    for (const m of members.values()) {
-      const value = v[m.name];
-      if (value === undefined) {
-        if (!m.optional) problems.push(`${path}.${m.name}: required member missing`);
-        continue;
-      }
-      if (m.deprecated) problems.push(`${path}.${m.name}: member is deprecated`);
-      this.checkValue(m.type, value, `${path}.${m.name}`, problems);
-    }
-    if (allowExtra) return;
-    for (const key of Object.keys(v)) {
-      if (v[key] !== undefined && !members.has(key)) problems.push(`${path}.${key}: unknown member`);
+      const kind = props.get(key);
+      ctx.push(key);
+      if (kind === undefined) ctx.report(`\`${driver}\` has no property \`${key}\``);
+      else if (kind === 'bool' && typeof v !== 'boolean')
+        ctx.report(`expected bool, got ${describeValue(v)}`);
+      else if (kind === 'int' && !(typeof v === 'number' && Number.isInteger(v)))
+        ctx.report(`expected an integer, got ${describeValue(v)}`);
+      else if (kind === 'str' && typeof v !== 'string') ctx.report(`expected str, got ${describeValue(v)}`);
+      else if (kind === 'devfn' && typeof v === 'string' && !DEVFN.test(v))
+        ctx.report(`\`${v}\` is not slot[.fn]`);
+      else if (kind === 'devfn' && typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v)))
+        ctx.report(`expected slot[.fn] or an integer, got ${describeValue(v)}`);
+      ctx.pop();
     }
   }
 }

@@ -17,6 +17,10 @@ export class ConsoleTap {
   private partial = '';
   private done: Promise<void> | undefined;
   private tail = '';
+  /** False once a write to the log file failed (full filesystem): `read()` answers from memory. */
+  private fileOk = true;
+  /** Settles when the latest chunk handed to the log file was written (or failed). */
+  private lastWrite: Promise<void> = Promise.resolve();
 
   constructor(
     readonly socketPath: string,
@@ -28,14 +32,21 @@ export class ConsoleTap {
 
   /** Connects (QEMU listens with `wait=off`); failures are logged, never thrown. */
   open(): void {
-    this.file = createWriteStream(this.logFile, { flags: 'a', mode: 0o600 });
-    this.file.on('error', (err) => this.logger.warn({ err }, 'console log file error'));
+    const file = createWriteStream(this.logFile, { flags: 'a', mode: 0o600 });
+    this.file = file;
+    file.on('error', (err) => {
+      // The stream is destroyed after an error: the tail in memory carries on alone.
+      this.fileOk = false;
+      if (this.file === file) this.file = undefined;
+      this.logger.warn({ err }, 'console log file error; keeping the console in memory');
+    });
     const socket = connect(this.socketPath);
     this.socket = socket;
     this.done = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('error', (err) => this.logger.debug({ err }, 'console socket error'));
     socket.on('data', (chunk: Buffer) => {
-      this.file?.write(chunk);
+      const file = this.file;
+      if (this.fileOk && file) this.lastWrite = new Promise((resolve) => file.write(chunk, () => resolve()));
       const str = chunk.toString('utf8');
       this.tail = (this.tail + str).slice(-MAX_TAIL);
       const text = this.partial + str;
@@ -50,8 +61,14 @@ export class ConsoleTap {
     socket.once('close', () => this.finish());
   }
 
-  /** What the console printed so far: the log file while it exists, else the last MiB kept in memory. */
-  read(): Promise<string> {
+  /**
+   * What the console printed so far: the log file while every write to it succeeded, else (the
+   * file is gone or incomplete, e.g. its filesystem is full) the last MiB kept in memory.
+   */
+  async read(): Promise<string> {
+    // Data may still sit in the stream's buffer: wait for the latest chunk to reach the file.
+    if (this.fileOk) await this.lastWrite;
+    if (!this.fileOk) return this.tail;
     return readFile(this.logFile, 'utf8').catch(() => this.tail);
   }
 

@@ -8,6 +8,9 @@ import { type Accelerator, probeAccelerator } from '../guest/kvm-probe.js';
 import type { HotplugDeadlines } from '../hotplug/context.js';
 import { agentGuestProbe } from '../hotplug/guest-probe.js';
 import { createHotplugProvider, type HotplugProvider } from '../hotplug/provider.js';
+import { checkNetns } from '../process/netns.js';
+import { defaultRunBase } from '../process/run-dir.js';
+import { type VsockCidLease, vsockCidLease } from '../process/vsock-cid.js';
 import { planQemu } from '../qemu/plan.js';
 import { openSandbox, type Sandbox, type SandboxOptions } from './sandbox.js';
 import type { LaunchPlan, OperationProvider } from './spec.js';
@@ -54,7 +57,11 @@ function withPanicDevice(plan: LaunchPlan, config: ValidatedConfig): LaunchPlan 
  *
  * Choices: QMP is QEMU's fd 3 (a socketpair), a second monitor listens on `<runDir>/qmp.sock`;
  * virtiofsd gets a listening socket we create; with `guestMemoryDumpPath` a `pvpanic` device and
- * `-action panic=pause` are added so the memory can be dumped before the stop.
+ * `-action panic=pause` are added so the memory can be dumped before the stop. Fds in the config
+ * (tap queues, vhost fds) are passed to QEMU at their planned numbers; with `netns` QEMU and
+ * virtiofsd start in that network namespace (checked first: a `NetnsError`); vsock CIDs are
+ * unique on the host (allocated under the run base, released at stop; a taken explicit
+ * `contextId` is a `VsockCidInUseError`).
  *
  * @example
  * ```ts
@@ -73,10 +80,46 @@ export async function createSandbox(
   config: SandboxConfig,
   options: CreateSandboxOptions = {},
 ): Promise<Sandbox> {
-  const validated = validateConfig(config, options.validate);
+  if (options.netns !== undefined) await checkNetns(options.netns);
+  const lease = vsockCidLease(options.runDir ?? defaultRunBase(), config.id);
+  let sandbox: Sandbox;
+  try {
+    sandbox = await createWithCids(config, options, lease);
+  } catch (err) {
+    lease.release();
+    throw err;
+  }
+  // Released at `stopped`, also when the sandbox never started (a STOP in `created`).
+  void sandbox.stopped.then(() => lease.release());
+  return sandbox;
+}
+
+/**
+ * vsock devices without `contextId` get host-unique CIDs before validation; explicit ones are
+ * claimed after it (a CID another sandbox holds is a `VsockCidInUseError`); with `useVSock` and
+ * no vsock device the agent's vsock gets one too (planQemu's `vsockContextId`).
+ */
+function withVsockCids(config: SandboxConfig, lease: VsockCidLease): SandboxConfig {
+  if (!config.devices?.some((d) => d.kind === 'vsock' && d.contextId === undefined)) return config;
+  const devices = config.devices.map((d) =>
+    d.kind === 'vsock' && d.contextId === undefined ? { ...d, contextId: lease.claim() } : d,
+  );
+  return { ...config, devices };
+}
+
+async function createWithCids(
+  config: SandboxConfig,
+  options: CreateSandboxOptions,
+  lease: VsockCidLease,
+): Promise<Sandbox> {
+  const validated = validateConfig(withVsockCids(config, lease), options.validate);
+  for (const d of validated.devices)
+    if (d.kind === 'vsock' && d.contextId !== undefined) lease.claim(d.contextId);
+  const hv = validated.hypervisor;
+  const agentCid =
+    hv.useVSock && !validated.devices.some((d) => d.kind === 'vsock') ? lease.claim() : undefined;
   probed ??= options.accelerator === undefined ? probeAccelerator() : undefined;
   const accelerator = options.accelerator ?? (await (probed as Promise<Accelerator>));
-  const hv = validated.hypervisor;
   const kernelParams = buildKernelParams(hv).cmdline;
   // Hot plug needs the plan's device record, known once the plan exists (at start):
   // the provider is created with the plan; operations are refused by the machine before that.
@@ -98,6 +141,7 @@ export async function createSandbox(
           accelerator,
           virtiofsdFd: 0,
           kernelParams,
+          ...(agentCid === undefined ? {} : { vsockContextId: agentCid }),
           ...hostFacts(),
         });
         hotplug = createHotplugProvider({
@@ -122,7 +166,7 @@ export async function createSandbox(
 }
 
 /**
- * With `virtioMem`, Kata's qemu.go sets virtio-mem up right after the VM starts: queued as the first
+ * With `virtioMem`, Kata's qemu.go (`setupVirtioMem`) sets virtio-mem up right after the VM starts: queued as the first
  * operation when the sandbox first runs, so resizes (serialized behind it) find it in place.
  */
 function queueVirtioMemSetup(sandbox: Sandbox): void {

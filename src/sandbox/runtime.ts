@@ -1,5 +1,5 @@
 // The live side of one sandbox: its processes, QMP client, console, and the effects the machine invokes.
-import { open, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
@@ -7,10 +7,12 @@ import type { LaunchOutput, SandboxWatchEvent, ShutdownInput } from '../../machi
 import { QemuExitedEarlyError, VirtiofsdExitedEarlyError } from '../process/errors.js';
 import type { ExitInfo } from '../process/exit.js';
 import { type FileFollower, followFile } from '../process/follow-file.js';
-import { type QemuProcess, spawnQemu } from '../process/qemu-process.js';
+import { checkNetns } from '../process/netns.js';
+import { type PassedFd, type QemuProcess, spawnQemu, stdioFor } from '../process/qemu-process.js';
 import { assertSocketPath, assertUnder, createRunDir, removeRunDir } from '../process/run-dir.js';
 import { exitWithin, type StopPolicy, stopProcess } from '../process/stop-ladder.js';
 import { launchVirtiofsd, type VirtiofsdProcess } from '../process/virtiofsd-process.js';
+import { classifyQemuStartError, QemuRefusedError } from '../qemu/devices/refusal.js';
 import { QmpClient } from '../qmp/client.js';
 import { QmpTimeoutError } from '../qmp/errors.js';
 import type { QmpEvent } from '../qmp/types.js';
@@ -63,8 +65,22 @@ export function watchEventOf(e: QmpEvent): SandboxWatchEvent | undefined {
   }
 }
 
-function exitEvent(which: 'qemu' | 'virtiofsd', x: ExitInfo): SandboxWatchEvent {
-  return { type: 'process.exited', which, code: x.code, signal: x.signal };
+/** Bytes of QEMU's output carried by its `process.exited` event (`stderrTail`). */
+const EXIT_TAIL_BYTES = 4096;
+
+/**
+ * The machine's `process.exited` event; QEMU's also carries `stderrTail`, the last 4 KiB it
+ * printed (the stop result's stderr tail), as extra data on the event.
+ */
+function exitEvent(which: 'qemu' | 'virtiofsd', x: ExitInfo, stderrTail?: string): SandboxWatchEvent {
+  const event = {
+    type: 'process.exited' as const,
+    which,
+    code: x.code,
+    signal: x.signal,
+    ...(stderrTail === undefined ? {} : { stderrTail: stderrTail.slice(-EXIT_TAIL_BYTES) }),
+  };
+  return event;
 }
 
 /** Options of a {@link SandboxRuntime}. */
@@ -76,12 +92,22 @@ export interface RuntimeOptions {
   readonly stopPolicy: StopPolicy;
   /** Deadline for QEMU's QMP greeting and negotiation. */
   readonly qmpTimeoutMs: number;
+  /** Start QEMU and virtiofsd inside this network namespace file (checked by `checkNetns` beforehand). */
+  readonly netns?: string;
 }
 
 const EARLY_EXIT_GRACE_MS = 2_000;
 /** How long an exited QEMU's QMP stream may take to reach EOF before the exit is reported anyway. */
 const QMP_DRAIN_MS = 1_000;
 const CONSOLE_LOG = 'console.log';
+/** How long an exited QEMU's output pipes may take to reach EOF (a grandchild could hold them). */
+const OUTPUT_DRAIN_MS = 1_000;
+
+/** Routine chatter at debug; what looks like a problem at warn. */
+function logLine(logger: Logger, source: 'qemu' | 'virtiofsd', line: string): void {
+  if (/error|fail|warn/i.test(line)) logger.warn({ source }, line);
+  else logger.debug({ source }, line);
+}
 
 /** One sandbox's processes and connections; the effects of the machine run against it. */
 export class SandboxRuntime {
@@ -110,22 +136,33 @@ export class SandboxRuntime {
   }
 
   private async launch0(signal: AbortSignal): Promise<LaunchOutput> {
-    const { plan, runDir, logger } = this.opts;
+    const { plan, runDir, logger, netns } = this.opts;
+    // Planned fds are checked (open here, numbers free) before anything exists.
+    const fds: PassedFd[] = (plan.fds ?? []).map((f) => ({
+      fd: f.fd,
+      hostFd: f.hostFd ?? f.fd,
+      deviceId: f.deviceId,
+    }));
+    stdioFor(fds);
+    if (netns !== undefined) await checkNetns(netns);
     await createRunDir(runDir);
     this.runDirCreated = true;
-    signal.throwIfAborted();
-    // QEMU's log file opens while virtiofsd is set up.
+    // QEMU's log opens before anything else; if even that fails, QEMU's output stays in memory.
     const qemuLogFile = join(runDir, 'qemu.log');
-    const qemuLog = open(qemuLogFile, 'a', 0o600);
-    let logHandedOver = false;
+    let log: FileHandle | undefined = await open(qemuLogFile, 'a', 0o600).catch((err: unknown) => {
+      logger.warn({ err }, 'could not open the QEMU log; keeping its output in memory only');
+      return undefined;
+    });
     let qemu: QemuProcess;
     try {
+      signal.throwIfAborted();
       if (plan.virtiofsd && plan.paths.virtiofsdSocket) {
         const socketPath = assertSocketPath(assertUnder(runDir, plan.paths.virtiofsdSocket));
         const v = await launchVirtiofsd({
           argv: plan.virtiofsd.argv,
           socketPath,
           logFile: join(runDir, 'virtiofsd.log'),
+          ...(netns === undefined ? {} : { netns }),
         });
         this.virtiofsd = v;
         this.subscriptions.push(v.exit$.subscribe((x) => this.onVirtiofsdExit(x)));
@@ -133,13 +170,21 @@ export class SandboxRuntime {
         void this.follow(v.logFile, 'virtiofsd');
         signal.throwIfAborted();
       }
-
-      const log = await qemuLog;
-      logHandedOver = true;
-      qemu = await spawnQemu({ argv: plan.argv, logFile: qemuLogFile, log });
+      const handed = log;
+      log = undefined;
+      qemu = await spawnQemu({
+        argv: plan.argv,
+        logFile: qemuLogFile,
+        log: handed ?? null,
+        fds,
+        ...(netns === undefined ? {} : { netns }),
+        onLine: (line) => logLine(logger, 'qemu', line),
+        onLogError: (err) =>
+          logger.warn({ err }, 'writing the QEMU log failed; its output is kept in memory'),
+      });
       this.qemu = qemu;
     } finally {
-      if (!logHandedOver) void qemuLog.then((fh) => fh.close()).catch(() => {});
+      void log?.close().catch(() => {});
     }
     this.subscriptions.push(qemu.exit$.subscribe((x) => this.onQemuExit(x)));
     logger.debug({ pid: qemu.pid }, 'qemu spawned');
@@ -169,13 +214,11 @@ export class SandboxRuntime {
         this.watch.push({ type: 'qmp.disconnected', ...(info.error ? { error: info.error } : {}) });
     });
     if (plan.argv.includes('-S')) await qmp.execute('cont', undefined, { signal });
-    // Off the start path: the console and the log follower attach right after `running` is reported
-    // (the guest prints nothing within a tick of QMP being ready; QEMU's log is a file, read from 0).
+    // Off the start path: the console attaches right after `running` is reported (the guest
+    // prints nothing within a tick of QMP being ready; QEMU listens with `wait=off`).
     const tap = this.createConsole();
     setImmediate(() => {
-      if (this.tornDown) return;
-      tap?.open();
-      void this.follow(qemu.logFile, 'qemu');
+      if (!this.tornDown) tap?.open();
     });
     return { qemuPid: qemu.pid, virtiofsdPid: this.virtiofsd?.pid ?? null, runDir };
   }
@@ -187,17 +230,21 @@ export class SandboxRuntime {
    */
   private onQemuExit(x: ExitInfo): void {
     const qmp = this.qmp;
+    const qemu = this.qemu;
+    const report = (): void => this.watch.push(exitEvent('qemu', x, qemu?.outputTail()));
     if (!qmp) {
-      this.watch.push(exitEvent('qemu', x));
+      report();
       return;
     }
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, QMP_DRAIN_MS);
     });
-    void Promise.race([qmp.closed, deadline]).then(() => {
+    // Also QEMU's last words: its output pipes reach EOF right after its exit.
+    const drained = Promise.all([qmp.closed, qemu?.outputDone]);
+    void Promise.race([drained, deadline]).then(() => {
       clearTimeout(timer);
-      this.watch.push(exitEvent('qemu', x));
+      report();
     });
   }
 
@@ -223,12 +270,29 @@ export class SandboxRuntime {
     );
   }
 
-  /** QMP failed during start: if QEMU (or virtiofsd) exited, say so with its stderr. */
+  /**
+   * QMP failed during start: if QEMU exited, say so with what it printed (from memory: the log's
+   * filesystem may be full). A refusal naming a missing host capability (vhost-vsock, vhost-net,
+   * VFIO, hugepages) is that typed `Qemu…UnavailableError`; any other is {@link QemuExitedEarlyError}.
+   */
   private async explainEarlyExit(err: unknown): Promise<unknown> {
     const qemu = this.qemu;
     if (!qemu) return err;
     const exit = await exitWithin(qemu, EARLY_EXIT_GRACE_MS);
-    if (exit) return new QemuExitedEarlyError(exit.code, exit.signal, await qemu.readLog(), { cause: err });
+    if (exit) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        qemu.outputDone,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, OUTPUT_DRAIN_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      const stderr = qemu.outputTail();
+      const refusal = classifyQemuStartError(stderr);
+      if (!(refusal instanceof QemuRefusedError)) return refusal;
+      return new QemuExitedEarlyError(exit.code, exit.signal, stderr, { cause: err });
+    }
     const v = this.virtiofsd;
     const vexit = v?.exitInfo();
     if (v && vexit) return new VirtiofsdExitedEarlyError(vexit.code, vexit.signal, await v.readLog());
@@ -243,13 +307,10 @@ export class SandboxRuntime {
     return tap;
   }
 
-  private async follow(file: string, source: 'qemu' | 'virtiofsd'): Promise<void> {
+  private async follow(file: string, source: 'virtiofsd'): Promise<void> {
     try {
       const f = await followFile(file, (line) => {
-        if (!line) return;
-        // Routine chatter at debug; what looks like a problem at warn.
-        if (/error|fail|warn/i.test(line)) this.logger.warn({ source }, line);
-        else this.logger.debug({ source }, line);
+        if (line) logLine(this.logger, source, line);
       });
       if (this.tornDown) await f.close();
       else this.followers.push(f);

@@ -52,6 +52,8 @@ export interface SandboxOptions {
   readonly qmpTimeoutMs?: number;
   /** Implements modifying operations (hotplug/unplug/resize); without it they fail. */
   readonly operations?: OperationProvider;
+  /** Start QEMU and virtiofsd in this network namespace file (`/var/run/netns/NAME`), as Kata's `createSandbox(ctx, id, networkNS, …)`. */
+  readonly netns?: string;
 }
 
 /** vCPU index → host thread id (the seeds' `vcpuThreadIDs`). */
@@ -493,6 +495,7 @@ export function openSandbox(spec: SandboxSpec, options: SandboxOptions = {}): Sa
     logger,
     stopPolicy: { ...DEFAULT_STOP_POLICY, ...options.stopPolicy },
     qmpTimeoutMs: options.qmpTimeoutMs ?? 10_000,
+    ...(options.netns === undefined ? {} : { netns: options.netns }),
   });
   return new Sandbox(spec.id, runtime, spec, logger, options.signal, options.operations);
 }

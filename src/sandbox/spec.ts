@@ -41,6 +41,8 @@ export interface LaunchPlan {
   readonly argv: readonly string[];
   readonly paths: LaunchPaths;
   readonly virtiofsd?: { readonly argv: readonly string[] };
+  /** Extra fds QEMU gets: `fd` its number in QEMU, `hostFd` the controller's open fd (default `fd`). */
+  readonly fds?: readonly { readonly fd: number; readonly hostFd?: number; readonly deviceId: string }[];
 }
 
 /** Everything the sandbox layer needs to run one sandbox. */

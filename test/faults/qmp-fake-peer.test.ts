@@ -4,18 +4,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { firstValueFrom, toArray } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  QMP_DEFAULT_TIMEOUT_MS,
   QMP_MAX_LINE_BYTES,
   QmpAbortError,
   QmpClient,
+  QmpCommandError,
   QmpDisconnectedError,
+  QmpOptionError,
   QmpProtocolError,
+  QmpSchemaUnavailableError,
   QmpTimeoutError,
 } from '../../src/qmp/index.js';
 
 // Protocol faults injected by a fake QMP peer on a real Unix socket. The fake never proves a
-// feature (the integration tests against QEMU do); it only produces bytes QEMU would not.
+// feature (the integration tests against QEMU do); it only produces bytes QEMU would not. It
+// serves no `query-qmp-schema`, so every client here turns the live schema check off explicitly
+// (`NO_SCHEMA`); with the check on, such a peer is refused (tested below).
+
+/** The fake serves no QAPI schema: the check is off by an explicit option, never skipped silently. */
+const NO_SCHEMA = { schemaCheck: false } as const;
 
 const GREETING =
   '{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": "fake"}, "capabilities": ["oob"]}}\r\n';
@@ -88,7 +97,7 @@ async function connected(
 ) {
   const { client, peer } = await pair();
   qemuLike(peer, rest);
-  const qmp = await QmpClient.connect(client, opts);
+  const qmp = await QmpClient.connect(client, { ...NO_SCHEMA, ...opts });
   clients.push(qmp);
   return { qmp, peer, client };
 }
@@ -129,7 +138,7 @@ describe('QMP framing and correlation under injected protocol faults', () => {
         }
       });
       writeSplit(peer, client, greeting, k);
-      const qmp = await QmpClient.connect(client);
+      const qmp = await QmpClient.connect(client, NO_SCHEMA);
       clients.push(qmp);
       expect(qmp.version.qemu).toEqual({ major: 7, minor: 2, micro: 22 });
       const ev = firstValueFrom(qmp.events$);
@@ -202,7 +211,7 @@ describe('QMP framing and correlation under injected protocol faults', () => {
     const { client, peer } = await pair();
     peer.write('{"event": "STOP", "timestamp": {"seconds": 1, "microseconds": 0}}\n');
     qemuLike(peer);
-    const qmp = await QmpClient.connect(client);
+    const qmp = await QmpClient.connect(client, NO_SCHEMA);
     clients.push(qmp);
     expect(qmp.version.package).toBe('fake');
     expect(qmp.capabilities).toEqual(['oob']);
@@ -212,7 +221,9 @@ describe('QMP framing and correlation under injected protocol faults', () => {
     const { client, peer } = await pair();
     const peerClosed = new Promise<void>((r) => peer.once('close', () => r()));
     peer.write('{"event": "STOP", "timestamp": {"seconds": 1, "microseconds": 0}}\n');
-    const err = await QmpClient.connect(client, { greetingTimeoutMs: 100 }).catch((e: unknown) => e);
+    const err = await QmpClient.connect(client, { ...NO_SCHEMA, greetingTimeoutMs: 100 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(QmpTimeoutError);
     expect(err).toMatchObject({ code: 'ERR_QMP_TIMEOUT', waitingFor: 'greeting', timeoutMs: 100 });
     await peerClosed;
@@ -222,13 +233,13 @@ describe('QMP framing and correlation under injected protocol faults', () => {
   it('A malformed greeting is a protocol error', async () => {
     const { client, peer } = await pair();
     peer.write('{"QMP": {"version": "7.2"}}\n');
-    await expect(QmpClient.connect(client)).rejects.toMatchObject({ code: 'ERR_QMP_PROTOCOL' });
+    await expect(QmpClient.connect(client, NO_SCHEMA)).rejects.toMatchObject({ code: 'ERR_QMP_PROTOCOL' });
   });
 
   it('An abort signal ends the handshake with QmpAbortError', async () => {
     const { client } = await pair();
     const ac = new AbortController();
-    const p = QmpClient.connect(client, { signal: ac.signal });
+    const p = QmpClient.connect(client, { ...NO_SCHEMA, signal: ac.signal });
     ac.abort();
     await expect(p).rejects.toBeInstanceOf(QmpAbortError);
     expect(client.destroyed).toBe(true);
@@ -273,7 +284,7 @@ describe('QMP framing and correlation under injected protocol faults', () => {
       ),
     );
     peer.write(GREETING);
-    const qmp = await QmpClient.connect(client);
+    const qmp = await QmpClient.connect(client, NO_SCHEMA);
     clients.push(qmp);
     const e = await firstValueFrom(qmp.events$);
     expect(e.event).toBe('RESUME');
@@ -284,7 +295,7 @@ describe('QMP framing and correlation under injected protocol faults', () => {
     const events = ['data', 'end', 'close', 'error'] as const;
     const before = events.map((ev) => client.listenerCount(ev));
     qemuLike(peer, () => peer.end());
-    const qmp = await QmpClient.connect(client);
+    const qmp = await QmpClient.connect(client, NO_SCHEMA);
     clients.push(qmp);
     const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     await expect(qmp.execute('query-status', undefined, { timeoutMs: 60_000 })).rejects.toBeInstanceOf(
@@ -327,6 +338,102 @@ describe('QMP framing and correlation under injected protocol faults', () => {
       timeoutMs: 30,
     });
     expect(qmp.pendingCount).toBe(0);
+  });
+
+  it('With the schema check on, a peer that serves no query-qmp-schema is refused, not left unchecked', async () => {
+    const { client, peer } = await pair();
+    const asked: string[] = [];
+    qemuLike(peer, (cmd) => {
+      asked.push(cmd.execute);
+      peer.write(
+        `{"error": {"class": "CommandNotFound", "desc": "The command ${cmd.execute} has not been found"}, "id": ${cmd.id}}\n`,
+      );
+    });
+    const err = await QmpClient.connect(client, { schemaCheck: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QmpSchemaUnavailableError);
+    expect(err).toMatchObject({ code: 'ERR_QMP_SCHEMA_UNAVAILABLE' });
+    expect((err as Error).cause).toBeInstanceOf(QmpCommandError);
+    expect(asked).toEqual(['query-target', 'query-qmp-schema']);
+    expect(client.destroyed).toBe(true);
+  });
+
+  it('A command without a deadline of its own times out after the 30 s default', async () => {
+    const { qmp } = await connected(); // the peer never answers
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const p = qmp.execute('query-status').catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(QMP_DEFAULT_TIMEOUT_MS - 1);
+      expect(qmp.pendingCount).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      const err = await p;
+      expect(err).toBeInstanceOf(QmpTimeoutError);
+      expect(err).toMatchObject({ waitingFor: 'query-status', timeoutMs: 30_000 });
+      expect(qmp.pendingCount).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('timeoutMs: Infinity arms no timer and the command waits for its reply', async () => {
+    let first: number | undefined;
+    const { qmp, peer } = await connected({}, (cmd) => {
+      if (first === undefined) {
+        first = cmd.id;
+        return;
+      }
+      peer.write(`{"return": "late", "id": ${first}}\n{"return": "now", "id": ${cmd.id}}\n`);
+    });
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const waiting = qmp.execute(
+      'qom-get',
+      { path: '/', property: 'a' },
+      { timeoutMs: Number.POSITIVE_INFINITY },
+    );
+    expect(timers()).toBe(before);
+    await expect(qmp.execute('qom-get', { path: '/', property: 'b' }, { timeoutMs: 5000 })).resolves.toBe(
+      'now',
+    );
+    await expect(waiting).resolves.toBe('late');
+  });
+
+  it('executeAndWaitFor with timeoutMs: Infinity waits for the event without a timer', async () => {
+    const { qmp, peer } = await connected({}, (cmd) => {
+      if (cmd.execute === 'device_del') peer.write(`{"return": {}, "id": ${cmd.id}}\n`);
+      else
+        peer.write(
+          `{"return": "ok", "id": ${cmd.id}}\n{"event": "DEVICE_DELETED", "data": {"device": "d1"}, "timestamp": {"seconds": 9, "microseconds": 0}}\n`,
+        );
+    });
+    const waited = qmp.executeAndWaitFor('device_del', { id: 'd1' }, (e) => e.event === 'DEVICE_DELETED', {
+      timeoutMs: Number.POSITIVE_INFINITY,
+    });
+    await expect(qmp.execute('qom-get', { path: '/', property: 'x' })).resolves.toBe('ok');
+    await expect(waited).resolves.toMatchObject({ result: {}, event: { data: { device: 'd1' } } });
+    expect(qmp.pendingCount).toBe(0);
+  });
+
+  it('A deadline that is not a positive number is refused with QmpOptionError and nothing is written', async () => {
+    const written: string[] = [];
+    const { qmp } = await connected({}, (cmd) => written.push(cmd.execute));
+    for (const timeoutMs of [0, -1, Number.NaN]) {
+      await expect(qmp.execute('query-status', undefined, { timeoutMs })).rejects.toBeInstanceOf(
+        QmpOptionError,
+      );
+    }
+    await expect(
+      qmp.executeAndWaitFor('device_del', { id: 'x' }, () => true, { timeoutMs: -5 }),
+    ).rejects.toMatchObject({
+      code: 'ERR_QMP_INVALID_OPTION',
+      message: expect.stringMatching(/`timeoutMs`.*`-5`/),
+    });
+    expect(written).toEqual([]);
+    expect(qmp.pendingCount).toBe(0);
+    const { client } = await pair();
+    await expect(QmpClient.connect(client, { ...NO_SCHEMA, defaultTimeoutMs: 0 })).rejects.toBeInstanceOf(
+      QmpOptionError,
+    );
+    expect(client.destroyed).toBe(true);
   });
 
   it('A command validator that throws rejects the command before anything is written', async () => {

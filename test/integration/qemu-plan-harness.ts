@@ -3,9 +3,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { filter, firstValueFrom, timeout } from 'rxjs';
 import type { Arch } from '../../src/qemu/arch/types.js';
 import type { QemuPlan } from '../../src/qemu/plan.js';
 import { QmpClient } from '../../src/qmp/client.js';
+import type { QmpEvent } from '../../src/qmp/types.js';
 import { withFds } from './qemu-plan-fds.js';
 
 /**
@@ -63,6 +65,8 @@ export function syntheticGuest(arch: Arch, dir: string): { kernel: string; initr
 /** What the verification needs from a QMP client. */
 export interface QmpLike {
   execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T>;
+  /** The first event named `event` whose data matches `data`, within `deadlineMs`. */
+  nextEvent(event: string, data: Record<string, unknown>, deadlineMs?: number): Promise<QmpEvent>;
   close(): void;
 }
 
@@ -71,6 +75,13 @@ function adapt(client: QmpClient): QmpLike {
   return {
     execute: <T>(command: string, args?: Record<string, unknown>) =>
       client.executeUntyped(command, args, { timeoutMs: 10_000 }) as Promise<T>,
+    nextEvent: (event, data, deadlineMs = 10_000) =>
+      firstValueFrom(
+        client.events$.pipe(
+          filter((e) => e.event === event && Object.entries(data).every(([k, v]) => e.data[k] === v)),
+          timeout(deadlineMs),
+        ),
+      ),
     close: () => client.close(),
   };
 }

@@ -82,7 +82,12 @@ describe('tap NICs in a network namespace the test creates', () => {
     const { config, runDir } = sandboxConfig({});
     const plan = planFromConfig(config, { runDir, qmpFd: 3, hostCpus: 2, hostMemoryMiB: 4096 });
     const netdev = plan.argv[plan.argv.indexOf('-netdev') + 1] as string;
-    expect(JSON.parse(netdev)).toMatchObject({ type: 'tap', id: 'net-network-0', ifname: 'vmtap0', vhost: true });
+    expect(JSON.parse(netdev)).toMatchObject({
+      type: 'tap',
+      id: 'net-network-0',
+      ifname: 'vmtap0',
+      vhost: true,
+    });
     let err: unknown;
     try {
       const q = await launchWithQmp(plan.argv, { wrap: [IP as string, 'netns', 'exec', ns] });

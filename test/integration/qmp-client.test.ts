@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QmpClient, QmpCommandError, QmpDisconnectedError, type QmpEvent } from '../../src/qmp/index.js';
+import {
+  QmpClient,
+  QmpCommandError,
+  QmpDisconnectedError,
+  type QmpEvent,
+  takeQmpSchemaViolations,
+} from '../../src/qmp/index.js';
 import { QEMU } from '../helpers/env.js';
 
 const BASE = ['-S', '-display', 'none', '-nodefaults', '-machine', 'q35,accel=tcg'];
@@ -27,7 +33,8 @@ function launch(extra: string[] = []): { child: ChildProcess; socket: Socket } {
 
 async function connect(extra: string[] = []): Promise<{ child: ChildProcess; qmp: QmpClient }> {
   const { child, socket } = launch(extra);
-  return { child, qmp: await QmpClient.connect(socket) };
+  // The schema check is on for every real QEMU here (explicitly, whatever the environment says).
+  return { child, qmp: await QmpClient.connect(socket, { schemaCheck: true }) };
 }
 
 function exited(child: ChildProcess): Promise<unknown> {
@@ -313,9 +320,12 @@ describe('QmpClient against real QEMU 7.2', () => {
       qmpClass: 'DeviceNotFound',
       desc: "Device 'ghost' not found",
     });
+    // A command this QEMU does not have never reaches it: the live schema check refuses it.
     await expect(qmp.executeUntyped('no-such-command')).rejects.toMatchObject({
-      qmpClass: 'CommandNotFound',
+      code: 'ERR_QMP_SCHEMA',
+      paths: ['execute'],
     });
+    expect(takeQmpSchemaViolations().map((e) => e.command)).toEqual(['no-such-command']);
     await expect(
       qmp.execute('device_add', { driver: 'vhost-user-blk-pci', id: 'vu0', chardev: 'missing' }),
     ).rejects.toMatchObject({ qmpClass: 'GenericError' });

@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ConfigError } from '../../src/config/config-error.js';
 import { ARCH_DEFAULTS } from '../../src/config/defaults.js';
 import { buildKernelParams, deserializeParams, serializeParams } from '../../src/config/kernel-params.js';
+import { sandboxConfigJsonSchema, sandboxConfigSchema } from '../../src/config/schema.js';
 import type { ValidatedConfig } from '../../src/config/types.js';
 import { HYPERVISOR_KEYS, SANDBOX_ID_RE, validateConfig } from '../../src/config/validate.js';
 
@@ -114,6 +116,11 @@ const device = fc.oneof(
       bdf: fc.constantFrom('0000:01:00.0', '01:00.0', 'x'),
       sysfsDev: fc.constantFrom('/sys/bus/mdev/devices/u', '/tmp/x'),
       contextId: num,
+      cache: fc.oneof(
+        fc.constantFrom('none', { direct: true }, { noFlush: 1 }),
+        fc.record({ direct: fc.boolean() }),
+      ),
+      vhostFds: fc.array(fc.nat(10), { maxLength: 2 }),
       extra: fc.anything(),
     },
     { requiredKeys: ['kind'] },
@@ -152,11 +159,23 @@ const validDevice = fc.oneof(
     tag: fc.constant('kataShared'),
     sharedDir: fc.constant('/srv'),
   }),
-  fc.record({
-    kind: fc.constant('vsock'),
-    id: fc.constantFrom('v0', 'v1'),
-    contextId: fc.constantFrom(3, 4),
-  }),
+  fc.record(
+    {
+      kind: fc.constant('vsock'),
+      id: fc.constantFrom('v0', 'v1'),
+      contextId: fc.constantFrom(3, 4),
+    },
+    { requiredKeys: ['kind', 'id'] },
+  ),
+  fc.record(
+    {
+      kind: fc.constant('block'),
+      id: fc.constantFrom('d2', 'd3'),
+      file: fc.constant('/c.img'),
+      cache: fc.record({ direct: fc.boolean(), noFlush: fc.boolean() }, { requiredKeys: [] }),
+    },
+    { requiredKeys: ['kind', 'id', 'file'] },
+  ),
   fc.record({ kind: fc.constant('rng'), id: fc.constant('rng0') }),
 );
 const validishInput = fc.record(
@@ -297,6 +316,44 @@ describe('validateConfig (property)', () => {
       { numRuns: 3000, seed: 42 },
     );
     expect(ok).toBeGreaterThan(150);
+  });
+
+  it('accepts, by the sandbox config zod schema and by its exported JSON Schema, every config validateConfig accepts', () => {
+    const fromJson = z.fromJSONSchema(sandboxConfigJsonSchema() as Parameters<typeof z.fromJSONSchema>[0]);
+    let accepted = 0;
+    fc.assert(
+      fc.property(anyInput, (input) => {
+        try {
+          validateConfig(input, {
+            ...OPTS,
+            defaults: { kernelPath: '/guest/vmlinuz', initrdPath: '/guest/initrd' },
+          });
+        } catch (err) {
+          if (!(err instanceof ConfigError)) throw err;
+          return;
+        }
+        accepted++;
+        expect(sandboxConfigSchema.safeParse(input).success).toBe(true);
+        expect(fromJson.safeParse(input).success).toBe(true);
+      }),
+      { numRuns: 1500, seed: 7 },
+    );
+    expect(accepted).toBeGreaterThan(50);
+  });
+
+  it('refuses in validateConfig every input the sandbox config zod schema refuses', () => {
+    let refused = 0;
+    fc.assert(
+      fc.property(anyInput, (input) => {
+        if (sandboxConfigSchema.safeParse(input).success) return;
+        refused++;
+        expect(() =>
+          validateConfig(input, { ...OPTS, defaults: { kernelPath: '/k', initrdPath: '/i' } }),
+        ).toThrow(ConfigError);
+      }),
+      { numRuns: 1500, seed: 11 },
+    );
+    expect(refused).toBeGreaterThan(100);
   });
 
   it('treats a normalized config as a fixed point', () => {

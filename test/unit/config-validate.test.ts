@@ -300,7 +300,7 @@ describe('devices', () => {
           file: '/var/lib/a.img',
           readOnly: true,
           aio: 'io_uring',
-          cache: 'none',
+          cache: { direct: true, noFlush: false },
           driver: 'virtio-blk',
         },
         { kind: 'net', id: 'net0', ifname: 'tap0', mac: '02:00:00:00:00:01', queues: 2, vhost: false },
@@ -360,12 +360,12 @@ describe('devices', () => {
           {},
           dev(
             { kind: 'block', id: 'd' },
-            { kind: 'vsock', id: 'v' },
+            { kind: 'vhost-user', id: 'v', type: 'blk' },
             { kind: 'fs', type: 'virtio-fs', id: 'f' },
           ),
         ),
       ),
-    ).toEqual(['devices[0].file', 'devices[1].contextId', 'devices[2].tag', 'devices[2].sharedDir']));
+    ).toEqual(['devices[0].file', 'devices[1].socketPath', 'devices[2].tag', 'devices[2].sharedDir']));
   it('refuses an unknown kind', () =>
     expect(paths(issuesWith({}, dev({ kind: 'gpu', id: 'g' })))).toEqual(['devices[0].kind']));
   it('refuses an unknown fs type', () =>
@@ -389,10 +389,12 @@ describe('devices', () => {
     expect(paths(issuesWith({}, dev({ kind: 'vsock', id: 'a', contextId: 2 })))).toEqual([
       'devices[0].contextId',
     ]));
-  it('refuses device ids QEMU would refuse or that exceed 31 characters', () =>
+  it('refuses device ids QEMU would refuse or that exceed 25 characters', () =>
     expect(
-      paths(issuesWith({}, dev({ kind: 'rng', id: '0r' }, { kind: 'rng', id: `r${'x'.repeat(31)}` }))),
+      paths(issuesWith({}, dev({ kind: 'rng', id: '0r' }, { kind: 'rng', id: `r${'x'.repeat(25)}` }))),
     ).toEqual(['devices[0].id', 'devices[1].id']));
+  it('accepts a device id of exactly 25 characters (drive-<id> fits a 31-byte node name)', () =>
+    expect(valid({}, dev({ kind: 'rng', id: `r${'x'.repeat(24)}` })).devices[0]?.id).toHaveLength(25));
   it('needs exactly one of ifname and fds on a net device', () => {
     expect(paths(issuesWith({}, dev({ kind: 'net', id: 'n' })))).toEqual(['devices[0].ifname']);
     expect(paths(issuesWith({}, dev({ kind: 'net', id: 'n', ifname: 'tap0', fds: [3] })))).toEqual([
@@ -441,4 +443,143 @@ describe('devices', () => {
     ).toEqual(['devices[0].tag']));
   it('refuses a non-array devices value', () =>
     expect(paths(issuesWith({}, { devices: {} }))).toEqual(['devices']));
+});
+
+describe('devices through the one DeviceSpec schema', () => {
+  const dev = (...devices: unknown[]) => ({ devices });
+  it('lists the device kinds when the kind is unknown', () =>
+    expect(issuesWith({}, dev({ kind: 'gpu', id: 'g' }))).toEqual([
+      {
+        path: 'devices[0].kind',
+        message:
+          'Expected `devices[0].kind` to be one of `block`, `net`, `fs`, `vhost-user`, `vfio`, `vsock`, `rng`, `balloon`, `pvpanic`, got `"gpu"`',
+      },
+    ]));
+  it('says "got nothing" for a missing required field', () =>
+    expect(issuesWith({}, dev({ kind: 'block', id: 'd' }))).toEqual([
+      { path: 'devices[0].file', message: 'Expected `devices[0].file` to be set, got nothing' },
+    ]));
+  it('keeps the did-you-mean wording for an unknown key inside a nested object', () =>
+    expect(issuesWith({}, dev({ kind: 'block', id: 'd', file: '/a', cache: { nflush: true } }))).toEqual([
+      {
+        path: 'devices[0].cache.nflush',
+        message: 'Unknown key `devices[0].cache.nflush`; did you mean `noFlush`?',
+      },
+    ]));
+  it('takes block cache as an object and refuses the old mode string', () => {
+    expect(
+      valid({}, dev({ kind: 'block', id: 'd', file: '/a', cache: { direct: true } })).devices[0],
+    ).toEqual({
+      kind: 'block',
+      id: 'd',
+      file: '/a',
+      cache: { direct: true },
+    });
+    expect(issuesWith({}, dev({ kind: 'block', id: 'd', file: '/a', cache: 'none' }))).toEqual([
+      {
+        path: 'devices[0].cache',
+        message: 'Expected `devices[0].cache` to be an object `{ direct?, noFlush? }`, got `"none"`',
+      },
+    ]);
+  });
+  it('accepts a vsock device without a contextId (allocated at launch)', () =>
+    expect(valid({}, dev({ kind: 'vsock', id: 'v0' })).devices).toEqual([{ kind: 'vsock', id: 'v0' }]));
+  it('accepts VFIO by sysfsDev and refuses both bdf and sysfsDev', () => {
+    expect(
+      valid({}, dev({ kind: 'vfio', id: 'm', sysfsDev: '/sys/bus/mdev/devices/u' })).devices,
+    ).toHaveLength(1);
+    expect(
+      issuesWith(
+        {},
+        dev({ kind: 'vfio', id: 'v', bdf: '0000:01:00.0', sysfsDev: '/sys/bus/mdev/devices/u' }),
+      ),
+    ).toEqual([
+      {
+        path: 'devices[0].bdf',
+        message:
+          'Expected `devices[0].bdf` to be absent when `sysfsDev` is set (exactly one of the two), got `"0000:01:00.0"`',
+      },
+    ]);
+  });
+  it('refuses a second virtio-fs share (one virtiofsd per sandbox)', () =>
+    expect(
+      paths(
+        issuesWith(
+          {},
+          dev(
+            { kind: 'fs', type: 'virtio-fs', id: 'a', tag: 'a', sharedDir: '/a' },
+            { kind: 'fs', type: 'virtio-9p', id: 'p', tag: 'p', path: '/p' },
+            { kind: 'fs', type: 'virtio-fs', id: 'b', tag: 'b', sharedDir: '/b' },
+          ),
+        ),
+      ),
+    ).toEqual(['devices[2]']));
+  it('refuses a second balloon and a second pvpanic device, which QEMU takes once', () =>
+    expect(
+      paths(
+        issuesWith(
+          {},
+          dev(
+            { kind: 'balloon', id: 'b0' },
+            { kind: 'pvpanic', id: 'p0' },
+            { kind: 'balloon', id: 'b1' },
+            { kind: 'pvpanic', id: 'p1' },
+          ),
+        ),
+      ),
+    ).toEqual(['devices[2]', 'devices[3]']));
+  it('takes pmem only on an nvdimm disk (by its driver or the hypervisor default)', () => {
+    const disk = { kind: 'block', id: 'd', file: '/a', pmem: true };
+    expect(paths(issuesWith({}, dev(disk)))).toEqual(['devices[0].pmem']);
+    expect(valid({}, dev({ ...disk, driver: 'nvdimm' })).devices).toHaveLength(1);
+    expect(valid({ blockDeviceDriver: 'nvdimm' }, dev(disk)).devices).toHaveLength(1);
+  });
+  it('refuses a virtio-fs share with VM templating', () =>
+    expect(
+      paths(
+        issuesWith(
+          { bootToBeTemplate: true, memoryPath: '/m' },
+          dev({ kind: 'fs', type: 'virtio-fs', id: 'a', tag: 'a', sharedDir: '/a' }),
+        ),
+      ),
+    ).toEqual(['devices[0]']));
+  it('refuses virtio-blk-ccw disks off s390x and accepts them on s390x', () => {
+    const disk = { kind: 'block', id: 'd', file: '/a', driver: 'virtio-blk-ccw' };
+    expect(paths(issuesWith({}, dev(disk)))).toEqual(['devices[0].driver']);
+    expect(valid({ arch: 's390x' }, dev(disk)).devices).toHaveLength(1);
+  });
+  it('lists problems of several devices and of the hypervisor in one ConfigError', () =>
+    expect(
+      paths(
+        issuesWith(
+          { memorySize: 1 },
+          dev({ kind: 'net', id: 'n', ifname: 't', mac: 'x' }, { kind: 'rng', id: 'r', path: 'rel' }),
+        ),
+      ),
+    ).toEqual(['hypervisor.memorySize', 'devices[0].mac', 'devices[1].path']));
+});
+
+describe('host arch', () => {
+  it('reports an issue on hypervisor.arch on a host vmactor has no tables for, instead of assuming amd64', () =>
+    expect(
+      issuesOf({ id: 'a', hypervisor: ASSETS }, { ...HOST, arch: undefined, nodeArch: 'riscv64' }),
+    ).toEqual([
+      {
+        path: 'hypervisor.arch',
+        message:
+          "Expected `hypervisor.arch` to be set explicitly (this host's `riscv64` has no QEMU tables), got nothing",
+      },
+    ]));
+  it('accepts an explicit arch on such a host', () =>
+    expect(
+      validateConfig(
+        { id: 'a', hypervisor: { ...ASSETS, arch: 'arm64' } },
+        { ...HOST, arch: undefined, nodeArch: 'riscv64' },
+      ).hypervisor.arch,
+    ).toBe('arm64'));
+  it('defaults to the host arch in Go names', () =>
+    expect(
+      validateConfig({ id: 'a', hypervisor: ASSETS }, { ...HOST, arch: undefined, nodeArch: 'x64' })
+        .hypervisor.arch,
+    ).toBe('amd64'));
 });

@@ -49,15 +49,15 @@ export type BlockAio = 'threads' | 'native' | 'io_uring';
 /** govmm `BlockDeviceFormat`. */
 export type BlockFormat = 'raw' | 'qcow2';
 
-/** A disk on a `-drive` backend: govmm `BlockDevice` (virtio-blk or scsi-hd). */
+/** A disk on a block node `drive-<id>` (`-blockdev`/`blockdev-add`): govmm `BlockDevice` (virtio-blk or scsi-hd). */
 export interface BlockDevice extends VirtioOptions {
   readonly type: 'block';
-  /** Drive id; also the `-device` id and the virtio-blk `serial` (govmm uses ID for all three). */
+  /** The `-device` id, the stem of its node `drive-<id>` and the virtio-blk `serial` (govmm uses ID for all three). */
   readonly id: string;
   /** Host path of the image or block device. */
   readonly file: string;
   readonly format: BlockFormat;
-  /** `-drive aio=`; `native` requires `cache.direct`. Default `threads` (Kata's default). */
+  /** The file node's `aio`; `native` requires `cache.direct`. Default `threads` (Kata's default). */
   readonly aio?: BlockAio;
   /** `virtio-blk` (suffixed per transport), `scsi-hd` (needs `scsi`), or `virtio-blk-ccw`-style explicit names. */
   readonly driver: 'virtio-blk' | 'scsi-hd' | 'virtio-blk-pci' | 'virtio-blk-ccw' | 'virtio-blk-device';
@@ -65,9 +65,9 @@ export interface BlockDevice extends VirtioOptions {
   readonly scsi?: { readonly bus: string; readonly scsiId: number; readonly lun: number };
   /** `share-rw=on` (the same image attached twice, e.g. shared between sandboxes). */
   readonly shareRW?: boolean;
-  /** Read-only drive (`-drive readonly=on`). */
+  /** Read-only node (`read-only: true`). */
   readonly readOnly?: boolean;
-  /** `-drive cache.direct=`/`cache.no-flush=` (Kata's block_device_cache_*). */
+  /** The node's `cache: { direct, no-flush }` (Kata's block_device_cache_*). */
   readonly cache?: { readonly direct?: boolean; readonly noFlush?: boolean };
   /** virtio-blk guest-visible write-cache toggle (govmm `WCE`): absent/false → `config-wce=off`, as in govmm. */
   readonly wce?: boolean;
