@@ -90,7 +90,7 @@ describe('hot-plugging a NIC on a real tap device in a network namespace', () =>
     const h = await startSandbox();
     const none = await fails(h.sb, { kind: 'hotplug', device: { kind: 'net', id: 'n1' } });
     expect(none).toBeInstanceOf(HotplugInputError);
-    expect((none as HotplugInputError).issues[0]).toMatch(/exactly one of `ifname` and `fds`/);
+    expect((none as HotplugInputError).issues[0]).toMatch(/`device.ifname` to be set, or `fds` instead/);
     const mac = await fails(h.sb, {
       kind: 'hotplug',
       device: { kind: 'net', id: 'n1', ifname: 'tap0', mac: 'nope' },
