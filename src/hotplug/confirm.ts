@@ -23,8 +23,9 @@ export async function blockDeviceSizeBytes(st: Stats): Promise<number> {
 }
 
 /**
- * The guest's disks before a plug (to tell the new one apart), re-asked until the guest deadline
- * when the guest is slow to answer; `undefined` without a guest or while paused.
+ * The guest's disks before a plug (to tell the new one apart): a query, re-asked within the
+ * command deadline (not phase two's) when the guest is slow to answer; `undefined` without a
+ * guest or while paused.
  */
 export async function guestDisksBefore(ctx: HotplugContext): Promise<readonly GuestDisk[] | undefined> {
   const guest = ctx.guest;
@@ -33,7 +34,7 @@ export async function guestDisksBefore(ctx: HotplugContext): Promise<readonly Gu
     "the guest's list of disks",
     (s) => guest.blockDevices(s),
     () => true,
-    { deadlineMs: deadlinesOf(ctx).guestMs, signal: ctx.signal },
+    { deadlineMs: deadlinesOf(ctx).commandMs, signal: ctx.signal },
   );
 }
 

@@ -3,7 +3,12 @@
 // pre-empting a burst, and the per-call DEVICE_DELETED deadline.
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { HotplugRefusedError, type HotplugResult, HotplugTimeoutError } from '../../src/hotplug/index.js';
+import {
+  DuplicateDeviceError,
+  HotplugRefusedError,
+  type HotplugResult,
+  HotplugTimeoutError,
+} from '../../src/hotplug/index.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { cleanupFiles, fails, image, qmpView, runBase, startSandbox } from './hotplug-fixtures.js';
 import { stopAll } from './sandbox-fixtures.js';
@@ -106,6 +111,24 @@ describe('hot plug through the sandbox machine', () => {
       pending: false,
     });
     expect(await qmpView(h)).toMatchObject({ devices: [], blockNodes: [] });
+  });
+
+  it('gives up phase two at the per-call guest deadline with a typed timeout, and the disk QEMU took stays recorded', async () => {
+    const h = await startSandbox({ guestAgent: true, waitGuest: true });
+    const late = await fails(
+      h.sb,
+      { kind: 'hotplug', device: { kind: 'block', id: 'g1', file: image(h, 'g1.img') }, guestDeadlineMs: 1 },
+      'late',
+    );
+    expect(late).toBeInstanceOf(HotplugTimeoutError);
+    expect(late).toMatchObject({ timeoutMs: 1, code: 'ERR_HOTPLUG_TIMEOUT' });
+    // Phase one happened: `applied`, then `failed` without `rolled-back` (the change stays).
+    expect(h.phases('late')).toEqual(['requested', 'applied', 'failed']);
+    expect(await qmpView(h)).toMatchObject({ devices: ['g1'], blockNodes: ['drive-g1'] });
+    expect(
+      await fails(h.sb, { kind: 'hotplug', device: { kind: 'block', id: 'g1', file: image(h, 'g2.img') } }),
+    ).toBeInstanceOf(DuplicateDeviceError);
+    expect(await h.sb.operate({ kind: 'unplug', id: 'g1' })).toMatchObject({ removed: true });
   });
 
   it('lets STOP pre-empt a queued burst of hot plugs and leaves no process or file behind', async () => {
