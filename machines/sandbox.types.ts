@@ -72,7 +72,7 @@ export interface StopDetails {
   readonly cleanupError?: unknown;
 }
 
-/** Where to dump guest memory on GUEST_PANICKED (seed 003's GuestMemoryDumpPath/Paging). */
+/** Where to dump guest memory on GUEST_PANICKED (Kata's hypervisor.go `GuestMemoryDumpPath`/`GuestMemoryDumpPaging`). */
 export interface GuestMemoryDumpConfig {
   readonly path: string;
   readonly paging: boolean;
@@ -118,7 +118,7 @@ export interface SandboxContext {
   /** Set on entering `stopping` (or `stopped` directly from `created`). */
   readonly stopReason: StopReason | null;
   readonly stopError: StopDetails | null;
-  /** True when the stop is a wait-only stop (seed 003's `waitOnly`): no `quit`, just wait for exit. */
+  /** True when the stop is a wait-only stop (Kata's qemu.go `stopSandbox` `waitOnly`): no `quit`, just wait for exit. */
   readonly waitOnly: boolean;
   /** Whether the latest running⇄paused change was our command or someone else's (QMP event). */
   readonly pauseReason: PauseReason | null;

@@ -56,7 +56,7 @@ export interface SandboxOptions {
   readonly netns?: string;
 }
 
-/** vCPU index → host thread id (the seeds' `vcpuThreadIDs`). */
+/** vCPU index → host thread id (Kata's hypervisor.go `VcpuThreadIDs`). */
 export interface VcpuThreadIds {
   readonly vcpus: ReadonlyMap<number, number>;
 }
@@ -238,7 +238,7 @@ export class Sandbox implements AsyncDisposable {
   /**
    * Stops the sandbox (idempotent, accepted in every phase): QMP `quit` → wait → SIGTERM → wait →
    * SIGKILL → reap, QEMU before virtiofsd, then sockets and the run dir are removed. `waitOnly`
-   * (seed 003) sends no `quit`: it waits for QEMU to exit on its own, then escalates.
+   * (Kata's qemu.go `stopSandbox` with `waitOnly`) sends no `quit`: it waits for QEMU to exit on its own, then escalates.
    *
    * @example
    * ```ts
@@ -255,7 +255,7 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /**
-   * Checks the VM through QMP `query-status` (the seeds' `check`): rejects with
+   * Checks the VM through QMP `query-status` (Kata's qemu.go `check`): rejects with
    * {@link GuestFailureError} for `internal-error` and `guest-panicked`.
    *
    * @example
@@ -271,7 +271,7 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /**
-   * PIDs of the sandbox's live processes: QEMU first, then virtiofsd (the seeds' `getPids`).
+   * PIDs of the sandbox's live processes: QEMU first, then virtiofsd (Kata's qemu.go `getPids`).
    *
    * @example
    * ```ts
@@ -287,7 +287,7 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /**
-   * vCPU index → host thread id from QMP `query-cpus-fast` (the seeds' `getThreadIDs`).
+   * vCPU index → host thread id from QMP `query-cpus-fast` (Kata's qemu.go `getThreadIDs`).
    *
    * @example
    * ```ts

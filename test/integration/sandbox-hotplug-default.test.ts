@@ -1,4 +1,4 @@
-// createSandbox wires issue 5's hot-plug layer by default: `sb.operate()` hot-plugs a disk the guest
+// createSandbox wires the hot-plug layer (src/hotplug) by default: `sb.operate()` hot-plugs a disk the guest
 // sees (phase two through the default guest's agent) and unplugs it; memory grows by a pc-dimm.
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// The operation slot of the sandbox (where issue 5's hotplug layer plugs in): operations run one at
+// The operation slot of the sandbox (where the hot-plug layer, src/hotplug, plugs in): operations run one at
 // a time through the provider with the live QMP client; refusals and STOP pre-emption are typed.
 import { rmSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
