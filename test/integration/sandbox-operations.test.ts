@@ -13,7 +13,10 @@ const base = tempRunBase();
 afterEach(stopAll);
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-const disk = (id: string): SandboxOperation => ({ kind: 'hotplug', device: { kind: 'block', id, file: '/dev/null' } });
+const disk = (id: string): SandboxOperation => ({
+  kind: 'hotplug',
+  device: { kind: 'block', id, file: '/dev/null' },
+});
 
 describe('sandbox operations', () => {
   it('run through the provider with the live QMP client, one at a time, reporting every phase', async () => {
