@@ -16,6 +16,8 @@ export interface Placement {
   readonly scsi?: { readonly index: number; readonly scsiId: number; readonly lun: number };
   /** Memory-slot devices (nvdimm, pc-dimm): the slot used. */
   readonly memSlot?: number;
+  /** Memory-slot devices: bytes they map below maxmem (an nvdimm's backend size). */
+  readonly sizeBytes?: number;
   /** True when a bridge slot was allocated for it (released on unplug). */
   readonly bridgeSlot?: boolean;
 }

@@ -1,11 +1,11 @@
 // Pure capacity guards, checked before any QMP: bridge slots, root ports, memory slots, maxmem, vCPUs.
 import type { SandboxOperation } from '../../machines/operation.types.js';
+import type { DeviceRecord } from '../devices/record.js';
+import { type DeviceSpec, deviceSpecSchema } from '../devices/spec.js';
 import type { BridgeType } from '../qemu/bridges.js';
 import type { HotplugConfig, HotplugLimits } from './context.js';
-import type { DeviceState } from './device-state.js';
 import { type CapacityResource, HotplugCapacityError } from './errors.js';
 import { calcHotplugMemMiBSize } from './memory-size.js';
-import { MAX_SCSI_DEVICES } from './scsi-id-lun.js';
 
 /** The verdict of a capacity guard. */
 export type CapacityVerdict =
@@ -18,16 +18,7 @@ function no(resource: CapacityResource, message: string): CapacityVerdict {
   return { ok: false, resource, message };
 }
 
-/** The block driver an operation ends up with (the seeds: nvdimm when pmem). */
-export function effectiveBlockDriver(
-  op: { readonly driver?: string; readonly pmem?: boolean },
-  config: Pick<HotplugConfig, 'blockDeviceDriver'>,
-): string {
-  if (op.pmem) return 'nvdimm';
-  return op.driver ?? config.blockDeviceDriver;
-}
-
-/** Whether VFIO goes to the root bus / a root port here (the seeds' hotplugVFIOOnRootBus). */
+/** Whether VFIO goes to the root bus / a root port here (Kata's `hotplug_vfio_on_root_bus`). */
 export function vfioOnRootBus(config: Pick<HotplugConfig, 'hotplugVFIOOnRootBus'>): boolean {
   return config.hotplugVFIOOnRootBus;
 }
@@ -40,7 +31,7 @@ export function vfioWantsRootPort(
   return config.hypervisorMachineType === 'q35' && pcie === true && config.pcieRootPort > 0;
 }
 
-function bridgeSlot(state: DeviceState, transport: 'pci' | 'ccw', id: string): CapacityVerdict {
+function bridgeSlot(state: DeviceRecord, transport: 'pci' | 'ccw', id: string): CapacityVerdict {
   const type: BridgeType | undefined = state.bridgeTypeFor(transport);
   if (type === undefined || state.freeSlots(type) <= 0) {
     return no(
@@ -52,13 +43,13 @@ function bridgeSlot(state: DeviceState, transport: 'pci' | 'ccw', id: string): C
 }
 
 /** MiB below maxmem taken by boot memory and memory devices (DIMMs, nvdimms, the virtio-mem region). */
-export function memoryInUseMiB(state: DeviceState, limits: HotplugLimits): number {
+export function memoryInUseMiB(state: DeviceRecord, limits: HotplugLimits): number {
   const dimms = state.dimms.reduce((n, d) => n + d.sizeMiB, 0);
   return limits.bootMemoryMiB + dimms + state.nvdimmMiB() + (state.virtioMem?.regionMiB ?? 0);
 }
 
 /** Room for `mib` more MiB of pc-dimm memory: a free slot, below maxmem and host memory. */
-export function dimmCapacity(state: DeviceState, limits: HotplugLimits, mib: number): CapacityVerdict {
+export function dimmCapacity(state: DeviceRecord, limits: HotplugLimits, mib: number): CapacityVerdict {
   if (state.memorySlotsUsed() >= limits.memSlots) {
     return no('memory-slots', `Expected a free memory slot, but all ${limits.memSlots} are used`);
   }
@@ -79,53 +70,71 @@ export function dimmCapacity(state: DeviceState, limits: HotplugLimits, mib: num
   return OK;
 }
 
+/** Room for one device: a bridge slot, a SCSI id/LUN, a root port or a memory slot. */
+function deviceCapacity(
+  state: DeviceRecord,
+  config: HotplugConfig,
+  limits: HotplugLimits,
+  spec: DeviceSpec,
+): CapacityVerdict {
+  switch (spec.kind) {
+    case 'block': {
+      const driver = spec.pmem ? 'nvdimm' : (spec.driver ?? config.blockDeviceDriver);
+      if (driver === 'nvdimm') {
+        return state.memorySlotsUsed() >= limits.memSlots
+          ? no(
+              'memory-slots',
+              `Expected a free memory slot for nvdimm \`${spec.id}\`, but all ${limits.memSlots} are used`,
+            )
+          : OK;
+      }
+      if (driver === 'virtio-scsi') {
+        return state.nextScsiIndex() === undefined
+          ? no('scsi-ids', `Expected a free SCSI id/LUN for \`${spec.id}\``)
+          : OK;
+      }
+      if (driver === 'virtio-blk-ccw') return bridgeSlot(state, 'ccw', spec.id);
+      if (driver === 'virtio-blk') return bridgeSlot(state, 'pci', spec.id);
+      return OK; // unsupported drivers are refused by the operation with a typed error
+    }
+    case 'vhost-user':
+      return spec.type === 'blk' ? bridgeSlot(state, 'pci', spec.id) : OK;
+    case 'net':
+      return bridgeSlot(state, config.hypervisorMachineType === 's390-ccw-virtio' ? 'ccw' : 'pci', spec.id);
+    case 'vfio': {
+      if (!vfioOnRootBus(config)) return bridgeSlot(state, 'pci', spec.id);
+      if (vfioWantsRootPort(config, spec.pcie) && !state.hasFreeRootPort()) {
+        return no(
+          'root-ports',
+          `Expected a free PCIe root port for \`${spec.id}\`, but all ${config.pcieRootPort} are used`,
+        );
+      }
+      return OK;
+    }
+    default:
+      return OK; // kinds hot plug does not do are refused by the operation
+  }
+}
+
 /**
  * Whether `op` fits the sandbox now (the machine's `hasCapacity` guard; also checked by
- * `runOperation` before its first QMP command). Pure: reads the recorded state only.
+ * `runOperation` before its first QMP command). Pure: reads the device record only.
  *
  * @example
- * capacityFor(state, config, limits, { kind: 'resize-vcpus', count: 64, strict: true })
+ * capacityFor(record, config, limits, { kind: 'resize-vcpus', count: 64, strict: true })
  * // => { ok: false, resource: 'maxcpus', message: '...' }
  */
 export function capacityFor(
-  state: DeviceState,
+  state: DeviceRecord,
   config: HotplugConfig,
   limits: HotplugLimits,
   op: SandboxOperation,
 ): CapacityVerdict {
   switch (op.kind) {
-    case 'hotplug-block': {
-      const driver = effectiveBlockDriver(op, config);
-      if (driver === 'nvdimm') {
-        return state.memorySlotsUsed() >= limits.memSlots
-          ? no(
-              'memory-slots',
-              `Expected a free memory slot for nvdimm \`${op.id}\`, but all ${limits.memSlots} are used`,
-            )
-          : OK;
-      }
-      if (driver === 'virtio-scsi') {
-        return state.nextBlockIndex() >= MAX_SCSI_DEVICES
-          ? no('scsi-ids', `Expected a free SCSI id/LUN for \`${op.id}\``)
-          : OK;
-      }
-      if (driver === 'virtio-blk-ccw') return bridgeSlot(state, 'ccw', op.id);
-      if (driver === 'virtio-blk') return bridgeSlot(state, 'pci', op.id);
-      return OK; // unsupported drivers are refused by the block module with a typed error
-    }
-    case 'hotplug-vhost-user-blk':
-      return bridgeSlot(state, 'pci', op.id);
-    case 'hotplug-net':
-      return bridgeSlot(state, config.hypervisorMachineType === 's390-ccw-virtio' ? 'ccw' : 'pci', op.id);
-    case 'hotplug-vfio': {
-      if (!vfioOnRootBus(config)) return bridgeSlot(state, 'pci', op.id);
-      if (vfioWantsRootPort(config, op.pcie) && !Object.values(state.rootPorts).includes(null)) {
-        return no(
-          'root-ports',
-          `Expected a free PCIe root port for \`${op.id}\`, but all ${config.pcieRootPort} are used`,
-        );
-      }
-      return OK;
+    case 'hotplug': {
+      // An invalid spec passes here and is refused, with every problem listed, by the operation.
+      const parsed = deviceSpecSchema.safeParse(op.device);
+      return parsed.success ? deviceCapacity(state, config, limits, parsed.data) : OK;
     }
     case 'hotplug-memory':
       return dimmCapacity(state, limits, op.mib);
@@ -168,7 +177,7 @@ export function capacityFor(
 
 /** Throws {@link HotplugCapacityError} when {@link capacityFor} says no. */
 export function assertCapacity(
-  state: DeviceState,
+  state: DeviceRecord,
   config: HotplugConfig,
   limits: HotplugLimits,
   op: SandboxOperation,

@@ -1,33 +1,22 @@
-// Helpers shared by the device families: id rules, bridge slots with undo, device_del → DEVICE_DELETED.
+// Helpers shared by the device families: new ids, bridge slots with undo, device_del → DEVICE_DELETED.
 
+import type { DeviceEntry, Placement } from '../devices/record-types.js';
 import type { BridgeType } from '../qemu/bridges.js';
 import { BridgeDeviceError, BridgeFullError, NoBridgeError } from '../qemu/errors.js';
 import { QmpCommandError, QmpTimeoutError } from '../qmp/errors.js';
 import { deadlinesOf, type HotplugContext } from './context.js';
-import type { DevicePlacement, RecordedDevice } from './device-state.js';
 import {
   DuplicateDeviceError,
   HotplugCapacityError,
-  HotplugInputError,
+  HotplugCleanupError,
   HotplugRefusedError,
   HotplugTimeoutError,
 } from './errors.js';
-import { RollbackDeferred, type Steps } from './steps.js';
+import { ABSENT, RollbackDeferred, type Steps } from './steps.js';
 
-/**
- * Hot-plugged device ids: a letter, then letters, digits, `_`, `.`, `-`; at most 25 characters so
- * the derived ids (`drive-<id>`, a block node name of at most 31) stay within QEMU's limits.
- */
-export const DEVICE_ID_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,24}$/;
-
-/** Checks an operation's device id and that it is new. */
+/** Refuses an id the sandbox already uses (cold or hot device, backend, vCPU, DIMM); before any QMP. */
 export function assertNewId(ctx: HotplugContext, id: string): void {
-  if (typeof id !== 'string' || !DEVICE_ID_RE.test(id)) {
-    throw new HotplugInputError(
-      `Expected \`id\` to match ${DEVICE_ID_RE} (a letter, then letters, digits, _ . -, at most 25), got \`${String(id)}\``,
-    );
-  }
-  if (ctx.state.hasId(id)) throw new DuplicateDeviceError(id);
+  if (ctx.record.hasId(id)) throw new DuplicateDeviceError(id);
 }
 
 /** Takes a bridge slot for `id` and registers its release as an undo step. */
@@ -36,15 +25,15 @@ export function takeBridgeSlot(
   steps: Steps,
   id: string,
   transport: 'pci' | 'ccw',
-): DevicePlacement & { readonly bus: string | undefined } {
-  const type: BridgeType | undefined = ctx.state.bridgeTypeFor(transport);
+): Placement {
+  const type: BridgeType | undefined = ctx.record.bridgeTypeFor(transport);
   try {
     if (type === undefined)
       throw new NoBridgeError(`Expected a ${transport} bridge to plug \`${id}\` into, but there is none`);
-    const slot = ctx.state.allocateSlot(id, type);
-    steps.onUndo(`release slot of ${id}`, () => ctx.state.releaseSlot(id));
+    const slot = ctx.record.takeSlot(id, type);
+    steps.onUndo(`release slot of ${id}`, () => ctx.record.releaseSlot(id));
     return transport === 'ccw'
-      ? { bus: undefined, ...(slot.devno ? { devno: slot.devno } : {}), bridgeSlot: true }
+      ? { ...(slot.devno ? { devno: slot.devno } : {}), bridgeSlot: true }
       : {
           bus: slot.bridge.id,
           addr: slot.addr,
@@ -84,7 +73,7 @@ export async function deviceDelAndWait(
     }
     // Some buses unplug without the guest (SCSI): then the device is already gone.
     if (!(await peripheralIds(ctx)).has(id)) return { deleted: true };
-    ctx.state.markPendingRemoval(id);
+    ctx.record.markPendingRemoval(id);
     return { deleted: false, pending: true };
   }
   try {
@@ -98,11 +87,11 @@ export async function deviceDelAndWait(
   } catch (err) {
     if (err instanceof QmpCommandError && err.qmpClass === 'DeviceNotFound') return { deleted: true };
     if (err instanceof QmpTimeoutError) {
-      ctx.state.markPendingRemoval(id);
+      ctx.record.markPendingRemoval(id);
       throw new HotplugTimeoutError(`DEVICE_DELETED for \`${id}\``, deviceDeletedMs, { cause: err });
     }
     if (err instanceof QmpCommandError && /already in the process of unplug/i.test(err.desc)) {
-      ctx.state.markPendingRemoval(id);
+      ctx.record.markPendingRemoval(id);
       return { deleted: false, pending: true };
     }
     throw refusal('device_del', err);
@@ -111,6 +100,10 @@ export async function deviceDelAndWait(
 
 function refusal(step: string, err: unknown): unknown {
   return err instanceof QmpCommandError ? new HotplugRefusedError(step, err.desc, { cause: err }) : err;
+}
+
+function cleanupFailure(step: string, err: unknown): unknown {
+  return err instanceof QmpCommandError ? new HotplugCleanupError(step, err.desc, { cause: err }) : err;
 }
 
 /** A QMP command after phase one (backend removal): deadline, no abort (cleanup must finish). */
@@ -122,8 +115,8 @@ export async function cleanupQmp(
   try {
     await run(deadlinesOf(ctx).commandMs);
   } catch (err) {
-    if (err instanceof QmpCommandError && /not found|does not exist|no such/i.test(err.desc)) return;
-    throw refusal(step, err);
+    if (err instanceof QmpCommandError && ABSENT.test(err.desc)) return;
+    throw cleanupFailure(step, err);
   }
 }
 
@@ -182,6 +175,6 @@ export function deviceAddUndo(
 }
 
 /** Records `device`, marked pending removal when asked (for {@link deviceAddUndo}). */
-export function recordStuck(ctx: HotplugContext, device: RecordedDevice, pending: boolean): void {
-  ctx.state.addDevice(pending ? { ...device, pendingRemoval: true } : device);
+export function recordStuck(ctx: HotplugContext, device: DeviceEntry, pending: boolean): void {
+  ctx.record.addDevice(pending ? { ...device, pendingRemoval: true } : device);
 }

@@ -1,9 +1,9 @@
-// What an operation runs against: the QMP client, the recorded state, the config, limits, deadlines.
+// What an operation runs against: the QMP client, the device record, the config, limits, deadlines.
 import { totalmem } from 'node:os';
 import type { Logger } from 'pino';
 import type { HypervisorConfig } from '../config/types.js';
+import type { DeviceRecord } from '../devices/record.js';
 import type { QmpClient } from '../qmp/client.js';
-import type { DeviceState } from './device-state.js';
 import type { GuestProbe } from './guest-probe.js';
 
 /** The parts of the QMP client the operations use (a real `QmpClient` satisfies it). */
@@ -12,6 +12,10 @@ export type HotplugQmp = Pick<QmpClient, 'execute' | 'executeAndWaitFor'>;
 /** The hypervisor settings the operations read. */
 export type HotplugConfig = Pick<
   HypervisorConfig,
+  | 'arch'
+  | 'disableVhostNet'
+  | 'entropySource'
+  | 'iommuPlatform'
   | 'numVCPUs'
   | 'defaultMaxVCPUs'
   | 'memorySize'
@@ -43,7 +47,7 @@ export interface HotplugLimits {
   readonly bootMemoryMiB: number;
   /** QEMU's `maxmem`, MiB (boot memory + everything hot-pluggable). */
   readonly maxMemMiB: number;
-  /** Host memory, MiB (the seeds refuse to go beyond it). */
+  /** Host memory, MiB (Kata's qemu.go `hotplugAddMemory` refuses to go beyond it). */
   readonly hostMemMiB: number;
   /** `-m slots=`. */
   readonly memSlots: number;
@@ -69,8 +73,11 @@ export const DEFAULT_DEADLINES: HotplugDeadlines = {
 /** Everything an operation needs; built once per sandbox by the sandbox layer. */
 export interface HotplugContext {
   readonly qmp: HotplugQmp;
-  readonly state: DeviceState;
+  /** Every device of the sandbox (cold and hot), its slots, vCPUs and memory. */
+  readonly record: DeviceRecord;
   readonly config: HotplugConfig;
+  /** The sandbox's id: seeds the stable default MAC of a NIC given without one (as cold plug). */
+  readonly sandboxId?: string;
   /** Fires when STOP pre-empts the operation: it undoes what it did and rejects. */
   readonly signal: AbortSignal;
   /** Phase reports: `applied` once QEMU accepted, `confirmed` once real, `failed`, `rolled-back`. */
@@ -94,7 +101,7 @@ export interface HotplugContext {
 
 let hostMiB: number | undefined;
 
-/** Host memory in MiB (`os.totalmem()`, read once), as the seeds' hostMemMB. */
+/** Host memory in MiB (`os.totalmem()`, read once), as Kata's qemu.go `hostMemMB`. */
 export function hostMemoryMiB(): number {
   hostMiB ??= Math.floor(totalmem() / (1024 * 1024));
   return hostMiB;

@@ -1,4 +1,4 @@
-// vCPU hot-plug (the seeds' hotplugAddCPUs/hotplugRemoveCPUs/resizeVCPUs) via query-hotpluggable-cpus.
+// vCPU hot-plug (Kata's qemu.go `hotplugAddCPUs`/`hotplugRemoveCPUs`/`resizeVCPUs`) via query-hotpluggable-cpus.
 import type { QmpDeviceAddArgs, QmpHotpluggableCpu } from '../qmp/commands.js';
 import { QmpCommandError, QmpTimeoutError } from '../qmp/errors.js';
 import { deadlinesOf, type HotplugContext, limitsOf } from './context.js';
@@ -13,12 +13,12 @@ import { waitUntil } from './guest-probe.js';
 import { toHotplugError } from './steps.js';
 import type { ConfirmedBy, ResizeVcpusResult } from './types.js';
 
-/** Machines whose CPUs are addressed by core only (the seeds drop socket/die/thread there). */
+/** Machines whose CPUs are addressed by core only (Kata's qemu.go drops socket/die/thread there). */
 const CORE_ONLY_MACHINES: ReadonlySet<string> = new Set(['pseries', 's390-ccw-virtio']);
 
 /**
  * device_add arguments for a free CPU slot from `query-hotpluggable-cpus`: socket/die/core/thread
- * ids as integers (core only on pseries and s390x, as the seeds).
+ * ids as integers (core only on pseries and s390x, as Kata's qemu.go `hotplugAddCPUs`).
  */
 export function cpuDeviceArgs(machineType: string, slot: QmpHotpluggableCpu, id: string): QmpDeviceAddArgs {
   const p = slot.props;
@@ -82,7 +82,7 @@ async function confirmCpus(ctx: HotplugContext, expected: number): Promise<Confi
 }
 
 /**
- * Hot-adds up to `amount` vCPUs; clamped to max vCPUs with a warning (the seeds do not fail).
+ * Hot-adds up to `amount` vCPUs; clamped to max vCPUs with a warning (Kata's qemu.go does not fail).
  * Returns how many were added. A CPU QEMU refuses is skipped; if fewer than asked were added, a
  * {@link VcpuHotplugError} carries the count (the added ones stay).
  */
@@ -91,7 +91,7 @@ export async function hotplugAddCPUs(
   amount: number,
 ): Promise<{ added: number; clamped: boolean }> {
   const limits = limitsOf(ctx);
-  const current = limits.bootVcpus + ctx.state.vcpus.length;
+  const current = limits.bootVcpus + ctx.record.vcpus.length;
   let clamped = false;
   if (current + amount > limits.maxVcpus) {
     ctx.logger?.warn(
@@ -117,7 +117,7 @@ export async function hotplugAddCPUs(
     const ordered = [...slots].sort(compareCpuSlots);
     for (const slot of ordered) {
       if (slot['qom-path'] !== undefined && slot['qom-path'] !== '') continue; // in use
-      const id = ctx.state.nextVcpuId();
+      const id = ctx.record.nextVcpuId();
       const args = cpuDeviceArgs(ctx.config.hypervisorMachineType, slot, id);
       try {
         if (ctx.guest && !ctx.paused) {
@@ -137,24 +137,24 @@ export async function hotplugAddCPUs(
       } catch (err) {
         if (err instanceof QmpCommandError) {
           ctx.logger?.warn({ err, id }, 'vCPU hot-add refused; trying the next slot');
-          continue; // don't fail, let's try with other CPU (the seeds)
+          continue; // don't fail, let's try with other CPU (Kata's qemu.go)
         }
         // Timed out or aborted: QEMU may have the CPU anyway; record what QEMU says so state and QMP agree.
         const now = await ctx.qmp
           .execute('query-hotpluggable-cpus', undefined, { timeoutMs: commandMs })
           .catch(() => []);
         if (now.some((c) => c['qom-path'] === `/machine/peripheral/${id}`)) {
-          ctx.state.addVcpu({ id, props: cpuProps(args) });
+          ctx.record.addVcpu({ id, props: cpuProps(args) });
           added++;
         }
         throw err;
       }
-      ctx.state.addVcpu({ id, props: cpuProps(args) });
+      ctx.record.addVcpu({ id, props: cpuProps(args) });
       added++;
       if (added === amount) return { added, clamped };
     }
   } catch (err) {
-    const e = toHotplugError(err, false);
+    const e = toHotplugError(err);
     throw new VcpuHotplugError(`vCPU hot-add stopped after ${added} of ${amount}: ${e.message}`, added, {
       cause: e,
     });
@@ -167,7 +167,7 @@ export async function hotplugAddCPUs(
  * hot-added vCPUs can go; while paused the guest cannot acknowledge, so it is refused.
  */
 export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Promise<number> {
-  const hotplugged = ctx.state.vcpus.length;
+  const hotplugged = ctx.record.vcpus.length;
   if (amount > hotplugged) {
     throw new HotplugCapacityError(
       'hotplugged-cpus',
@@ -186,7 +186,7 @@ export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Pr
   }
   const { deviceDeletedMs } = deadlinesOf(ctx);
   for (let i = 0; i < amount; i++) {
-    const cpu = ctx.state.vcpus[ctx.state.vcpus.length - 1];
+    const cpu = ctx.record.vcpus[ctx.record.vcpus.length - 1];
     if (!cpu) break;
     try {
       await ctx.qmp.executeAndWaitFor(
@@ -199,7 +199,7 @@ export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Pr
       const e =
         err instanceof QmpTimeoutError
           ? new HotplugTimeoutError(`DEVICE_DELETED for vCPU \`${cpu.id}\``, deviceDeletedMs, { cause: err })
-          : toHotplugError(err, false);
+          : toHotplugError(err);
       throw new VcpuHotplugError(
         `failed to hotunplug CPUs, only ${i} CPUs were hotunplugged: ${e.message}`,
         i,
@@ -208,13 +208,13 @@ export async function hotplugRemoveCPUs(ctx: HotplugContext, amount: number): Pr
         },
       );
     }
-    ctx.state.removeVcpu(cpu.id);
+    ctx.record.removeVcpu(cpu.id);
   }
   return amount;
 }
 
 /**
- * The seeds' resizeVCPUs: hot-add or hot-remove towards `count`; returns `currentVCPUs` (before)
+ * Kata's qemu.go `resizeVCPUs`: hot-add or hot-remove towards `count`; returns `currentVCPUs` (before)
  * and `newVCPUs` (after), plus the counts.
  */
 export async function resizeVCPUs(
@@ -232,7 +232,7 @@ export async function resizeVCPUs(
       `Expected at most ${limits.maxVcpus} vCPUs (max vCPUs), got \`${count}\``,
     );
   }
-  const currentVCPUs = limits.bootVcpus + ctx.state.vcpus.length;
+  const currentVCPUs = limits.bootVcpus + ctx.record.vcpus.length;
   let added = 0;
   let removed = 0;
   let clamped = false;

@@ -1,28 +1,34 @@
-// Typed errors of hot-plug and resize operations; each says whether earlier steps were undone.
+// Typed errors of hot-plug and resize operations. Each failure has exactly one `code`; what
+// happened to the steps already done is told by the class, never by a flag:
+//
+// - Refused before any QMP command (nothing was done): `HotplugInputError`, `DuplicateDeviceError`,
+//   `UnknownDeviceError`, `HotplugCapacityError`, `HotplugNotSupportedError`.
+// - `HotplugRolledBackError` (abstract) and its subclasses `HotplugRefusedError`,
+//   `VfioDeviceError`, `HotplugCommandTimeoutError`, `HotplugAbortedError`: a step failed and
+//   every earlier step was undone — QEMU and the device record are as before the operation. The
+//   sandbox machine emits `failed` then `rolled-back` for exactly these.
+// - `HotplugRollbackIncompleteError`: a step failed and undoing the earlier ones did not finish
+//   (what is left stays recorded, as a pending removal where it can be).
+// - Kept: `HotplugTimeoutError` (QEMU did it, phase two — the guest seeing it, or
+//   `DEVICE_DELETED` — did not happen in time; the change stays recorded), `HotplugCleanupError`
+//   (the device is gone, removing its backend failed; retried by the next operation),
+//   `VcpuHotplugError` (vCPU resize stopped part-way; those done stay).
 import { VmactorError } from '../errors/vmactor-error.js';
 
-/** Options shared by every hot-plug error. */
-export interface HotplugErrorOptions {
-  readonly cause?: unknown;
-  /** True when every earlier step (blockdev, chardev, netdev, object, slot) was undone. */
-  readonly rolledBack?: boolean;
-}
+/** Base of every hot-plug error (its class says what happened to the steps done so far). */
+export abstract class HotplugError extends VmactorError {}
 
-/** Base of the hot-plug errors: `rolledBack` tells the sandbox machine to emit `rolled-back`. */
-export abstract class HotplugError extends VmactorError {
-  /** True when the operation undid every step it had done (QEMU and our records as before). */
-  rolledBack: boolean;
-
-  constructor(message: string, options: HotplugErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.rolledBack = options.rolledBack ?? false;
-  }
-}
-
-/** The operation is malformed (bad id, missing file, bad MAC, ...); nothing was sent to QEMU. */
+/** The operation or its `DeviceSpec` is malformed; nothing was sent to QEMU. `issues` lists every problem. */
 export class HotplugInputError extends HotplugError {
   override readonly name = 'HotplugInputError' as const;
   readonly code = 'ERR_HOTPLUG_INVALID' as const;
+  /** Every problem found, each ``Expected `path` to be …, got `x` ``. */
+  readonly issues: readonly string[];
+  constructor(issues: string | readonly string[], options?: { cause?: unknown }) {
+    const list = typeof issues === 'string' ? [issues] : issues;
+    super(list.join('; '), options);
+    this.issues = list;
+  }
 }
 
 /** A device with this id is already recorded for the sandbox; nothing was sent to QEMU. */
@@ -34,12 +40,12 @@ export class DuplicateDeviceError extends HotplugError {
   }
 }
 
-/** Unplug of an id that was never hot-plugged (or was already removed). */
+/** Unplug of an id the device record does not have (never plugged, or already removed). */
 export class UnknownDeviceError extends HotplugError {
   override readonly name = 'UnknownDeviceError' as const;
   readonly code = 'ERR_HOTPLUG_UNKNOWN_DEVICE' as const;
   constructor(readonly deviceId: string) {
-    super(`Expected \`${deviceId}\` to be a hot-plugged device, but no such device is recorded`);
+    super(`Expected \`${deviceId}\` to be a device of the sandbox, but no such device is recorded`);
   }
 }
 
@@ -67,60 +73,110 @@ export class HotplugCapacityError extends HotplugError {
   }
 }
 
-/** QEMU refused a step (its `class`/`desc` kept); earlier steps were undone (`rolledBack`). */
-export class HotplugRefusedError extends HotplugError {
+/** Not possible with this device kind, driver or machine (rng hot plug, nvdimm unplug, ...); before any QMP. */
+export class HotplugNotSupportedError extends HotplugError {
+  override readonly name = 'HotplugNotSupportedError' as const;
+  readonly code = 'ERR_HOTPLUG_NOT_SUPPORTED' as const;
+}
+
+/** A step failed and every earlier step was undone: QEMU and the device record are as before. */
+export abstract class HotplugRolledBackError extends HotplugError {}
+
+/** QEMU refused a step (its `desc` kept); earlier steps were undone. */
+export class HotplugRefusedError extends HotplugRolledBackError {
   override readonly name = 'HotplugRefusedError' as const;
   readonly code = 'ERR_HOTPLUG_REFUSED' as const;
   constructor(
-    /** The step QEMU refused, e.g. `device_add virtio-blk-pci`. */
+    /** The step QEMU refused, e.g. `device_add scsi-hd`. */
     readonly step: string,
     /** QEMU's description of why. */
     readonly desc: string,
-    options: HotplugErrorOptions = {},
+    options?: { cause?: unknown },
   ) {
     super(`QEMU refused \`${step}\`: ${desc}`, options);
   }
 }
 
-/** QEMU could not open the VFIO device (no such host device, no IOMMU group, not bound to vfio-pci). */
-export class VfioDeviceError extends HotplugError {
+/** QEMU could not open the VFIO device (no such host device, no IOMMU group, ...); slot released. */
+export class VfioDeviceError extends HotplugRolledBackError {
   override readonly name = 'VfioDeviceError' as const;
   readonly code = 'ERR_HOTPLUG_VFIO' as const;
   constructor(
+    /** The host device: BDF or sysfs path. */
     readonly host: string,
     readonly desc: string,
-    options: HotplugErrorOptions = {},
+    options?: { cause?: unknown },
   ) {
     super(`QEMU could not attach VFIO device \`${host}\`: ${desc}`, options);
   }
 }
 
-/** Phase two did not happen in time (the guest did not see the device, or no `DEVICE_DELETED`). */
+/** QEMU did not answer a step within the command deadline; earlier steps (and that one) were undone. */
+export class HotplugCommandTimeoutError extends HotplugRolledBackError {
+  override readonly name = 'HotplugCommandTimeoutError' as const;
+  readonly code = 'ERR_HOTPLUG_COMMAND_TIMEOUT' as const;
+  constructor(
+    readonly waitingFor: string,
+    readonly timeoutMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`Hot-plug: QEMU's answer to \`${waitingFor}\` did not come within ${timeoutMs} ms`, options);
+  }
+}
+
+/** STOP pre-empted the operation (or QEMU went away); what it had done was undone where QEMU answered. */
+export class HotplugAbortedError extends HotplugRolledBackError {
+  override readonly name = 'HotplugAbortedError' as const;
+  readonly code = 'ERR_HOTPLUG_ABORTED' as const;
+}
+
+/** Why a step failed, for {@link HotplugRollbackIncompleteError}. */
+export type HotplugFailure = 'refused' | 'vfio' | 'timeout' | 'aborted';
+
+/** A step failed and undoing the earlier steps did not finish; `left` names what remains. */
+export class HotplugRollbackIncompleteError extends HotplugError {
+  override readonly name = 'HotplugRollbackIncompleteError' as const;
+  readonly code = 'ERR_HOTPLUG_ROLLBACK_INCOMPLETE' as const;
+  constructor(
+    /** What failed first. */
+    readonly failure: HotplugFailure,
+    /** The failure's message. */
+    readonly desc: string,
+    /** Undo steps that did not happen (a device QEMU still has stays recorded, pending removal). */
+    readonly left: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`Hot-plug failed (${desc}) and could not undo: ${left.join(', ')}`, options);
+  }
+}
+
+/** Phase two did not happen in time (the guest did not see the device, or no `DEVICE_DELETED`); the change stays. */
 export class HotplugTimeoutError extends HotplugError {
   override readonly name = 'HotplugTimeoutError' as const;
   readonly code = 'ERR_HOTPLUG_TIMEOUT' as const;
   constructor(
     readonly waitingFor: string,
     readonly timeoutMs: number,
-    options: HotplugErrorOptions = {},
+    options?: { cause?: unknown },
   ) {
     super(`Hot-plug: ${waitingFor} did not happen within ${timeoutMs} ms`, options);
   }
 }
 
-/** The operation was pre-empted (STOP): steps done so far were undone where QEMU still answered. */
-export class HotplugAbortedError extends HotplugError {
-  override readonly name = 'HotplugAbortedError' as const;
-  readonly code = 'ERR_HOTPLUG_ABORTED' as const;
+/** The device is gone from QEMU but removing its backend failed; it stays pending and is retried. */
+export class HotplugCleanupError extends HotplugError {
+  override readonly name = 'HotplugCleanupError' as const;
+  readonly code = 'ERR_HOTPLUG_CLEANUP' as const;
+  constructor(
+    readonly step: string,
+    readonly desc: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Removing a backend failed at \`${step}\`: ${desc}`, options);
+  }
 }
 
-/** The operation is not possible with this driver/machine (nvdimm unplug, virtio-mmio hotplug, ...). */
-export class HotplugNotSupportedError extends HotplugError {
-  override readonly name = 'HotplugNotSupportedError' as const;
-  readonly code = 'ERR_HOTPLUG_NOT_SUPPORTED' as const;
-}
-
-/** vCPU hot-add/remove stopped part-way (the seeds' "only N of M were added"); `done` were kept. */
+/** vCPU hot-add/remove stopped part-way (Kata's "only N of M were added"); `done` were kept. */
 export class VcpuHotplugError extends HotplugError {
   override readonly name = 'VcpuHotplugError' as const;
   readonly code = 'ERR_HOTPLUG_VCPUS' as const;
@@ -128,7 +184,7 @@ export class VcpuHotplugError extends HotplugError {
     message: string,
     /** vCPUs added (or removed) before the failure; they stay. */
     readonly done: number,
-    options: HotplugErrorOptions = {},
+    options?: { cause?: unknown },
   ) {
     super(message, options);
   }

@@ -9,6 +9,13 @@ export interface GuestDisk {
   readonly sizeBytes: number;
 }
 
+/** A network interface as the guest sees it. */
+export interface GuestNic {
+  readonly name: string;
+  /** Lower case. */
+  readonly mac: string;
+}
+
 /** What phase two asks the guest (the default guest's agent implements it; so could Kata's). */
 export interface GuestProbe {
   blockDevices(signal?: AbortSignal): Promise<readonly GuestDisk[]>;
@@ -16,8 +23,8 @@ export interface GuestProbe {
   onlineCpus(signal?: AbortSignal): Promise<number>;
   /** MemTotal in MiB (hot-added memory blocks are brought online first). */
   memTotalMiB(signal?: AbortSignal): Promise<number>;
-  /** MAC addresses of the guest's NICs, lower case. */
-  macs(signal?: AbortSignal): Promise<readonly string[]>;
+  /** The guest's NICs: interface name and MAC (lower case). */
+  nics(signal?: AbortSignal): Promise<readonly GuestNic[]>;
   /**
    * Resolves on the guest's next hotplug event (a kernel uevent it reports), when it reports them:
    * phase two then re-asks on that event instead of on a timer.
@@ -30,7 +37,7 @@ export interface GuestProbe {
  *
  * @example
  * const guest = agentGuestProbe(await sandbox.agent());
- * await runOperation({ ...ctx, guest }, { kind: 'hotplug-block', id: 'd1', file });
+ * await runOperation({ ...ctx, guest }, { kind: 'hotplug', device: { kind: 'block', id: 'd1', file } });
  */
 export function agentGuestProbe(
   agent: Pick<GuestAgentClient, 'request'> & Partial<Pick<GuestAgentClient, 'events$'>>,
@@ -61,7 +68,8 @@ export function agentGuestProbe(
     onlineCpus: async (signal) => (await agent.request('online-cpus', [], opts(signal))).online,
     memTotalMiB: async (signal) =>
       Math.floor((await agent.request('online-mem', [], opts(signal))).memTotalKiB / 1024),
-    macs: async (signal) => (await agent.request('net', [], opts(signal))).map((n) => n.mac.toLowerCase()),
+    nics: async (signal) =>
+      (await agent.request('net', [], opts(signal))).map((n) => ({ name: n.name, mac: n.mac.toLowerCase() })),
   };
 }
 

@@ -1,15 +1,13 @@
-// Hot-plug and resize operations of a running sandbox: runOperation and its building blocks.
-export {
-  blockDeviceArgs,
-  blockDeviceSizeBytes,
-  blockdevArgs,
-  blockNodeName,
-  nvdimmBackendId,
-  SCSI_BUS,
-} from './block.js';
+// Hot-plug and resize operations of a running sandbox: runOperation, the provider, the device record.
+export type { DeviceRecordInit } from '../devices/record.js';
+export { DeviceRecord, DeviceRecordVersionError } from '../devices/record.js';
+export type * from '../devices/record-types.js';
+export type { HostFacts, HotplugPlan, HotplugStep, QmpStep } from './build.js';
+export { hotplugPlan } from './build.js';
 export type { CapacityVerdict } from './capacity.js';
-export { assertCapacity, capacityFor, effectiveBlockDriver, memoryInUseMiB } from './capacity.js';
-export { DEVICE_ID_RE } from './common.js';
+export { assertCapacity, capacityFor, memoryInUseMiB } from './capacity.js';
+export type { Confirmation } from './confirm.js';
+export { blockDeviceSizeBytes } from './confirm.js';
 export type {
   HotplugConfig,
   HotplugContext,
@@ -20,21 +18,19 @@ export type {
 } from './context.js';
 export { DEFAULT_DEADLINES, deadlinesOf, hostMemoryMiB, limitsOf } from './context.js';
 export { cpuDeviceArgs, hotplugAddCPUs, hotplugRemoveCPUs, resizeVCPUs } from './cpu.js';
-export type * from './device-state.js';
-export { DeviceState } from './device-state.js';
 export * from './errors.js';
-export type { GuestDisk, GuestProbe } from './guest-probe.js';
+export type { GuestDisk, GuestNic, GuestProbe } from './guest-probe.js';
 export { agentGuestProbe, waitUntil } from './guest-probe.js';
-export { hotplugAddMemory, memoryBackendArgs, memoryBackendFor, resizeMemory } from './memory.js';
+export { hotplugAddMemory, resizeMemory } from './memory.js';
+export { dimmTotalMiB, memoryBackendArgs, memoryBackendFor } from './memory-backend.js';
 export { calcHotplugMemMiBSize } from './memory-size.js';
-export { netDeviceArgs, netdevId } from './net.js';
+export { effectiveBlockDriver, hotplugDevice, vfioPlacementKind } from './plug.js';
 export type { HotplugProvider, HotplugProviderOptions } from './provider.js';
 export { createHotplugProvider } from './provider.js';
-export { runOperation, settlePendingRemovals } from './run-operation.js';
-export { getSCSIIdLun, MAX_SCSI_DEVICES } from './scsi-id-lun.js';
+export { runOperation } from './run-operation.js';
+export { parseDeviceSpec } from './spec-input.js';
 export type * from './types.js';
-export { vfioDeviceArgs, vfioPlacementKind } from './vfio.js';
-export { vhostUserChardevId } from './vhost-user-blk.js';
+export { finishRemoval, settlePendingRemovals, unplugDevice } from './unplug.js';
 export {
   adoptVirtioMem,
   resizeVirtioMem,

@@ -3,7 +3,7 @@ import { HotplugInputError } from './errors.js';
 
 /**
  * Rounds `mib` up to a multiple of the guest memory section size (0 = no alignment), as the
- * seeds' `calcHotplugMemMiBSize` does.
+ * Kata's `calcHotplugMemMiBSize` does.
  *
  * @example
  * calcHotplugMemMiBSize(100, 128) // => 128

@@ -1,65 +1,14 @@
-// Memory hot-plug (the seeds' hotplugMemory/hotplugAddMemory/resizeMemory): pc-dimm or virtio-mem.
-import type { QmpMemoryBackendArgs } from '../qmp/commands.js';
+// Memory hot-plug (Kata's qemu.go `hotplugMemory`/`hotplugAddMemory`/`resizeMemory`): pc-dimm or virtio-mem.
 import { dimmCapacity } from './capacity.js';
 import { deviceAddUndo } from './common.js';
-import { deadlinesOf, type HotplugConfig, type HotplugContext, limitsOf } from './context.js';
+import { deadlinesOf, type HotplugContext, limitsOf } from './context.js';
 import { HotplugCapacityError, HotplugInputError } from './errors.js';
 import { waitUntil } from './guest-probe.js';
+import { dimmTotalMiB, memoryBackendArgs, memoryBackendFor } from './memory-backend.js';
 import { calcHotplugMemMiBSize } from './memory-size.js';
 import { Steps } from './steps.js';
 import type { ConfirmedBy, MemoryPlugResult, ResizeMemoryResult } from './types.js';
 import { resizeVirtioMem } from './virtio-mem.js';
-
-/** MiB in hot-plugged DIMMs. */
-export function dimmTotalMiB(ctx: Pick<HotplugContext, 'state'>): number {
-  return ctx.state.dimms.reduce((n, d) => n + d.sizeMiB, 0);
-}
-
-/** The memory backend for hot-plugged memory (the seeds' getMemArgs). */
-export interface MemoryBackendChoice {
-  readonly qomType: 'memory-backend-ram' | 'memory-backend-file';
-  readonly memPath?: string;
-  readonly share: boolean;
-}
-
-/**
- * The seeds' getMemArgs: hugepages → file on /dev/hugepages, shared; virtio-fs or a file-backed
- * memory root dir → memory-backend-file there, shared (setupFileBackedMem sets MemShared);
- * vhost-user store without hugepages → refused; else memory-backend-ram.
- */
-export function memoryBackendFor(
-  config: Pick<HotplugConfig, 'hugePages' | 'enableVhostUserStore' | 'sharedFS' | 'fileBackedMemRootDir'>,
-): MemoryBackendChoice {
-  if (config.hugePages) return { qomType: 'memory-backend-file', memPath: '/dev/hugepages', share: true };
-  if (config.enableVhostUserStore) {
-    throw new HotplugInputError(
-      'Vhost-user-blk/scsi requires hugepage memory (expected `hugePages` to be on)',
-    );
-  }
-  if (config.sharedFS === 'virtio-fs' || config.fileBackedMemRootDir !== '') {
-    return {
-      qomType: 'memory-backend-file',
-      memPath: config.fileBackedMemRootDir || '/dev/shm',
-      share: true,
-    };
-  }
-  return { qomType: 'memory-backend-ram', share: false };
-}
-
-/** object-add arguments of a memory backend of `mib` MiB. */
-export function memoryBackendArgs(
-  choice: MemoryBackendChoice,
-  id: string,
-  mib: number,
-): QmpMemoryBackendArgs {
-  return {
-    'qom-type': choice.qomType,
-    id,
-    size: mib * 1024 * 1024,
-    ...(choice.memPath ? { 'mem-path': choice.memPath } : {}),
-    ...(choice.share ? { share: true } : {}),
-  };
-}
 
 async function confirmMemory(
   ctx: HotplugContext,
@@ -96,7 +45,7 @@ export async function hotplugAddMemory(
     throw new HotplugInputError(`Expected \`mib\` to be a non-negative integer, got \`${String(mib)}\``);
   }
   const limits = limitsOf(ctx);
-  const v = dimmCapacity(ctx.state, limits, mib);
+  const v = dimmCapacity(ctx.record, limits, mib);
   if (!v.ok) throw new HotplugCapacityError(v.resource, v.message);
   const choice = memoryBackendFor(ctx.config);
   const before = ctx.guest && !ctx.paused ? await ctx.guest.memTotalMiB(ctx.signal) : undefined;
@@ -121,14 +70,14 @@ export async function hotplugAddMemory(
       'device_add',
       { driver: 'pc-dimm', id, memdev: backendId },
       // QEMU cannot take a DIMM back without the guest: if it got added after all, it is recorded.
-      deviceAddUndo(ctx, id, () => ctx.state.addDimm({ id, backendId, slot, sizeMiB: mib }), false),
+      deviceAddUndo(ctx, id, () => ctx.record.addDimm({ id, backendId, slot, sizeMiB: mib }), false),
     );
     if (probe) {
       const after = await ctx.qmp.execute('query-memory-devices', undefined, { timeoutMs: commandMs });
       const mine = after.find((d) => d.data.id === id);
       addr = typeof mine?.data.addr === 'number' ? mine.data.addr : undefined;
     }
-    ctx.state.addDimm({ id, backendId, slot, sizeMiB: mib, ...(addr !== undefined ? { addr } : {}) });
+    ctx.record.addDimm({ id, backendId, slot, sizeMiB: mib, ...(addr !== undefined ? { addr } : {}) });
     ctx.emit('applied');
     const confirmedBy = await confirmMemory(ctx, before, mib);
     return {
@@ -140,13 +89,13 @@ export async function hotplugAddMemory(
       confirmedBy,
     };
   } catch (err) {
-    if (ctx.state.dimms.some((d) => d.slot === slot && d.id === `dimmmem${slot}`)) throw err; // phase two failed: the DIMM stays
+    if (ctx.record.dimms.some((d) => d.slot === slot && d.id === `dimmmem${slot}`)) throw err; // phase two failed: the DIMM stays
     return steps.fail(err);
   }
 }
 
 /**
- * The seeds' resizeMemory: towards `reqMiB` total. virtio-mem: `requested-size` = req − boot.
+ * Kata's qemu.go `resizeMemory`: towards `reqMiB` total. virtio-mem: `requested-size` = req − boot.
  * DIMMs: grow by a pc-dimm aligned to `memoryBlockSizeMiB` (calcHotplugMemMiBSize); shrinking is
  * "not supported" (a warning; the memory stays). Returns the memory before and after.
  */
@@ -160,8 +109,8 @@ export async function resizeMemory(
     throw new HotplugInputError(`Expected \`mib\` to be a positive integer, got \`${String(reqMiB)}\``);
   }
   const limits = limitsOf(ctx);
-  const previousMiB = limits.bootMemoryMiB + ctx.state.hotpluggedMemoryMiB;
-  if (ctx.state.virtioMem && previousMiB !== reqMiB) {
+  const previousMiB = limits.bootMemoryMiB + ctx.record.hotpluggedMemoryMiB;
+  if (ctx.record.virtioMem && previousMiB !== reqMiB) {
     // virtio-mem covers what boot memory and DIMMs do not.
     const r = await resizeVirtioMem(ctx, reqMiB - limits.bootMemoryMiB - dimmTotalMiB(ctx));
     return {

@@ -1,7 +1,8 @@
-// The sandbox's operation provider: binds runOperation and the capacity guard to one sandbox's state.
+// The sandbox's operation provider: runOperation and the capacity guard bound to one device record.
 import type { Logger } from 'pino';
-import type { HasCapacityParams, RunOperationInput } from '../../machines/sandbox.types.js';
-import type { BridgeState } from '../qemu/bridges.js';
+import type { HasCapacityParams, RolledBackError, RunOperationInput } from '../../machines/sandbox.types.js';
+import { DeviceRecord } from '../devices/record.js';
+import type { BridgeEntry, DeviceEntry, DeviceRecordData } from '../devices/record-types.js';
 import { capacityFor } from './capacity.js';
 import {
   type HotplugConfig,
@@ -10,7 +11,7 @@ import {
   type HotplugQmp,
   limitsOf,
 } from './context.js';
-import { DeviceState } from './device-state.js';
+import { HotplugRolledBackError } from './errors.js';
 import type { GuestProbe } from './guest-probe.js';
 import { runOperation } from './run-operation.js';
 import type { OperationResult } from './types.js';
@@ -18,15 +19,17 @@ import type { OperationResult } from './types.js';
 /** Options of {@link createHotplugProvider}. */
 export interface HotplugProviderOptions {
   readonly config: HotplugConfig;
-  /** A restored state (persistence); else a fresh one from `bridges`/`pcieRootPorts`. */
-  readonly state?: DeviceState;
-  /** The plan's bridges after cold-plug. */
-  readonly bridges?: readonly BridgeState[];
+  /** The plan's record (`QemuPlan.record`) or a restored one; else one from `devices`/`bridges`/`pcieRootPorts`. */
+  readonly record?: DeviceRecord | DeviceRecordData;
+  /** Cold-plugged devices (origin `cold`). */
+  readonly devices?: readonly DeviceEntry[];
+  /** The plan's bridges after cold plug. */
+  readonly bridges?: readonly BridgeEntry[];
   readonly pcieRootPorts?: number;
-  readonly reservedBlockIndexes?: readonly number[];
   readonly limits?: Partial<HotplugLimits>;
+  /** Per-sandbox deadlines (`deviceDeletedMs`, `guestMs`, `commandMs`); operations may override per call. */
   readonly deadlines?: Partial<HotplugDeadlines>;
-  /** The plan's accelerator (`machine.accel`); see {@link HotplugContext.accelerator}. */
+  /** The plan's accelerator (`machine.accel`); vCPU hot-remove is refused under TCG. */
   readonly accelerator?: 'kvm' | 'tcg';
   /** Phase two inside the guest; resolved per operation (e.g. `() => agentGuestProbe(await sb.agent())`). */
   readonly guest?: () => Promise<GuestProbe | undefined> | GuestProbe | undefined;
@@ -34,9 +37,15 @@ export interface HotplugProviderOptions {
 
 /** What the sandbox layer plugs into the machine (structurally its `OperationProvider`). */
 export interface HotplugProvider {
-  /** The sandbox's recorded devices (persist with `state.toJSON()`). */
-  readonly state: DeviceState;
-  /** The `runOperation` actor's body. */
+  /** Every device of the sandbox, cold and hot (persist with `record.toJSON()`). */
+  readonly record: DeviceRecord;
+  /** The devices as read-only plain data (`sb.devices()`). */
+  devices(): readonly DeviceEntry[];
+  /**
+   * The `runOperation` actor's body. A {@link HotplugRolledBackError} reaches the machine as
+   * `{ rolledBack: true, error }` (its `RolledBackError`), so it emits `failed` (with `error`)
+   * then `rolled-back`; every other failure is rejected as is.
+   */
   run(
     input: RunOperationInput,
     ctx: { readonly qmp: HotplugQmp; readonly signal: AbortSignal; readonly logger?: Logger },
@@ -45,52 +54,67 @@ export interface HotplugProvider {
   hasCapacity(params: HasCapacityParams): boolean;
 }
 
+function recordOf(opts: HotplugProviderOptions): DeviceRecord {
+  if (opts.record instanceof DeviceRecord) return opts.record;
+  if (opts.record) return DeviceRecord.fromJSON(opts.record);
+  return DeviceRecord.create({
+    ...(opts.devices ? { devices: opts.devices } : {}),
+    ...(opts.bridges ? { bridges: opts.bridges } : {}),
+    ...(opts.pcieRootPorts !== undefined ? { pcieRootPorts: opts.pcieRootPorts } : {}),
+  });
+}
+
 /**
- * Hot-plug for one sandbox: `run` maps the machine's input (`reportApplied`, `paused`, the STOP
+ * Hot plug for one sandbox: `run` maps the machine's input (`reportApplied`, `paused`, the STOP
  * signal) onto {@link runOperation}; `hasCapacity` is the pure capacity guard.
  *
  * @example
  * ```ts
- * const hotplug = createHotplugProvider({ config: validated.hypervisor, bridges: plan.bridges });
+ * const hotplug = createHotplugProvider({ config: validated.hypervisor, record: plan.record });
  * const sb = openSandbox(spec, { operations: hotplug });
  * await sb.start();
- * await sb.operate({ kind: 'hotplug-block', id: 'disk1', file: '/var/lib/disk1.img' });
+ * await sb.operate({ kind: 'hotplug', device: { kind: 'block', id: 'disk1', file: '/var/lib/disk1.img' } });
+ * hotplug.devices().map((d) => `${d.id}:${d.origin}`); // ['disk1:hot']
  * ```
  */
 export function createHotplugProvider(opts: HotplugProviderOptions): HotplugProvider {
-  const state =
-    opts.state ??
-    DeviceState.create({
-      ...(opts.bridges ? { bridges: opts.bridges } : {}),
-      ...(opts.pcieRootPorts !== undefined ? { pcieRootPorts: opts.pcieRootPorts } : {}),
-      ...(opts.reservedBlockIndexes ? { reservedBlockIndexes: opts.reservedBlockIndexes } : {}),
-    });
+  const record = recordOf(opts);
   const base = { config: opts.config, ...(opts.limits ? { limits: opts.limits } : {}) };
   return {
-    state,
+    record,
+    devices: () => record.toJSON().devices,
     async run(input, ctx) {
       const guest = input.paused ? undefined : await opts.guest?.();
-      return runOperation(
-        {
-          qmp: ctx.qmp,
-          state,
-          config: opts.config,
-          signal: ctx.signal,
-          emit: (phase) => {
-            if (phase === 'applied') input.reportApplied();
+      try {
+        return await runOperation(
+          {
+            qmp: ctx.qmp,
+            record,
+            config: opts.config,
+            sandboxId: input.sandboxId,
+            signal: ctx.signal,
+            emit: (phase) => {
+              if (phase === 'applied') input.reportApplied();
+            },
+            paused: input.paused,
+            ...(guest ? { guest } : {}),
+            ...(ctx.logger ? { logger: ctx.logger } : {}),
+            ...(opts.limits ? { limits: opts.limits } : {}),
+            ...(opts.accelerator ? { accelerator: opts.accelerator } : {}),
+            ...(opts.deadlines ? { deadlines: opts.deadlines } : {}),
           },
-          paused: input.paused,
-          ...(guest ? { guest } : {}),
-          ...(ctx.logger ? { logger: ctx.logger } : {}),
-          ...(opts.limits ? { limits: opts.limits } : {}),
-          ...(opts.accelerator ? { accelerator: opts.accelerator } : {}),
-          ...(opts.deadlines ? { deadlines: opts.deadlines } : {}),
-        },
-        input.op,
-      );
+          input.op,
+        );
+      } catch (err) {
+        if (err instanceof HotplugRolledBackError) {
+          const told: RolledBackError = { rolledBack: true, error: err };
+          throw told;
+        }
+        throw err;
+      }
     },
     hasCapacity(params) {
-      return capacityFor(state, opts.config, limitsOf(base), params.op).ok;
+      return capacityFor(record, opts.config, limitsOf(base), params.op).ok;
     },
   };
 }

@@ -2,7 +2,17 @@
 import type { QmpArgs, QmpCommandName, QmpReturn } from '../qmp/commands.js';
 import { QmpAbortError, QmpCommandError, QmpDisconnectedError, QmpTimeoutError } from '../qmp/errors.js';
 import { deadlinesOf, type HotplugContext } from './context.js';
-import { HotplugAbortedError, HotplugError, HotplugRefusedError, HotplugTimeoutError } from './errors.js';
+import {
+  HotplugAbortedError,
+  HotplugCommandTimeoutError,
+  HotplugError,
+  type HotplugFailure,
+  HotplugRefusedError,
+  HotplugRollbackIncompleteError,
+  type HotplugRolledBackError,
+  HotplugTimeoutError,
+  VfioDeviceError,
+} from './errors.js';
 
 /** A QMP step QEMU refused: the step's label and QEMU's error, classified by the operation. */
 export class StepRefused extends Error {
@@ -31,8 +41,8 @@ interface Undo {
   readonly run: () => Promise<void>;
 }
 
-// Undoing something that is not there (never created, or already gone) counts as undone.
-const ABSENT = /not found|does not exist|no such|cannot find|can't find|failed to find|not exist/i;
+/** QEMU's words for "no such object": undoing or removing something not there counts as done. */
+export const ABSENT = /not found|does not exist|no such|cannot find|can't find|failed to find|not exist/i;
 
 /**
  * The steps of one operation. `qmp()` runs a command with the command deadline and the
@@ -103,9 +113,9 @@ export class Steps {
     }
   }
 
-  /** Runs every undo action newest first; true when all succeeded. */
-  async rollback(): Promise<boolean> {
-    let ok = true;
+  /** Runs every undo action newest first; returns the names of those that did not happen. */
+  async rollback(): Promise<string[]> {
+    const left: string[] = [];
     while (this.undos.length > 0) {
       const u = this.undos.pop() as Undo;
       try {
@@ -116,64 +126,73 @@ export class Steps {
             { deviceId: err.deviceId },
             'hotplug rollback deferred: the device is still in QEMU',
           );
+          // The device's record owns what remains (its backend, its slot) until DEVICE_DELETED.
+          left.push(u.name, ...this.undos.reverse().map((x) => x.name));
           this.undos.length = 0;
-          return false;
+          return left;
         }
-        ok = false;
+        left.push(u.name);
         this.ctx.logger?.warn({ err, step: u.name }, 'hotplug rollback step failed');
       }
     }
-    return ok;
+    return left;
   }
 
   /**
-   * Rolls back, then turns `err` into a typed {@link HotplugError} carrying `rolledBack`
-   * (`classify` maps QEMU refusals to family-specific errors, e.g. VFIO's).
+   * Rolls back, then throws `err` as a typed {@link HotplugError}: a {@link HotplugRolledBackError}
+   * subclass when every undo happened, else {@link HotplugRollbackIncompleteError}.
+   * (`classify` maps QEMU refusals to family-specific errors, e.g. VFIO's.)
    */
-  async fail(err: unknown, classify?: (r: StepRefused, rolledBack: boolean) => HotplugError): Promise<never> {
-    const hadSteps = this.undos.length > 0;
-    const ok = await this.rollback();
-    const rolledBack = hadSteps && ok;
-    throw toHotplugError(err, rolledBack, classify);
+  async fail(err: unknown, classify?: (r: StepRefused) => HotplugRolledBackError): Promise<never> {
+    const left = await this.rollback();
+    throw toHotplugError(err, left, classify);
   }
 }
 
-/** Maps a failure of a step onto the hot-plug error family. */
+/** A one-line description of any failure (for messages that wrap it). */
+export function describeFailure(err: unknown): string {
+  if (err instanceof StepRefused) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Maps a failure of a step onto the hot-plug error family; `left` lists the undo steps that did
+ * not happen (none: the rolled-back classes).
+ */
 export function toHotplugError(
   err: unknown,
-  rolledBack: boolean,
-  classify?: (r: StepRefused, rolledBack: boolean) => HotplugError,
+  left: readonly string[] = [],
+  classify?: (r: StepRefused) => HotplugRolledBackError,
 ): HotplugError {
+  const rolledBack = (): HotplugRolledBackError => {
+    if (err instanceof StepRefused) {
+      return classify?.(err) ?? new HotplugRefusedError(err.step, err.qmp.desc, { cause: err.qmp });
+    }
+    if (err instanceof QmpAbortError) {
+      return new HotplugAbortedError('The operation was pre-empted (the sandbox is stopping)', {
+        cause: err,
+      });
+    }
+    if (err instanceof QmpTimeoutError) {
+      return new HotplugCommandTimeoutError(err.waitingFor, err.timeoutMs, { cause: err });
+    }
+    if (err instanceof QmpDisconnectedError) {
+      return new HotplugAbortedError('QMP disconnected during the operation (QEMU exited)', { cause: err });
+    }
+    return new HotplugRefusedError('operation', describeFailure(err), { cause: err });
+  };
   if (err instanceof HotplugError) {
-    err.rolledBack = rolledBack;
-    return err;
+    if (left.length === 0) return err;
+    return new HotplugRollbackIncompleteError(failureOf(err), err.message, left, { cause: err });
   }
-  if (err instanceof StepRefused) {
-    return (
-      classify?.(err, rolledBack) ??
-      new HotplugRefusedError(err.step, err.qmp.desc, { cause: err.qmp, rolledBack })
-    );
-  }
-  if (err instanceof QmpAbortError) {
-    return new HotplugAbortedError('The operation was pre-empted (the sandbox is stopping)', {
-      cause: err,
-      rolledBack,
-    });
-  }
-  if (err instanceof QmpTimeoutError) {
-    return new HotplugTimeoutError(`QEMU's answer to \`${err.waitingFor}\``, err.timeoutMs, {
-      cause: err,
-      rolledBack,
-    });
-  }
-  if (err instanceof QmpDisconnectedError) {
-    return new HotplugAbortedError('QMP disconnected during the operation (QEMU exited)', {
-      cause: err,
-      rolledBack,
-    });
-  }
-  return new HotplugRefusedError('operation', err instanceof Error ? err.message : String(err), {
-    cause: err,
-    rolledBack,
-  });
+  const e = rolledBack();
+  if (left.length === 0) return e;
+  return new HotplugRollbackIncompleteError(failureOf(e), e.message, left, { cause: err });
+}
+
+function failureOf(e: HotplugError): HotplugFailure {
+  if (e instanceof VfioDeviceError) return 'vfio';
+  if (e instanceof HotplugAbortedError) return 'aborted';
+  if (e instanceof HotplugCommandTimeoutError || e instanceof HotplugTimeoutError) return 'timeout';
+  return 'refused';
 }

@@ -1,6 +1,5 @@
 // What each operation resolves with (the `result` of the machine's `confirmed` phase): plain data.
 import type { Placement } from '../devices/record-types.js';
-import type { DevicePlacement, HotplugBlockDriver } from './device-state.js';
 
 /** How phase two was confirmed: by the guest (agent), by QEMU only (no guest probe, or paused). */
 export type ConfirmedBy = 'guest' | 'qemu';
@@ -16,53 +15,7 @@ export interface HotplugResult {
   readonly confirmedBy: ConfirmedBy;
 }
 
-/** A disk was plugged. */
-export interface BlockPlugResult {
-  readonly kind: 'hotplug-block';
-  readonly id: string;
-  readonly driver: HotplugBlockDriver;
-  /** `bb/ss` for virtio-blk on a bridge (the seeds' `PCIAddr`). */
-  readonly pciPath?: string;
-  /** CCW devno (virtio-blk-ccw). */
-  readonly devno?: string;
-  readonly scsi?: { readonly scsiId: number; readonly lun: number };
-  /** nvdimm backend size. */
-  readonly sizeBytes?: number;
-  readonly confirmedBy: ConfirmedBy;
-  /** The guest's name for it (`vdb`, `sda`, `pmem0`) when the guest confirmed. */
-  readonly guestName?: string;
-}
-
-/** A vhost-user-blk device was plugged. */
-export interface VhostUserBlkPlugResult {
-  readonly kind: 'hotplug-vhost-user-blk';
-  readonly id: string;
-  readonly pciPath?: string;
-  readonly confirmedBy: ConfirmedBy;
-}
-
-/** A NIC was plugged. */
-export interface NetPlugResult {
-  readonly kind: 'hotplug-net';
-  readonly id: string;
-  readonly netdevId: string;
-  readonly pciPath?: string;
-  readonly devno?: string;
-  readonly mac?: string;
-  readonly confirmedBy: ConfirmedBy;
-}
-
-/** A VFIO device was plugged. */
-export interface VfioPlugResult {
-  readonly kind: 'hotplug-vfio';
-  readonly id: string;
-  /** Root port or bridge id; absent on the root bus. */
-  readonly bus?: string;
-  readonly pciPath?: string;
-  readonly confirmedBy: ConfirmedBy;
-}
-
-/** A pc-dimm was plugged (the seeds' memoryDevice). */
+/** A pc-dimm was plugged (Kata's `memoryDevice`). */
 export interface MemoryPlugResult {
   readonly kind: 'hotplug-memory';
   readonly id: string;
@@ -83,12 +36,12 @@ export interface UnplugResult {
   readonly pending: boolean;
 }
 
-/** resizeMemory's return values (seeds: current memory after, and the memory device added). */
+/** Kata's qemu.go `resizeMemory` return values: memory after, and the memory device added. */
 export interface ResizeMemoryResult {
   readonly kind: 'resize-memory';
   /** Memory before, MiB. */
   readonly previousMiB: number;
-  /** Memory now, MiB (what the seeds return as `currentMemory`). */
+  /** Memory now, MiB (qemu.go's `currentMemory`). */
   readonly currentMiB: number;
   /** The DIMM added, if any. */
   readonly device?: {
@@ -99,12 +52,12 @@ export interface ResizeMemoryResult {
   };
   /** How: pc-dimm, virtio-mem `requested-size`, or nothing (shrinking a DIMM VM: not supported). */
   readonly via: 'pc-dimm' | 'virtio-mem' | 'none';
-  /** True when a shrink was asked on DIMMs (the seeds warn: hot-remove not supported). */
+  /** True when a shrink was asked on DIMMs (qemu.go warns: hot-remove not supported). */
   readonly notSupported?: boolean;
   readonly confirmedBy: ConfirmedBy;
 }
 
-/** resizeVCPUs' return values (seeds: `currentVCPUs` before and `newVCPUs` after) plus counts. */
+/** Kata's qemu.go `resizeVCPUs` return values (`currentVCPUs` before, `newVCPUs` after) plus counts. */
 export interface ResizeVcpusResult {
   readonly kind: 'resize-vcpus';
   readonly currentVCPUs: number;
@@ -116,21 +69,17 @@ export interface ResizeVcpusResult {
   readonly confirmedBy: ConfirmedBy;
 }
 
-/** What `runOperation` resolves with. */
 /** What `setup-virtio-mem` did: the region size and where the device sits. */
 export interface SetupVirtioMemResult {
   readonly kind: 'setup-virtio-mem';
   readonly regionMiB: number;
-  readonly placement: DevicePlacement;
+  readonly placement: Placement;
 }
 
+/** What `runOperation` resolves with. */
 export type OperationResult =
   | HotplugResult
   | SetupVirtioMemResult
-  | BlockPlugResult
-  | VhostUserBlkPlugResult
-  | NetPlugResult
-  | VfioPlugResult
   | MemoryPlugResult
   | UnplugResult
   | ResizeMemoryResult

@@ -1,24 +1,25 @@
-// virtio-mem (the seeds' setupVirtioMem and resizeMemory's qom-set requested-size).
+// virtio-mem (Kata's qemu.go `setupVirtioMem` and `resizeMemory`'s qom-set requested-size).
+
+import type { Placement } from '../devices/record-types.js';
 import { formatOptions } from '../qemu/escape.js';
 import { QmpTimeoutError } from '../qmp/errors.js';
 import { takeBridgeSlot } from './common.js';
 import { deadlinesOf, type HotplugConfig, type HotplugContext, limitsOf } from './context.js';
-import type { DevicePlacement } from './device-state.js';
 import { HotplugCapacityError, HotplugInputError, HotplugTimeoutError } from './errors.js';
 import { waitUntil } from './guest-probe.js';
-import { dimmTotalMiB, memoryBackendArgs, memoryBackendFor } from './memory.js';
+import { dimmTotalMiB, memoryBackendArgs, memoryBackendFor } from './memory-backend.js';
 import { Steps } from './steps.js';
 import type { ConfirmedBy } from './types.js';
 
-/** The virtio-mem device id (the seeds' `virtiomem0`). */
+/** The virtio-mem device id (Kata's `virtiomem0`). */
 export const VIRTIO_MEM_ID = 'virtiomem0';
-/** Its memory backend id (the seeds' `virtiomem`). */
+/** Its memory backend id (Kata's `virtiomem`). */
 export const VIRTIO_MEM_BACKEND_ID = 'virtiomem';
 /** virtio-mem's block size on x86 (THP size): region sizes are multiples of it. */
 export const VIRTIO_MEM_BLOCK_MIB = 2;
 
 /**
- * Size of the virtio-mem region: the seeds use host memory − boot memory; it is also capped to
+ * Size of the virtio-mem region: Kata's qemu.go `setupVirtioMem` uses host memory − boot memory; it is also capped to
  * what maxmem leaves, and rounded down to the 2 MiB block size.
  *
  * @example
@@ -66,11 +67,11 @@ export function virtioMemArgv(
 
 /** Records a virtio-mem device that was cold-plugged with {@link virtioMemArgv}. */
 export function adoptVirtioMem(
-  ctx: Pick<HotplugContext, 'state'>,
+  ctx: Pick<HotplugContext, 'record'>,
   regionMiB: number,
-  placement: DevicePlacement = {},
+  placement: Placement = {},
 ): void {
-  ctx.state.setVirtioMem({
+  ctx.record.setVirtioMem({
     id: VIRTIO_MEM_ID,
     backendId: VIRTIO_MEM_BACKEND_ID,
     regionMiB,
@@ -80,14 +81,14 @@ export function adoptVirtioMem(
 }
 
 /**
- * The seeds' setupVirtioMem over QMP at start: a backend of (host − boot) MiB (capped by maxmem)
+ * Kata's qemu.go `setupVirtioMem` over QMP at start: a backend of (host − boot) MiB (capped by maxmem)
  * and `virtio-mem-pci` with `requested-size=0` on a bridge slot; undone on failure. Call it after
  * QEMU is up (ideally before `cont`) when `config.virtioMem` is on.
  */
 export async function setupVirtioMem(
   ctx: HotplugContext,
-): Promise<{ regionMiB: number; placement: DevicePlacement }> {
-  if (ctx.state.virtioMem)
+): Promise<{ regionMiB: number; placement: Placement }> {
+  if (ctx.record.virtioMem)
     throw new HotplugInputError('Expected virtio-mem to be set up once, but it already is');
   const limits = limitsOf(ctx);
   const regionMiB = virtioMemRegionMiB(limits.hostMemMiB, limits.bootMemoryMiB, limits.maxMemMiB);
@@ -109,7 +110,7 @@ export async function setupVirtioMem(
         run: () => steps.undoQmp('object-del', { id: VIRTIO_MEM_BACKEND_ID }),
       },
     );
-    const where: DevicePlacement = ctx.state.bridgeTypeFor('pci')
+    const where: Placement = ctx.record.bridgeTypeFor('pci')
       ? takeBridgeSlot(ctx, steps, VIRTIO_MEM_ID, 'pci')
       : {};
     await steps.qmp(
@@ -125,8 +126,8 @@ export async function setupVirtioMem(
       },
       { name: `device_del ${VIRTIO_MEM_ID}`, run: () => steps.undoQmp('device_del', { id: VIRTIO_MEM_ID }) },
     );
-    const placement: DevicePlacement = { ...where };
-    ctx.state.setVirtioMem({
+    const placement: Placement = { ...where };
+    ctx.record.setVirtioMem({
       id: VIRTIO_MEM_ID,
       backendId: VIRTIO_MEM_BACKEND_ID,
       regionMiB,
@@ -149,7 +150,7 @@ export async function resizeVirtioMem(
   ctx: HotplugContext,
   mib: number,
 ): Promise<{ confirmedBy: ConfirmedBy }> {
-  const vm = ctx.state.virtioMem;
+  const vm = ctx.record.virtioMem;
   if (!vm) throw new HotplugInputError('Expected virtio-mem to be set up before resizing it');
   if (!Number.isInteger(mib) || mib < 0 || mib > vm.regionMiB || mib % VIRTIO_MEM_BLOCK_MIB !== 0) {
     throw new HotplugCapacityError(
@@ -177,14 +178,14 @@ export async function resizeVirtioMem(
   } catch (err) {
     if (err instanceof QmpTimeoutError) {
       // QEMU took the request; the guest did not finish (un)plugging in time.
-      ctx.state.setVirtioMem({ ...vm, requestedMiB: mib });
-      ctx.state.setHotpluggedMemoryMiB(dimmTotalMiB(ctx) + mib);
+      ctx.record.setVirtioMem({ ...vm, requestedMiB: mib });
+      ctx.record.setHotpluggedMemoryMiB(dimmTotalMiB(ctx) + mib);
       throw new HotplugTimeoutError(`virtio-mem reaching ${mib} MiB`, guestMs, { cause: err });
     }
     return steps.fail(err);
   }
-  ctx.state.setVirtioMem({ ...vm, requestedMiB: mib });
-  ctx.state.setHotpluggedMemoryMiB(dimmTotalMiB(ctx) + mib);
+  ctx.record.setVirtioMem({ ...vm, requestedMiB: mib });
+  ctx.record.setHotpluggedMemoryMiB(dimmTotalMiB(ctx) + mib);
   ctx.emit('applied');
   void commandMs;
   const guest = ctx.guest;

@@ -5,6 +5,7 @@ import { buildKernelParams } from '../config/kernel-params.js';
 import type { SandboxConfig, ValidatedConfig } from '../config/types.js';
 import { type ValidateOptions, validateConfig } from '../config/validate.js';
 import { type Accelerator, probeAccelerator } from '../guest/kvm-probe.js';
+import type { HotplugDeadlines } from '../hotplug/context.js';
 import { agentGuestProbe } from '../hotplug/guest-probe.js';
 import { createHotplugProvider, type HotplugProvider } from '../hotplug/provider.js';
 import { checkNetns } from '../process/netns.js';
@@ -28,6 +29,8 @@ export interface CreateSandboxOptions extends SandboxOptions {
    * for the guest to report the device. Default false: phase two ends with QEMU's own confirmation.
    */
   readonly guestAgent?: boolean;
+  /** Hot-plug deadlines of this sandbox (`deviceDeletedMs`, `guestMs`, `commandMs`); operations may override per call. */
+  readonly hotplugDeadlines?: Partial<HotplugDeadlines>;
 }
 
 let probed: Promise<Accelerator> | undefined;
@@ -119,8 +122,8 @@ async function createWithCids(
   probed ??= options.accelerator === undefined ? probeAccelerator() : undefined;
   const accelerator = options.accelerator ?? (await (probed as Promise<Accelerator>));
   const kernelParams = buildKernelParams(hv).cmdline;
-  // Hot plug needs the plan's bridges, known once the plan exists (at start): the provider is
-  // created with the plan; operations are refused by the machine before that.
+  // Hot plug needs the plan's device record, known once the plan exists (at start):
+  // the provider is created with the plan; operations are refused by the machine before that.
   let hotplug: HotplugProvider | undefined;
   const operations: OperationProvider = options.operations ?? {
     run: (input, ctx) => {
@@ -149,9 +152,10 @@ async function createWithCids(
         });
         hotplug = createHotplugProvider({
           config: hv,
-          bridges: plan.bridges,
-          pcieRootPorts: hv.pcieRootPort,
+          // The plan's device record: cold-plugged devices with their placements, the bridges.
+          record: plan.record,
           accelerator: plan.machine.accel,
+          ...(options.hotplugDeadlines ? { deadlines: options.hotplugDeadlines } : {}),
           ...(options.guestAgent ? { guest: async () => agentGuestProbe(await sandbox.agent()) } : {}),
         });
         return withPanicDevice(plan, validated);

@@ -1,19 +1,19 @@
-// Hot-plug of a virtio-blk disk through runOperation vs the same raw QMP sequence (blockdev-add +
+// Hot plug of a virtio-blk disk through runOperation vs the same raw QMP sequence (blockdev-add +
 // device_add on a plain socket, same arguments), interleaved on monitors of the same real QEMU:
-// (1) the QMP phase (QEMU accepted), (2) the guest-visible phase (the guest's agent lists the disk).
-import { writeFileSync } from 'node:fs';
+// (1) the QMP phase (QEMU accepted), (2) the guest-visible phase (the guest's agent lists the disk),
+// the latter on a sandbox from createSandbox with the default guest.
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  agentGuestProbe,
-  blockDeviceArgs,
-  blockdevArgs,
-  DeviceState,
-  runOperation,
-} from '../../src/hotplug/index.js';
+import { DeviceRecord } from '../../src/devices/record.js';
+import { hotplugPlan } from '../../src/hotplug/build.js';
+import { runOperation } from '../../src/hotplug/index.js';
 import { createBridges } from '../../src/qemu/bridges.js';
 import type { QmpClient } from '../../src/qmp/index.js';
-import { cleanupVms, contextFor, launchVm, tempDir, testConfig } from '../integration/hotplug-harness.js';
+import { createSandbox } from '../../src/sandbox/create.js';
+import { guest } from '../helpers/env.js';
+import { testConfig } from '../helpers/hotplug-config.js';
+import { quietLogger } from '../integration/sandbox-fixtures.js';
 import { type Benchmark, nowMs } from './harness.js';
 import { RawLines, withTwoMonitors } from './raw-qmp.js';
 
@@ -44,7 +44,7 @@ const BRIDGE_SLOTS = 30;
 
 /** A -S QEMU with two bridges (ours, raw's) and two monitors (QmpClient, raw). */
 async function withQemu<T>(fn: (qmp: QmpClient, raw: RawQmp, dir: string) => Promise<T>): Promise<T> {
-  const dir = tempDir();
+  const dir = mkdtempSync('/tmp/vmactor-hpb-');
   try {
     return await withTwoMonitors(
       [
@@ -72,12 +72,24 @@ async function rawHotplug(
   bridge: string,
   slot: number,
 ): Promise<void> {
-  const op = { kind: 'hotplug-block' as const, id, file };
-  await raw.cmd('blockdev-add', blockdevArgs({ config: testConfig() }, op, false));
-  await raw.cmd(
-    'device_add',
-    blockDeviceArgs(op, 'virtio-blk', { bus: bridge, addr: slot.toString(16).padStart(2, '0') }),
+  for (const c of rawCommands(id, file, bridge, slot)) await raw.cmd(c.execute, c.arguments);
+}
+
+/** blockdev-add + device_add exactly as the hot-plug builder makes them for a bridge slot. */
+function rawCommands(
+  id: string,
+  file: string,
+  bridge: string,
+  slot: number,
+): { execute: string; arguments: unknown }[] {
+  const plan = hotplugPlan(
+    { kind: 'block', id, file },
+    { bus: bridge, addr: slot.toString(16).padStart(2, '0') },
+    testConfig(),
+    'bench',
+    { isBlockDevice: false },
   );
+  return [...plan.commands.map((c) => c.step), { execute: 'device_add', arguments: plan.device }];
 }
 
 const qmpPhase: Benchmark = {
@@ -91,19 +103,19 @@ const qmpPhase: Benchmark = {
       await withQemu(async (qmp, raw, dir) => {
         const file = join(dir, 'disk.img');
         writeFileSync(file, Buffer.alloc(1024 * 1024));
-        const state = DeviceState.create({ bridges: createBridges(1, 'pci', 'pcie.0') });
+        const record = DeviceRecord.create({ bridges: createBridges(1, 'pci', 'pcie.0') });
         const ctx = {
           qmp,
-          state,
+          record,
           config: testConfig(),
           signal: new AbortController().signal,
           emit: () => {},
         };
         // Warm-up (not measured): first QMP commands, file caches.
-        await runOperation(ctx, { kind: 'hotplug-block', id: 'warm', file });
+        await runOperation(ctx, { kind: 'hotplug', device: { kind: 'block', id: 'warm', file } });
         const ours = async (i: number): Promise<void> => {
           const t = nowMs();
-          await runOperation(ctx, { kind: 'hotplug-block', id: `ours${i}`, file });
+          await runOperation(ctx, { kind: 'hotplug', device: { kind: 'block', id: `ours${i}`, file } });
           samples.push(nowMs() - t);
         };
         const theirs = async (i: number): Promise<void> => {
@@ -133,32 +145,33 @@ const guestPhase: Benchmark = {
     const n = Math.min(runs, 12);
     const samples: number[] = [];
     const baseline: number[] = [];
+    const g = guest('cloud');
+    const dir = mkdtempSync('/tmp/vmactor-hpb-');
+    // Two bridges: ours takes slots of the first, the raw side uses the second.
+    const sb = await createSandbox(
+      {
+        id: `hpbench-${process.pid}`,
+        hypervisor: { kernelPath: g.kernel, initrdPath: g.initrd, memorySize: 512, defaultBridges: 2 },
+      },
+      { runDir: dir, logger: quietLogger, accelerator: 'tcg', guestAgent: true },
+    );
     try {
-      const vm = await launchVm({ guest: true, bridges: 2 });
-      const agent = vm.agent;
-      if (!agent) throw new Error('no agent');
+      await sb.start();
+      const agent = await sb.agent();
       await agent.waitReady({ timeout: 60_000 });
-      const raw = vm.qmp; // the raw side drives the same monitor with untyped commands
-      const file = join(vm.dir, 'disk.img');
+      const raw = sb.qmp; // the raw side drives the same monitor with untyped commands
+      if (!raw) throw new Error('no QMP client');
+      const file = join(dir, 'disk.img');
       writeFileSync(file, Buffer.alloc(1024 * 1024));
-      const guest = agentGuestProbe(agent);
-      const state = DeviceState.create({ bridges: vm.bridges.slice(0, 1) });
-      const ctx = contextFor(vm, { state, guest });
       for (let i = 1; i <= n; i++) {
         let t = nowMs();
-        await runOperation(ctx, { kind: 'hotplug-block', id: `g${i}`, file });
+        await sb.operate({ kind: 'hotplug', device: { kind: 'block', id: `g${i}`, file } });
         samples.push(nowMs() - t);
         // Baseline: the same two commands, then ask the agent back to back until the disk shows.
         t = nowMs();
-        const op = { kind: 'hotplug-block' as const, id: `r${i}`, file };
-        await raw.execute('blockdev-add', blockdevArgs({ config: testConfig() }, op, false));
-        await raw.execute(
-          'device_add',
-          blockDeviceArgs(op, 'virtio-blk', {
-            bus: vm.bridges[1]?.id ?? 'pci-bridge-1',
-            addr: i.toString(16).padStart(2, '0'),
-          }),
-        );
+        for (const c of rawCommands(`r${i}`, file, 'pci-bridge-1', i)) {
+          await raw.executeUntyped(c.execute, c.arguments as Record<string, unknown>);
+        }
         for (;;) {
           const disks = await agent.request('blk', []);
           if (disks.some((d) => d.serial === `r${i}`)) break;
@@ -166,7 +179,8 @@ const guestPhase: Benchmark = {
         baseline.push(nowMs() - t);
       }
     } finally {
-      await cleanupVms();
+      await sb.stop();
+      await rm(dir, { recursive: true, force: true });
     }
     return { samples, baseline };
   },

@@ -50,7 +50,10 @@ describe('hot-plug through createSandbox with the default guest', () => {
     await agent.waitReady({ timeout: 60_000 });
     const before = await agent.request('blk', [], { timeout: 10_000 });
 
-    await sb.operate({ kind: 'hotplug-block', id: 'disk1', file: disk }, { id: 'plug-disk1' });
+    await sb.operate(
+      { kind: 'hotplug', device: { kind: 'block', id: 'disk1', file: disk } },
+      { id: 'plug-disk1' },
+    );
     const after = await agent.request('blk', [], { timeout: 10_000 });
     const added = after.filter((d) => !before.some((b) => b.name === d.name));
     expect(added).toHaveLength(1);

@@ -30,7 +30,10 @@ import {
   stubbedMachine,
 } from './machine-fixtures.js';
 
-const DISK: SandboxOperation = { kind: 'hotplug-block', id: 'disk1', file: '/tmp/disk1.img' };
+const DISK: SandboxOperation = {
+  kind: 'hotplug',
+  device: { kind: 'block', id: 'disk1', file: '/tmp/disk1.img' },
+};
 const CPUS: SandboxOperation = { kind: 'resize-vcpus', count: 4 };
 const MEM: SandboxOperation = { kind: 'resize-memory', mib: 2048 };
 

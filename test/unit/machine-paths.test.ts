@@ -66,7 +66,7 @@ const INPUT: SandboxMachineInput = {
 };
 const INPUT_NO_DUMP: SandboxMachineInput = { sandboxId: 'sb-paths' };
 
-const DISK: SandboxOperation = { kind: 'hotplug-block', id: 'd1', file: '/tmp/d1.img' };
+const DISK: SandboxOperation = { kind: 'hotplug', device: { kind: 'block', id: 'd1', file: '/tmp/d1.img' } };
 const CPUS: SandboxOperation = { kind: 'resize-vcpus', count: 4 };
 const TOO_MANY: SandboxOperation = { kind: 'resize-vcpus', count: 64 };
 

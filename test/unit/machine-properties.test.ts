@@ -16,7 +16,7 @@ import type {
 } from '../../machines/sandbox.types.js';
 import { done, failed, LAUNCHED, START_TIMEOUT } from './machine-fixtures.js';
 
-const DISK: SandboxOperation = { kind: 'hotplug-block', id: 'd1', file: '/tmp/d1.img' };
+const DISK: SandboxOperation = { kind: 'hotplug', device: { kind: 'block', id: 'd1', file: '/tmp/d1.img' } };
 
 const machine = sandboxMachine.provide({
   guards: {
