@@ -1,5 +1,6 @@
 // Types of the sandbox machine: context, input, events, invoked-actor inputs/outputs, emitted events,
 // and the names of every actor, action, guard and delay. Pure data; imports nothing with I/O.
+// Over 400 lines on purpose: one file is the machine's whole type vocabulary (type-only, no logic).
 //
 // The sandbox layer (src/sandbox/) provides the real effects with
 // `sandboxMachine.provide({ actors: { launch: fromPromise<LaunchOutput, LaunchInput>(...) , ... } })`.

@@ -33,7 +33,6 @@ export { loadKataToml, parseKataToml } from './config/kata-toml.js';
 export { buildKernelParams, deserializeParams, serializeParams } from './config/kernel-params.js';
 export type {
   BlockDeviceDriver,
-  ColdPlugDevice,
   ConfigIssue,
   ConfigWarning,
   HypervisorConfig,

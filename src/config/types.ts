@@ -60,13 +60,6 @@ export type HypervisorConfigInput = {
   [K in KnobKey]?: Frozen<KnobIn<K>>;
 };
 
-/**
- * A device given by the user before start (cold-plugged) or later (hot-plugged).
- *
- * @deprecated Use `DeviceSpec` from src/devices/spec.ts; this alias goes once every caller moved.
- */
-export type ColdPlugDevice = DeviceSpec;
-
 /** The `kind` discriminant of devices. */
 export type { DeviceKind, DeviceSpec, DeviceSpecInput } from '../devices/spec.js';
 

@@ -1,4 +1,5 @@
 // The default guest's /init: a busybox sh script that loads modules and serves the agent protocol.
+// Over 400 lines because it is one shell script kept whole, so it reads top to bottom as /init runs.
 import { AGENT_CHANNEL_NAME, READY_PREFIX } from './protocol.js';
 
 /** Path (inside the initrd) of the module load list, one module file name per line, dependencies first. */

@@ -1,4 +1,6 @@
 // The live side of one sandbox: its processes, QMP client, console, and the effects the machine invokes.
+// Slightly over 400 lines: launch, exit ordering and the stop ladder share one object's state; the
+// process, output and watch pieces already live in src/process and their own modules.
 import { type FileHandle, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
