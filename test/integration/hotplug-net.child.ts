@@ -2,29 +2,16 @@
 // so the sandbox's QEMU runs there too: creates a sandbox with createSandbox (default guest, agent),
 // hot-plugs a NIC on the tap — by `ifname` (QEMU opens it) or by a tap fd opened here (getfd over
 // SCM_RIGHTS) — checks QMP and the guest, unplugs it, stops. Prints one JSON line: what it saw.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, openSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, rmSync } from 'node:fs';
 import type { HotplugResult } from '../../src/hotplug/index.js';
 import { createSandbox } from '../../src/sandbox/create.js';
 import { guest } from '../helpers/env.js';
+import { openTapFd } from '../helpers/tap-fd.js';
 import { quietLogger, tempRunBase } from './sandbox-fixtures.js';
 
 const [mode, tap, mac] = process.argv.slice(2) as ['ifname' | 'fd', string, string];
-let tun: number | undefined;
-if (mode === 'fd') {
-  tun = openSync('/dev/net/tun', 'r+');
-  const attach = spawnSync(
-    'python3',
-    [
-      '-c',
-      // TUNSETIFF = 0x400454ca; IFF_TAP | IFF_NO_PI | IFF_VNET_HDR
-      'import fcntl,struct,sys; fcntl.ioctl(3, 0x400454ca, struct.pack("16sH", sys.argv[1].encode(), 0x0002 | 0x1000 | 0x4000))',
-      tap,
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit', tun] },
-  );
-  if (attach.status !== 0) throw new Error(`TUNSETIFF failed (${attach.status})`);
-}
+const tun = mode === 'fd' ? openTapFd(tap) : undefined;
 const g = guest('cloud');
 const base = tempRunBase();
 const sb = await createSandbox(

@@ -3,25 +3,14 @@
 // to the tap with TUNSETIFF (Node has no ioctl; the inherited fd shares the open file), then boots
 // the default guest through createSandbox with a cold-plugged NIC on that fd and asks the guest
 // agent which NICs it sees. Prints one JSON line.
-import { spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { pino } from 'pino';
 import { createSandbox } from '../../src/sandbox/create.js';
 import { guest } from '../helpers/env.js';
+import { openTapFd } from '../helpers/tap-fd.js';
 
 const [tap, mac, runBase, id] = process.argv.slice(2) as [string, string, string, string];
-const tun = openSync('/dev/net/tun', 'r+');
-const attach = spawnSync(
-  'python3',
-  [
-    '-c',
-    // TUNSETIFF = 0x400454ca; IFF_TAP | IFF_NO_PI | IFF_VNET_HDR
-    'import fcntl,struct,sys; fcntl.ioctl(3, 0x400454ca, struct.pack("16sH", sys.argv[1].encode(), 0x0002 | 0x1000 | 0x4000))',
-    tap,
-  ],
-  { stdio: ['ignore', 'inherit', 'inherit', tun] },
-);
-if (attach.status !== 0) throw new Error(`TUNSETIFF failed (${attach.status})`);
+const tun = openTapFd(tap);
 const g = guest('cloud');
 try {
   const sb = await createSandbox(
