@@ -106,17 +106,39 @@ function cleanupFailure(step: string, err: unknown): unknown {
   return err instanceof QmpCommandError ? new HotplugCleanupError(step, err.desc, { cause: err }) : err;
 }
 
-/** A QMP command after phase one (backend removal): deadline, no abort (cleanup must finish). */
+/**
+ * A backend QEMU still holds right after `DEVICE_DELETED`: QEMU 7.2's qdev drops a deleted
+ * device's last reference in an RCU callback (`bus_remove_child` → `call_rcu`), and only then does
+ * the frontend let go of its BlockBackend / chardev / object. No event says when.
+ */
+const BUSY = /is in use|is busy/i;
+/** First and longest backoff between tries at a busy backend (the command deadline bounds them all). */
+const BUSY_BACKOFF_MS = { first: 5, max: 200 } as const;
+
+/**
+ * A QMP command after phase one (backend removal): deadline, no abort (cleanup must finish). A
+ * backend that is still busy (see {@link BUSY}) is tried again with backoff until the deadline.
+ */
 export async function cleanupQmp(
   ctx: HotplugContext,
   step: string,
   run: (timeoutMs: number) => Promise<unknown>,
 ): Promise<void> {
-  try {
-    await run(deadlinesOf(ctx).commandMs);
-  } catch (err) {
-    if (err instanceof QmpCommandError && ABSENT.test(err.desc)) return;
-    throw cleanupFailure(step, err);
+  const deadline = Date.now() + deadlinesOf(ctx).commandMs;
+  for (let backoff: number = BUSY_BACKOFF_MS.first; ; backoff = Math.min(backoff * 2, BUSY_BACKOFF_MS.max)) {
+    try {
+      await run(Math.max(1, deadline - Date.now()));
+      return;
+    } catch (err) {
+      if (err instanceof QmpCommandError && ABSENT.test(err.desc)) return;
+      const busy = err instanceof QmpCommandError && BUSY.test(err.desc);
+      if (!busy || Date.now() + backoff >= deadline) throw cleanupFailure(step, err);
+      ctx.logger?.debug(
+        { step, backoff, desc: err.desc },
+        'backend still held after DEVICE_DELETED; trying again',
+      );
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // Cold and hot plug share one device record: a sandbox with a cold-plugged virtio-scsi disk hot-plugs
 // two more with scsi-id/LUN distinct from it (read back through QOM), unplugs the cold-plugged one,
-// and the default guest's agent sees each step.
+// and the default guest's agent sees each step; on a paused sandbox, SCSI disks plugged and unplugged
+// back to back leave no block node behind (QEMU frees the node a moment after the device goes).
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -99,6 +100,47 @@ describe('hot plug next to cold-plugged virtio-scsi disks', () => {
     expect(again.placement.scsi).toMatchObject(h3);
     expect(await sizes()).toEqual([9 * MiB, 10 * MiB, 11 * MiB]);
 
+    expect((await sb.stop()).stopReason).toBe('requested');
+    expect(descendants()).toEqual([]);
+    expect(leftovers(base)).toEqual([]);
+  });
+
+  it('plugs and unplugs SCSI disks back to back on a paused sandbox, and every block node goes with its disk', async () => {
+    const config: SandboxConfig = {
+      id: freshId('hpscsip'),
+      hypervisor: {
+        kernelPath: g.kernel,
+        initrdPath: g.initrd,
+        memorySize: 512,
+        blockDeviceDriver: 'virtio-scsi',
+      },
+    };
+    const sb = await createTracked(config, { runDir: base, logger: quietLogger, accelerator: 'tcg' });
+    await sb.start();
+    await sb.pause();
+    const qmp = sb.qmp;
+    if (!qmp) throw new Error('expected a QMP client on a running sandbox');
+    const nodes = async () =>
+      (await qmp.execute('query-named-block-nodes', { flat: true }))
+        .map((n) => n['node-name'])
+        .filter((n) => n.startsWith('drive-p'));
+    for (const id of ['p1', 'p2', 'p3', 'p4', 'p5']) {
+      const plugged = (await sb.operate({
+        kind: 'hotplug',
+        device: { kind: 'block', id, file: image(`${id}.img`, 1), driver: 'virtio-scsi' },
+      })) as HotplugResult;
+      expect(plugged).toMatchObject({ kind: 'hotplug', id, confirmedBy: 'qemu' });
+      expect(await nodes()).toEqual([`drive-${id}`]);
+      // QEMU removes a SCSI disk without the guest, so the removal completes while paused.
+      expect(await sb.operate({ kind: 'unplug', id })).toEqual({
+        kind: 'unplug',
+        id,
+        removed: true,
+        pending: false,
+      });
+      expect(await nodes()).toEqual([]);
+    }
+    expect(sb.devices().map((d) => d.id)).not.toContain('p5');
     expect((await sb.stop()).stopReason).toBe('requested');
     expect(descendants()).toEqual([]);
     expect(leftovers(base)).toEqual([]);
