@@ -122,7 +122,7 @@ describe('hot plug next to cold-plugged virtio-scsi disks', () => {
     if (!qmp) throw new Error('expected a QMP client on a running sandbox');
     const nodes = async () =>
       (await qmp.execute('query-named-block-nodes', { flat: true }))
-        .map((n) => n['node-name'])
+        .flatMap((n) => n['node-name'] ?? [])
         .filter((n) => n.startsWith('drive-p'));
     for (const id of ['p1', 'p2', 'p3', 'p4', 'p5']) {
       const plugged = (await sb.operate({
