@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { probeAcceleratorDetails } from '../../src/guest/kvm-probe.js';
 import type { Arch } from '../../src/qemu/arch/types.js';
 import { classifyQemuStartError } from '../../src/qemu/devices/refusal.js';
 import type { QemuPlan } from '../../src/qemu/plan.js';
@@ -55,6 +56,7 @@ function prepare(c: PlanCase): { dir: string; runDir: string } {
 const cases = loadPlanCases();
 const accepted = cases.filter((c) => c.fixture.launch.expect === 'accepted');
 const refused = cases.filter((c) => c.fixture.launch.expect === 'refused');
+const withKvm = cases.filter((c) => c.fixture.launch.expect === 'accepted-with-kvm');
 
 /**
  * The launch prefix of a case: for `netns` cases a network namespace of the test's own, with
@@ -94,6 +96,18 @@ describe(`real QEMU accepts the planned argv (missing: ${missing.join(', ') || '
     const arch = caseArch(c) as Arch;
     it(`${BINARIES[arch]} -S runs ${c.name} and QMP shows every planned device where the plan put it`, async () => {
       expect(await acceptCase(c)).toBeGreaterThan(0);
+    });
+  }
+
+  for (const c of withKvm) {
+    it(`${c.name}: accepted where KVM runs a guest, else accepted under -S or refused as ERR_QEMU_KVM_UNAVAILABLE`, async () => {
+      const probe = await probeAcceleratorDetails();
+      try {
+        expect(await acceptCase(c)).toBeGreaterThan(0);
+      } catch (err) {
+        if (!(err instanceof EarlyExitError) || probe.accel === 'kvm') throw err;
+        expect(classifyQemuStartError(err.stderr).code).toBe('ERR_QEMU_KVM_UNAVAILABLE');
+      }
     });
   }
 

@@ -444,6 +444,16 @@ describe('option escaping (property)', () => {
 describe('classifyQemuStartError on QEMU 7.2 wording', () => {
   const cases: [string, string, string][] = [
     [
+      'a host whose KVM refuses the vCPU MSRs (QEMU 7.2 then aborts)',
+      "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69\nqemu-system-x86_64: ../../target/i386/kvm/kvm.c:3183: kvm_buf_set_msrs: Assertion `ret == cpu->kvm_msr_buf->nmsrs' failed.\n",
+      'ERR_QEMU_KVM_UNAVAILABLE',
+    ],
+    [
+      'no KVM module',
+      'Could not access KVM kernel module: No such file or directory\nqemu-system-x86_64: failed to initialize kvm: No such file or directory\n',
+      'ERR_QEMU_KVM_UNAVAILABLE',
+    ],
+    [
       'a missing VFIO host device',
       'qemu-system-x86_64: -device vfio-pci,host=0000:ff:1f.7: vfio /sys/bus/pci/devices/0000:ff:1f.7: no such host device: No such file or directory\n',
       'ERR_QEMU_VFIO_UNAVAILABLE',

@@ -65,6 +65,7 @@ export {
   classifyQemuStartError,
   parseQemuErrorLines,
   QemuHugepagesUnavailableError,
+  QemuKvmUnavailableError,
   QemuRefusedError,
   QemuVfioUnavailableError,
   QemuVhostNetUnavailableError,

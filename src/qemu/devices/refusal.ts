@@ -53,6 +53,12 @@ export class QemuHugepagesUnavailableError extends QemuRefusalBase {
   readonly code = 'ERR_QEMU_HUGEPAGES_UNAVAILABLE' as const;
 }
 
+/** KVM cannot run this VM here: /dev/kvm missing or unusable, or the host refuses the vCPU setup. */
+export class QemuKvmUnavailableError extends QemuRefusalBase {
+  override readonly name = 'QemuKvmUnavailableError' as const;
+  readonly code = 'ERR_QEMU_KVM_UNAVAILABLE' as const;
+}
+
 /** Any other start-up refusal; `stderr` carries QEMU's words. */
 export class QemuRefusedError extends QemuRefusalBase {
   override readonly name = 'QemuRefusedError' as const;
@@ -65,6 +71,7 @@ export type QemuRefusal =
   | QemuVhostVsockUnavailableError
   | QemuVhostNetUnavailableError
   | QemuHugepagesUnavailableError
+  | QemuKvmUnavailableError
   | QemuRefusedError;
 
 /** What the caller knows about the argv that QEMU refused. */
@@ -142,6 +149,16 @@ const RULES: readonly Rule[] = [
       (h.hugePages === true &&
         /backing store .*guest RAM|unable to map backing store|Cannot allocate memory/i.test(l.line)),
     make: (s, at) => new QemuHugepagesUnavailableError('hugepages are not available on this host', s, at),
+  },
+  {
+    // "Could not access KVM kernel module: No such file or directory", "failed to initialize kvm:
+    // Permission denied", and a host whose KVM opens but refuses the vCPU's MSRs: "error: failed to
+    // set MSR 0x10a to 0x69" followed by QEMU 7.2's abort in `kvm_buf_set_msrs`
+    test: (l) =>
+      /Could not access KVM kernel module|failed to initialize kvm|failed to set MSR|kvm_buf_set_msrs/i.test(
+        l.line,
+      ),
+    make: (s, at) => new QemuKvmUnavailableError('KVM cannot run this VM on this host', s, at),
   },
 ];
 

@@ -19,6 +19,11 @@ export const GOLDEN_DIR = '/srv/vmactor-golden';
 export type LaunchExpectation = (
   /** Launch with -S and verify every planned device through QMP. */
   | { readonly expect: 'accepted' }
+  /**
+   * Needs KVM: accepted (as above) where the accelerator probe says KVM runs a guest; elsewhere
+   * QEMU may still take it under -S, or refuse it, and then the refusal is `ERR_QEMU_KVM_UNAVAILABLE`.
+   */
+  | { readonly expect: 'accepted-with-kvm' }
   /** QEMU refuses (hardware missing here): the refusal classifies to this error code. */
   | { readonly expect: 'refused'; readonly code: string; readonly hints?: { readonly hugePages?: boolean } }
 ) & {
