@@ -1,6 +1,6 @@
 // Cold-plugged fds reach QEMU: a NIC on a tap fd opened in a network namespace the test creates
 // boots the default guest through createSandbox, and the guest sees the NIC by its MAC.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { LaunchFdError } from '../../src/process/errors.js';
@@ -8,45 +8,28 @@ import { stdioFor } from '../../src/process/qemu-process.js';
 import { createSandbox } from '../../src/sandbox/create.js';
 import { SandboxStartError } from '../../src/sandbox/errors.js';
 import { descendants, leftovers } from '../helpers/census.js';
-import { guest, hostBinary, isRoot } from '../helpers/env.js';
+import { guest, isRoot } from '../helpers/env.js';
+import { IP, runChild, testNetns } from '../helpers/netns.js';
 import { quietLogger, tempRunBase } from './sandbox-fixtures.js';
 
-const IP = hostBinary('ip');
 isRoot();
 const base = tempRunBase();
-const namespaces: string[] = [];
+const netns = testNetns('launch');
 afterEach(() => {
-  for (const ns of namespaces.splice(0)) execFileSync(IP, ['netns', 'del', ns]);
+  netns.removeAll();
   expect(descendants()).toEqual([]);
 });
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-function run(
-  cmd: string,
-  args: readonly string[],
-): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, out, err }));
-  });
-}
-
 describe('cold-plugged fds reach QEMU', () => {
   it('boots the default guest with a NIC on a tap fd opened in a test netns, and the guest lists the NIC by MAC', async () => {
-    const ns = `vmactor-launch-${process.pid}-fd`;
-    execFileSync(IP, ['netns', 'add', ns]);
-    namespaces.push(ns);
+    const ns = netns.add('fd');
     const tap = `lt${process.pid % 100000}`;
     execFileSync(IP, ['netns', 'exec', ns, IP, 'tuntap', 'add', 'dev', tap, 'mode', 'tap', 'vnet_hdr']);
     execFileSync(IP, ['netns', 'exec', ns, IP, 'link', 'set', tap, 'up']);
     const mac = '02:00:fd:00:00:01';
     const child = new URL('./launch-net-fd.child.ts', import.meta.url).pathname;
-    const r = await run(IP, [
+    const r = await runChild(IP, [
       'netns',
       'exec',
       ns,

@@ -2,7 +2,7 @@
 // network namespaces, launched now through createSandbox: the tap-by-name vhost NIC in a netns
 // the test creates, and the multiqueue NIC on passed tap fds + vhost fds. Where this host lacks
 // vhost-net, QEMU's real refusal is asserted as the typed error; without vhost the guest sees the NIC.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -12,17 +12,17 @@ import { SandboxStartError } from '../../src/sandbox/errors.js';
 import { caseConfig, loadPlanCases } from '../golden/plan/cases.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { guest, hostBinary, isRoot } from '../helpers/env.js';
+import { IP, runChild, testNetns } from '../helpers/netns.js';
 import { quietLogger, stopAll, tempRunBase, tracked } from './sandbox-fixtures.js';
 
-const IP = hostBinary('ip');
 const PYTHON = hostBinary('python3');
 isRoot();
 const base = tempRunBase();
 const work = mkdtempSync('/tmp/vmactor-fixtures-');
-const namespaces: string[] = [];
+const netns = testNetns('launch');
 afterEach(async () => {
   await stopAll();
-  for (const ns of namespaces.splice(0)) execFileSync(IP, ['netns', 'del', ns]);
+  netns.removeAll();
   expect(descendants()).toEqual([]);
 });
 afterAll(() => {
@@ -30,38 +30,16 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function addNetns(suffix: string): string {
-  const ns = `vmactor-launch-${process.pid}-${suffix}`;
-  execFileSync(IP, ['netns', 'add', ns]);
-  namespaces.push(ns);
-  return ns;
-}
-
 function fixture(name: string) {
   const c = loadPlanCases().find((x) => x.name === name);
   if (!c) throw new Error(`fixture ${name} is missing`);
   return c;
 }
 
-function run(
-  cmd: string,
-  args: readonly string[],
-): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, out, err }));
-  });
-}
-
 describe('golden plan fixtures launched through createSandbox', () => {
   it('amd64-q35-coldplug-net-vhost: the tap by name in a test netns, vhost-net refused here as QemuVhostNetUnavailableError', async () => {
     const c = fixture('amd64-q35-coldplug-net-vhost');
-    const ns = addNetns('vh');
+    const ns = netns.add('vh');
     const net = caseConfig(c, work).devices?.find((d) => d.kind === 'net');
     const ifname = (net as { ifname: string }).ifname;
     execFileSync(IP, ['netns', 'exec', ns, IP, 'tuntap', 'add', 'dev', ifname, 'mode', 'tap', 'vnet_hdr']);
@@ -91,7 +69,7 @@ describe('golden plan fixtures launched through createSandbox', () => {
   it('amd64-q35-coldplug-net-fds: tap fds 4-5 and vhost fds 6-7 reach QEMU; vhost refused as typed, without vhost the guest sees the two-queue NIC', async () => {
     const c = fixture('amd64-q35-coldplug-net-fds');
     const net = caseConfig(c, work).devices?.find((d) => d.kind === 'net') as { mac: string };
-    const ns = addNetns('mq');
+    const ns = netns.add('mq');
     const tap = `lm${process.pid % 100000}`;
     execFileSync(IP, [
       'netns',
@@ -110,7 +88,7 @@ describe('golden plan fixtures launched through createSandbox', () => {
     const dir = mkdtempSync(join(work, 'mq-'));
     const py = new URL('./launch-fixture-fds.py', import.meta.url).pathname;
     const child = new URL('./launch-fixture.child.ts', import.meta.url).pathname;
-    const r = await run(IP, [
+    const r = await runChild(IP, [
       'netns',
       'exec',
       ns,

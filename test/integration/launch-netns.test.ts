@@ -8,16 +8,16 @@ import { NetnsError } from '../../src/process/errors.js';
 import { createSandbox } from '../../src/sandbox/create.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { guest, hostBinary, isRoot } from '../helpers/env.js';
+import { IP, testNetns } from '../helpers/netns.js';
 import { quietLogger, stopAll, tempRunBase, tracked } from './sandbox-fixtures.js';
 
-const IP = hostBinary('ip');
 isRoot();
 const base = tempRunBase();
 const shared = mkdtempSync('/tmp/vmactor-netns-share-');
-const namespaces: string[] = [];
+const namespaces = testNetns('launch');
 afterEach(async () => {
   await stopAll();
-  for (const ns of namespaces.splice(0)) execFileSync(IP, ['netns', 'del', ns]);
+  namespaces.removeAll();
   expect(descendants()).toEqual([]);
 });
 afterAll(() => {
@@ -25,11 +25,9 @@ afterAll(() => {
   rmSync(shared, { recursive: true, force: true });
 });
 
+/** A namespace of this test's own; returns its file. */
 function addNetns(suffix: string): string {
-  const ns = `vmactor-launch-${process.pid}-${suffix}`;
-  execFileSync(IP, ['netns', 'add', ns]);
-  namespaces.push(ns);
-  return `/var/run/netns/${ns}`;
+  return `/var/run/netns/${namespaces.add(suffix)}`;
 }
 
 /** `net:[inode]` of a namespace file, as /proc/PID/ns/net shows it. */
