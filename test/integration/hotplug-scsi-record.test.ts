@@ -58,10 +58,7 @@ describe('hot plug next to cold-plugged virtio-scsi disks', () => {
       ['h1', 9],
       ['h2', 10],
     ] as const) {
-      const r = (await sb.operate({
-        kind: 'hotplug',
-        device: { kind: 'block', id, file: image(`${id}.img`, mib), driver: 'virtio-scsi' },
-      })) as HotplugResult;
+      const r = await sb.hotplug({ kind: 'block', id, file: image(`${id}.img`, mib), driver: 'virtio-scsi' });
       expect(r).toMatchObject({ kind: 'hotplug', id, confirmedBy: 'guest' });
       expect(r.guestPath).toMatch(/^sd[a-z]$/);
       plugged.push(r);
@@ -81,7 +78,7 @@ describe('hot plug next to cold-plugged virtio-scsi disks', () => {
       seen.slice(1),
     );
 
-    expect(await sb.operate({ kind: 'unplug', id: 'd0' })).toEqual({
+    expect(await sb.unplug('d0')).toEqual({
       kind: 'unplug',
       id: 'd0',
       removed: true,
@@ -91,10 +88,12 @@ describe('hot plug next to cold-plugged virtio-scsi disks', () => {
     expect(peripheral.map((p) => p.name)).not.toContain('d0');
     expect(await sizes()).toEqual([9 * MiB, 10 * MiB]);
     // The freed drive index is handed out again, still distinct from the live ones.
-    const again = (await sb.operate({
-      kind: 'hotplug',
-      device: { kind: 'block', id: 'h3', file: image('h3.img', 11), driver: 'virtio-scsi' },
-    })) as HotplugResult;
+    const again = await sb.hotplug({
+      kind: 'block',
+      id: 'h3',
+      file: image('h3.img', 11),
+      driver: 'virtio-scsi',
+    });
     const h3 = await addr('h3');
     expect(seen.slice(1).map((a) => `${a.scsiId}:${a.lun}`)).not.toContain(`${h3.scsiId}:${h3.lun}`);
     expect(again.placement.scsi).toMatchObject(h3);
@@ -125,14 +124,16 @@ describe('hot plug next to cold-plugged virtio-scsi disks', () => {
         .flatMap((n) => n['node-name'] ?? [])
         .filter((n) => n.startsWith('drive-p'));
     for (const id of ['p1', 'p2', 'p3', 'p4', 'p5']) {
-      const plugged = (await sb.operate({
-        kind: 'hotplug',
-        device: { kind: 'block', id, file: image(`${id}.img`, 1), driver: 'virtio-scsi' },
-      })) as HotplugResult;
+      const plugged = await sb.hotplug({
+        kind: 'block',
+        id,
+        file: image(`${id}.img`, 1),
+        driver: 'virtio-scsi',
+      });
       expect(plugged).toMatchObject({ kind: 'hotplug', id, confirmedBy: 'qemu' });
       expect(await nodes()).toEqual([`drive-${id}`]);
       // QEMU removes a SCSI disk without the guest, so the removal completes while paused.
-      expect(await sb.operate({ kind: 'unplug', id })).toEqual({
+      expect(await sb.unplug(id)).toEqual({
         kind: 'unplug',
         id,
         removed: true,
