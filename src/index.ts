@@ -44,6 +44,7 @@ export type {
 } from './config/types.js';
 export type { ValidateOptions } from './config/validate.js';
 export { validateConfig } from './config/validate.js';
+export { BridgeDeviceError, BridgeFullError, NoBridgeError } from './devices/errors.js';
 // The device model: one DeviceSpec (zod) for cold and hot plug, its record, and one rule per fact.
 export type {
   BridgeEntry,
@@ -113,9 +114,6 @@ export { QemuDeviceError } from './qemu/devices/errors.js';
 // QEMU's own refusals at start (VFIO, vhost-vsock, vhost-net, hugepages missing on this host).
 export * from './qemu/devices/refusal.js';
 export {
-  BridgeDeviceError,
-  BridgeFullError,
-  NoBridgeError,
   PathEscapeError,
   PlanError,
   SocketPathTooLongError,

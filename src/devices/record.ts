@@ -2,15 +2,10 @@
 // slots, root ports, vCPUs, DIMMs, virtio-mem, with the allocators hot plug needs. Plain JSON
 // inside (`DeviceRecordData`, version 1); created from the plan, persisted with `toJSON()`.
 //
-// Bridge slots are handed out by src/qemu/bridges.ts (Kata's `addDeviceToBridge`), a pure leaf
-// module: the one allocator, used by the planner for cold plug and here for hot plug.
-import { VmactorError } from '../errors/vmactor-error.js';
-import {
-  addDeviceToBridge,
-  type BridgeSlot,
-  type BridgeType,
-  removeDeviceFromBridge,
-} from '../qemu/bridges.js';
+// Bridge slots are handed out by ./bridges.ts (Kata's `addDeviceToBridge`), a pure leaf module:
+// the one allocator, used by the planner for cold plug and here for hot plug.
+import { addDeviceToBridge, type BridgeSlot, type BridgeType, removeDeviceFromBridge } from './bridges.js';
+import { DeviceRecordVersionError } from './errors.js';
 import type {
   BridgeEntry,
   DeviceEntry,
@@ -21,14 +16,7 @@ import type {
 } from './record-types.js';
 import { MAX_SCSI_DRIVES } from './rules.js';
 
-/** `fromJSON()` got data of a version this code does not read (or not a record at all). */
-export class DeviceRecordVersionError extends VmactorError {
-  override readonly name = 'DeviceRecordVersionError' as const;
-  readonly code = 'ERR_DEVICE_RECORD_VERSION' as const;
-  constructor(readonly version: unknown) {
-    super(`Expected a device record of version 1, got \`${JSON.stringify(version) ?? String(version)}\``);
-  }
-}
+export { DeviceRecordVersionError } from './errors.js';
 
 /** What {@link DeviceRecord.create} starts from (the plan's record, or parts of it). */
 export interface DeviceRecordInit {

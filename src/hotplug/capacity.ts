@@ -1,8 +1,8 @@
 // Pure capacity guards, checked before any QMP: bridge slots, root ports, memory slots, maxmem, vCPUs.
 import type { SandboxOperation } from '../../machines/operation.types.js';
+import type { BridgeType } from '../devices/bridges.js';
 import type { DeviceRecord } from '../devices/record.js';
 import { type DeviceSpec, deviceSpecSchema } from '../devices/spec.js';
-import type { BridgeType } from '../qemu/bridges.js';
 import type { HotplugConfig, HotplugLimits } from './context.js';
 import { type CapacityResource, HotplugCapacityError } from './errors.js';
 import { calcHotplugMemMiBSize } from './memory-size.js';

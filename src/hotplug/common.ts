@@ -1,8 +1,8 @@
 // Helpers shared by the device families: new ids, bridge slots with undo, device_del → DEVICE_DELETED.
 
+import type { BridgeType } from '../devices/bridges.js';
+import { BridgeDeviceError, BridgeFullError, NoBridgeError } from '../devices/errors.js';
 import type { DeviceEntry, Placement } from '../devices/record-types.js';
-import type { BridgeType } from '../qemu/bridges.js';
-import { BridgeDeviceError, BridgeFullError, NoBridgeError } from '../qemu/errors.js';
 import { QmpCommandError, QmpTimeoutError } from '../qmp/errors.js';
 import { deadlinesOf, type HotplugContext } from './context.js';
 import {

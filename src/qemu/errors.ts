@@ -1,4 +1,4 @@
-// Typed errors of the QEMU plan: bad arch/machine, bridge capacity, paths outside the run dir.
+// Typed errors of the QEMU plan: bad arch/machine, paths outside the run dir (bridge capacity: src/devices/errors.ts).
 import { MAX_SOCKET_PATH_BYTES } from '../devices/rules.js';
 import { VmactorError } from '../errors/vmactor-error.js';
 
@@ -6,24 +6,6 @@ import { VmactorError } from '../errors/vmactor-error.js';
 export class UnsupportedMachineError extends VmactorError {
   override readonly name = 'UnsupportedMachineError' as const;
   readonly code = 'ERR_PLAN_UNSUPPORTED_MACHINE' as const;
-}
-
-/** No bridge of the requested type exists (e.g. `default_bridges = 0`, or a CCW device on amd64). */
-export class NoBridgeError extends VmactorError {
-  override readonly name = 'NoBridgeError' as const;
-  readonly code = 'ERR_PLAN_NO_BRIDGE' as const;
-}
-
-/** Every slot of every bridge of the requested type is taken. */
-export class BridgeFullError extends VmactorError {
-  override readonly name = 'BridgeFullError' as const;
-  readonly code = 'ERR_PLAN_BRIDGE_FULL' as const;
-}
-
-/** A device id is already plugged into a bridge, or is not on any bridge when removed. */
-export class BridgeDeviceError extends VmactorError {
-  override readonly name = 'BridgeDeviceError' as const;
-  readonly code = 'ERR_PLAN_BRIDGE_DEVICE' as const;
 }
 
 /** A path derived for the sandbox would leave its run dir. */

@@ -1,9 +1,6 @@
-// The QEMU layer: config → plan (argv, fds, paths, bridges), arch tables, bridge allocator, device argv.
+// The QEMU layer: config → plan (argv, fds, paths, bridges), arch tables, device argv; re-exports the bridge allocator (src/devices/bridges.ts).
 
-export { scsiIdLun } from '../devices/rules.js';
-export type { Accelerator, Arch, ArchSpec, MachineSpec, MemoryTopology, SmpTopology } from './arch/index.js';
-export { ARCHES, archSpec, machineSpec } from './arch/index.js';
-export type { BridgeSlot, BridgeState, BridgeType } from './bridges.js';
+export type { BridgeSlot, BridgeState, BridgeType } from '../devices/bridges.js';
 export {
   addDeviceToBridge,
   BRIDGE_PCI_START_ADDR,
@@ -15,12 +12,13 @@ export {
   PCI_BRIDGE_MAX_CAPACITY,
   pciPath,
   removeDeviceFromBridge,
-} from './bridges.js';
+} from '../devices/bridges.js';
+export { BridgeDeviceError, BridgeFullError, NoBridgeError } from '../devices/errors.js';
+export { scsiIdLun } from '../devices/rules.js';
+export type { Accelerator, Arch, ArchSpec, MachineSpec, MemoryTopology, SmpTopology } from './arch/index.js';
+export { ARCHES, archSpec, machineSpec } from './arch/index.js';
 export * from './devices/index.js';
 export {
-  BridgeDeviceError,
-  BridgeFullError,
-  NoBridgeError,
   PathEscapeError,
   PlanError,
   SocketPathTooLongError,

@@ -1,10 +1,10 @@
 // Plan step "placement": root-bus slots, CCW devnos and SCSI ids for every cold-plugged device,
 // the bridges after cold plug, and the record of where each device went.
 
+import { addDeviceToBridge, type BridgeState, createBridges } from '../devices/bridges.js';
 import type { Placement } from '../devices/record-types.js';
 import { scsiIdLun } from '../devices/rules.js';
 import type { MachineSpec } from './arch/types.js';
-import { addDeviceToBridge, type BridgeState, createBridges } from './bridges.js';
 import { blockNodeName } from './devices/names.js';
 import type { NvdimmDevice, QemuDevice, QemuDeviceType, VirtioOptions } from './devices/types.js';
 import { PlanError } from './errors.js';

@@ -1,7 +1,8 @@
 // The QEMU plan's result and options: argv, fds, paths, bridges, placed devices, the device record.
+
+import type { BridgeState } from '../devices/bridges.js';
 import type { DeviceRecordData } from '../devices/record-types.js';
 import type { Accelerator } from './arch/types.js';
-import type { BridgeState } from './bridges.js';
 import type { FdPurpose } from './devices/objects.js';
 import type { QemuDeviceType } from './devices/types.js';
 import type { PlanPaths } from './paths.js';

@@ -5,10 +5,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createBridges } from '../../src/devices/bridges.js';
 import { DeviceRecord } from '../../src/devices/record.js';
 import { hotplugPlan } from '../../src/hotplug/build.js';
 import { runOperation } from '../../src/hotplug/index.js';
-import { createBridges } from '../../src/qemu/bridges.js';
 import type { QmpClient } from '../../src/qmp/index.js';
 import { createSandbox } from '../../src/sandbox/create.js';
 import { guest } from '../helpers/env.js';

@@ -7,8 +7,8 @@ import {
   findDeviceOnBridge,
   PCI_BRIDGE_MAX_CAPACITY,
   removeDeviceFromBridge,
-} from '../../src/qemu/bridges.js';
-import { BridgeDeviceError, BridgeFullError } from '../../src/qemu/errors.js';
+} from '../../src/devices/bridges.js';
+import { BridgeDeviceError, BridgeFullError } from '../../src/devices/errors.js';
 
 type Op = { add: number } | { remove: number };
 

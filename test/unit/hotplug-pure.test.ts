@@ -5,6 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import type { SandboxOperation } from '../../machines/operation.types.js';
+import { createBridges } from '../../src/devices/bridges.js';
 import { DeviceRecord, DeviceRecordVersionError } from '../../src/devices/record.js';
 import type { DeviceRecordData } from '../../src/devices/record-types.js';
 import { hotplugPlan } from '../../src/hotplug/build.js';
@@ -30,7 +31,6 @@ import {
   virtioMemRegionMiB,
 } from '../../src/hotplug/index.js';
 import { StepRefused, toHotplugError } from '../../src/hotplug/steps.js';
-import { createBridges } from '../../src/qemu/bridges.js';
 import { QmpCommandError, QmpTimeoutError } from '../../src/qmp/errors.js';
 import { testConfig } from '../helpers/hotplug-config.js';
 

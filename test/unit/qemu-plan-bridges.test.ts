@@ -6,8 +6,8 @@ import {
   findDeviceOnBridge,
   PCI_BRIDGE_MAX_CAPACITY,
   removeDeviceFromBridge,
-} from '../../src/qemu/bridges.js';
-import { BridgeDeviceError, BridgeFullError, NoBridgeError } from '../../src/qemu/errors.js';
+} from '../../src/devices/bridges.js';
+import { BridgeDeviceError, BridgeFullError, NoBridgeError } from '../../src/devices/errors.js';
 
 function fill(bridges: BridgeState[], n: number, prefix = 'dev'): BridgeState[] {
   let b = bridges;

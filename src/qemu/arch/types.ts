@@ -4,7 +4,7 @@ import type { Arch } from '../../devices/rules.js';
 export type { Arch } from '../../devices/rules.js';
 export { ARCHES } from '../../devices/rules.js';
 
-import type { BridgeType } from '../bridges.js';
+import type { BridgeType } from '../../devices/bridges.js';
 
 /** The accelerator QEMU runs the guest with. */
 export type Accelerator = 'kvm' | 'tcg';

@@ -1,6 +1,7 @@
 // PCI/PCIe/CCW bridge slot allocator (Kata's addDeviceToBridge/removeDeviceFromBridge), immutable.
-import type { BridgeEntry } from '../devices/record-types.js';
+
 import { BridgeDeviceError, BridgeFullError, NoBridgeError } from './errors.js';
+import type { BridgeEntry } from './record-types.js';
 
 /** Kind of bridge: a PCI-PCI bridge, a PCIe-PCI bridge, or s390x's channel subsystem. */
 export type BridgeType = 'pci' | 'pcie' | 'ccw';
