@@ -130,7 +130,8 @@ export async function launchWithQmp(
     }
     await exited;
   };
-  const deadlineMs = opts.deadlineMs ?? 20_000;
+  // Generous: `-overcommit mem-lock=on` locks all guest RAM before QEMU greets (seconds on a busy host).
+  const deadlineMs = opts.deadlineMs ?? 30_000;
   let timer: NodeJS.Timeout | undefined;
   const early = new Promise<never>((_, reject) => {
     // 'close' comes after the exit and after stdio (stderr included) has drained.
@@ -139,7 +140,7 @@ export async function launchWithQmp(
     timer = setTimeout(() => reject(new Error(`QMP not ready within ${deadlineMs} ms: ${err}`)), deadlineMs);
   });
   early.catch(() => undefined);
-  const connecting = QmpClient.connect(child.stdio[3] as Socket);
+  const connecting = QmpClient.connect(child.stdio[3] as Socket, { greetingTimeoutMs: deadlineMs });
   connecting.catch(() => undefined);
   let qmp: QmpLike;
   try {
