@@ -1,7 +1,7 @@
 // Booting from a template, and booting to become one: the config createSandbox validates, the checks before launch, the launch hooks.
 import { randomBytes } from 'node:crypto';
 import { constants, statfs } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { access, mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
@@ -134,8 +134,16 @@ async function prepareMemoryDir(memoryPath: string, logger: Logger): Promise<voi
 }
 
 /** The incoming half of a clone's start: capabilities, the state fd, `migrate-incoming`, `completed` by event. */
-function incomingHooks(statePath: string): LaunchHooks {
+function incomingHooks(statePath: string, memoryPath: string): LaunchHooks {
   return {
+    // Before QEMU is spawned: a missing or unreadable template fails the start at once.
+    prepare: async () => {
+      for (const path of [statePath, memoryPath]) {
+        await access(path, constants.R_OK).catch((cause: unknown) => {
+          throw new TemplateStateError(path, '', { cause });
+        });
+      }
+    },
     beforeCont: async ({ qmp, signal, emit, sandboxId }) => {
       await setMigrationCapabilities(qmp, signal);
       let fh: Awaited<ReturnType<typeof open>>;
@@ -184,7 +192,7 @@ export function withTemplateLaunch(
   }
   if (hv.bootFromTemplate) {
     const argv = plan.argv.includes('-S') ? plan.argv : [plan.argv[0] ?? '', '-S', ...plan.argv.slice(1)];
-    return { ...plan, argv, hooks: { ...plan.hooks, ...incomingHooks(hv.devicesStatePath) } };
+    return { ...plan, argv, hooks: { ...plan.hooks, ...incomingHooks(hv.devicesStatePath, hv.memoryPath) } };
   }
   return plan;
 }
