@@ -53,7 +53,9 @@ export interface VmFactory {
  * Creates a VM factory that keeps `cacheSize` VMs started and ready as actors (Kata's factory
  * `cache`), refilled in the background with bounded concurrency, each a clone of `template`
  * (`base: 'template'`) or a cold boot (`direct`). With `sandbox.guestAgent`, a VM counts as ready
- * once its agent answers, and a handed-out clone gets its RNG reseeded and clock synced.
+ * once its agent answers, and a clone gets its RNG reseeded and clock synced before it enters the
+ * cache (Kata's `GetVM` does it at hand-out; doing it at fill time keeps `get()` from a warm cache
+ * free of guest round trips, and every clone still gets its own entropy).
  *
  * @example
  * ```ts
@@ -91,6 +93,7 @@ export function createVmFactory(options: VmFactoryOptions): VmFactory {
     try {
       await sb.start();
       if (guestAgent) await (await sb.agent()).waitReady({ timeout: 60_000 });
+      // Each clone diverges from the template before it can be handed out (see below).
     } catch (err) {
       await sb.stop();
       throw err;
@@ -143,13 +146,12 @@ export function createVmFactory(options: VmFactoryOptions): VmFactory {
   let requests = 0;
   let closing: Promise<void> | undefined;
 
-  /** Kata's GetVM: hot-add what the request asks beyond the VM's, and refresh a clone. */
+  /** Kata's GetVM: hot-add what the request asks beyond the VM's. */
   const finish = async (sb: Sandbox, req: VmRequest): Promise<Sandbox> => {
     try {
       const hv = sb.config?.hypervisor;
       if (req.vcpus !== undefined && hv && req.vcpus > hv.numVCPUs) await sb.resizeVCPUs(req.vcpus);
       if (req.memory !== undefined && hv && req.memory > hv.memorySize) await sb.resizeMemory(req.memory);
-      if (base === 'template' && guestAgent) await refreshClone(sb);
     } catch (err) {
       await sb.stop();
       throw err;

@@ -2,6 +2,7 @@
 // and total PSS of 5 clones vs 5 cold-booted VMs (from /proc/PID/smaps_rollup).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { SandboxConfig } from '../../src/config/types.js';
+import { createVmFactory } from '../../src/factory/factory.js';
 import { createSandbox } from '../../src/sandbox/create.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import type { Template } from '../../src/sandbox/template/template-file.js';
@@ -122,4 +123,46 @@ const pss: Benchmark = {
   },
 };
 
-export const benchmarks: Benchmark[] = [cloneVsCold, pss];
+const factoryGet: Benchmark = {
+  name: 'factory.get() from a warm cache → running (template base) vs clone createSandbox().start() → running',
+  async run(runs) {
+    const base = tempRunBase();
+    const shm = mkdtempSync('/dev/shm/vmactor-bench-tpl-');
+    const samples: number[] = [];
+    const baseline: number[] = [];
+    const sandbox = { runDir: base, logger: quietLogger, accelerator: 'tcg' as const, guestAgent: true };
+    try {
+      const template = await benchTemplate(base, shm);
+      const factory = createVmFactory({
+        base: 'template',
+        template,
+        config: cfg(freshId('fac')),
+        cacheSize: 1,
+        sandbox,
+      });
+      try {
+        for (let i = 0; i < runs; i++) {
+          await factory.filled();
+          const t = nowMs();
+          const sb = tracked(await factory.get({ id: `job-${i}` }));
+          samples.push(nowMs() - t);
+          await sb.stop();
+          const t2 = nowMs();
+          const clone = tracked(await createSandbox(cfg(freshId('clone')), { ...sandbox, template }));
+          await clone.start();
+          baseline.push(nowMs() - t2);
+          await clone.stop();
+        }
+      } finally {
+        await factory.close();
+      }
+      return { samples, baseline };
+    } finally {
+      await stopAll();
+      rmSync(base, { recursive: true, force: true });
+      rmSync(shm, { recursive: true, force: true });
+    }
+  },
+};
+
+export const benchmarks: Benchmark[] = [cloneVsCold, pss, factoryGet];
