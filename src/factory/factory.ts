@@ -6,7 +6,7 @@ import type { SandboxConfig } from '../config/types.js';
 import { rootLogger } from '../log.js';
 import { type CreateSandboxOptions, createSandbox } from '../sandbox/create.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
-import { refreshClone } from '../sandbox/template/boot.js';
+import { cloneSetupDone } from '../sandbox/template/boot.js';
 import type { Template } from '../sandbox/template/template-file.js';
 import { FactoryClosedError, FactoryConfigError } from './errors.js';
 
@@ -93,7 +93,8 @@ export function createVmFactory(options: VmFactoryOptions): VmFactory {
     try {
       await sb.start();
       if (guestAgent) await (await sb.agent()).waitReady({ timeout: 60_000 });
-      // Each clone diverges from the template before it can be handed out (see below).
+      // A clone's RNG reseed and clock sync (queued by createSandbox) end before it can be handed out.
+      await cloneSetupDone(sb);
     } catch (err) {
       await sb.stop();
       throw err;

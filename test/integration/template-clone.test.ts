@@ -4,6 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { SandboxConfig } from '../../src/config/types.js';
 import type { SandboxEvent, SandboxMigrationEvent } from '../../src/sandbox/events.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
+import { cloneSetupDone } from '../../src/sandbox/template/boot.js';
 import { readTemplate, type Template } from '../../src/sandbox/template/template-file.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
@@ -82,6 +83,14 @@ describe('VM templates (default guest, TCG)', () => {
     expect((await agents[0]?.readFile('/tmp/marker'))?.toString()).toBe('clone-one-wrote');
     expect((await agents[1]?.readFile('/tmp/marker'))?.toString()).toBe('made-before-save');
     for (const a of agents) expect(await a.request('ping', [])).toMatchObject({ pong: true });
+    // Each clone's RNG reseed and clock sync went through its agent (guestAgent: true).
+    await Promise.all(clones.map((c) => cloneSetupDone(c)));
+    const now = Math.floor(Date.now() / 1000);
+    const clock = await agents[2]?.request('set-clock', [now]);
+    expect(Math.abs((clock?.now ?? 0) - now)).toBeLessThanOrEqual(1);
+    expect(await agents[2]?.request('reseed', [Buffer.alloc(32, 7).toString('base64')])).toEqual({
+      reseeded: 32,
+    });
 
     const stops = await Promise.all(clones.map((c) => c.stop()));
     expect(stops.map((s) => s.stopReason)).toEqual(['requested', 'requested', 'requested']);

@@ -213,18 +213,32 @@ export async function refreshClone(sb: Sandbox): Promise<void> {
   await agent.request('set-clock', [Math.floor(Date.now() / 1000)], { timeout: 10_000 });
 }
 
+/** The clone setup of each clone createSandbox made, once it started running. */
+const cloneSetups = new WeakMap<object, Promise<void>>();
+
 /**
  * A clone made by createSandbox: once it first runs, the vCPUs and memory asked for beyond the
  * template's are hot-added (queued operations), and with the guest agent its RNG and clock are
- * refreshed. Failures are logged (the clone itself is fine).
+ * refreshed. Failures are logged (the clone itself is fine); {@link cloneSetupDone} awaits it.
  */
 export function queueCloneSetup(sb: Sandbox, deltas: CloneDeltas, guestAgent: boolean): void {
   const sub = sb.events$.subscribe((e) => {
     if (e.type !== 'lifecycle' || e.to !== 'running') return;
     queueMicrotask(() => sub.unsubscribe());
     const warn = (what: string) => (err: unknown) => sb.logger.warn({ err }, `clone setup: ${what} failed`);
-    if (deltas.vcpus > 0) sb.resizeVCPUs(deltas.targetVcpus).catch(warn('vCPU hot-add'));
-    if (deltas.memoryMiB > 0) sb.resizeMemory(deltas.targetMemoryMiB).catch(warn('memory hot-add'));
-    if (guestAgent) refreshClone(sb).catch(warn('RNG reseed / clock sync'));
+    const steps: Promise<unknown>[] = [];
+    if (deltas.vcpus > 0) steps.push(sb.resizeVCPUs(deltas.targetVcpus).catch(warn('vCPU hot-add')));
+    if (deltas.memoryMiB > 0)
+      steps.push(sb.resizeMemory(deltas.targetMemoryMiB).catch(warn('memory hot-add')));
+    if (guestAgent) steps.push(refreshClone(sb).catch(warn('RNG reseed / clock sync')));
+    cloneSetups.set(
+      sb,
+      Promise.all(steps).then(() => undefined),
+    );
   });
+}
+
+/** Resolves once a clone's setup after its first start (hot-adds, RNG reseed, clock sync) is over; at once for other sandboxes. */
+export function cloneSetupDone(sb: Sandbox): Promise<void> {
+  return cloneSetups.get(sb) ?? Promise.resolve();
 }
