@@ -72,6 +72,8 @@ export type {
 } from './devices/spec.js';
 export { deviceSpecJsonSchema, deviceSpecSchema } from './devices/spec.js';
 export { VmactorError } from './errors/vmactor-error.js';
+// VM templates (save, clone) and the VM factory (Kata's factory/).
+export * from './factory/index.js';
 // The default guest: its artifacts, its agent client and the guest-side errors.
 export type {
   GuestAgentClientOptions,
@@ -138,6 +140,7 @@ export type {
   SandboxDeviceEvent,
   SandboxEvent,
   SandboxLifecycleEvent,
+  SandboxMigrationEvent,
   SandboxOperationEvent,
 } from './sandbox/events.js';
 export type { OperationResultOf } from './sandbox/operations.js';
@@ -156,3 +159,4 @@ export type {
   OperationProvider,
   SandboxSpec,
 } from './sandbox/spec.js';
+export * from './sandbox/template/index.js';

@@ -79,6 +79,20 @@ function checkContext(issues: Issues, path: string, device: DeviceSpec, ctx: Dev
       `Expected \`${at(path, 'pmem')}\` only on an \`nvdimm\` disk (it sets the nvdimm's memory backend)`,
     );
   }
+  if (device.kind === 'vhost-user' && ctx.template) {
+    report(
+      issues,
+      path,
+      `Expected \`${path}\` not to be a vhost-user device with VM templating (its backend maps guest memory shared, outside the migration stream)`,
+    );
+  }
+  if (device.kind === 'balloon' && device.freePageReporting === true && ctx.template) {
+    report(
+      issues,
+      at(path, 'freePageReporting'),
+      `Expected \`${at(path, 'freePageReporting')}\` to be false with VM templating (reported pages would be dropped from the shared template memory)`,
+    );
+  }
   if (device.kind === 'fs' && device.type === 'virtio-fs' && ctx.template) {
     report(
       issues,
@@ -95,7 +109,7 @@ const SINGLETONS: readonly DeviceSpec['kind'][] = ['balloon', 'pvpanic'];
  * Check `raw` (the config's `devices`): each device by the DeviceSpec schema; ids unique; vsock
  * CIDs unique (when given; absent ones are allocated at launch); at most one virtio-fs share (one
  * virtiofsd per sandbox), one balloon, one pvpanic; per-arch rules; `pmem` only on nvdimm disks; no
- * virtio-fs share with templating. Returns the parsed devices (all of them only when no
+ * virtio-fs share, vhost-user device or free-page-reporting balloon with templating. Returns the parsed devices (all of them only when no
  * issue was recorded).
  */
 export function checkDevices(issues: Issues, raw: unknown, ctx: DeviceContext): DeviceSpec[] {

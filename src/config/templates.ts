@@ -4,7 +4,7 @@ import type { HypervisorDraft } from './hypervisor.js';
 
 /**
  * Templates need `memoryPath` (and `devicesStatePath` to boot from one), never both roles, never
- * with virtio-fs, file-backed memory or an image (Kata's factory needs an initrd); the vhost-user
+ * with virtio-fs, virtio-mem, file-backed memory or an image (Kata's factory needs an initrd); the vhost-user
  * store needs huge pages.
  */
 export function checkTemplates(d: HypervisorDraft): void {
@@ -44,6 +44,13 @@ export function checkTemplates(d: HypervisorDraft): void {
         issues,
         'hypervisor.fileBackedMemRootDir',
         'Expected no `hypervisor.fileBackedMemRootDir` with VM templating (templates bring their own memory file)',
+      );
+    }
+    if (hv.virtioMem) {
+      report(
+        issues,
+        'hypervisor.virtioMem',
+        'Expected `hypervisor.virtioMem` to be false with VM templating (a virtio-mem device realized on the template cannot be migrated into its clones)',
       );
     }
     if (hv.imagePath !== '' && hv.initrdPath === '') {

@@ -272,6 +272,21 @@ handle() {
       case $2 in '' | *[!0-9]*) err "length must be a number"; return ;; esac
       blockdev --flushbufs "/dev/$dev" 2>/dev/null
       ok "{\\"base64\\":\\"$(dd if="/dev/$dev" bs="$2" count=1 2>/dev/null | base64 -w 0)\\"}" ;;
+    write-file)
+      file=\${args%% *}
+      text=\${args#* }
+      [ "$file" != "$args" ] || { err "usage: write-file <path> <text>"; return; }
+      case $file in /tmp/*/* | /tmp/*..* | /tmp/) err "path must be a file directly in /tmp: $file"; return ;; /tmp/*) ;; *) err "path must be in /tmp: $file"; return ;; esac
+      if printf '%s' "$text" > "$file"; then ok "{\\"written\\":\${#text}}"; else err "cannot write $file"; fi ;;
+    reseed)
+      if n=$(printf '%s' "$args" | base64 -d 2>/dev/null | tee /dev/urandom | wc -c); then
+        ok "{\\"reseeded\\":$n}"
+      else
+        err "reseed failed"
+      fi ;;
+    set-clock)
+      case $args in '' | *[!0-9]*) err "epoch seconds must be a number"; return ;; esac
+      if date -u -s "@$args" > /dev/null 2>&1; then ok "{\\"now\\":$(date -u +%s)}"; else err "date -s failed"; fi ;;
     poweroff)
       ok '{"poweroff":true}'
       sync

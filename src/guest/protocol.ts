@@ -140,6 +140,12 @@ export interface GuestCommands {
   poweroff: { args: []; result: { poweroff: true } };
   panic: { args: []; result: { panic: true } };
   ticks: { args: []; result: { uptime: number; requests: number } };
+  /** Writes `text` to a file under the guest's /tmp tmpfs (created or replaced). */
+  'write-file': { args: [path: string, text: string]; result: { written: number } };
+  /** Mixes base64-encoded bytes into the guest kernel's RNG (written to /dev/urandom), as Kata's factory does after a clone boots. */
+  reseed: { args: [base64: string]; result: { reseeded: number } };
+  /** Sets the guest clock to epoch seconds (Kata's factory syncs the clock of a clone). */
+  'set-clock': { args: [epochSeconds: number]; result: { now: number } };
 }
 
 /** A command name of the guest protocol. */
@@ -161,6 +167,9 @@ export const GUEST_COMMANDS: readonly GuestCommand[] = [
   'poweroff',
   'panic',
   'ticks',
+  'write-file',
+  'reseed',
+  'set-clock',
 ];
 
 /** One parsed line from the guest. */
@@ -274,7 +283,7 @@ function parseEventLine(line: string, payload: string): GuestLine {
 /**
  * Formats a request line, or returns the reason it cannot be sent.
  * Arguments must be non-empty and free of newlines and NULs; only the last argument of
- * `write-block` may contain spaces.
+ * `write-block` and `write-file` may contain spaces.
  */
 export function formatRequest(
   id: string,
@@ -297,7 +306,7 @@ export function formatRequest(
   for (const [i, a] of args.entries()) {
     const s = String(a);
     const last = i === args.length - 1;
-    const spacesAllowed = command === 'write-block' && last;
+    const spacesAllowed = (command === 'write-block' || command === 'write-file') && last;
     if (s.length === 0)
       return { ok: false, reason: `Expected argument ${i + 1} of \`${command}\` to be non-empty` };
     if (/[\n\r\0]/.test(s)) {

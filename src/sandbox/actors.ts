@@ -102,7 +102,13 @@ export function provideSandboxMachine(effects: SandboxEffects) {
           if (!operations)
             throw new Error(`No operation provider for \`${input.op.kind}\` (pass \`operations\`)`);
           try {
-            return await operations.run(input, { qmp: qmp(), signal, logger: rt.logger, plan: rt.opts.plan });
+            return await operations.run(input, {
+              qmp: qmp(),
+              signal,
+              logger: rt.logger,
+              plan: rt.opts.plan,
+              emit: (e) => rt.events.next(e),
+            });
           } catch (err) {
             if (rolledBackBy(operations, err)) input.reportRolledBack();
             throw failureOf(err);

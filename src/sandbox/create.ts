@@ -15,6 +15,15 @@ import { planQemu } from '../qemu/plan.js';
 import { rolledBackBy } from './actors.js';
 import { openSandbox, type Sandbox, type SandboxOptions } from './sandbox.js';
 import type { LaunchPlan, OperationProvider } from './spec.js';
+import {
+  checkTemplateBoot,
+  cloneDeltas,
+  queueCloneSetup,
+  templateConfigOf,
+  withTemplateLaunch,
+} from './template/boot.js';
+import { runSaveTemplate, templateFacts } from './template/save.js';
+import type { Template } from './template/template-file.js';
 
 /** Options of {@link createSandbox}: the handle's options plus config and host facts. */
 export interface CreateSandboxOptions extends SandboxOptions {
@@ -31,6 +40,14 @@ export interface CreateSandboxOptions extends SandboxOptions {
   readonly guestAgent?: boolean;
   /** Hot-plug deadlines of this sandbox (`deviceDeletedMs`, `guestMs`, `commandMs`); operations may override per call. */
   readonly hotplugDeadlines?: Partial<HotplugDeadlines>;
+  /**
+   * Boot from this template (`sb.saveTemplate(dir)` / `readTemplate(dir)`): the config must plan
+   * to the template's argv (a `TemplateMismatchError` otherwise); vCPUs/memory beyond the
+   * template's are hot-added once it runs.
+   */
+  readonly template?: Template;
+  /** With `bootToBeTemplate` and no `memoryPath`: the template dir (memory goes to `<dir>/memory`). */
+  readonly templateDir?: string;
 }
 
 let probed: Promise<Accelerator> | undefined;
@@ -113,7 +130,8 @@ async function createWithCids(
   options: CreateSandboxOptions,
   lease: VsockCidLease,
 ): Promise<Sandbox> {
-  const validated = validateConfig(withVsockCids(config, lease), options.validate);
+  const deltas = options.template ? cloneDeltas(config, options.template) : undefined;
+  const validated = validateConfig(withVsockCids(templateConfigOf(config, options), lease), options.validate);
   for (const d of validated.devices)
     if (d.kind === 'vsock' && d.contextId !== undefined) lease.claim(d.contextId);
   const hv = validated.hypervisor;
@@ -122,11 +140,13 @@ async function createWithCids(
   probed ??= options.accelerator === undefined ? probeAccelerator() : undefined;
   const accelerator = options.accelerator ?? (await (probed as Promise<Accelerator>));
   const kernelParams = buildKernelParams(hv).cmdline;
+  const facts = await checkTemplateBoot(validated, options.template, { accelerator, ...hostFacts() });
   // Hot plug needs the plan's device record, known once the plan exists (at start):
   // the provider is created with the plan; operations are refused by the machine before that.
   let hotplug: HotplugProvider | undefined;
   const operations: OperationProvider = options.operations ?? {
     run: (input, ctx) => {
+      if (input.op.kind === 'save-template') return runSaveTemplate(input, input.op, ctx);
       if (!hotplug) throw new Error('hot-plug provider used before the sandbox was planned');
       return hotplug.run(input, ctx);
     },
@@ -158,7 +178,7 @@ async function createWithCids(
           ...(options.hotplugDeadlines ? { deadlines: options.hotplugDeadlines } : {}),
           ...(options.guestAgent ? { guest: async () => agentGuestProbe(await sandbox.agent()) } : {}),
         });
-        return withPanicDevice(plan, validated);
+        return withTemplateLaunch(withPanicDevice(plan, validated), validated, () => sandbox.logger);
       },
       guestMemoryDump: hv.guestMemoryDumpPath
         ? { path: hv.guestMemoryDumpPath, paging: hv.guestMemoryDumpPaging }
@@ -168,6 +188,8 @@ async function createWithCids(
     { ...options, operations },
   );
   if (hv.virtioMem && !options.operations) queueVirtioMemSetup(sandbox);
+  if (facts && hv.bootToBeTemplate) templateFacts.set(sandbox, facts);
+  if (deltas) queueCloneSetup(sandbox, deltas, options.guestAgent === true);
   return sandbox;
 }
 

@@ -78,6 +78,24 @@ export interface SandboxCommandFailedEvent {
 }
 
 /**
+ * Progress of a migration, from QEMU's `MIGRATION` / `MIGRATION_PASS` events: `outgoing` while a
+ * template is saved (`setup → active → completed`, or `failed` / `cancelling → cancelled`),
+ * `incoming` while a clone loads it. `failed` and `cancelled` are terminal.
+ */
+export interface SandboxMigrationEvent {
+  readonly type: 'migration';
+  readonly sandboxId: string;
+  readonly direction: 'outgoing' | 'incoming';
+  /** QEMU's `MigrationStatus` (`setup`, `active`, `completed`, `failed`, `cancelling`, `cancelled`, …). */
+  readonly status: string;
+  /** `MIGRATION_PASS`: RAM passes so far. */
+  readonly pass?: number;
+  /** `failed`: `query-migrate`'s `error-desc`. */
+  readonly errorDesc?: string;
+  readonly at: number;
+}
+
+/**
  * Everything a sandbox reports, one discriminated union on `type` (`sb.events$`): subscribe once,
  * narrow with `switch (e.type)`.
  */
@@ -85,7 +103,8 @@ export type SandboxEvent =
   | SandboxLifecycleEvent
   | SandboxOperationEvent
   | SandboxDeviceEvent
-  | SandboxCommandFailedEvent;
+  | SandboxCommandFailedEvent
+  | SandboxMigrationEvent;
 
 /** The typed error of a refusal the machine made itself (plain data `{ code, message }`). */
 export function refusalError(operationId: string, refusal: OperationRefusal): SandboxOperationError {

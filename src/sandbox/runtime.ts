@@ -16,6 +16,7 @@ import {
   type Observable,
   of,
   race,
+  Subject,
   take,
   timer,
 } from 'rxjs';
@@ -38,6 +39,7 @@ import { QmpClient } from '../qmp/client.js';
 import { QmpTimeoutError } from '../qmp/errors.js';
 import type { QmpEvent } from '../qmp/types.js';
 import { ConsoleTap } from './console-tap.js';
+import type { SandboxEvent } from './events.js';
 import type { LaunchPlan } from './spec.js';
 
 /** Maps a QMP event onto the machine's watch events (others are ignored). */
@@ -119,6 +121,8 @@ export class SandboxRuntime {
   virtiofsd: VirtiofsdProcess | undefined;
   qmp: QmpClient | undefined;
   console: ConsoleTap | undefined;
+  /** Events the effects publish besides the machine's (migration progress); relayed to `sb.events$`. */
+  readonly events = new Subject<SandboxEvent>();
   private runDirCreated = false;
   private readonly followers: FileFollower[] = [];
   private launching: Promise<unknown> = Promise.resolve();
@@ -149,6 +153,7 @@ export class SandboxRuntime {
     if (netns !== undefined) await checkNetns(netns);
     await createRunDir(runDir);
     this.runDirCreated = true;
+    await plan.hooks?.prepare?.();
     // QEMU's log opens before anything else; if even that fails, QEMU's output stays in memory.
     const qemuLogFile = join(runDir, 'qemu.log');
     let log: FileHandle | undefined = await open(qemuLogFile, 'a', 0o600).catch((err: unknown) => {
@@ -200,6 +205,21 @@ export class SandboxRuntime {
       throw signal.aborted ? err : await this.explainEarlyExit(err);
     }
     this.qmp = qmp;
+    if (plan.hooks?.beforeCont) {
+      try {
+        await plan.hooks.beforeCont({
+          sandboxId: this.opts.sandboxId,
+          qmp,
+          signal,
+          logger,
+          emit: (e) => this.events.next(e),
+        });
+      } catch (err) {
+        if (signal.aborted) throw err;
+        const explained = await this.explainEarlyExit(err);
+        throw plan.hooks.explainFailure?.(explained) ?? explained;
+      }
+    }
     if (plan.argv.includes('-S')) await qmp.execute('cont', undefined, { signal });
     // Off the start path: the console attaches right after `running` is reported (the guest
     // prints nothing within a tick of QMP being ready; QEMU listens with `wait=off`).

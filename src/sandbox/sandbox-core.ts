@@ -123,6 +123,8 @@ export class SandboxCore implements AsyncDisposable {
     this.actor.on('*', (emitted) => {
       for (const e of publicEventsOf(emitted)) this.publish(e);
     });
+    // Events the effects publish themselves (migration progress of a template save or clone boot).
+    runtime.events.subscribe((e) => this.publish(e));
     this.done = new Promise<StopResult>((resolve) => {
       this.actor.subscribe({
         complete: () => resolve(this.actor.getSnapshot().output as StopResult),

@@ -13,6 +13,8 @@ import { checkOperation, type OperationResultOf } from './operations.js';
 import { SandboxRuntime } from './runtime.js';
 import { SandboxCore, type VcpuThreadIds } from './sandbox-core.js';
 import type { OperationProvider, SandboxSpec } from './spec.js';
+import { type SaveTemplateOptions, saveSandboxTemplate } from './template/save.js';
+import type { Template } from './template/template-file.js';
 import { withSpan } from './tracing.js';
 
 export type { LifecycleEvent, SandboxActor, SandboxInit, StopResult, VcpuThreadIds } from './sandbox-core.js';
@@ -206,6 +208,28 @@ export class Sandbox extends SandboxCore {
   resizeVCPUs(count: number, options: { strict?: boolean; id?: string } = {}): Promise<ResizeVcpusResult> {
     const { id, ...rest } = options;
     return this.operate({ kind: 'resize-vcpus', count, ...rest }, id === undefined ? {} : { id });
+  }
+
+  /**
+   * Saves this VM as a template (Kata's factory `template`, qemu.go `saveSandbox`): pause, device
+   * state to `<dir>/devices.state` over a `getfd` fd (`migrate fd:…`, no shell), completion from
+   * `MIGRATION` events, `template.json` written atomically, then the template VM is stopped. The
+   * sandbox must be created with `hypervisor.bootToBeTemplate: true`; `dir` defaults to the memory
+   * file's dir. Clones: `createSandbox(config, { template })`.
+   *
+   * @example
+   * ```ts
+   * const tpl = await createSandbox({ id: 'tpl', hypervisor: { ...hv, bootToBeTemplate: true } });
+   * await tpl.start();
+   * const template = await tpl.saveTemplate('/dev/shm/vmactor-templates/tpl');
+   * await using clone = await createSandbox({ id: 'c1', hypervisor: hv }, { template });
+   * await clone.start();
+   * ```
+   */
+  saveTemplate(dir?: string, options: SaveTemplateOptions = {}): Promise<Template> {
+    return withSpan('sandbox.saveTemplate', { 'vmactor.sandbox.id': this.id }, () =>
+      saveSandboxTemplate(this, dir, options),
+    );
   }
 
   /**

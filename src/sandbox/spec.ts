@@ -5,6 +5,7 @@ import type { HasCapacityParams, RunOperationInput } from '../../machines/sandbo
 import type { ValidatedConfig } from '../config/types.js';
 import type { DeviceEntry } from '../devices/record-types.js';
 import type { QmpClient } from '../qmp/client.js';
+import type { SandboxEvent } from './events.js';
 
 /** What an operation provider gets besides the machine's input: the live sandbox. */
 export interface OperationContext {
@@ -13,6 +14,8 @@ export interface OperationContext {
   readonly signal: AbortSignal;
   readonly logger: Logger;
   readonly plan: LaunchPlan;
+  /** Publishes an event on the sandbox's `events$` (e.g. migration progress). */
+  readonly emit?: (e: SandboxEvent) => void;
 }
 
 /**
@@ -48,6 +51,27 @@ export interface LaunchPaths {
   readonly pidFile?: string;
 }
 
+/** What a launch hook gets: the negotiated QMP client of the QEMU being started. */
+export interface LaunchHookContext {
+  readonly sandboxId: string;
+  readonly qmp: QmpClient;
+  /** Aborts when the start is abandoned (STOP, deadline). */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** Publishes an event on the sandbox's `events$` (e.g. migration progress). */
+  readonly emit: (e: SandboxEvent) => void;
+}
+
+/** Launch steps beyond the argv (VM templates: the memory file's dir, the incoming migration). */
+export interface LaunchHooks {
+  /** After the run dir exists, before anything is spawned. */
+  readonly prepare?: () => Promise<void>;
+  /** After QMP is negotiated, before the `cont` that `-S` needs (e.g. `migrate-incoming`). */
+  readonly beforeCont?: (ctx: LaunchHookContext) => Promise<void>;
+  /** Turns a failure of `beforeCont` (already explained: QEMU's exit and output) into the start error's cause. */
+  readonly explainFailure?: (err: unknown) => unknown;
+}
+
 /** A QEMU launch plan (what `planQemu` returns satisfies it). */
 export interface LaunchPlan {
   /** argv[0] the QEMU binary; QMP on `-chardev socket,id=…,fd=3`. */
@@ -56,6 +80,8 @@ export interface LaunchPlan {
   readonly virtiofsd?: { readonly argv: readonly string[] };
   /** Extra fds QEMU gets: `fd` its number in QEMU, `hostFd` the controller's open fd (default `fd`). */
   readonly fds?: readonly { readonly fd: number; readonly hostFd?: number; readonly deviceId: string }[];
+  /** Extra launch steps (VM templates). */
+  readonly hooks?: LaunchHooks;
 }
 
 /** Everything the sandbox layer needs to run one sandbox. */

@@ -43,6 +43,8 @@ function label(e: SandboxEvent): string {
       return `device:${e.change}:${e.deviceId ?? '?'}`;
     case 'command-failed':
       return `command-failed:${e.command}`;
+    case 'migration':
+      return `migration:${e.direction}:${e.status}`;
   }
 }
 
