@@ -43,6 +43,10 @@ function label(e: SandboxEvent): string {
       return `device:${e.change}:${e.deviceId ?? '?'}`;
     case 'command-failed':
       return `command-failed:${e.command}`;
+    case 'state-write-failed':
+      return `state-write-failed:${e.error.code}`;
+    case 'reattached':
+      return `reattached:${e.phase}`;
   }
 }
 
