@@ -130,10 +130,14 @@ export { QmpClient } from './qmp/client.js';
 export * from './qmp/errors.js';
 export { QmpSchema, QmpSchemaError } from './qmp/schema-check.js';
 export type { QmpCloseInfo, QmpEvent, QmpMessage } from './qmp/types.js';
+// Durable state, reattach and hand-off: state.json, attachSandbox, sb.detach() handles, recovery of a run base.
+export type { AttachOptions } from './sandbox/attach.js';
+export { attachSandbox } from './sandbox/attach.js';
 // Sandboxes: the actor-backed handle, its options, its one event stream and its errors.
 export type { SandboxCapabilities } from './sandbox/capabilities.js';
 export type { CreateSandboxOptions } from './sandbox/create.js';
 export { createSandbox } from './sandbox/create.js';
+export type { SandboxHandle } from './sandbox/detach.js';
 export * from './sandbox/errors.js';
 export type {
   SandboxCommandFailedEvent,
@@ -142,6 +146,8 @@ export type {
   SandboxLifecycleEvent,
   SandboxMigrationEvent,
   SandboxOperationEvent,
+  SandboxReattachedEvent,
+  SandboxStateWriteFailedEvent,
 } from './sandbox/events.js';
 export type { OperationResultOf } from './sandbox/operations.js';
 export type {
@@ -160,3 +166,9 @@ export type {
   SandboxSpec,
 } from './sandbox/spec.js';
 export * from './sandbox/template/index.js';
+export * from './sandbox/state-errors.js';
+export { parseState, readStateFile, STATE_FILE, writeStateFile } from './sandbox/state-file.js';
+export type { SandboxState } from './sandbox/state-schema.js';
+export { STATE_VERSION } from './sandbox/state-schema.js';
+export type { RecoverOptions, RecoveryOutcome } from './supervisor/recover.js';
+export { recoverSandboxes } from './supervisor/recover.js';

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "pidfd.h"
+
 #define MAX_FDS 16 /* QEMU's TCP_MAX_FDS: the most a QMP socket chardev accepts per message */
 
 static napi_value throw_errno(napi_env env, int err, const char *syscall) {
@@ -112,6 +114,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "sendWithFds", NAPI_AUTO_LENGTH, send_with_fds, NULL, &fn);
   napi_set_named_property(env, exports, "sendWithFds", fn);
+  pidfd_register(env, exports);
   return exports;
 }
 

@@ -112,3 +112,9 @@ export class VsockCidInUseError extends VmactorError {
     this.owner = owner;
   }
 }
+
+/** pidfd support (native addon, kernel ≥ 5.3) is missing, or a pidfd call failed. */
+export class PidfdError extends VmactorError {
+  override readonly name = 'PidfdError' as const;
+  readonly code = 'ERR_PIDFD' as const;
+}

@@ -13,6 +13,7 @@ import { defaultRunBase } from '../process/run-dir.js';
 import { type VsockCidLease, vsockCidLease } from '../process/vsock-cid.js';
 import { planQemu } from '../qemu/plan.js';
 import { rolledBackBy } from './actors.js';
+import { persistSandboxState } from './persist.js';
 import { openSandbox, type Sandbox, type SandboxOptions } from './sandbox.js';
 import type { LaunchPlan, OperationProvider } from './spec.js';
 import {
@@ -190,6 +191,14 @@ async function createWithCids(
   if (hv.virtioMem && !options.operations) queueVirtioMemSetup(sandbox);
   if (facts && hv.bootToBeTemplate) templateFacts.set(sandbox, facts);
   if (deltas) queueCloneSetup(sandbox, deltas, options.guestAgent === true);
+  // state.json in the run dir, rewritten on every change (attachSandbox reads it after a crash).
+  const persister = persistSandboxState(sandbox, {
+    config: validated,
+    plan: sandbox.plan,
+    accelerator,
+    record: () => hotplug?.record.toJSON() ?? null,
+  });
+  void sandbox.stopped.then(() => persister.close());
   return sandbox;
 }
 

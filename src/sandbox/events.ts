@@ -18,6 +18,7 @@ import {
   OperationNotActiveError,
   type SandboxOperationError,
 } from './errors.js';
+import type { StateWriteError } from './state-errors.js';
 
 /** A change of the public phase (`created → starting → running ⇄ paused → stopping → stopped`). */
 export interface SandboxLifecycleEvent {
@@ -77,6 +78,27 @@ export interface SandboxCommandFailedEvent {
   readonly at: number;
 }
 
+/** Writing state.json failed (disk full, read-only): the previous file is intact, the sandbox runs on. */
+export interface SandboxStateWriteFailedEvent {
+  readonly type: 'state-write-failed';
+  readonly sandboxId: string;
+  readonly error: StateWriteError;
+  readonly at: number;
+}
+
+/** The sandbox was taken over by this process (`attachSandbox`): QEMU's real phase and what reconciling found. */
+export interface SandboxReattachedEvent {
+  readonly type: 'reattached';
+  readonly sandboxId: string;
+  readonly phase: 'running' | 'paused';
+  readonly qemuPid: number;
+  /** Differences between the persisted device record and the live QEMU (the live QEMU won). */
+  readonly differences: readonly string[];
+  /** What was done about an operation in flight when the old controller died. */
+  readonly recovered: readonly string[];
+  readonly at: number;
+}
+
 /**
  * Progress of a migration, from QEMU's `MIGRATION` / `MIGRATION_PASS` events: `outgoing` while a
  * template is saved (`setup → active → completed`, or `failed` / `cancelling → cancelled`),
@@ -104,7 +126,9 @@ export type SandboxEvent =
   | SandboxOperationEvent
   | SandboxDeviceEvent
   | SandboxCommandFailedEvent
-  | SandboxMigrationEvent;
+  | SandboxMigrationEvent
+  | SandboxStateWriteFailedEvent
+  | SandboxReattachedEvent;
 
 /** The typed error of a refusal the machine made itself (plain data `{ code, message }`). */
 export function refusalError(operationId: string, refusal: OperationRefusal): SandboxOperationError {

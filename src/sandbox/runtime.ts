@@ -1,6 +1,7 @@
 // The live side of one sandbox: its processes, QMP client, console, and the effects the machine invokes.
 // Slightly over 400 lines: launch, exit ordering and the stop ladder share one object's state; the
 // process, output and watch pieces already live in src/process and their own modules.
+import { ChildProcess } from 'node:child_process';
 import { type FileHandle, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -115,18 +116,26 @@ function logLine(logger: Logger, source: 'qemu' | 'virtiofsd', line: string): vo
   else logger.debug({ source }, line);
 }
 
+/** The QEMU the runtime drives: spawned here, or adopted by pid after a reattach (no child, no fd 3). */
+export type RuntimeQemu = Omit<QemuProcess, 'child' | 'qmpSocket'>;
+/** The virtiofsd the runtime drives: spawned here, or adopted by pid. */
+export type RuntimeVirtiofsd = Pick<
+  VirtiofsdProcess,
+  'pid' | 'exit$' | 'exited' | 'exitInfo' | 'kill' | 'readLog'
+>;
+
 /** One sandbox's processes and connections; the effects of the machine run against it. */
 export class SandboxRuntime {
-  qemu: QemuProcess | undefined;
-  virtiofsd: VirtiofsdProcess | undefined;
+  qemu: RuntimeQemu | undefined;
+  virtiofsd: RuntimeVirtiofsd | undefined;
   qmp: QmpClient | undefined;
   console: ConsoleTap | undefined;
   /** Events the effects publish besides the machine's (migration progress); relayed to `sb.events$`. */
   readonly events = new Subject<SandboxEvent>();
-  private runDirCreated = false;
-  private readonly followers: FileFollower[] = [];
-  private launching: Promise<unknown> = Promise.resolve();
-  private tornDown: Promise<void> | undefined;
+  protected runDirCreated = false;
+  protected readonly followers: FileFollower[] = [];
+  protected launching: Promise<unknown> = Promise.resolve();
+  protected tornDown: Promise<void> | undefined;
 
   constructor(readonly opts: RuntimeOptions) {}
 
@@ -262,7 +271,7 @@ export class SandboxRuntime {
    * are written before it exits, but the exit can be reaped before the socket is read. The exit is
    * reported once the QMP stream has been drained to EOF (bounded), so the cause comes first.
    */
-  private qemuExit$(qemu: QemuProcess, qmp: QmpClient | undefined): Observable<SandboxWatchEvent> {
+  private qemuExit$(qemu: RuntimeQemu, qmp: QmpClient | undefined): Observable<SandboxWatchEvent> {
     return qemu.exit$.pipe(
       concatMap((x) =>
         qmp
@@ -281,7 +290,7 @@ export class SandboxRuntime {
    * what the machine hears, not the socket error (`ECONNRESET`). Only when QEMU is still alive
    * after the drain window is the disconnect itself reported.
    */
-  private disconnect$(qmp: QmpClient, qemu: QemuProcess | undefined): Observable<SandboxWatchEvent> {
+  private disconnect$(qmp: QmpClient, qemu: RuntimeQemu | undefined): Observable<SandboxWatchEvent> {
     return from(qmp.closed).pipe(
       filter((info) => !info.expected),
       concatMap((info) =>
@@ -304,7 +313,7 @@ export class SandboxRuntime {
    * be reaped in either order. Before reporting `virtiofsd-exited`, one QMP round trip confirms
    * QEMU is alive; if it fails, QEMU is gone and its own exit (or QMP EOF) tells the story.
    */
-  private virtiofsdExit$(v: VirtiofsdProcess): Observable<SandboxWatchEvent> {
+  private virtiofsdExit$(v: RuntimeVirtiofsd): Observable<SandboxWatchEvent> {
     return v.exit$.pipe(
       concatMap((x) => {
         const { qmp, qemu } = this;
@@ -356,7 +365,7 @@ export class SandboxRuntime {
     return err;
   }
 
-  private createConsole(): ConsoleTap | undefined {
+  protected createConsole(): ConsoleTap | undefined {
     const path = this.opts.plan.paths.consoleSocket;
     if (!path) return undefined;
     const tap = new ConsoleTap(path, join(this.opts.runDir, CONSOLE_LOG), this.logger);
@@ -364,7 +373,7 @@ export class SandboxRuntime {
     return tap;
   }
 
-  private async follow(file: string, source: 'virtiofsd'): Promise<void> {
+  protected async follow(file: string, source: 'virtiofsd'): Promise<void> {
     try {
       const f = await followFile(file, (line) => {
         if (line) logLine(this.logger, source, line);
@@ -430,6 +439,28 @@ export class SandboxRuntime {
     const out = await stopProcess(v, { ...this.opts.stopPolicy, quitTimeoutMs: graceMs });
     this.logger.debug({ rung: out.rung, exit: out.exit }, 'virtiofsd stopped');
     return out.exit;
+  }
+
+  /**
+   * Lets go of a VM that keeps running (detach): closes QMP, the console and the log followers,
+   * releases adopted pidfds, and unrefs spawned children (QEMU runs on; its output pipes close).
+   */
+  async release(): Promise<void> {
+    this.tornDown ??= (async () => {
+      this.qmp?.expectDisconnect();
+      this.qmp?.close();
+      await Promise.all([this.console?.close(), ...this.followers.map((f) => f.close())]);
+      for (const p of [this.qemu, this.virtiofsd] as const) {
+        if (p && 'release' in p && typeof p.release === 'function') p.release();
+        const child: unknown = p && 'child' in p ? p.child : undefined;
+        if (child instanceof ChildProcess) {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          child.unref();
+        }
+      }
+    })();
+    return this.tornDown;
   }
 
   /** Closes connections and followers, removes the run dir (idempotent). */

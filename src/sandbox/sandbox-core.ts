@@ -1,4 +1,5 @@
 // The Sandbox handle's lifecycle core: the per-sandbox actor, the one event stream, start/pause/resume/stop.
+// Over 400 lines: the lifecycle calls share the actor, the event subject and the detached flag; queries and operations live in sandbox.ts.
 import { connect } from 'node:net';
 import type { Logger } from 'pino';
 import { filter, type Observable, Subject } from 'rxjs';
@@ -95,6 +96,8 @@ export class SandboxCore implements AsyncDisposable {
   private agentClient: Promise<GuestAgentClient> | undefined;
   /** Pending pause/resume calls, settled when the actor ends (one reaction on `done` for all). */
   private readonly settlers = new Set<() => void>();
+  /** Set by `detach()`: the handle is inert, its calls reject with a state error (src/sandbox/detach.ts). */
+  private detachedTo: string | undefined;
 
   /** @internal Use `createSandbox` or `openSandbox`. */
   constructor(init: SandboxInit) {
@@ -127,7 +130,10 @@ export class SandboxCore implements AsyncDisposable {
     runtime.events.subscribe((e) => this.publish(e));
     this.done = new Promise<StopResult>((resolve) => {
       this.actor.subscribe({
-        complete: () => resolve(this.actor.getSnapshot().output as StopResult),
+        // A detached handle's actor is stopped without the VM: `stopped` stays pending.
+        complete: () => {
+          if (this.detachedTo === undefined) resolve(this.actor.getSnapshot().output as StopResult);
+        },
         error: (err) =>
           resolve({
             stopReason: 'crashed',
@@ -184,6 +190,7 @@ export class SandboxCore implements AsyncDisposable {
    */
   start(): Promise<void> {
     return withSpan('sandbox.start', { 'vmactor.sandbox.id': this.id }, async () => {
+      this.assertAttached();
       const phase = this.phase;
       if (phase === 'running' || phase === 'paused') return;
       if (phase !== 'created' && phase !== 'starting') {
@@ -236,6 +243,7 @@ export class SandboxCore implements AsyncDisposable {
    */
   stop(options: { waitOnly?: boolean } = {}): Promise<StopResult> {
     return withSpan('sandbox.stop', { 'vmactor.sandbox.id': this.id }, () => {
+      if (this.detachedTo !== undefined) return Promise.reject(this.detachedError());
       if (this.actor.getSnapshot().status === 'active') {
         this.actor.send({ type: 'STOP', ...(options.waitOnly ? { waitOnly: true } : {}) });
       }
@@ -270,6 +278,7 @@ export class SandboxCore implements AsyncDisposable {
    * ```
    */
   agent(): Promise<GuestAgentClient> {
+    if (this.detachedTo !== undefined) return Promise.reject(this.detachedError());
     this.agentClient ??= new Promise<GuestAgentClient>((resolve, reject) => {
       const path = this.plan.paths.agentSocket;
       if (!path || (this.phase !== 'running' && this.phase !== 'paused')) {
@@ -302,11 +311,43 @@ export class SandboxCore implements AsyncDisposable {
     if (e.type === 'lifecycle' && e.to === 'stopped') this.subject.complete();
   }
 
+  /** @internal The live runtime (state persistence, detach, attach). */
+  get internalRuntime(): SandboxRuntime {
+    return this.runtime;
+  }
+
+  /** @internal Publishes an event the sandbox layer made outside the machine (`state-write-failed`, `reattached`). */
+  report(e: SandboxEvent): void {
+    this.publish(e);
+  }
+
+  /** @internal Makes the handle inert (after `detach()`): later calls reject with {@link SandboxStateError}. */
+  markDetached(runDir: string): void {
+    this.detachedTo = runDir;
+  }
+
+  /** True once `detach()` handed the VM off. */
+  get detached(): boolean {
+    return this.detachedTo !== undefined;
+  }
+
+  protected detachedError(): SandboxStateError {
+    return new SandboxStateError(
+      `Expected an attached sandbox, got a detached handle (\`${this.id}\` was handed off; attachSandbox its handle)`,
+      'detached',
+    );
+  }
+
+  protected assertAttached(): void {
+    if (this.detachedTo !== undefined) throw this.detachedError();
+  }
+
   protected deadline(): { timeoutMs: number } {
     return { timeoutMs: this.qmpCommandTimeoutMs };
   }
 
   protected requireQmp(): QmpClient {
+    this.assertAttached();
     const qmp = this.runtime.qmp;
     const phase = this.phase;
     if (!qmp || (phase !== 'running' && phase !== 'paused')) {
@@ -318,6 +359,7 @@ export class SandboxCore implements AsyncDisposable {
   private toggle(command: 'pause' | 'resume'): Promise<void> {
     const target: SandboxPhase = command === 'pause' ? 'paused' : 'running';
     return withSpan(`sandbox.${command}`, { 'vmactor.sandbox.id': this.id }, () => {
+      if (this.detachedTo !== undefined) return Promise.reject(this.detachedError());
       const phase = this.phase;
       if (phase !== 'running' && phase !== 'paused') {
         return Promise.reject(

@@ -8,6 +8,7 @@ import { rootLogger } from '../log.js';
 import { assertSocketPath, assertUnder, defaultRunBase, runDirFor } from '../process/run-dir.js';
 import { DEFAULT_STOP_POLICY, type StopPolicy } from '../process/stop-ladder.js';
 import { capabilitiesOf, type SandboxCapabilities } from './capabilities.js';
+import { detachSandbox, type SandboxHandle } from './detach.js';
 import { GuestFailureError, SandboxStateError } from './errors.js';
 import { checkOperation, type OperationResultOf } from './operations.js';
 import { SandboxRuntime } from './runtime.js';
@@ -142,6 +143,21 @@ export class Sandbox extends SandboxCore {
   }
 
   /**
+   * Hands the VM off (Kata's `toGrpc`): stops watching it without stopping it, marks state.json as
+   * uncontrolled and returns a JSON handle another process passes to `attachSandbox(handle)`.
+   * Afterwards this handle is inert: its calls reject with `SandboxStateError`.
+   *
+   * @example
+   * ```ts
+   * const handle = await sb.detach();          // { kind: 'vmactor.sandbox-handle', version: 1, runDir, ... }
+   * const sb2 = await attachSandbox(handle);   // here or in another process
+   * ```
+   */
+  detach(): Promise<SandboxHandle> {
+    return detachSandbox(this);
+  }
+
+  /**
    * Hot-plugs a device given as the same `DeviceSpec` a config's `devices` take (Kata's qemu.go
    * `hotplugAddDevice`). The spec is validated first (`SandboxInputError`, nothing sent); resolves
    * once the device is confirmed (by the guest with `guestAgent`, else by QEMU).
@@ -251,6 +267,7 @@ export class Sandbox extends SandboxCore {
     const id = options.id ?? `op-${this.operationCounter}`;
     const attrs = { 'vmactor.sandbox.id': this.id, 'vmactor.operation': op.kind };
     return withSpan('sandbox.operate', attrs, async () => {
+      this.assertAttached();
       const checked = checkOperation(op, {
         providerChecksDevices: this.operations?.checksDeviceSpecs === true,
       });

@@ -45,6 +45,10 @@ function label(e: SandboxEvent): string {
       return `command-failed:${e.command}`;
     case 'migration':
       return `migration:${e.direction}:${e.status}`;
+    case 'state-write-failed':
+      return `state-write-failed:${e.error.code}`;
+    case 'reattached':
+      return `reattached:${e.phase}`;
   }
 }
 

@@ -1,0 +1,175 @@
+// Keeps a sandbox's state.json current: rewritten (atomically, synchronously) on every lifecycle, operation and device event.
+import { createHash } from 'node:crypto';
+import type { ValidatedConfig } from '../config/types.js';
+import type { DeviceRecordData } from '../devices/record-types.js';
+import { procFacts } from '../process/proc-info.js';
+import type { SandboxEvent } from './events.js';
+import type { Sandbox } from './sandbox.js';
+import type { LaunchPlan } from './spec.js';
+import { StateWriteError } from './state-errors.js';
+import { writeStateFile } from './state-file.js';
+import {
+  MACHINE_VERSION,
+  type OperationInFlight,
+  type SandboxState,
+  STATE_SCHEMA_NAME,
+  STATE_VERSION,
+} from './state-schema.js';
+
+/** What the persister needs besides the sandbox itself. */
+export interface PersistSource {
+  readonly config: ValidatedConfig;
+  readonly plan: LaunchPlan;
+  readonly accelerator: 'kvm' | 'tcg';
+  /** The device record now (the hot-plug provider's `record.toJSON()`), or null before the plan exists. */
+  readonly record: () => DeviceRecordData | null;
+  /** The in-flight operation a reattach found (carried until an operation event replaces it). */
+  readonly operation?: OperationInFlight | null;
+  /** Migration capabilities known to be set. */
+  readonly migrationCapabilities?: Readonly<Record<string, boolean>>;
+  /** Writes so far (an attached sandbox continues the count). */
+  readonly seq?: number;
+}
+
+/** The live persister of one sandbox. */
+export interface StatePersister {
+  /** Writes now; `controller: null` marks the sandbox detached (anyone may attach). Throws {@link StateWriteError}. */
+  flush(opts?: { detached?: boolean }): void;
+  /** Stops writing (detach, or the sandbox stopped). */
+  close(): void;
+  /** Writes done, failed (for tests and benchmarks). */
+  readonly stats: { writes: number; failures: number };
+}
+
+/** sha256 of QEMU's argv (NUL-joined, as /proc/PID/cmdline holds it). */
+export function argvHash(argv: readonly string[]): string {
+  return createHash('sha256').update(argv.join('\0')).digest('hex');
+}
+
+/** The `-uuid` value in an argv, if any. */
+export function uuidOf(argv: readonly string[]): string | null {
+  const i = argv.indexOf('-uuid');
+  return i >= 0 ? (argv[i + 1] ?? null) : null;
+}
+
+const starts = new Map<number, number>();
+/** pid + /proc start time (cached per pid while the process lives; read once). */
+function pidStart(pid: number | undefined): { pid: number; startTime: number } | null {
+  if (pid === undefined) return null;
+  let startTime = starts.get(pid);
+  if (startTime === undefined) {
+    const f = procFacts(pid);
+    if (!f) return null;
+    startTime = f.startTime;
+    if (starts.size > 1024) starts.clear();
+    starts.set(pid, startTime);
+  }
+  return { pid, startTime };
+}
+
+const persisters = new WeakMap<Sandbox, StatePersister>();
+
+/** The persister attached to `sb` by {@link persistSandboxState}, if any. */
+export function persisterOf(sb: Sandbox): StatePersister | undefined {
+  return persisters.get(sb);
+}
+
+/**
+ * Subscribes to `sb.events$` and rewrites `<runDir>/state.json` after every change of phase,
+ * operation phase or device (before later subscribers — the caller's promise — hear of it). A
+ * write that fails is a `state-write-failed` event on `sb.events$` (a {@link StateWriteError}) and
+ * a warning in the log; the previous file stays, the sandbox runs on, and the next change retries.
+ *
+ * @example
+ * ```ts
+ * persistSandboxState(sb, { config, plan, accelerator: 'tcg', record: () => hotplug.record.toJSON() });
+ * ```
+ */
+export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePersister {
+  const runtime = sb.internalRuntime;
+  const argv = source.plan.argv;
+  const hash = argvHash(argv);
+  const uuid = uuidOf(argv);
+  const config = JSON.parse(JSON.stringify(source.config)) as Record<string, unknown>;
+  let operation: OperationInFlight | null = source.operation ?? null;
+  let seq = source.seq ?? 0;
+  let closed = false;
+  const stats = { writes: 0, failures: 0 };
+
+  const build = (detached: boolean): SandboxState => {
+    const phase = sb.phase;
+    const qemu = runtime.qemu;
+    const v = runtime.virtiofsd;
+    seq += 1;
+    return {
+      schema: STATE_SCHEMA_NAME,
+      version: STATE_VERSION,
+      machineVersion: MACHINE_VERSION,
+      sandboxId: sb.id,
+      seq,
+      writtenAt: new Date().toISOString(),
+      controller: detached ? null : pidStart(process.pid),
+      config,
+      argv: [...argv],
+      argvHash: hash,
+      virtiofsdArgv: source.plan.virtiofsd ? [...source.plan.virtiofsd.argv] : null,
+      paths: { ...source.plan.paths },
+      monitorSocket: source.plan.paths.qmpSocket ?? '',
+      uuid,
+      accelerator: source.accelerator,
+      qemu: qemu && qemu.exitInfo() === undefined ? pidStart(qemu.pid) : null,
+      virtiofsd: v && v.exitInfo() === undefined ? pidStart(v.pid) : null,
+      phase,
+      devices: source.record() as SandboxState['devices'],
+      migrationCapabilities: { ...(source.migrationCapabilities ?? {}) },
+      operation,
+    };
+  };
+
+  const write = (detached: boolean): void => {
+    writeStateFile(sb.runDir, build(detached));
+    stats.writes += 1;
+  };
+
+  const track = (e: SandboxEvent): void => {
+    if (e.type !== 'operation') return;
+    if (e.phase === 'requested' || e.phase === 'applied') {
+      const vmPhase = sb.phase === 'paused' ? 'paused' : 'running';
+      operation = {
+        id: e.id,
+        kind: e.kind,
+        op: JSON.parse(JSON.stringify(e.op)) as Record<string, unknown>,
+        phase: e.phase,
+        vmPhase: operation?.id === e.id ? operation.vmPhase : vmPhase,
+      };
+    } else if (operation?.id === e.id) {
+      operation = null;
+    }
+  };
+
+  const sub = sb.events$.subscribe({
+    next: (e) => {
+      if (closed || e.type === 'state-write-failed' || e.type === 'command-failed') return;
+      track(e);
+      try {
+        write(false);
+      } catch (err) {
+        stats.failures += 1;
+        const error = err instanceof StateWriteError ? err : new StateWriteError(sb.runDir, { cause: err });
+        sb.logger.warn({ err: error }, 'state.json not written; the previous state stays');
+        sb.report({ type: 'state-write-failed', sandboxId: sb.id, error, at: Date.now() });
+      }
+    },
+  });
+
+  const persister: StatePersister = {
+    flush: (opts = {}) => write(opts.detached === true),
+    close: () => {
+      closed = true;
+      sub.unsubscribe();
+    },
+    stats,
+  };
+  persisters.set(sb, persister);
+  return persister;
+}

@@ -1,0 +1,141 @@
+// Reading and atomically writing a run dir's state.json (temp file, fsync, rename, fsync of the dir), validated on read.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertSocketPath, assertUnder } from '../process/run-dir.js';
+import {
+  StateFileInvalidError,
+  StateFileMissingError,
+  StateFileVersionError,
+  StateWriteError,
+} from './state-errors.js';
+import { type SandboxState, STATE_VERSION, stateHeaderSchema, stateV1Schema } from './state-schema.js';
+
+/** The state file's name in a run dir. */
+export const STATE_FILE = 'state.json';
+const TEMP_FILE = '.state.json.tmp';
+
+/** The path of `runDir`'s state file. */
+export function stateFilePath(runDir: string): string {
+  return join(runDir, STATE_FILE);
+}
+
+/**
+ * Writes `state` to `<runDir>/state.json` atomically and durably: a temp file (0600) written and
+ * fsync'd, renamed over the old file, then the directory fsync'd (so the rename survives a power
+ * loss). Synchronous on purpose: it runs inside the event that changed the state, before the caller
+ * who caused the change is told (a change the caller saw is never lost by a crash right after).
+ * On failure the temp file is removed, the previous state.json is untouched, and a
+ * {@link StateWriteError} is thrown. `ENOENT` of the run dir itself (not created yet, or removed at
+ * stop) is reported as `false`: there is nothing to persist into.
+ *
+ * @example
+ * ```ts
+ * writeStateFile(sb.runDir, state); // true
+ * ```
+ */
+export function writeStateFile(runDir: string, state: SandboxState): boolean {
+  const file = stateFilePath(runDir);
+  const temp = join(runDir, TEMP_FILE);
+  const data = Buffer.from(`${JSON.stringify(state, null, 1)}\n`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(temp, 'w', 0o600);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new StateWriteError(file, { cause });
+  }
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(temp, file);
+    const dir = openSync(runDir, 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    return true;
+  } catch (cause) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(temp);
+    } catch {}
+    throw new StateWriteError(file, { cause });
+  }
+}
+
+/** The problems of a zod failure as `path: message` strings. */
+function problemsOf(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string[] {
+  return issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+}
+
+/**
+ * Parses and validates state-file text: the header first (a newer version is a
+ * {@link StateFileVersionError}, not a schema failure), then the version's schema, then the paths
+ * (every one under `runDir`, sockets ≤ 107 bytes) and the run dir itself.
+ *
+ * @example
+ * ```ts
+ * const state = parseState(readFileSync(file, 'utf8'), runDir, file);
+ * ```
+ */
+export function parseState(text: string, runDir: string, file = stateFilePath(runDir)): SandboxState {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new StateFileInvalidError(file, ['not JSON (a truncated or corrupt file)'], { cause });
+  }
+  const header = stateHeaderSchema.safeParse(json);
+  if (!header.success) throw new StateFileInvalidError(file, problemsOf(header.error.issues));
+  if (header.data.version > STATE_VERSION) {
+    throw new StateFileVersionError(file, header.data.version, STATE_VERSION);
+  }
+  const parsed = stateV1Schema.safeParse(json);
+  if (!parsed.success) throw new StateFileInvalidError(file, problemsOf(parsed.error.issues));
+  const state = parsed.data;
+  const problems: string[] = [];
+  if (state.paths.runDir !== runDir)
+    problems.push(`paths.runDir: expected \`${runDir}\`, got \`${state.paths.runDir}\``);
+  const under = (label: string, p: string | undefined, socket: boolean) => {
+    if (p === undefined) return;
+    try {
+      assertUnder(runDir, p);
+      if (socket) assertSocketPath(p);
+    } catch (err) {
+      problems.push(`${label}: ${(err as Error).message}`);
+    }
+  };
+  for (const [key, value] of Object.entries(state.paths)) {
+    if (key !== 'runDir') under(`paths.${key}`, value, key.endsWith('Socket'));
+  }
+  under('monitorSocket', state.monitorSocket, true);
+  if (problems.length) throw new StateFileInvalidError(file, problems);
+  return state;
+}
+
+/**
+ * Reads `<runDir>/state.json` and validates it ({@link parseState}); a missing file is a
+ * {@link StateFileMissingError}.
+ *
+ * @example
+ * ```ts
+ * const { qemu, phase } = readStateFile('/run/vmactor/web-1');
+ * ```
+ */
+export function readStateFile(runDir: string): SandboxState {
+  const file = stateFilePath(runDir);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') throw new StateFileMissingError(file, { cause });
+    throw new StateFileInvalidError(file, [`unreadable: ${(cause as NodeJS.ErrnoException).code ?? cause}`], {
+      cause,
+    });
+  }
+  return parseState(text, runDir, file);
+}

@@ -1,0 +1,62 @@
+// A controller process the reattach tests SIGKILL: creates a sandbox (default guest, virtio-fs share, agent), brings
+// it to the asked point, prints one JSON line with its pids, then waits to be killed.
+// argv: <runBase> <id> <shareDir> <diskFile> <mode>
+//   running | paused: booted, share mounted in the guest, disk1 hot-plugged (then paused)
+//   started: just started;  detach: started, then handed off (prints the handle and exits)
+//   starting: stops itself (SIGSTOP) once QEMU wrote its pid file, while the sandbox is still `starting`
+import { readFileSync, watch } from 'node:fs';
+import { join } from 'node:path';
+import { createSandbox } from '../../src/sandbox/create.js';
+import { guest } from '../helpers/env.js';
+import { quietLogger } from './sandbox-fixtures.js';
+
+const [runBase, id, share, disk, mode] = process.argv.slice(2) as [string, string, string, string, string];
+const g = guest('cloud');
+const sb = await createSandbox(
+  {
+    id,
+    hypervisor: {
+      kernelPath: g.kernel,
+      initrdPath: g.initrd,
+      memorySize: 512,
+      sharedFS: 'virtio-fs',
+      kernelParams: [{ key: 'console', value: 'hvc0' }],
+    },
+    devices: [{ kind: 'fs', type: 'virtio-fs', id: 'fs0', tag: 'hostshare', sharedDir: share }],
+  },
+  { runDir: runBase, logger: quietLogger, accelerator: 'tcg', guestAgent: true },
+);
+const say = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
+if (mode === 'starting') {
+  // Frozen mid-start: the run dir exists and QEMU wrote its pid file, the start has not finished.
+  const w = watch(runBase, (_e, name) => {
+    if (name !== id) return;
+    w.close();
+    const inner = watch(sb.runDir, (_e2, file) => {
+      if (file !== 'pid') return;
+      inner.close();
+      const qemuPid = Number(readFileSync(join(sb.runDir, 'pid'), 'utf8').trim() || 0);
+      say({ starting: true, runDir: sb.runDir, phase: sb.phase, qemuPid });
+      process.kill(process.pid, 'SIGSTOP');
+    });
+  });
+  void sb.start().catch(() => {});
+} else {
+  await sb.start();
+  if (mode === 'running' || mode === 'paused') {
+    const agent = await sb.agent();
+    await agent.waitReady({ timeout: 60_000 });
+    await agent.request('mount', ['virtiofs', 'hostshare', '/mnt/host'], { timeout: 30_000 });
+    await sb.hotplug({ kind: 'block', id: 'disk1', file: disk });
+    if (mode === 'paused') await sb.pause();
+  }
+  const [qemuPid, virtiofsdPid] = sb.getPids();
+  const consoleLog = await sb.consoleLog();
+  if (mode === 'detach') {
+    const handle = await sb.detach();
+    say({ handle, qemuPid, virtiofsdPid, runDir: join(runBase, id) });
+    process.exit(0);
+  }
+  say({ ready: true, runDir: sb.runDir, qemuPid, virtiofsdPid, phase: sb.phase, consoleLog });
+}
+process.stdin.resume();

@@ -1,0 +1,83 @@
+// Shared by the reattach tests: a controller child process (reattach-controller.child.ts) started, read and SIGKILLed by PID.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { adoptProcess } from '../../src/process/adopted-process.js';
+import { procFacts } from '../../src/process/proc-info.js';
+import { alive } from '../helpers/census.js';
+import { withDeadline } from './guest-harness.js';
+
+const CHILD = join(import.meta.dirname, 'reattach-controller.child.ts');
+
+/** What the controller child printed. */
+export interface ControllerInfo {
+  readonly runDir: string;
+  readonly qemuPid: number;
+  readonly virtiofsdPid: number;
+  readonly phase?: string;
+  readonly consoleLog?: string;
+  readonly handle?: unknown;
+}
+
+export type ControllerMode = 'running' | 'paused' | 'started' | 'starting' | 'detach';
+
+/** A host dir shared over virtio-fs, with a file the guest reads, and a 16 MiB raw disk for hot plug. */
+export function hostFiles(base: string): { share: string; disk: string } {
+  const share = mkdtempSync('/tmp/vmactor-share-');
+  writeFileSync(join(share, 'hello.txt'), 'hello from the host\n');
+  const disk = `${base}.disk1.img`;
+  writeFileSync(disk, '');
+  truncateSync(disk, 16 * 1024 * 1024);
+  return { share, disk };
+}
+
+const children = new Set<ChildProcess>();
+
+/** Starts a controller child and resolves with its first JSON line (deadline 120 s: a guest boot under TCG). */
+export async function startController(
+  mode: ControllerMode,
+  base: string,
+  id: string,
+  files: { share: string; disk: string },
+): Promise<{ child: ChildProcess; info: ControllerInfo }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, base, id, files.share, files.disk, mode], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: process.env,
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code, signal) =>
+      reject(new Error(`controller child exited (${code ?? signal}) before its line`)),
+    ),
+  );
+  exited.catch(() => {});
+  const line = new Promise<string>((resolve) =>
+    createInterface({ input: child.stdout! }).once('line', resolve),
+  );
+  const text = await withDeadline(Promise.race([line, exited]), 120_000, 'the controller child line');
+  return { child, info: JSON.parse(text) as ControllerInfo };
+}
+
+/** SIGKILLs the controller by PID and waits for its exit. */
+export async function killController(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  process.kill(child.pid as number, 'SIGKILL');
+  await exit;
+}
+
+/** SIGKILLs a process that is not our child and waits for its exit through a pidfd (an event). */
+export async function killForeign(pid: number): Promise<void> {
+  const f = procFacts(pid);
+  if (!f || !alive(pid)) return;
+  const p = adoptProcess(pid, f.startTime, '/dev/null');
+  p.kill('SIGKILL');
+  await withDeadline(p.exited, 10_000, `exit of ${pid}`);
+}
+
+/** Kills every controller child still running (afterEach). */
+export async function killControllers(): Promise<void> {
+  await Promise.all([...children].map((c) => killController(c)));
+}
