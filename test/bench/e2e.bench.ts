@@ -118,7 +118,7 @@ function diskLines(
     { isBlockDevice: false },
   );
   const step = plan.commands[0]?.step;
-  if (!step || step.execute !== 'blockdev-add') throw new Error('expected one blockdev-add');
+  if (step?.execute !== 'blockdev-add') throw new Error('expected one blockdev-add');
   return {
     blockdev: JSON.stringify(step.arguments),
     device: JSON.stringify(plan.device),
