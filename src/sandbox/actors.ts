@@ -18,6 +18,7 @@ import type {
   WatchInput,
 } from '../../machines/sandbox.types.js';
 import type { SandboxRuntime } from './runtime.js';
+import { signallessPromise } from './signalless-promise.js';
 import type { OperationProvider } from './spec.js';
 import { withSpan } from './tracing.js';
 
@@ -91,10 +92,11 @@ export function provideSandboxMachine(effects: SandboxEffects) {
       // No abort signal for stop/cont: the QMP event often settles the state before the reply, and
       // the command must still complete (and its reply be consumed) after this actor is gone.
       // No span here: `sb.pause()`/`sb.resume()` record the operation's one span around this.
-      pauseVm: fromPromise<void, VmCommandInput>(async () => {
+      // signallessPromise: no AbortController per call (a pause's hottest cost in the machine).
+      pauseVm: signallessPromise<void, VmCommandInput>(async () => {
         await qmp().execute('stop', undefined, vmCommand);
       }),
-      resumeVm: fromPromise<void, VmCommandInput>(async () => {
+      resumeVm: signallessPromise<void, VmCommandInput>(async () => {
         await qmp().execute('cont', undefined, vmCommand);
       }),
       runOperation: fromPromise<unknown, RunOperationInput>(async ({ input, signal }) =>
