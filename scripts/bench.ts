@@ -1,9 +1,9 @@
-// Runs test/bench/*.bench.ts; prints one JSON line per benchmark:
-// {name, median_ms, baseline_median_ms, ratio, runs}. `--smoke` runs each once (CI).
+// Runs test/bench/*.bench.ts; prints one JSON line per benchmark (or per row of one):
+// {name, median_ms, baseline_median_ms, ratio, delta_ms, p99_ms, runs, …}. `--smoke` runs each once (CI).
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type Benchmark, median } from '../test/bench/harness.js';
+import { type Benchmark, summarize } from '../test/bench/harness.js';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
@@ -23,23 +23,15 @@ for (const file of readdirSync(dir)
     try {
       // A deadline, not a timing: a benchmark that hangs fails the run instead of stalling CI.
       let timer: NodeJS.Timeout | undefined;
+      const ms = b.deadlineMs ?? DEADLINE_MS;
       const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no result within ${DEADLINE_MS} ms`)), DEADLINE_MS);
+        timer = setTimeout(() => reject(new Error(`no result within ${ms} ms`)), ms);
       });
-      const { samples, baseline, extra } = await Promise.race([b.run(runs), deadline]).finally(() =>
+      const result = await Promise.race([b.run(runs, { smoke }), deadline]).finally(() =>
         clearTimeout(timer),
       );
-      const m = median(samples);
-      const bm = median(baseline);
-      const line = {
-        name: b.name,
-        median_ms: Number(m.toFixed(4)),
-        baseline_median_ms: Number(bm.toFixed(4)),
-        ratio: Number((m / bm).toFixed(4)),
-        runs: samples.length,
-        ...extra,
-      };
-      process.stdout.write(`${JSON.stringify(line)}\n`);
+      const rows = result.rows ?? [{ name: b.name, ...result }];
+      for (const row of rows) process.stdout.write(`${JSON.stringify(summarize(row))}\n`);
     } catch (err) {
       failed = true;
       process.stderr.write(`benchmark ${b.name} failed: ${String((err as Error).stack ?? err)}\n`);

@@ -292,6 +292,17 @@ export const HYPERVISOR_KNOBS = {
     doc: "Host directory of guest memory dumps on panic ('' = none)",
   }),
   guestMemoryDumpPaging: flag('guest_memory_dump_paging', 'Paging for `dump-guest-memory`'),
+  // Default devices a sandbox may go without (vmactor-only; what each costs: README "Default argv").
+  disableConsole: flag(undefined, 'No virtconsole (hvc0 on `console.sock`): no `consoleLog()` / `console$`'),
+  disableRng: flag(undefined, 'No virtio-rng device (the guest gets no host entropy)'),
+  disableAgentChannel: flag(
+    undefined,
+    'No agent channel (`agent.channel.0` on `kata.sock`, or the agent vsock): no `sb.agent()`',
+  ),
+  disableReattachMonitor: flag(
+    undefined,
+    'No second QMP monitor on `qmp.sock`: a restarted controller cannot reattach',
+  ),
   seccompSandbox: optionalKnob(pattern(SECCOMP_RE, 'a `-sandbox` value like `on,obsolete=deny,spawn=deny`'), {
     kata: 'seccompsandbox',
     doc: 'QEMU `-sandbox` seccomp value (e.g. `on,obsolete=deny`); absent = no `-sandbox`',

@@ -220,8 +220,8 @@ async function prepare(ctx: HotplugContext, steps: Steps, spec: DeviceSpec): Pro
 /**
  * Hot-plugs `op.device` (validated with the config's `deviceSpecSchema`): the device record
  * places it (bridge slot / PCI path, SCSI id/LUN after every cold- and hot-plugged disk, CCW
- * devno, root port), the builder's commands run in order (blockdev-add, chardev-add, getfd,
- * netdev_add, object-add, then device_add), the entry is recorded (origin `hot`), `applied` is
+ * devno, root port), the builder's commands are sent back to back in order (blockdev-add,
+ * chardev-add, getfd, netdev_add, object-add, then device_add; one round trip), the entry is recorded (origin `hot`), `applied` is
  * reported, and phase two waits for the guest. A failure undoes every earlier step, newest first.
  */
 export async function hotplugDevice(ctx: HotplugContext, op: HotplugDeviceOperation): Promise<HotplugResult> {
@@ -240,28 +240,31 @@ export async function hotplugDevice(ctx: HotplugContext, op: HotplugDeviceOperat
       placement: p.placement,
       backends: p.plan.backends,
     };
-    for (const c of p.plan.commands) {
-      const undo = c.undo;
-      await steps.qmp(
-        c.step.execute,
-        c.step.execute,
-        c.step.arguments as never,
-        undo
-          ? {
-              name: `${undo.execute} ${spec.id}`,
-              run: () => steps.undoQmp(undo.execute, undo.arguments as never),
-            }
-          : undefined,
-        c.step.fds,
-      );
-    }
     const stuck = entry;
-    await steps.qmp(
-      `device_add ${p.plan.device.driver}`,
-      'device_add',
-      p.plan.device,
-      deviceAddUndo(ctx, spec.id, (pending) => recordStuck(ctx, stuck, pending), p.removable),
-    );
+    // Backends and device_add back to back (one round trip): the first refusal rolls back.
+    await steps.pipeline([
+      ...p.plan.commands.map((c) => {
+        const undo = c.undo;
+        return {
+          step: c.step.execute,
+          cmd: c.step.execute,
+          args: c.step.arguments,
+          undo: undo
+            ? {
+                name: `${undo.execute} ${spec.id}`,
+                run: () => steps.undoQmp(undo.execute, undo.arguments as never),
+              }
+            : undefined,
+          fds: c.step.fds,
+        };
+      }),
+      {
+        step: `device_add ${p.plan.device.driver}`,
+        cmd: 'device_add',
+        args: p.plan.device,
+        undo: deviceAddUndo(ctx, spec.id, (pending) => recordStuck(ctx, stuck, pending), p.removable),
+      },
+    ]);
     ctx.record.addDevice(entry);
   } catch (err) {
     const classify = prepared?.classify;

@@ -97,6 +97,44 @@ export class Steps {
     }
   }
 
+  /**
+   * Runs QMP commands back to back (pipelined: each is written without waiting for the previous
+   * reply; QEMU executes one monitor's commands in order). Every undo is registered before its
+   * command is written, in order; a refused command drops its own undo. Resolves once every reply
+   * is in; the first failure (in command order) is thrown after all have settled, so the
+   * rollback sees exactly the steps QEMU did. Later commands name earlier ones' objects (a
+   * `device_add` its `drive`), so after a refusal QEMU refuses them too.
+   */
+  async pipeline(
+    commands: readonly {
+      readonly step: string;
+      readonly cmd: QmpCommandName;
+      readonly args: unknown;
+      readonly undo?: Undo | undefined;
+      readonly fds?: readonly number[] | undefined;
+    }[],
+  ): Promise<void> {
+    this.checkAborted();
+    const opts = { timeoutMs: deadlinesOf(this.ctx).commandMs, signal: this.ctx.signal };
+    const replies = commands.map((c) => {
+      if (c.undo) this.undos.push(c.undo);
+      const p = this.ctx.qmp.execute(c.cmd, c.args as never, c.fds ? { ...opts, fds: c.fds } : opts);
+      return p.then(
+        () => undefined,
+        (err: unknown) => {
+          if (err instanceof QmpCommandError) {
+            if (c.undo) this.undos.splice(this.undos.indexOf(c.undo), 1);
+            return new StepRefused(c.step, err);
+          }
+          return err instanceof Error ? err : new Error(String(err));
+        },
+      );
+    });
+    const settled = await Promise.all(replies);
+    const failure = settled.find((e) => e !== undefined);
+    if (failure) throw failure;
+  }
+
   /** Registers an undo action for a step done outside QMP (e.g. a bridge slot taken). */
   onUndo(name: string, run: () => Promise<void> | void): void {
     this.undos.push({ name, run: async () => run() });

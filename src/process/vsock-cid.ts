@@ -49,8 +49,12 @@ function startTime(pid: number): string | undefined {
   }
 }
 
+/** This process's start time, read once (a sync /proc read kept off every createSandbox). */
+let ownStart: string | undefined;
+
 function me(sandboxId: string): CidOwner {
-  return { sandboxId, pid: process.pid, start: startTime(process.pid) ?? '' };
+  ownStart ??= startTime(process.pid) ?? '';
+  return { sandboxId, pid: process.pid, start: ownStart };
 }
 
 function readOwner(file: string): CidOwner | undefined {
@@ -163,8 +167,13 @@ function tryClaim(runBase: string, dir: string, cid: number, owner: CidOwner): t
 export function vsockCidLease(base: string, sandboxId: string): VsockCidLease {
   const runBase = resolve(base);
   const dir = join(runBase, VSOCK_DIR);
-  const owner = me(sandboxId);
   const held: number[] = [];
+  // Read when first needed: most sandboxes never claim a CID.
+  let ownerOf: CidOwner | undefined;
+  const ownerNow = (): CidOwner => {
+    ownerOf ??= me(sandboxId);
+    return ownerOf;
+  };
   let released = false;
   return {
     cids: held,
@@ -175,7 +184,7 @@ export function vsockCidLease(base: string, sandboxId: string): VsockCidLease {
           throw new RangeError(`Expected a vsock CID in ${MIN_GUEST_CID}..${MAX_GUEST_CID}, got \`${cid}\``);
         }
         if (held.includes(cid)) return cid;
-        const got = tryClaim(runBase, dir, cid, owner);
+        const got = tryClaim(runBase, dir, cid, ownerNow());
         if (got !== true) {
           const by = got?.sandboxId;
           throw new VsockCidInUseError(
@@ -190,7 +199,7 @@ export function vsockCidLease(base: string, sandboxId: string): VsockCidLease {
       const last = Math.min(MAX_GUEST_CID, MIN_GUEST_CID + SCAN_LIMIT - 1);
       for (let c = MIN_GUEST_CID; c <= last; c++) {
         if (held.includes(c)) continue;
-        if (tryClaim(runBase, dir, c, owner) === true) {
+        if (tryClaim(runBase, dir, c, ownerNow()) === true) {
           held.push(c);
           return c;
         }
@@ -204,6 +213,8 @@ export function vsockCidLease(base: string, sandboxId: string): VsockCidLease {
     release(): void {
       if (released) return;
       released = true;
+      if (held.length === 0) return; // nothing claimed: no file, no directory of ours to remove
+      const owner = ownerNow();
       for (const cid of held.splice(0)) {
         const file = join(dir, String(cid));
         const o = readOwner(file);

@@ -66,18 +66,20 @@ export function assembleArgv(p: ArgvParts): string[] {
   if (p.qmpFd !== undefined) {
     argv.push('-chardev', `socket,id=mon0,fd=${p.qmpFd}`, '-mon', 'chardev=mon0,mode=control');
   }
-  argv.push(
-    '-chardev',
-    formatOptions([
-      'socket',
-      ['id', QMP_PATH_CHARDEV],
-      ['path', p.paths.qmpSocket],
-      ['server', true],
-      ['wait', false],
-    ]),
-    '-mon',
-    `chardev=${QMP_PATH_CHARDEV},mode=control`,
-  );
+  if (!spec.omit?.reattachMonitor) {
+    argv.push(
+      '-chardev',
+      formatOptions([
+        'socket',
+        ['id', QMP_PATH_CHARDEV],
+        ['path', p.paths.qmpSocket],
+        ['server', true],
+        ['wait', false],
+      ]),
+      '-mon',
+      `chardev=${QMP_PATH_CHARDEV},mode=control`,
+    );
+  }
   argv.push('-m', memoryArg(p.memory));
   for (const d of p.devices) argv.push(...deviceArgs(d, p.ctx));
   argv.push('-smp', smpArg(p.smp));

@@ -7,6 +7,17 @@ import type { PlanSpec } from './plan-spec.js';
 
 export { defaultMac } from './lower-device.js';
 
+/** The `disable*` knobs as the spec's `omit` (absent when every default device stays). */
+function omitted(hv: ValidatedConfig['hypervisor']): Pick<PlanSpec, 'omit'> {
+  const omit = {
+    ...(hv.disableConsole ? { console: true as const } : {}),
+    ...(hv.disableRng ? { rng: true as const } : {}),
+    ...(hv.disableAgentChannel ? { agentChannel: true as const } : {}),
+    ...(hv.disableReattachMonitor ? { reattachMonitor: true as const } : {}),
+  };
+  return Object.keys(omit).length > 0 ? { omit } : {};
+}
+
 /** Host facts and launcher choices the config does not carry. */
 export interface PlanConfigOptions {
   /** `-uuid` of the VM; default {@link stableUuid} of the sandbox id (Kata generates one and persists it). */
@@ -110,6 +121,7 @@ export function planSpecFromConfig(config: ValidatedConfig, opts: PlanConfigOpti
     enableVhostUserStore: hv.enableVhostUserStore,
     entropySource: hv.entropySource,
     useVsock: hv.useVSock,
+    ...omitted(hv),
     ...(opts.vsockContextId !== undefined ? { vsockContextId: opts.vsockContextId } : {}),
     pcieRootPorts: hv.pcieRootPort,
     ...(hv.seccompSandbox !== undefined ? { seccompSandbox: hv.seccompSandbox } : {}),

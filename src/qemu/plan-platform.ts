@@ -51,17 +51,21 @@ export function placePlatformDevices(
     }
     placer.addPlaced({ type: 'iommu', intremap: true, deviceIotlb: true, cachingMode: true });
   }
-  // Console: virtio-serial bus + virtconsole on a socket chardev (Kata appendConsole).
-  placer.place({ type: 'serial', driver: 'virtio-serial', id: 'serial0', ...modern });
-  placer.place({
-    type: 'char',
-    driver: 'virtconsole',
-    backend: 'socket',
-    id: 'charconsole0',
-    deviceId: 'console0',
-    bus: 'serial0.0',
-    path: paths.consoleSocket,
-  } satisfies CharDevice);
+  // Console: virtio-serial bus + virtconsole on a socket chardev (Kata appendConsole). The bus
+  // stays while the console or the serial agent channel uses it.
+  if (needsVirtioSerial(spec))
+    placer.place({ type: 'serial', driver: 'virtio-serial', id: 'serial0', ...modern });
+  if (!spec.omit?.console) {
+    placer.place({
+      type: 'char',
+      driver: 'virtconsole',
+      backend: 'socket',
+      id: 'charconsole0',
+      deviceId: 'console0',
+      bus: 'serial0.0',
+      path: paths.consoleSocket,
+    } satisfies CharDevice);
+  }
 
   // The image (no initrd): an nvdimm where the arch supports it, else a virtio-blk disk.
   if (spec.image !== undefined && spec.initrd === undefined) {
@@ -106,7 +110,9 @@ export function placePlatformDevices(
   }
 
   // RNG from entropy_source.
-  placer.place({ type: 'rng', id: 'rng0', deviceId: 'rng0', filename: spec.entropySource, ...modern });
+  if (!spec.omit?.rng) {
+    placer.place({ type: 'rng', id: 'rng0', deviceId: 'rng0', filename: spec.entropySource, ...modern });
+  }
 
   // PCIe root ports.
   if (spec.pcieRootPorts > 0) {
@@ -121,8 +127,14 @@ export function placePlatformDevices(
   }
 }
 
+/** Whether the virtio-serial bus is planned: for the console, or the agent's virtserialport. */
+export function needsVirtioSerial(spec: PlanSpec): boolean {
+  return !spec.omit?.console || (!spec.omit?.agentChannel && !spec.useVsock);
+}
+
 /** Agent channel: vsock (the user's vsock device, or one at the given CID), or a virtserialport on kata.sock. */
 export function placeAgentChannel(placer: DevicePlacer, spec: PlanSpec, paths: PlanPaths): void {
+  if (spec.omit?.agentChannel) return;
   const vsockGiven = spec.devices.some((d) => d.kind === 'vsock');
   if (spec.useVsock && vsockGiven) return; // The user's vsock device is the agent channel.
   if (spec.useVsock) {

@@ -71,6 +71,13 @@ export interface PlanSpec {
   /** `entropy_source`, e.g. `/dev/urandom`. */
   readonly entropySource: string;
   readonly useVsock: boolean;
+  /** Default devices left out (the `disable*` knobs): console, rng, agent channel, reattach monitor. */
+  readonly omit?: {
+    readonly console?: true;
+    readonly rng?: true;
+    readonly agentChannel?: true;
+    readonly reattachMonitor?: true;
+  };
   /** Guest CID of the agent's vsock when `useVsock` and no vsock device is given (default 3). */
   readonly vsockContextId?: number;
   /** Add the Intel vIOMMU (q35). */

@@ -60,13 +60,18 @@ export interface PlannedDevice {
   readonly tag?: string;
 }
 
+/** {@link PlanPaths} with the sockets of omitted default devices absent. */
+export type PlannedPaths = Omit<PlanPaths, 'qmpSocket' | 'consoleSocket' | 'agentSocket'> &
+  Partial<Pick<PlanPaths, 'qmpSocket' | 'consoleSocket' | 'agentSocket'>>;
+
 /** Everything needed to launch QEMU for a sandbox. */
 export interface QemuPlan {
   /** argv[0] is the QEMU binary. */
   readonly argv: string[];
   /** Extra fds to pass (beyond `qmpFd`), in QEMU's numbering. */
   readonly fds: PlannedFd[];
-  readonly paths: PlanPaths;
+  /** The run dir's paths; a socket whose device is left out (`disable*` knobs) is absent. */
+  readonly paths: PlannedPaths;
   /** Bridge state after cold-plug, for hotplug to continue from (also `record.bridges`). */
   readonly bridges: BridgeState[];
   /** The devices on the command line and where they are. */

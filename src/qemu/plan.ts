@@ -6,14 +6,14 @@ import type { DeviceRecordData } from '../devices/record-types.js';
 import { archSpec, machineSpec } from './arch/index.js';
 import type { Accelerator } from './arch/types.js';
 import type { DeviceContext } from './devices/types.js';
-import { planPaths } from './paths.js';
+import { type PlanPaths, planPaths } from './paths.js';
 import { assembleArgv } from './plan-argv.js';
 import { type PlanConfigOptions, planSpecFromConfig } from './plan-config.js';
 import { checkMemorySettings, guestMemoryBackend } from './plan-memory.js';
 import { DevicePlacer } from './plan-placer.js';
 import { placeAgentChannel, placeBridges, placePlatformDevices } from './plan-platform.js';
 import type { PlanSpec } from './plan-spec.js';
-import type { PlanOptions, QemuPlan } from './plan-types.js';
+import type { PlannedPaths, PlanOptions, QemuPlan } from './plan-types.js';
 import { placeUserDevices } from './plan-user-devices.js';
 import { cpuTopology } from './smp.js';
 import { virtiofsdArgs } from './virtiofsd.js';
@@ -53,6 +53,17 @@ function virtiofsdOf(
       ...(fs.threadPoolSize !== undefined ? { threadPoolSize: fs.threadPoolSize } : {}),
       ...(fs.extraArgs !== undefined ? { extraArgs: fs.extraArgs } : {}),
     }),
+  };
+}
+
+/** The plan's paths without the sockets of the default devices the spec leaves out. */
+function plannedPaths(paths: PlanPaths, spec: PlanSpec): PlannedPaths {
+  const { qmpSocket, consoleSocket, agentSocket, ...rest } = paths;
+  return {
+    ...rest,
+    ...(spec.omit?.reattachMonitor ? {} : { qmpSocket }),
+    ...(spec.omit?.console ? {} : { consoleSocket }),
+    ...(spec.omit?.agentChannel ? {} : { agentSocket }),
   };
 }
 
@@ -137,7 +148,7 @@ export function planQemuSpec(spec: PlanSpec, opts: PlanOptions): QemuPlan {
   return {
     argv,
     fds: user.fds,
-    paths,
+    paths: plannedPaths(paths, spec),
     bridges: placer.bridges,
     devices: placer.planned,
     record,

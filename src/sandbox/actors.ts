@@ -18,6 +18,7 @@ import type {
   WatchInput,
 } from '../../machines/sandbox.types.js';
 import type { SandboxRuntime } from './runtime.js';
+import { signallessPromise } from './signalless-promise.js';
 import type { OperationProvider } from './spec.js';
 import { withSpan } from './tracing.js';
 
@@ -75,35 +76,45 @@ function failureOf(err: unknown): unknown {
  * ```
  */
 export function provideSandboxMachine(effects: SandboxEffects) {
-  const { runtime: rt, operations } = effects;
+  return provideWith(() => effects);
+}
+
+/** The machine with every effect resolved per call from the invoking sandbox's id. */
+function provideWith(effectsOf: (sandboxId: string) => SandboxEffects) {
   const attrs = (sandboxId: string) => ({ 'vmactor.sandbox.id': sandboxId });
-  const vmCommand = { timeoutMs: effects.qmpCommandTimeoutMs } as const;
-  const qmp = () => {
-    if (!rt.qmp) throw new Error('QMP is not connected');
-    return rt.qmp;
+  const runtimeOf = (sandboxId: string): SandboxRuntime => effectsOf(sandboxId).runtime;
+  const qmpOf = (sandboxId: string) => {
+    const qmp = runtimeOf(sandboxId).qmp;
+    if (!qmp) throw new Error('QMP is not connected');
+    return qmp;
   };
+  const vmCommand = (sandboxId: string) => ({ timeoutMs: effectsOf(sandboxId).qmpCommandTimeoutMs });
   return sandboxMachine.provide({
     actors: {
       launch: fromPromise<LaunchOutput, LaunchInput>(({ input, signal }) =>
-        withSpan('sandbox.launch', attrs(input.sandboxId), () => rt.launch(signal)),
+        withSpan('sandbox.launch', attrs(input.sandboxId), () => runtimeOf(input.sandboxId).launch(signal)),
       ),
-      watch: fromEventObservable<SandboxWatchEvent, WatchInput>(() => rt.watch$()),
+      watch: fromEventObservable<SandboxWatchEvent, WatchInput>(({ input }) =>
+        runtimeOf(input.sandboxId).watch$(),
+      ),
       // No abort signal for stop/cont: the QMP event often settles the state before the reply, and
       // the command must still complete (and its reply be consumed) after this actor is gone.
       // No span here: `sb.pause()`/`sb.resume()` record the operation's one span around this.
-      pauseVm: fromPromise<void, VmCommandInput>(async () => {
-        await qmp().execute('stop', undefined, vmCommand);
+      // signallessPromise: no AbortController per call (a pause's hottest cost in the machine).
+      pauseVm: signallessPromise<void, VmCommandInput>(async ({ input }) => {
+        await qmpOf(input.sandboxId).execute('stop', undefined, vmCommand(input.sandboxId));
       }),
-      resumeVm: fromPromise<void, VmCommandInput>(async () => {
-        await qmp().execute('cont', undefined, vmCommand);
+      resumeVm: signallessPromise<void, VmCommandInput>(async ({ input }) => {
+        await qmpOf(input.sandboxId).execute('cont', undefined, vmCommand(input.sandboxId));
       }),
       runOperation: fromPromise<unknown, RunOperationInput>(async ({ input, signal }) =>
         withSpan(`sandbox.operation.${input.op.kind}`, attrs(input.sandboxId), async () => {
+          const { runtime: rt, operations } = effectsOf(input.sandboxId);
           if (!operations)
             throw new Error(`No operation provider for \`${input.op.kind}\` (pass \`operations\`)`);
           try {
             return await operations.run(input, {
-              qmp: qmp(),
+              qmp: qmpOf(input.sandboxId),
               signal,
               logger: rt.logger,
               plan: rt.opts.plan,
@@ -119,8 +130,8 @@ export function provideSandboxMachine(effects: SandboxEffects) {
         withSpan('sandbox.dumpGuestMemory', attrs(input.sandboxId), async () => {
           const file = dumpFilePath(input.path, input.sandboxId);
           await mkdir(join(input.path, input.sandboxId), { recursive: true, mode: 0o700 });
-          rt.logger.warn({ file }, 'guest panicked: dumping guest memory');
-          await qmp().execute(
+          runtimeOf(input.sandboxId).logger.warn({ file }, 'guest panicked: dumping guest memory');
+          await qmpOf(input.sandboxId).execute(
             'dump-guest-memory',
             { paging: input.paging, protocol: `file:${file}` },
             { signal, timeoutMs: DUMP_TIMEOUT_MS },
@@ -129,18 +140,58 @@ export function provideSandboxMachine(effects: SandboxEffects) {
       ),
       shutdown: fromPromise<ShutdownOutput | undefined, ShutdownInput>(({ input }) =>
         withSpan('sandbox.shutdown', { ...attrs(input.sandboxId), 'vmactor.stop.reason': input.reason }, () =>
-          rt.shutdown(input),
+          runtimeOf(input.sandboxId).shutdown(input),
         ),
       ),
       cleanup: fromPromise<ShutdownOutput | undefined, CleanupInput>(({ input }) =>
-        withSpan('sandbox.cleanup', attrs(input.sandboxId), () => rt.cleanup()),
+        withSpan('sandbox.cleanup', attrs(input.sandboxId), () => runtimeOf(input.sandboxId).cleanup()),
       ),
     },
     guards: {
-      hasCapacity: (_args, params: HasCapacityParams) => operations?.hasCapacity?.(params) ?? true,
+      hasCapacity: ({ context }, params: HasCapacityParams) =>
+        effectsOf(context.sandboxId).operations?.hasCapacity?.(params) ?? true,
     },
   });
 }
 
 /** The machine {@link provideSandboxMachine} returns. */
 export type ProvidedSandboxMachine = ReturnType<typeof provideSandboxMachine>;
+
+/** Live sandboxes on the shared machine, by id (weakly: an abandoned sandbox is still collected). */
+const sharedEffects = new Map<string, WeakRef<SandboxEffects>>();
+let sharedMachine: ProvidedSandboxMachine | undefined;
+
+function sharedEffectsOf(sandboxId: string): SandboxEffects {
+  const effects = sharedEffects.get(sandboxId)?.deref();
+  if (!effects) throw new Error(`sandbox \`${sandboxId}\` has no effects (it was released)`);
+  return effects;
+}
+
+/**
+ * The machine for one sandbox without a `provide()` per sandbox (xstate rebuilds every state node
+ * there: ~1.6 ms of synchronous work at each start): one machine per process whose effects are
+ * looked up by the sandbox id every actor input carries. An id already live in this process (a
+ * second run base) gets a machine of its own. The caller keeps `effects` alive and calls
+ * `release()` once the actor has ended.
+ *
+ * @example
+ * ```ts
+ * const { machine, release } = sandboxMachineFor('sb1', { runtime, qmpCommandTimeoutMs: 10_000 });
+ * ```
+ */
+export function sandboxMachineFor(
+  sandboxId: string,
+  effects: SandboxEffects,
+): { readonly machine: ProvidedSandboxMachine; readonly release: () => void } {
+  if (sharedEffects.get(sandboxId)?.deref())
+    return { machine: provideSandboxMachine(effects), release: () => {} };
+  const ref = new WeakRef(effects);
+  sharedEffects.set(sandboxId, ref);
+  sharedMachine ??= provideWith(sharedEffectsOf);
+  return {
+    machine: sharedMachine,
+    release: () => {
+      if (sharedEffects.get(sandboxId) === ref) sharedEffects.delete(sandboxId);
+    },
+  };
+}

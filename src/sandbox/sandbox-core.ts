@@ -9,7 +9,7 @@ import type { ValidatedConfig } from '../config/types.js';
 import { GuestAgentClient } from '../guest/agent-client.js';
 import type { QmpClient } from '../qmp/client.js';
 import { QmpTimeoutError } from '../qmp/errors.js';
-import { type ProvidedSandboxMachine, provideSandboxMachine } from './actors.js';
+import { type ProvidedSandboxMachine, type SandboxEffects, sandboxMachineFor } from './actors.js';
 import {
   SandboxCommandError,
   SandboxStartError,
@@ -94,6 +94,8 @@ export class SandboxCore implements AsyncDisposable {
   protected readonly subject = new Subject<SandboxEvent>();
   private readonly done: Promise<StopResult>;
   private agentClient: Promise<GuestAgentClient> | undefined;
+  /** What the machine's effects run against (held here: the shared machine keeps only a WeakRef). */
+  private readonly effects: SandboxEffects;
   /** Pending pause/resume calls, settled when the actor ends (one reaction on `done` for all). */
   private readonly settlers = new Set<() => void>();
   /** Set by `detach()`: the handle is inert, its calls reject with a state error (src/sandbox/detach.ts). */
@@ -111,11 +113,8 @@ export class SandboxCore implements AsyncDisposable {
     this.plan = runtime.opts.plan;
     this.config = spec.config;
     this.events$ = this.subject.asObservable();
-    const machine = provideSandboxMachine({
-      runtime,
-      operations: init.operations,
-      qmpCommandTimeoutMs: init.qmpCommandTimeoutMs,
-    });
+    this.effects = { runtime, operations: init.operations, qmpCommandTimeoutMs: init.qmpCommandTimeoutMs };
+    const { machine, release } = sandboxMachineFor(id, this.effects);
     this.actor = createActor(machine, {
       input: {
         sandboxId: id,
@@ -147,6 +146,7 @@ export class SandboxCore implements AsyncDisposable {
     });
     // The agent connection dies with QEMU; close our end when the sandbox is stopped.
     void this.done.then(async () => {
+      release();
       for (const settle of [...this.settlers]) settle();
       const agent = await this.agentClient?.catch(() => undefined);
       agent?.close();

@@ -58,10 +58,13 @@ export async function verifyPlanViaQmp(qmp: QmpLike, plan: QemuPlan): Promise<nu
   const memdevs = await qmp.execute<MemoryDeviceInfo[]>('query-memory-devices');
 
   const qmpPath = chardevs.find((x) => x.label === 'qmp-path');
+  const plannedQmp = plan.paths.qmpSocket;
   check(
-    qmpPath !== undefined &&
-      new RegExp(`^(disconnected:)?unix:${escapeRe(plan.paths.qmpSocket)}(,|$)`).test(qmpPath.filename),
-    `the reattach monitor is ${qmpPath?.filename}, planned ${plan.paths.qmpSocket}`,
+    plannedQmp === undefined
+      ? qmpPath === undefined
+      : qmpPath !== undefined &&
+          new RegExp(`^(disconnected:)?unix:${escapeRe(plannedQmp)}(,|$)`).test(qmpPath.filename),
+    `the reattach monitor is ${qmpPath?.filename}, planned ${plannedQmp}`,
   );
   checks++;
 
