@@ -165,10 +165,10 @@ export type {
   OperationProvider,
   SandboxSpec,
 } from './sandbox/spec.js';
-export * from './sandbox/template/index.js';
 export * from './sandbox/state-errors.js';
 export { parseState, readStateFile, STATE_FILE, writeStateFile } from './sandbox/state-file.js';
 export type { SandboxState } from './sandbox/state-schema.js';
 export { STATE_VERSION } from './sandbox/state-schema.js';
+export * from './sandbox/template/index.js';
 export type { RecoverOptions, RecoveryOutcome } from './supervisor/recover.js';
 export { recoverSandboxes } from './supervisor/recover.js';
