@@ -10,6 +10,7 @@ import { OperationAbortedError, SandboxStartError } from '../../src/sandbox/erro
 import type { SandboxMigrationEvent } from '../../src/sandbox/events.js';
 import {
   MigrationFailedError,
+  TemplateInputError,
   TemplateMismatchError,
   TemplateStateError,
 } from '../../src/sandbox/template/errors.js';
@@ -135,6 +136,19 @@ describe('VM template failures (real QEMU)', () => {
     expect(out.stopReason).toBe('requested');
     expect(out.exit).toEqual({ code: 0, signal: null });
     expect(existsSync(join(dir, 'template.json'))).toBe(false);
+    expectClean();
+  });
+
+  it('saveTemplate refuses a sandbox not made to become a template, or one not running, with TemplateInputError', async () => {
+    const plain = await createTracked(cfg(freshId('plain')), opts);
+    await expect(plain.saveTemplate(join(shm, 'never'))).rejects.toBeInstanceOf(TemplateInputError);
+    const notStarted = await createTracked(cfg(freshId('idle'), { bootToBeTemplate: true }), {
+      ...opts,
+      templateDir: join(shm, 'idle'),
+    });
+    await expect(notStarted.saveTemplate()).rejects.toMatchObject({ code: 'ERR_TEMPLATE_INPUT' });
+    expect(existsSync(join(shm, 'never'))).toBe(false);
+    await Promise.all([plain.stop(), notStarted.stop()]);
     expectClean();
   });
 
