@@ -165,6 +165,19 @@ describe('VM template failures (real QEMU)', () => {
     expectClean();
   });
 
+  it('checks a clone given only the seeds’ fields (bootFromTemplate, memoryPath, devicesStatePath) against the template.json beside its state file', async () => {
+    const { memoryPath, statePath } = templatePaths(template);
+    const seeds = { bootFromTemplate: true, memoryPath, devicesStatePath: statePath };
+    await expect(
+      createSandbox(cfg(freshId('seeds-bad'), { ...seeds, defaultBridges: 2 }), opts),
+    ).rejects.toBeInstanceOf(TemplateMismatchError);
+    const good = await createTracked(cfg(freshId('seeds-ok'), seeds), opts);
+    await good.start();
+    expect(await (await good.agent()).request('ping', [])).toMatchObject({ pong: true });
+    await good.stop();
+    expectClean();
+  });
+
   it('refuses templating with virtio-fs, vhost-user, virtio-mem or free-page reporting with one ConfigError before launch', async () => {
     const share = mkdtempSync('/tmp/vmactor-test-share-');
     const err = await createSandbox(

@@ -14,7 +14,7 @@ import { type HashHostFacts, type TemplatePlanFacts, templatePlanFacts } from '.
 import { TemplateMismatchError, TemplateStateError } from './errors.js';
 import { followMigration, setMigrationCapabilities } from './migration.js';
 import { formatVersion, olderThan, qemuBinaryVersion, TEMPLATE_MIN_QEMU } from './qemu-version.js';
-import { MEMORY_FILE, type Template, templatePaths } from './template-file.js';
+import { MEMORY_FILE, readTemplate, type Template, templatePaths } from './template-file.js';
 
 /** Where a template VM's memory goes when neither `memoryPath` nor a template dir is given. */
 export const DEFAULT_TEMPLATE_BASE = '/dev/shm/vmactor-templates';
@@ -96,11 +96,18 @@ export function cloneDeltas(config: SandboxConfig, t: Template): CloneDeltas {
  */
 export async function checkTemplateBoot(
   validated: ValidatedConfig,
-  t: Template | undefined,
+  given: Template | undefined,
   host: HashHostFacts,
 ): Promise<TemplatePlanFacts | undefined> {
   const hv = validated.hypervisor;
   if (!hv.bootToBeTemplate && !hv.bootFromTemplate) return undefined;
+  // The seeds' fields alone (bootFromTemplate + memoryPath + devicesStatePath): a template.json
+  // beside the state file is checked the same way; without one there is nothing to compare.
+  const t =
+    given ??
+    (hv.bootFromTemplate
+      ? await readTemplate(dirname(hv.devicesStatePath)).catch(() => undefined)
+      : undefined);
   const facts = templatePlanFacts(validated, host);
   const version = await qemuBinaryVersion(facts.binary);
   if (version && olderThan(version, TEMPLATE_MIN_QEMU)) {
