@@ -113,6 +113,9 @@ describe('VM template failures (real QEMU)', () => {
       expect(existsSync(join(tiny, 'template.json'))).toBe(false);
       expect(tpl.phase).toBe('paused');
       expect((await tpl.stop()).stopReason).toBe('requested');
+      // Nothing saved, nothing kept: no partial state file, no guest memory left on tmpfs.
+      expect(leftovers(tiny)).toEqual([]);
+      expect(leftovers(memDir)).toEqual([]);
     } finally {
       execFileSync('umount', [tiny]);
       rmSync(tiny, { recursive: true, force: true });
@@ -135,7 +138,7 @@ describe('VM template failures (real QEMU)', () => {
     const out = await tpl.stopped;
     expect(out.stopReason).toBe('requested');
     expect(out.exit).toEqual({ code: 0, signal: null });
-    expect(existsSync(join(dir, 'template.json'))).toBe(false);
+    expect(leftovers(dir)).toEqual([]);
     expectClean();
   });
 
