@@ -21,6 +21,7 @@ import {
   cloneDeltas,
   queueCloneSetup,
   templateConfigOf,
+  templateVmFiles,
   withTemplateLaunch,
 } from './template/boot.js';
 import { runSaveTemplate, templateFacts } from './template/save.js';
@@ -142,6 +143,7 @@ async function createWithCids(
   const accelerator = options.accelerator ?? (await (probed as Promise<Accelerator>));
   const kernelParams = buildKernelParams(hv).cmdline;
   const facts = await checkTemplateBoot(validated, options.template, { accelerator, ...hostFacts() });
+  const tplFiles = templateVmFiles();
   // Hot plug needs the plan's device record, known once the plan exists (at start):
   // the provider is created with the plan; operations are refused by the machine before that.
   let hotplug: HotplugProvider | undefined;
@@ -179,7 +181,12 @@ async function createWithCids(
           ...(options.hotplugDeadlines ? { deadlines: options.hotplugDeadlines } : {}),
           ...(options.guestAgent ? { guest: async () => agentGuestProbe(await sandbox.agent()) } : {}),
         });
-        return withTemplateLaunch(withPanicDevice(plan, validated), validated, () => sandbox.logger);
+        return withTemplateLaunch(
+          withPanicDevice(plan, validated),
+          validated,
+          () => sandbox.logger,
+          tplFiles,
+        );
       },
       guestMemoryDump: hv.guestMemoryDumpPath
         ? { path: hv.guestMemoryDumpPath, paging: hv.guestMemoryDumpPaging }
@@ -189,7 +196,7 @@ async function createWithCids(
     { ...options, operations },
   );
   if (hv.virtioMem && !options.operations) queueVirtioMemSetup(sandbox);
-  if (facts && hv.bootToBeTemplate) templateFacts.set(sandbox, facts);
+  if (facts && hv.bootToBeTemplate) templateFacts.set(sandbox, { ...facts, files: tplFiles });
   if (deltas) queueCloneSetup(sandbox, deltas, options.guestAgent === true);
   // state.json in the run dir, rewritten on every change (attachSandbox reads it after a crash).
   const persister = persistSandboxState(sandbox, {

@@ -473,6 +473,7 @@ export class SandboxRuntime {
         this.console?.close(),
         ...this.followers.map((f) => f.close()),
         this.runDirCreated ? removeRunDir(this.opts.runDir) : undefined,
+        this.runDirCreated ? this.opts.plan.hooks?.teardown?.() : undefined,
       ]);
     })();
     return this.tornDown;

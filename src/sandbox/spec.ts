@@ -70,6 +70,8 @@ export interface LaunchHooks {
   readonly beforeCont?: (ctx: LaunchHookContext) => Promise<void>;
   /** Turns a failure of `beforeCont` (already explained: QEMU's exit and output) into the start error's cause. */
   readonly explainFailure?: (err: unknown) => unknown;
+  /** Part of the teardown after the processes are gone (before the sandbox reports `stopped`). */
+  readonly teardown?: () => Promise<void>;
 }
 
 /** A QEMU launch plan (what `planQemu` returns satisfies it). */

@@ -57,8 +57,16 @@ async function makeTemplate(
 describe('VM templates (default guest, TCG)', () => {
   it('saves a template whose marker three clones read side by side; a write in one clone is not seen in another', async () => {
     const { template, events } = await makeTemplate('made-before-save');
-    expect(events.map((e) => e.status)).toContain('completed');
-    expect(events[events.length - 1]?.status).toBe('completed');
+    // The save as QEMU reported it: setup → active (with RAM pass counts) → completed.
+    const statuses = events.map((e) => e.status);
+    expect(statuses[0]).toBe('setup');
+    expect(statuses).toContain('active');
+    expect(statuses.at(-1)).toBe('completed');
+    expect(events.every((e) => e.direction === 'outgoing')).toBe(true);
+    console.info(
+      'outgoing migration events:',
+      JSON.stringify(events.map(({ status, pass }) => ({ status, pass }))),
+    );
     const back = await readTemplate(template.dir);
     expect(back.configHash).toBe(template.configHash);
     expect(back.qemu.version).toMatch(/^\d+\.\d+\.\d+$/);

@@ -10,6 +10,7 @@ import { OperationAbortedError, SandboxStartError } from '../../src/sandbox/erro
 import type { SandboxMigrationEvent } from '../../src/sandbox/events.js';
 import {
   MigrationFailedError,
+  TemplateInputError,
   TemplateMismatchError,
   TemplateStateError,
 } from '../../src/sandbox/template/errors.js';
@@ -112,6 +113,9 @@ describe('VM template failures (real QEMU)', () => {
       expect(existsSync(join(tiny, 'template.json'))).toBe(false);
       expect(tpl.phase).toBe('paused');
       expect((await tpl.stop()).stopReason).toBe('requested');
+      // Nothing saved, nothing kept: no partial state file, no guest memory left on tmpfs.
+      expect(leftovers(tiny)).toEqual([]);
+      expect(leftovers(memDir)).toEqual([]);
     } finally {
       execFileSync('umount', [tiny]);
       rmSync(tiny, { recursive: true, force: true });
@@ -134,7 +138,20 @@ describe('VM template failures (real QEMU)', () => {
     const out = await tpl.stopped;
     expect(out.stopReason).toBe('requested');
     expect(out.exit).toEqual({ code: 0, signal: null });
-    expect(existsSync(join(dir, 'template.json'))).toBe(false);
+    expect(leftovers(dir)).toEqual([]);
+    expectClean();
+  });
+
+  it('saveTemplate refuses a sandbox not made to become a template, or one not running, with TemplateInputError', async () => {
+    const plain = await createTracked(cfg(freshId('plain')), opts);
+    await expect(plain.saveTemplate(join(shm, 'never'))).rejects.toBeInstanceOf(TemplateInputError);
+    const notStarted = await createTracked(cfg(freshId('idle'), { bootToBeTemplate: true }), {
+      ...opts,
+      templateDir: join(shm, 'idle'),
+    });
+    await expect(notStarted.saveTemplate()).rejects.toMatchObject({ code: 'ERR_TEMPLATE_INPUT' });
+    expect(existsSync(join(shm, 'never'))).toBe(false);
+    await Promise.all([plain.stop(), notStarted.stop()]);
     expectClean();
   });
 
@@ -148,6 +165,19 @@ describe('VM template failures (real QEMU)', () => {
         template: { ...template, memoryMiB: 512 },
       }),
     ).rejects.toBeInstanceOf(TemplateMismatchError);
+    expectClean();
+  });
+
+  it('checks a clone given only the seeds’ fields (bootFromTemplate, memoryPath, devicesStatePath) against the template.json beside its state file', async () => {
+    const { memoryPath, statePath } = templatePaths(template);
+    const seeds = { bootFromTemplate: true, memoryPath, devicesStatePath: statePath };
+    await expect(
+      createSandbox(cfg(freshId('seeds-bad'), { ...seeds, defaultBridges: 2 }), opts),
+    ).rejects.toBeInstanceOf(TemplateMismatchError);
+    const good = await createTracked(cfg(freshId('seeds-ok'), seeds), opts);
+    await good.start();
+    expect(await (await good.agent()).request('ping', [])).toMatchObject({ pong: true });
+    await good.stop();
     expectClean();
   });
 

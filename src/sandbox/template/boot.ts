@@ -1,7 +1,7 @@
 // Booting from a template, and booting to become one: the config createSandbox validates, the checks before launch, the launch hooks.
 import { randomBytes } from 'node:crypto';
 import { constants, statfs } from 'node:fs';
-import { access, mkdir, open } from 'node:fs/promises';
+import { access, mkdir, open, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
@@ -14,7 +14,7 @@ import { type HashHostFacts, type TemplatePlanFacts, templatePlanFacts } from '.
 import { TemplateMismatchError, TemplateStateError } from './errors.js';
 import { followMigration, setMigrationCapabilities } from './migration.js';
 import { formatVersion, olderThan, qemuBinaryVersion, TEMPLATE_MIN_QEMU } from './qemu-version.js';
-import { MEMORY_FILE, type Template, templatePaths } from './template-file.js';
+import { MEMORY_FILE, readTemplate, type Template, templatePaths } from './template-file.js';
 
 /** Where a template VM's memory goes when neither `memoryPath` nor a template dir is given. */
 export const DEFAULT_TEMPLATE_BASE = '/dev/shm/vmactor-templates';
@@ -96,11 +96,18 @@ export function cloneDeltas(config: SandboxConfig, t: Template): CloneDeltas {
  */
 export async function checkTemplateBoot(
   validated: ValidatedConfig,
-  t: Template | undefined,
+  given: Template | undefined,
   host: HashHostFacts,
 ): Promise<TemplatePlanFacts | undefined> {
   const hv = validated.hypervisor;
   if (!hv.bootToBeTemplate && !hv.bootFromTemplate) return undefined;
+  // The seeds' fields alone (bootFromTemplate + memoryPath + devicesStatePath): a template.json
+  // beside the state file is checked the same way; without one there is nothing to compare.
+  const t =
+    given ??
+    (hv.bootFromTemplate
+      ? await readTemplate(dirname(hv.devicesStatePath)).catch(() => undefined)
+      : undefined);
   const facts = templatePlanFacts(validated, host);
   const version = await qemuBinaryVersion(facts.binary);
   if (version && olderThan(version, TEMPLATE_MIN_QEMU)) {
@@ -123,13 +130,53 @@ export async function checkTemplateBoot(
 
 const statfsAsync = promisify(statfs);
 
+/** What a VM to become a template created for its memory (removed again when it stops unsaved). */
+export interface TemplateVmFiles {
+  /** The memory file did not exist before the launch (QEMU created it). */
+  createdFile: boolean;
+  /** The first dir `mkdir -p` created for it, if any. */
+  createdDir: string | undefined;
+  /** A template was saved from this VM: its files stay. */
+  saved: boolean;
+  /** State files a save is writing (removed at teardown unless saved). */
+  readonly stateFiles: string[];
+}
+
+/** A fresh record for {@link withTemplateLaunch} / {@link removeUnsavedTemplateFiles}. */
+export function templateVmFiles(): TemplateVmFiles {
+  return { createdFile: false, createdDir: undefined, saved: false, stateFiles: [] };
+}
+
 /** The memory file's dir exists (0700); a dir not on tmpfs is allowed but logged (Kata keeps templates on tmpfs). */
-async function prepareMemoryDir(memoryPath: string, logger: Logger): Promise<void> {
+async function prepareMemoryDir(memoryPath: string, logger: Logger, files: TemplateVmFiles): Promise<void> {
   const dir = dirname(memoryPath);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  files.createdDir = await mkdir(dir, { recursive: true, mode: 0o700 });
+  files.createdFile = await access(memoryPath).then(
+    () => false,
+    () => true,
+  );
   const st = await statfsAsync(dir).catch(() => undefined);
   if (st && st.type !== TMPFS_MAGIC) {
     logger.warn({ dir }, 'template memory is not on tmpfs: saving and cloning will touch the disk');
+  }
+}
+
+/**
+ * A VM to become a template that stopped without a saved template leaves nothing: the memory file
+ * QEMU created (guest RAM on tmpfs) and the dirs created for it are removed (a launch teardown step).
+ */
+async function removeUnsavedTemplateFiles(
+  memoryPath: string,
+  files: TemplateVmFiles,
+  logger: Logger,
+): Promise<void> {
+  if (files.saved) return;
+  try {
+    for (const f of files.stateFiles) await rm(f, { force: true });
+    if (files.createdFile) await rm(memoryPath, { force: true });
+    if (files.createdDir) await rm(files.createdDir, { recursive: true, force: true });
+  } catch (err) {
+    logger.warn({ err, memoryPath }, 'could not remove the unsaved template memory');
   }
 }
 
@@ -185,10 +232,18 @@ export function withTemplateLaunch(
   plan: LaunchPlan,
   validated: ValidatedConfig,
   logger: () => Logger,
+  files: TemplateVmFiles,
 ): LaunchPlan {
   const hv = validated.hypervisor;
   if (hv.bootToBeTemplate) {
-    return { ...plan, hooks: { ...plan.hooks, prepare: () => prepareMemoryDir(hv.memoryPath, logger()) } };
+    return {
+      ...plan,
+      hooks: {
+        ...plan.hooks,
+        prepare: () => prepareMemoryDir(hv.memoryPath, logger(), files),
+        teardown: () => removeUnsavedTemplateFiles(hv.memoryPath, files, logger()),
+      },
+    };
   }
   if (hv.bootFromTemplate) {
     const argv = plan.argv.includes('-S') ? plan.argv : [plan.argv[0] ?? '', '-S', ...plan.argv.slice(1)];

@@ -1,11 +1,12 @@
 // Saving a template: the `save-template` operation (outgoing migration to a state fd) and `saveTemplate` around it.
 import { constants } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import type { SaveTemplateOperation } from '../../../machines/operation.types.js';
 import type { RunOperationInput } from '../../../machines/sandbox.types.js';
 import type { Sandbox } from '../sandbox.js';
 import type { OperationContext } from '../spec.js';
+import type { TemplateVmFiles } from './boot.js';
 import type { TemplatePlanFacts } from './config-hash.js';
 import { TemplateInputError } from './errors.js';
 import { followMigration, setMigrationCapabilities } from './migration.js';
@@ -55,8 +56,10 @@ export async function runSaveTemplate(
       onProgress: (p) => ctx.emit?.({ type: 'migration', sandboxId: input.sandboxId, ...p, at: Date.now() }),
     });
   } catch (err) {
-    // A `migrate` QEMU refused leaves the named fd with QEMU; a started one consumed it.
+    // A `migrate` QEMU refused leaves the named fd with QEMU; a started one consumed it. The
+    // partial state file is removed: no template was saved.
     qmp.execute('closefd', { fdname: SAVE_FD_NAME }, { timeoutMs: 2_000 }).catch(() => undefined);
+    await rm(op.statePath, { force: true }).catch(() => undefined);
     throw err;
   }
   const written = await open(op.statePath, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -69,7 +72,7 @@ export async function runSaveTemplate(
 }
 
 /** The plan facts (argv hash, machine, arch) of each sandbox createSandbox made to become a template. */
-export const templateFacts = new WeakMap<object, TemplatePlanFacts>();
+export const templateFacts = new WeakMap<object, TemplatePlanFacts & { readonly files: TemplateVmFiles }>();
 
 /** Options of `sb.saveTemplate`. */
 export interface SaveTemplateOptions {
@@ -106,6 +109,7 @@ export async function saveSandboxTemplate(
   const version = await qmp.execute('query-version', undefined, { timeoutMs: 10_000 });
   await sb.pause();
   const statePath = join(target, STATE_FILE);
+  facts.files.stateFiles.push(statePath);
   const saved = await sb.operate({ kind: 'save-template', statePath, memoryPath: hv.memoryPath });
   const { stateBytes } = saved as SaveTemplateResult;
   const rel = relative(target, hv.memoryPath);
@@ -130,6 +134,7 @@ export async function saveSandboxTemplate(
     createdAt: new Date().toISOString(),
   };
   await writeTemplateFile(template);
+  facts.files.saved = true;
   if (!options.keepRunning) await sb.stop();
   return template;
 }
