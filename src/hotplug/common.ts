@@ -112,8 +112,12 @@ function cleanupFailure(step: string, err: unknown): unknown {
  * the frontend let go of its BlockBackend / chardev / object. No event says when.
  */
 const BUSY = /is in use|is busy/i;
-/** First and longest backoff between tries at a busy backend (the command deadline bounds them all). */
-const BUSY_BACKOFF_MS = { first: 5, max: 200 } as const;
+/**
+ * First and longest backoff between tries at a busy backend (the command deadline bounds them
+ * all). Short: the RCU callback usually lets go within ms, and a long step overshoots the release
+ * by up to itself on every unplug (each try is one QMP round trip, < 1 ms).
+ */
+const BUSY_BACKOFF_MS = { first: 1, max: 20 } as const;
 
 /**
  * A QMP command after phase one (backend removal): deadline, no abort (cleanup must finish). A
