@@ -38,6 +38,21 @@ import {
 import { readStateFile, stateFilePath } from './state-file.js';
 import type { SandboxState } from './state-schema.js';
 
+/** What reconciling found when a sandbox was attached (also carried by its `reattached` event). */
+export interface ReattachReport {
+  /** Differences between the persisted record and the live QEMU (the live QEMU won). */
+  readonly differences: readonly string[];
+  /** What was done about the operation in flight when the old controller died. */
+  readonly recovered: readonly string[];
+}
+
+const reports = new WeakMap<Sandbox, ReattachReport>();
+
+/** The report of a sandbox made by {@link attachSandbox} (undefined for one made by createSandbox). */
+export function reattachReport(sb: Sandbox): ReattachReport | undefined {
+  return reports.get(sb);
+}
+
 /** Options of {@link attachSandbox}. */
 export interface AttachOptions {
   /** Parent logger (the sandbox logs through `logger.child({ sandboxId })`). */
@@ -382,6 +397,7 @@ export async function attachSandbox(
   if (sb.phase === 'running' || sb.phase === 'paused') {
     persister.flush();
     const phase = sb.phase;
+    reports.set(sb, { differences, recovered });
     setImmediate(() =>
       sb.report({
         type: 'reattached',

@@ -2,7 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isSandboxId } from '../devices/rules.js';
-import { type AttachOptions, attachSandbox } from '../sandbox/attach.js';
+import { type AttachOptions, attachSandbox, type ReattachReport, reattachReport } from '../sandbox/attach.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import { SandboxGoneError, SandboxKilledOnAttachError } from '../sandbox/state-errors.js';
 
@@ -13,6 +13,8 @@ export type RecoveryOutcome =
       readonly runDir: string;
       readonly outcome: 'reattached';
       readonly sandbox: Sandbox;
+      /** What reconciling found (differences, the interrupted operation recovered). */
+      readonly report: ReattachReport;
     }
   | {
       readonly id: string;
@@ -84,7 +86,8 @@ export async function recoverSandboxes(
 async function recoverOne(id: string, runDir: string, options: AttachOptions): Promise<RecoveryOutcome> {
   try {
     const sandbox = await attachSandbox(runDir, options);
-    return { id, runDir, outcome: 'reattached', sandbox };
+    const report = reattachReport(sandbox) ?? { differences: [], recovered: [] };
+    return { id, runDir, outcome: 'reattached', sandbox, report };
   } catch (err) {
     if (err instanceof SandboxGoneError)
       return { id, runDir, outcome: 'crashed', stderrTail: err.stderrTail };
