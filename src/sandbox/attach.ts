@@ -1,5 +1,5 @@
 // attachSandbox: take over a sandbox whose controller died (or handed it off), in libvirt's qemuProcessReconnect order.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AsyncSubject } from 'rxjs';
@@ -48,7 +48,14 @@ export interface ReattachReport {
 
 const reports = new WeakMap<Sandbox, ReattachReport>();
 
-/** The report of a sandbox made by {@link attachSandbox} (undefined for one made by createSandbox). */
+/**
+ * The report of a sandbox made by {@link attachSandbox} (undefined for one made by createSandbox).
+ *
+ * @example
+ * ```ts
+ * const { differences, recovered } = reattachReport(await attachSandbox(runDir)) ?? { differences: [], recovered: [] };
+ * ```
+ */
 export function reattachReport(sb: Sandbox): ReattachReport | undefined {
   return reports.get(sb);
 }
@@ -239,7 +246,7 @@ export async function attachSandbox(
     state = readStateFile(runDir);
   } catch (err) {
     // No state.json but a run dir: the controller died while starting (before the first write).
-    if (err instanceof StateFileMissingError) {
+    if (err instanceof StateFileMissingError && existsSync(runDir)) {
       await killAndClean(runDir, undefined, policy);
       throw new SandboxKilledOnAttachError(basename(runDir), 'starting', { cause: err });
     }
@@ -257,7 +264,7 @@ export async function attachSandbox(
 
   if (state.phase !== 'running' && state.phase !== 'paused') {
     await killAndClean(runDir, state, policy);
-    throw new SandboxKilledOnAttachError(id, 'starting');
+    throw new SandboxKilledOnAttachError(id, state.phase === 'stopping' ? 'stopping' : 'starting');
   }
   if (checkIdentity(state) === 'gone') {
     const tail = logTail(runDir);

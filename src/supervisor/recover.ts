@@ -28,7 +28,7 @@ export type RecoveryOutcome =
       readonly runDir: string;
       /** Killed and cleaned: died while starting, or could not be reconciled. */
       readonly outcome: 'killed';
-      readonly why: 'starting' | 'unreconcilable';
+      readonly why: 'starting' | 'stopping' | 'unreconcilable';
     }
   | {
       readonly id: string;
