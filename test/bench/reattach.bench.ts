@@ -113,15 +113,20 @@ const persistCost: Benchmark = {
     const n = Math.max(runs, 5);
     try {
       await Promise.all([on.resume(), off.resume()]);
+      const cycle = async (sb: Sandbox, into: number[]) => {
+        const t = nowMs();
+        await sb.pause();
+        await sb.resume();
+        into.push(nowMs() - t);
+      };
+      // Alternating which goes first, so the machine's load hits both sides alike.
       for (let i = 0; i < n; i++) {
-        let t = nowMs();
-        await off.pause();
-        await off.resume();
-        baseline.push(nowMs() - t);
-        t = nowMs();
-        await on.pause();
-        await on.resume();
-        samples.push(nowMs() - t);
+        const order: [Sandbox, number[]][] = [
+          [off, baseline],
+          [on, samples],
+        ];
+        if (i % 2) order.reverse();
+        for (const [sb, into] of order) await cycle(sb, into);
       }
       // The write itself (two per pause+resume): temp, fsync, rename, fsync dir.
       const state = readStateFile(on.runDir);
