@@ -20,7 +20,11 @@ const sb = await createSandbox(
       initrdPath: g.initrd,
       memorySize: 512,
       sharedFS: 'virtio-fs',
-      kernelParams: [{ key: 'console', value: 'hvc0' }],
+      // loglevel=7: kernel messages (e.g. SCSI unplug) reach the console, so console$ after reattach has lines.
+      kernelParams: [
+        { key: 'console', value: 'hvc0' },
+        { key: 'loglevel', value: '7' },
+      ],
     },
     devices: [{ kind: 'fs', type: 'virtio-fs', id: 'fs0', tag: 'hostshare', sharedDir: share }],
   },

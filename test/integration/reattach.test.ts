@@ -17,6 +17,7 @@ import {
 import { readStateFile } from '../../src/sandbox/state-file.js';
 import { recoverSandboxes } from '../../src/supervisor/recover.js';
 import { alive, leftovers } from '../helpers/census.js';
+import { withDeadline } from './guest-harness.js';
 import {
   type ControllerInfo,
   hostFiles,
@@ -70,7 +71,8 @@ function expectGone(info: ControllerInfo): void {
   expect(leftovers(base)).toEqual([]);
 }
 
-describe('attachSandbox after the controller was SIGKILLed', () => {
+// Each test boots the default guest under TCG in a child process: room for a loaded machine.
+describe('attachSandbox after the controller was SIGKILLed', { timeout: 240_000 }, () => {
   for (const mode of ['running', 'paused'] as const) {
     it(`takes over a ${mode} sandbox: same QEMU, same phase, the hot-plugged disk, the agent, unplug, pause/resume, a clean stop`, async () => {
       const id = freshId(`re-${mode}`);
@@ -97,7 +99,13 @@ describe('attachSandbox after the controller was SIGKILLed', () => {
       expect(Buffer.from(base64, 'base64').toString()).toBe('hello from the host\n');
       expect((await agent.request('blk', [])).map((d) => d.sizeBytes)).toContain(16 * 1024 * 1024);
 
+      // console$ continues on the reconnected console socket: the guest kernel reports the unplug.
+      const console$ = sb.console$;
+      if (!console$) throw new Error('no console');
+      const kernelLine = firstValueFrom(console$.pipe(filter((l) => /\bsd[a-z]\b|scsi/i.test(l))));
       await sb.unplug('disk1');
+      const line = await withDeadline(kernelLine, 20_000, 'a console line after reattach');
+      expect(await sb.consoleLog()).toContain(line);
       expect(sb.devices().map((d) => d.id)).toEqual(['fs0']);
       expect(readStateFile(info.runDir).devices?.devices.map((d) => d.id)).toEqual(['fs0']);
       await sb.pause();
@@ -177,7 +185,7 @@ describe('attachSandbox after the controller was SIGKILLed', () => {
   });
 });
 
-describe('hand-off and recovery', () => {
+describe('hand-off and recovery', { timeout: 240_000 }, () => {
   it('a detached handle from another process attaches here; the old handle is inert', async () => {
     const { child, info } = await startController('detach', base, freshId('re-handoff'), files);
     track(info);

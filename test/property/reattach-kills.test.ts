@@ -2,7 +2,7 @@
 // point (mid-start, between or during an operation, mid-stop), then recoverSandboxes: the recovered record equals
 // what QMP reports, no VM is lost, none runs twice, and after stop no process, socket or dir is left.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import fc from 'fast-check';
@@ -11,7 +11,7 @@ import { readStateFile } from '../../src/sandbox/state-file.js';
 import { recoverSandboxes } from '../../src/supervisor/recover.js';
 import { alive, leftovers } from '../helpers/census.js';
 import { withDeadline } from '../integration/guest-harness.js';
-import { killForeign } from '../integration/reattach-fixtures.js';
+import { killForeign, processesOf } from '../integration/reattach-fixtures.js';
 import { quietLogger, tempRunBase } from '../integration/sandbox-fixtures.js';
 
 const CHILD = join(import.meta.dirname, 'reattach-ops.child.ts');
@@ -42,19 +42,6 @@ const scenarioArb = fc.record({
   mid: fc.constantFrom('no', 'began', 'applied'),
   inStart: fc.integer({ min: 0, max: 9 }).map((x) => x === 0),
 });
-
-/** Every process whose command line mentions `runDir` (a QEMU or virtiofsd of that sandbox). */
-function processesOf(runDir: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(runDir) && alive(Number(name)))
-        out.push(Number(name));
-    } catch {}
-  }
-  return out;
-}
 
 class Controller {
   readonly lines: Interface;
