@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AsyncSubject } from 'rxjs';
+import type { SandboxWatchEvent } from '../../machines/sandbox.types.js';
 import { ConfigError } from '../config/config-error.js';
 import type { ValidatedConfig } from '../config/types.js';
 import { validateConfig } from '../config/validate.js';
@@ -75,6 +76,16 @@ export interface AttachOptions {
   /** Aborting stops the sandbox. */
   readonly signal?: AbortSignal;
 }
+
+/**
+ * QEMU statuses of a VM that ended while no controller watched it: the machine is told with the
+ * event QEMU emitted then, so it stops with that reason (a panicked guest's memory is dumped first
+ * when the config asks for it, as for a live sandbox).
+ */
+const ENDED_STATUSES: Readonly<Record<string, SandboxWatchEvent>> = {
+  'guest-panicked': { type: 'qmp.GUEST_PANICKED', action: 'pause' },
+  shutdown: { type: 'qmp.SHUTDOWN', guest: true, reason: 'guest-shutdown' },
+};
 
 /** QEMU statuses that are a paused VM (`query-status`); `running` is running; the rest cannot be taken over. */
 const PAUSED_STATUSES = new Set([
@@ -216,12 +227,14 @@ function runDirOf(target: string | SandboxHandle | unknown): { runDir: string; h
  * reconcile the device record with `query-pci`/`query-block`/`query-memory-devices`/
  * `query-hotpluggable-cpus` (the live QEMU wins) → recover the interrupted operation (and any
  * migration, by one `query-migrate`) → the actor runs; a `reattached` event follows on `events$`
- * (delivered on the next turn of the event loop, so subscribe right after the `await`).
+ * (delivered on the next turn of the event loop, so subscribe right after the `await`). A QEMU
+ * that ended while detached (`guest-panicked`, `shutdown`) is returned already `stopping` with that
+ * reason (a panic's memory dumped first when the config asks); await `sb.stopped`.
  *
  * Outcomes other than a Sandbox, each a typed rejection: QEMU gone → {@link SandboxGoneError}
  * (`stopReason: 'crashed'`, the log tail; the run dir is cleaned); the controller died while the
  * sandbox was `starting` (or `stopping`), or QEMU is in a state that cannot be taken over
- * (`prelaunch`, `shutdown`, `guest-panicked`, …), or the monitor is gone →
+ * (`prelaunch`, `internal-error`, …), or the monitor is gone →
  * {@link SandboxKilledOnAttachError}, killed and cleaned; a live controller →
  * {@link SandboxControlledError}; a bad state file → `StateFileInvalidError` /
  * `StateFileVersionError`. Exits are watched through pidfds (no polling).
@@ -295,9 +308,11 @@ export async function attachSandbox(
   let differences: string[] = [];
   let recovered: string[] = [];
   let paused: boolean;
+  let ended: SandboxWatchEvent | undefined;
   try {
     let status = (await qmp.execute('query-status', undefined, { timeoutMs: commandMs })).status;
-    if (status !== 'running' && !PAUSED_STATUSES.has(status)) {
+    ended = ENDED_STATUSES[status];
+    if (status !== 'running' && !PAUSED_STATUSES.has(status) && !ended) {
       throw new Error(`QEMU is \`${status}\`, which cannot be taken over`);
     }
     paused = status !== 'running';
@@ -357,7 +372,7 @@ export async function attachSandbox(
   };
   const runtime = new AttachedRuntime(
     { sandboxId: id, runDir, plan, logger, stopPolicy: policy, qmpTimeoutMs: monitorMs },
-    { qemu, virtiofsd, qmp, paused },
+    { qemu, virtiofsd, qmp, initial: ended ?? (paused ? { type: 'qmp.STOP' } : undefined) },
   );
   const hv = config.hypervisor;
   sandbox = new Sandbox({
@@ -377,7 +392,7 @@ export async function attachSandbox(
     qmpCommandTimeoutMs: commandMs,
   });
   const sb = sandbox;
-  const want = paused ? 'paused' : 'running';
+  const want = ended ? 'stopping' : paused ? 'paused' : 'running';
   const reached = new Promise<void>((res) => {
     const sub = sb.events$.subscribe({
       next: (e) => {

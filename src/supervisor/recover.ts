@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isSandboxId } from '../devices/rules.js';
 import { type AttachOptions, attachSandbox, type ReattachReport, reattachReport } from '../sandbox/attach.js';
-import type { Sandbox } from '../sandbox/sandbox.js';
+import type { Sandbox, StopResult } from '../sandbox/sandbox.js';
 import { SandboxGoneError, SandboxKilledOnAttachError } from '../sandbox/state-errors.js';
 
 /** What happened to one run dir. */
@@ -15,6 +15,13 @@ export type RecoveryOutcome =
       readonly sandbox: Sandbox;
       /** What reconciling found (differences, the interrupted operation recovered). */
       readonly report: ReattachReport;
+    }
+  | {
+      readonly id: string;
+      readonly runDir: string;
+      /** QEMU had ended while detached (guest panic, guest shutdown): stopped with that reason here, cleaned. */
+      readonly outcome: 'stopped';
+      readonly result: StopResult;
     }
   | {
       readonly id: string;
@@ -86,6 +93,9 @@ export async function recoverSandboxes(
 async function recoverOne(id: string, runDir: string, options: AttachOptions): Promise<RecoveryOutcome> {
   try {
     const sandbox = await attachSandbox(runDir, options);
+    if (sandbox.phase !== 'running' && sandbox.phase !== 'paused') {
+      return { id, runDir, outcome: 'stopped', result: await sandbox.stopped };
+    }
     const report = reattachReport(sandbox) ?? { differences: [], recovered: [] };
     return { id, runDir, outcome: 'reattached', sandbox, report };
   } catch (err) {

@@ -55,11 +55,17 @@ export async function startController(
   base: string,
   id: string,
   files: { share: string; disk: string },
+  dumpDir?: string,
 ): Promise<{ child: ChildProcess; info: ControllerInfo }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, base, id, files.share, files.disk, mode], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: process.env,
-  });
+  const extra = dumpDir ? [dumpDir] : [];
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CHILD, base, id, files.share, files.disk, mode, ...extra],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: process.env,
+    },
+  );
   children.add(child);
   runDirs.add(join(base, id));
   child.once('exit', () => children.delete(child));

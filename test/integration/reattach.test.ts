@@ -1,9 +1,12 @@
 // Sandboxes outlive their controller: a child controller starts a sandbox (default guest, virtio-fs, a hot-plugged
 // disk) and is SIGKILLed; this process attaches with attachSandbox and drives the same QEMU to a clean stop.
-import { rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { GuestAgentClient } from '../../src/guest/agent-client.js';
+import { QmpClient } from '../../src/qmp/client.js';
 import { attachSandbox } from '../../src/sandbox/attach.js';
 import { SandboxStateError } from '../../src/sandbox/errors.js';
 import type { SandboxEvent, SandboxReattachedEvent } from '../../src/sandbox/events.js';
@@ -148,6 +151,40 @@ describe('attachSandbox after the controller was SIGKILLed', { timeout: 240_000 
     expect(err).toMatchObject({ code: 'ERR_SANDBOX_GONE', stopReason: 'crashed' });
     expect(typeof (err as SandboxGoneError).stderrTail).toBe('string');
     expectGone(info);
+  });
+
+  it('a guest that panicked while no controller watched ends as `stopped{guest-panicked}` after its memory dump', async () => {
+    const dumps = mkdtempSync('/tmp/vmactor-dumps-');
+    try {
+      const id = freshId('re-panic');
+      const { child, info } = await startController('started', base, id, files, dumps);
+      track(info);
+      await killController(child);
+      // The guest panics with nobody attached: QEMU pauses (panic=pause); we hear it on the monitor.
+      const state = readStateFile(info.runDir);
+      const monitor = await QmpClient.connectUnix(state.monitorSocket, { logger: quietLogger });
+      const panicked = firstValueFrom(monitor.events$.pipe(filter((e) => e.event === 'GUEST_PANICKED')));
+      const agent = await new Promise<GuestAgentClient>((resolve, reject) => {
+        const s = connect(state.paths.agentSocket as string);
+        s.once('connect', () => resolve(new GuestAgentClient(s)));
+        s.once('error', reject);
+      });
+      await agent.waitReady({ timeout: 120_000 });
+      void agent.request('panic', []).catch(() => {});
+      await withDeadline(panicked, 60_000, 'GUEST_PANICKED');
+      agent.close();
+      monitor.close();
+      await monitor.closed;
+
+      const sb = await attach(info.runDir);
+      expect(['stopping', 'stopped']).toContain(sb.phase);
+      const result = await sb.stopped;
+      expect(result.stopReason).toBe('guest-panicked');
+      expect(readdirSync(join(dumps, id)).some((f) => /^vmcore-.*\.elf$/.test(f))).toBe(true);
+      expectGone(info);
+    } finally {
+      rmSync(dumps, { recursive: true, force: true });
+    }
   });
 
   it('kills and cleans a sandbox whose controller died while it was starting', async () => {
