@@ -131,8 +131,8 @@ export * from './qmp/errors.js';
 export { QmpSchema, QmpSchemaError } from './qmp/schema-check.js';
 export type { QmpCloseInfo, QmpEvent, QmpMessage } from './qmp/types.js';
 // Durable state, reattach and hand-off: state.json, attachSandbox, sb.detach() handles, recovery of a run base.
-export type { AttachOptions } from './sandbox/attach.js';
-export { attachSandbox } from './sandbox/attach.js';
+export type { AttachOptions, ReattachReport } from './sandbox/attach.js';
+export { attachSandbox, reattachReport } from './sandbox/attach.js';
 // Sandboxes: the actor-backed handle, its options, its one event stream and its errors.
 export type { SandboxCapabilities } from './sandbox/capabilities.js';
 export type { CreateSandboxOptions } from './sandbox/create.js';

@@ -1,4 +1,7 @@
 // The process layer: QEMU and virtiofsd children, exit watchers, run dirs, the stop ladder.
+
+export type { AdoptedProcess } from './adopted-process.js';
+export { adoptProcess, fileTail } from './adopted-process.js';
 export * from './errors.js';
 export type { ExitInfo, ExitWatch } from './exit.js';
 export { watchExit } from './exit.js';
@@ -7,6 +10,10 @@ export { followFile } from './follow-file.js';
 export { checkNetns, inNetns } from './netns.js';
 export type { OutputTee } from './output-tee.js';
 export { OUTPUT_TAIL_BYTES, teeOutput } from './output-tee.js';
+export type { PidfdBinding } from './pidfd.js';
+export { pidfdBinding } from './pidfd.js';
+export type { ProcFacts } from './proc-info.js';
+export { isSameProcess, parseProcStat, procFacts } from './proc-info.js';
 export type { PassedFd, QemuProcess, SpawnQemuOptions } from './qemu-process.js';
 export { QMP_FD, spawnQemu, stdioFor } from './qemu-process.js';
 export {

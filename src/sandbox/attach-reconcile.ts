@@ -245,20 +245,16 @@ export async function recoverOperation(
     if (inQemu && inRecord) {
       recovered.push(`hotplug of \`${id}\` had completed: kept`);
     } else if (inQemu) {
-      if (opts.paused) {
-        recovered.push(
-          `hotplug of \`${id}\` half done while paused: left for unplug (the guest cannot ack device_del)`,
-        );
-      } else {
-        await qmp.executeAndWaitFor(
-          'device_del',
-          { id },
-          (e) => e.event === 'DEVICE_DELETED' && e.data.device === id,
-          cmd,
-        );
-        await dropNode();
-        recovered.push(`hotplug of \`${id}\` half done: rolled back`);
-      }
+      // Rolled back like a failed hot plug. A guest that cannot ack device_del (paused, PCI) misses
+      // the deadline: the sandbox is then unreconcilable (the caller kills and cleans it).
+      await qmp.executeAndWaitFor(
+        'device_del',
+        { id },
+        (e) => e.event === 'DEVICE_DELETED' && e.data.device === id,
+        cmd,
+      );
+      await dropNode();
+      recovered.push(`hotplug of \`${id}\` half done: rolled back`);
     } else {
       await dropNode();
       recovered.push(`hotplug of \`${id}\` never reached QEMU's device_add: rolled back`);

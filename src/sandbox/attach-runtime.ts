@@ -11,8 +11,11 @@ export interface AttachedPieces {
   readonly qemu: AdoptedProcess;
   readonly virtiofsd: RuntimeVirtiofsd | undefined;
   readonly qmp: QmpClient;
-  /** QEMU was paused (`query-status`): the machine is told with a `qmp.STOP` first. */
-  readonly paused: boolean;
+  /**
+   * What `query-status` said, as the event the machine hears first: `qmp.STOP` for a paused QEMU,
+   * `qmp.GUEST_PANICKED` / `qmp.SHUTDOWN` for one that ended while detached; none when running.
+   */
+  readonly initial: SandboxWatchEvent | undefined;
 }
 
 /**
@@ -44,9 +47,10 @@ export class AttachedRuntime extends SandboxRuntime {
     });
   }
 
-  /** The ordinary watch; a paused QEMU is first reported as its `STOP` (the machine enters `running` first). */
+  /** The ordinary watch, after the status QEMU was found in (the machine enters `running` first). */
   override watch$(): Observable<SandboxWatchEvent> {
     const live = super.watch$();
-    return this.pieces.paused ? concat(of<SandboxWatchEvent>({ type: 'qmp.STOP' }), live) : live;
+    const first = this.pieces.initial;
+    return first ? concat(of<SandboxWatchEvent>(first), live) : live;
   }
 }

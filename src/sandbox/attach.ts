@@ -1,8 +1,9 @@
 // attachSandbox: take over a sandbox whose controller died (or handed it off), in libvirt's qemuProcessReconnect order.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AsyncSubject } from 'rxjs';
+import type { SandboxWatchEvent } from '../../machines/sandbox.types.js';
 import { ConfigError } from '../config/config-error.js';
 import type { ValidatedConfig } from '../config/types.js';
 import { validateConfig } from '../config/validate.js';
@@ -38,6 +39,28 @@ import {
 import { readStateFile, stateFilePath } from './state-file.js';
 import type { SandboxState } from './state-schema.js';
 
+/** What reconciling found when a sandbox was attached (also carried by its `reattached` event). */
+export interface ReattachReport {
+  /** Differences between the persisted record and the live QEMU (the live QEMU won). */
+  readonly differences: readonly string[];
+  /** What was done about the operation in flight when the old controller died. */
+  readonly recovered: readonly string[];
+}
+
+const reports = new WeakMap<Sandbox, ReattachReport>();
+
+/**
+ * The report of a sandbox made by {@link attachSandbox} (undefined for one made by createSandbox).
+ *
+ * @example
+ * ```ts
+ * const { differences, recovered } = reattachReport(await attachSandbox(runDir)) ?? { differences: [], recovered: [] };
+ * ```
+ */
+export function reattachReport(sb: Sandbox): ReattachReport | undefined {
+  return reports.get(sb);
+}
+
 /** Options of {@link attachSandbox}. */
 export interface AttachOptions {
   /** Parent logger (the sandbox logs through `logger.child({ sandboxId })`). */
@@ -53,6 +76,16 @@ export interface AttachOptions {
   /** Aborting stops the sandbox. */
   readonly signal?: AbortSignal;
 }
+
+/**
+ * QEMU statuses of a VM that ended while no controller watched it: the machine is told with the
+ * event QEMU emitted then, so it stops with that reason (a panicked guest's memory is dumped first
+ * when the config asks for it, as for a live sandbox).
+ */
+const ENDED_STATUSES: Readonly<Record<string, SandboxWatchEvent>> = {
+  'guest-panicked': { type: 'qmp.GUEST_PANICKED', action: 'pause' },
+  shutdown: { type: 'qmp.SHUTDOWN', guest: true, reason: 'guest-shutdown' },
+};
 
 /** QEMU statuses that are a paused VM (`query-status`); `running` is running; the rest cannot be taken over. */
 const PAUSED_STATUSES = new Set([
@@ -194,12 +227,14 @@ function runDirOf(target: string | SandboxHandle | unknown): { runDir: string; h
  * reconcile the device record with `query-pci`/`query-block`/`query-memory-devices`/
  * `query-hotpluggable-cpus` (the live QEMU wins) → recover the interrupted operation (and any
  * migration, by one `query-migrate`) → the actor runs; a `reattached` event follows on `events$`
- * (delivered on the next turn of the event loop, so subscribe right after the `await`).
+ * (delivered on the next turn of the event loop, so subscribe right after the `await`). A QEMU
+ * that ended while detached (`guest-panicked`, `shutdown`) is returned already `stopping` with that
+ * reason (a panic's memory dumped first when the config asks); await `sb.stopped`.
  *
  * Outcomes other than a Sandbox, each a typed rejection: QEMU gone → {@link SandboxGoneError}
  * (`stopReason: 'crashed'`, the log tail; the run dir is cleaned); the controller died while the
  * sandbox was `starting` (or `stopping`), or QEMU is in a state that cannot be taken over
- * (`prelaunch`, `shutdown`, `guest-panicked`, …), or the monitor is gone →
+ * (`prelaunch`, `internal-error`, …), or the monitor is gone →
  * {@link SandboxKilledOnAttachError}, killed and cleaned; a live controller →
  * {@link SandboxControlledError}; a bad state file → `StateFileInvalidError` /
  * `StateFileVersionError`. Exits are watched through pidfds (no polling).
@@ -224,7 +259,7 @@ export async function attachSandbox(
     state = readStateFile(runDir);
   } catch (err) {
     // No state.json but a run dir: the controller died while starting (before the first write).
-    if (err instanceof StateFileMissingError) {
+    if (err instanceof StateFileMissingError && existsSync(runDir)) {
       await killAndClean(runDir, undefined, policy);
       throw new SandboxKilledOnAttachError(basename(runDir), 'starting', { cause: err });
     }
@@ -242,7 +277,7 @@ export async function attachSandbox(
 
   if (state.phase !== 'running' && state.phase !== 'paused') {
     await killAndClean(runDir, state, policy);
-    throw new SandboxKilledOnAttachError(id, 'starting');
+    throw new SandboxKilledOnAttachError(id, state.phase === 'stopping' ? 'stopping' : 'starting');
   }
   if (checkIdentity(state) === 'gone') {
     const tail = logTail(runDir);
@@ -273,9 +308,11 @@ export async function attachSandbox(
   let differences: string[] = [];
   let recovered: string[] = [];
   let paused: boolean;
+  let ended: SandboxWatchEvent | undefined;
   try {
     let status = (await qmp.execute('query-status', undefined, { timeoutMs: commandMs })).status;
-    if (status !== 'running' && !PAUSED_STATUSES.has(status)) {
+    ended = ENDED_STATUSES[status];
+    if (status !== 'running' && !PAUSED_STATUSES.has(status) && !ended) {
       throw new Error(`QEMU is \`${status}\`, which cannot be taken over`);
     }
     paused = status !== 'running';
@@ -335,7 +372,7 @@ export async function attachSandbox(
   };
   const runtime = new AttachedRuntime(
     { sandboxId: id, runDir, plan, logger, stopPolicy: policy, qmpTimeoutMs: monitorMs },
-    { qemu, virtiofsd, qmp, paused },
+    { qemu, virtiofsd, qmp, initial: ended ?? (paused ? { type: 'qmp.STOP' } : undefined) },
   );
   const hv = config.hypervisor;
   sandbox = new Sandbox({
@@ -355,7 +392,7 @@ export async function attachSandbox(
     qmpCommandTimeoutMs: commandMs,
   });
   const sb = sandbox;
-  const want = paused ? 'paused' : 'running';
+  const want = ended ? 'stopping' : paused ? 'paused' : 'running';
   const reached = new Promise<void>((res) => {
     const sub = sb.events$.subscribe({
       next: (e) => {
@@ -382,6 +419,7 @@ export async function attachSandbox(
   if (sb.phase === 'running' || sb.phase === 'paused') {
     persister.flush();
     const phase = sb.phase;
+    reports.set(sb, { differences, recovered });
     setImmediate(() =>
       sb.report({
         type: 'reattached',

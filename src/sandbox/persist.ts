@@ -52,19 +52,20 @@ export function uuidOf(argv: readonly string[]): string | null {
   return i >= 0 ? (argv[i + 1] ?? null) : null;
 }
 
-const starts = new Map<number, number>();
-/** pid + /proc start time (cached per pid while the process lives; read once). */
-function pidStart(pid: number | undefined): { pid: number; startTime: number } | null {
-  if (pid === undefined) return null;
-  let startTime = starts.get(pid);
-  if (startTime === undefined) {
-    const f = procFacts(pid);
-    if (!f) return null;
-    startTime = f.startTime;
-    if (starts.size > 1024) starts.clear();
-    starts.set(pid, startTime);
-  }
-  return { pid, startTime };
+/** pid + /proc start time, read once per pid (a cache per sandbox: its processes' pids never change, but the host reuses pids). */
+function pidStarts(): (pid: number | undefined) => { pid: number; startTime: number } | null {
+  const starts = new Map<number, number>();
+  return (pid) => {
+    if (pid === undefined) return null;
+    let startTime = starts.get(pid);
+    if (startTime === undefined) {
+      const f = procFacts(pid);
+      if (!f) return null;
+      startTime = f.startTime;
+      starts.set(pid, startTime);
+    }
+    return { pid, startTime };
+  };
 }
 
 const persisters = new WeakMap<Sandbox, StatePersister>();
@@ -95,6 +96,7 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
   let seq = source.seq ?? 0;
   let closed = false;
   const stats = { writes: 0, failures: 0 };
+  const pidStart = pidStarts();
 
   const build = (detached: boolean): SandboxState => {
     const phase = sb.phase;

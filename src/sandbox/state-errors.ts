@@ -122,13 +122,13 @@ export class SandboxKilledOnAttachError extends VmactorError {
   readonly code = 'ERR_SANDBOX_KILLED_ON_ATTACH' as const;
   constructor(
     readonly sandboxId: string,
-    readonly why: 'starting' | 'unreconcilable',
+    readonly why: 'starting' | 'stopping' | 'unreconcilable',
     options?: { cause?: unknown },
   ) {
     super(
-      why === 'starting'
-        ? `Sandbox \`${sandboxId}\`'s controller died while it was starting: killed and cleaned`
-        : `Sandbox \`${sandboxId}\` could not be reconciled with its QEMU: killed and cleaned`,
+      why === 'unreconcilable'
+        ? `Sandbox \`${sandboxId}\` could not be reconciled with its QEMU: killed and cleaned`
+        : `Sandbox \`${sandboxId}\`'s controller died while it was ${why}: killed and cleaned`,
       options,
     );
   }

@@ -2,8 +2,8 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isSandboxId } from '../devices/rules.js';
-import { type AttachOptions, attachSandbox } from '../sandbox/attach.js';
-import type { Sandbox } from '../sandbox/sandbox.js';
+import { type AttachOptions, attachSandbox, type ReattachReport, reattachReport } from '../sandbox/attach.js';
+import type { Sandbox, StopResult } from '../sandbox/sandbox.js';
 import { SandboxGoneError, SandboxKilledOnAttachError } from '../sandbox/state-errors.js';
 
 /** What happened to one run dir. */
@@ -13,6 +13,15 @@ export type RecoveryOutcome =
       readonly runDir: string;
       readonly outcome: 'reattached';
       readonly sandbox: Sandbox;
+      /** What reconciling found (differences, the interrupted operation recovered). */
+      readonly report: ReattachReport;
+    }
+  | {
+      readonly id: string;
+      readonly runDir: string;
+      /** QEMU had ended while detached (guest panic, guest shutdown): stopped with that reason here, cleaned. */
+      readonly outcome: 'stopped';
+      readonly result: StopResult;
     }
   | {
       readonly id: string;
@@ -26,7 +35,7 @@ export type RecoveryOutcome =
       readonly runDir: string;
       /** Killed and cleaned: died while starting, or could not be reconciled. */
       readonly outcome: 'killed';
-      readonly why: 'starting' | 'unreconcilable';
+      readonly why: 'starting' | 'stopping' | 'unreconcilable';
     }
   | {
       readonly id: string;
@@ -84,7 +93,11 @@ export async function recoverSandboxes(
 async function recoverOne(id: string, runDir: string, options: AttachOptions): Promise<RecoveryOutcome> {
   try {
     const sandbox = await attachSandbox(runDir, options);
-    return { id, runDir, outcome: 'reattached', sandbox };
+    if (sandbox.phase !== 'running' && sandbox.phase !== 'paused') {
+      return { id, runDir, outcome: 'stopped', result: await sandbox.stopped };
+    }
+    const report = reattachReport(sandbox) ?? { differences: [], recovered: [] };
+    return { id, runDir, outcome: 'reattached', sandbox, report };
   } catch (err) {
     if (err instanceof SandboxGoneError)
       return { id, runDir, outcome: 'crashed', stderrTail: err.stderrTail };

@@ -1,8 +1,9 @@
 // Reattach cost against the raw minimum, in the same run: attachSandbox → controllable vs a raw monitor connect
 // (greeting → capabilities → query-status); recoverSandboxes of 50 live sandboxes vs 50 raw connects; and the cost
 // of persisting state.json on the pause/resume path (with vs without the persister) on a tmpfs run base.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import type { SandboxConfig } from '../../src/config/types.js';
 import { attachSandbox } from '../../src/sandbox/attach.js';
 import { createSandbox } from '../../src/sandbox/create.js';
@@ -112,15 +113,20 @@ const persistCost: Benchmark = {
     const n = Math.max(runs, 5);
     try {
       await Promise.all([on.resume(), off.resume()]);
+      const cycle = async (sb: Sandbox, into: number[]) => {
+        const t = nowMs();
+        await sb.pause();
+        await sb.resume();
+        into.push(nowMs() - t);
+      };
+      // Alternating which goes first, so the machine's load hits both sides alike.
       for (let i = 0; i < n; i++) {
-        let t = nowMs();
-        await off.pause();
-        await off.resume();
-        baseline.push(nowMs() - t);
-        t = nowMs();
-        await on.pause();
-        await on.resume();
-        samples.push(nowMs() - t);
+        const order: [Sandbox, number[]][] = [
+          [off, baseline],
+          [on, samples],
+        ];
+        if (i % 2) order.reverse();
+        for (const [sb, into] of order) await cycle(sb, into);
       }
       // The write itself (two per pause+resume): temp, fsync, rename, fsync dir.
       const state = readStateFile(on.runDir);
@@ -146,5 +152,51 @@ const persistCost: Benchmark = {
   },
 };
 
+const persistHotplug: Benchmark = {
+  name: 'hotplug+unplug of a SCSI disk with state.json persisted (tmpfs) vs the persister off (paused VMs)',
+  async run(runs) {
+    const base = mkdtempSync('/dev/shm/vmactor-bench-');
+    const disk = join(base, 'disk.img');
+    writeFileSync(disk, '');
+    truncateSync(disk, 8 * 1024 * 1024);
+    const on = await pausedSandbox(base);
+    const off = await pausedSandbox(base);
+    persisterOf(off)?.close();
+    const samples: number[] = [];
+    const baseline: number[] = [];
+    let cycles = 0;
+    try {
+      const cycle = async (sb: Sandbox, into: number[]) => {
+        const t = nowMs();
+        await sb.hotplug({ kind: 'block', id: 'hb', file: disk });
+        await sb.unplug('hb');
+        into.push(nowMs() - t);
+      };
+      // Alternating which goes first, so QEMU's own variance (RCU, the backend-removal backoff) hits both.
+      for (let i = 0; i < Math.max(runs, 5); i++) {
+        if (i % 2) {
+          await cycle(on, samples);
+          await cycle(off, baseline);
+        } else {
+          await cycle(off, baseline);
+          await cycle(on, samples);
+        }
+      }
+      cycles = samples.length;
+    } finally {
+      await Promise.all([on.stop(), off.stop()]);
+      rmSync(base, { recursive: true, force: true });
+    }
+    return {
+      samples,
+      baseline,
+      extra: {
+        writes_per_cycle: Number(((persisterOf(on)?.stats.writes ?? 0) / Math.max(cycles, 1)).toFixed(1)),
+        added_ms: Number((median(samples) - median(baseline)).toFixed(4)),
+      },
+    };
+  },
+};
+
 /** The benchmarks of this file. */
-export const benchmarks: Benchmark[] = [attach, recover50, persistCost];
+export const benchmarks: Benchmark[] = [attach, recover50, persistCost, persistHotplug];

@@ -1,6 +1,6 @@
 // A controller process the reattach tests SIGKILL: creates a sandbox (default guest, virtio-fs share, agent), brings
 // it to the asked point, prints one JSON line with its pids, then waits to be killed.
-// argv: <runBase> <id> <shareDir> <diskFile> <mode>
+// argv: <runBase> <id> <shareDir> <diskFile> <mode> [dumpDir]
 //   running | paused: booted, share mounted in the guest, disk1 hot-plugged (then paused)
 //   started: just started;  detach: started, then handed off (prints the handle and exits)
 //   starting: stops itself (SIGSTOP) once QEMU wrote its pid file, while the sandbox is still `starting`
@@ -10,7 +10,14 @@ import { createSandbox } from '../../src/sandbox/create.js';
 import { guest } from '../helpers/env.js';
 import { quietLogger } from './sandbox-fixtures.js';
 
-const [runBase, id, share, disk, mode] = process.argv.slice(2) as [string, string, string, string, string];
+const [runBase, id, share, disk, mode, dumpDir] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string | undefined,
+];
 const g = guest('cloud');
 const sb = await createSandbox(
   {
@@ -20,7 +27,13 @@ const sb = await createSandbox(
       initrdPath: g.initrd,
       memorySize: 512,
       sharedFS: 'virtio-fs',
-      kernelParams: [{ key: 'console', value: 'hvc0' }],
+      // With a dump dir, a guest panic pauses QEMU (pvpanic, -action panic=pause) until someone dumps it.
+      ...(dumpDir ? { guestMemoryDumpPath: dumpDir } : {}),
+      // loglevel=7: kernel messages (e.g. SCSI unplug) reach the console, so console$ after reattach has lines.
+      kernelParams: [
+        { key: 'console', value: 'hvc0' },
+        { key: 'loglevel', value: '7' },
+      ],
     },
     devices: [{ kind: 'fs', type: 'virtio-fs', id: 'fs0', tag: 'hostshare', sharedDir: share }],
   },

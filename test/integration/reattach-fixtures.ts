@@ -1,6 +1,6 @@
 // Shared by the reattach tests: a controller child process (reattach-controller.child.ts) started, read and SIGKILLed by PID.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { adoptProcess } from '../../src/process/adopted-process.js';
@@ -33,6 +33,21 @@ export function hostFiles(base: string): { share: string; disk: string } {
 }
 
 const children = new Set<ChildProcess>();
+/** Run dirs of every controller started: what they launched is killed in {@link killControllers} even if no line came. */
+const runDirs = new Set<string>();
+
+/** Live processes (not zombies) whose command line mentions `runDir`: the sandbox's QEMU and virtiofsd. */
+export function processesOf(runDir: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(`${runDir}/`) && alive(Number(name)))
+        out.push(Number(name));
+    } catch {}
+  }
+  return out;
+}
 
 /** Starts a controller child and resolves with its first JSON line (deadline 120 s: a guest boot under TCG). */
 export async function startController(
@@ -40,12 +55,19 @@ export async function startController(
   base: string,
   id: string,
   files: { share: string; disk: string },
+  dumpDir?: string,
 ): Promise<{ child: ChildProcess; info: ControllerInfo }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, base, id, files.share, files.disk, mode], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: process.env,
-  });
+  const extra = dumpDir ? [dumpDir] : [];
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CHILD, base, id, files.share, files.disk, mode, ...extra],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: process.env,
+    },
+  );
   children.add(child);
+  runDirs.add(join(base, id));
   child.once('exit', () => children.delete(child));
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code, signal) =>
@@ -77,7 +99,9 @@ export async function killForeign(pid: number): Promise<void> {
   await withDeadline(p.exited, 10_000, `exit of ${pid}`);
 }
 
-/** Kills every controller child still running (afterEach). */
+/** Kills every controller child still running and whatever their sandboxes still run (afterEach). */
 export async function killControllers(): Promise<void> {
   await Promise.all([...children].map((c) => killController(c)));
+  for (const dir of runDirs) for (const pid of processesOf(dir)) await killForeign(pid);
+  runDirs.clear();
 }

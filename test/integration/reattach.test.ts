@@ -1,9 +1,12 @@
 // Sandboxes outlive their controller: a child controller starts a sandbox (default guest, virtio-fs, a hot-plugged
 // disk) and is SIGKILLed; this process attaches with attachSandbox and drives the same QEMU to a clean stop.
-import { rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { GuestAgentClient } from '../../src/guest/agent-client.js';
+import { QmpClient } from '../../src/qmp/client.js';
 import { attachSandbox } from '../../src/sandbox/attach.js';
 import { SandboxStateError } from '../../src/sandbox/errors.js';
 import type { SandboxEvent, SandboxReattachedEvent } from '../../src/sandbox/events.js';
@@ -17,6 +20,7 @@ import {
 import { readStateFile } from '../../src/sandbox/state-file.js';
 import { recoverSandboxes } from '../../src/supervisor/recover.js';
 import { alive, leftovers } from '../helpers/census.js';
+import { withDeadline } from './guest-harness.js';
 import {
   type ControllerInfo,
   hostFiles,
@@ -70,7 +74,8 @@ function expectGone(info: ControllerInfo): void {
   expect(leftovers(base)).toEqual([]);
 }
 
-describe('attachSandbox after the controller was SIGKILLed', () => {
+// Each test boots the default guest under TCG in a child process: room for a loaded machine.
+describe('attachSandbox after the controller was SIGKILLed', { timeout: 240_000 }, () => {
   for (const mode of ['running', 'paused'] as const) {
     it(`takes over a ${mode} sandbox: same QEMU, same phase, the hot-plugged disk, the agent, unplug, pause/resume, a clean stop`, async () => {
       const id = freshId(`re-${mode}`);
@@ -97,7 +102,13 @@ describe('attachSandbox after the controller was SIGKILLed', () => {
       expect(Buffer.from(base64, 'base64').toString()).toBe('hello from the host\n');
       expect((await agent.request('blk', [])).map((d) => d.sizeBytes)).toContain(16 * 1024 * 1024);
 
+      // console$ continues on the reconnected console socket: the guest kernel reports the unplug.
+      const console$ = sb.console$;
+      if (!console$) throw new Error('no console');
+      const kernelLine = firstValueFrom(console$.pipe(filter((l) => /\bsd[a-z]\b|scsi/i.test(l))));
       await sb.unplug('disk1');
+      const line = await withDeadline(kernelLine, 20_000, 'a console line after reattach');
+      expect(await sb.consoleLog()).toContain(line);
       expect(sb.devices().map((d) => d.id)).toEqual(['fs0']);
       expect(readStateFile(info.runDir).devices?.devices.map((d) => d.id)).toEqual(['fs0']);
       await sb.pause();
@@ -142,6 +153,40 @@ describe('attachSandbox after the controller was SIGKILLed', () => {
     expectGone(info);
   });
 
+  it('a guest that panicked while no controller watched ends as `stopped{guest-panicked}` after its memory dump', async () => {
+    const dumps = mkdtempSync('/tmp/vmactor-dumps-');
+    try {
+      const id = freshId('re-panic');
+      const { child, info } = await startController('started', base, id, files, dumps);
+      track(info);
+      await killController(child);
+      // The guest panics with nobody attached: QEMU pauses (panic=pause); we hear it on the monitor.
+      const state = readStateFile(info.runDir);
+      const monitor = await QmpClient.connectUnix(state.monitorSocket, { logger: quietLogger });
+      const panicked = firstValueFrom(monitor.events$.pipe(filter((e) => e.event === 'GUEST_PANICKED')));
+      const agent = await new Promise<GuestAgentClient>((resolve, reject) => {
+        const s = connect(state.paths.agentSocket as string);
+        s.once('connect', () => resolve(new GuestAgentClient(s)));
+        s.once('error', reject);
+      });
+      await agent.waitReady({ timeout: 120_000 });
+      void agent.request('panic', []).catch(() => {});
+      await withDeadline(panicked, 60_000, 'GUEST_PANICKED');
+      agent.close();
+      monitor.close();
+      await monitor.closed;
+
+      const sb = await attach(info.runDir);
+      expect(['stopping', 'stopped']).toContain(sb.phase);
+      const result = await sb.stopped;
+      expect(result.stopReason).toBe('guest-panicked');
+      expect(readdirSync(join(dumps, id)).some((f) => /^vmcore-.*\.elf$/.test(f))).toBe(true);
+      expectGone(info);
+    } finally {
+      rmSync(dumps, { recursive: true, force: true });
+    }
+  });
+
   it('kills and cleans a sandbox whose controller died while it was starting', async () => {
     const { child, info } = await startController('starting', base, freshId('re-start'), files);
     expect(info.phase).toBe('starting');
@@ -177,7 +222,7 @@ describe('attachSandbox after the controller was SIGKILLed', () => {
   });
 });
 
-describe('hand-off and recovery', () => {
+describe('hand-off and recovery', { timeout: 240_000 }, () => {
   it('a detached handle from another process attaches here; the old handle is inert', async () => {
     const { child, info } = await startController('detach', base, freshId('re-handoff'), files);
     track(info);

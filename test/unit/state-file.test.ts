@@ -3,7 +3,10 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RunDirPathError } from '../../src/process/errors.js';
+import { attachSandbox } from '../../src/sandbox/attach.js';
 import {
+  HandleInvalidError,
   StateFileInvalidError,
   StateFileMissingError,
   StateFileVersionError,
@@ -117,5 +120,33 @@ describe('writeStateFile', () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'state.json'), '{"schema":');
     expect(() => readStateFile(dir)).toThrow(/not JSON/);
+  });
+});
+
+describe('attachSandbox refuses bad input before touching anything', () => {
+  it('a run dir whose name is not a sandbox id is a RunDirPathError', async () => {
+    await expect(attachSandbox('/tmp/not a valid id!')).rejects.toBeInstanceOf(RunDirPathError);
+  });
+
+  it('a handle of the wrong shape is a HandleInvalidError naming the field', async () => {
+    await expect(attachSandbox({ kind: 'nope' } as never)).rejects.toBeInstanceOf(HandleInvalidError);
+    await expect(attachSandbox('{"kind":"vmactor.sandbox-handle","version":9}')).rejects.toThrow(/version/);
+  });
+
+  it('a run dir that does not exist is a StateFileMissingError (nothing is killed or removed)', async () => {
+    await expect(attachSandbox(join(tmp, 'no-such-sandbox'))).rejects.toBeInstanceOf(StateFileMissingError);
+  });
+
+  it('a run dir with a state file of a future version is refused and left as it is', async () => {
+    const { text } = fixture('v2-future.json');
+    const dir = join(tmp, 'fixture-paused');
+    mkdirSync(dir, { mode: 0o700 });
+    const future = JSON.parse(text) as { paths: Record<string, string> };
+    writeFileSync(
+      join(dir, 'state.json'),
+      JSON.stringify({ ...future, paths: { ...future.paths, runDir: dir } }),
+    );
+    await expect(attachSandbox(dir)).rejects.toBeInstanceOf(StateFileVersionError);
+    expect(readdirSync(dir)).toEqual(['state.json']);
   });
 });
