@@ -17,6 +17,7 @@ export { BridgeDeviceError, BridgeFullError, NoBridgeError } from '../devices/er
 export { scsiIdLun } from '../devices/rules.js';
 export type { Accelerator, Arch, ArchSpec, MachineSpec, MemoryTopology, SmpTopology } from './arch/index.js';
 export { ARCHES, archSpec, machineSpec } from './arch/index.js';
+export { argvHash } from './argv-hash.js';
 export * from './devices/index.js';
 export {
   PathEscapeError,

@@ -21,7 +21,6 @@ export * from './errors.js';
 export * from './events.js';
 export { checkOperation, type OperationResultOf } from './operations.js';
 export {
-  argvHash,
   type PersistSource,
   persisterOf,
   persistSandboxState,

@@ -1,8 +1,9 @@
 // Keeps a sandbox's state.json current: rewritten (atomically, synchronously) on every lifecycle, operation and device event.
-import { createHash } from 'node:crypto';
+
 import type { ValidatedConfig } from '../config/types.js';
 import type { DeviceRecordData } from '../devices/record-types.js';
 import { procFacts } from '../process/proc-info.js';
+import { argvHash } from '../qemu/argv-hash.js';
 import type { SandboxEvent } from './events.js';
 import type { Sandbox } from './sandbox.js';
 import type { LaunchPlan } from './spec.js';
@@ -39,11 +40,6 @@ export interface StatePersister {
   close(): void;
   /** Writes done, failed (for tests and benchmarks). */
   readonly stats: { writes: number; failures: number };
-}
-
-/** sha256 of QEMU's argv (NUL-joined, as /proc/PID/cmdline holds it). */
-export function argvHash(argv: readonly string[]): string {
-  return createHash('sha256').update(argv.join('\0')).digest('hex');
 }
 
 /** The `-uuid` value in an argv, if any. */

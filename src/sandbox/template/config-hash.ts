@@ -1,8 +1,8 @@
 // A template's config hash: the QEMU argv planned for a config with the fields Kata's factory checkVMConfig clears reset.
-import { createHash } from 'node:crypto';
 import { buildKernelParams } from '../../config/kernel-params.js';
 import type { ValidatedConfig } from '../../config/types.js';
 import type { Accelerator } from '../../guest/kvm-probe.js';
+import { argvHash } from '../../qemu/argv-hash.js';
 import { planQemu } from '../../qemu/plan.js';
 
 /** Host facts the plan depends on (the same host for a template and its clones). */
@@ -63,7 +63,7 @@ export function templatePlanFacts(config: ValidatedConfig, host: HashHostFacts):
     ...host,
   });
   return {
-    hash: createHash('sha256').update(JSON.stringify(plan.argv)).digest('hex'),
+    hash: argvHash(plan.argv),
     binary: plan.argv[0] ?? '',
     machine: plan.machine.type,
     arch: plan.machine.arch,
