@@ -422,7 +422,7 @@ export async function attachSandbox(
     const phase = sb.phase;
     reports.set(sb, { differences, recovered });
     setImmediate(() =>
-      sb.report({
+      sb.internalRuntime.events.next({
         type: 'reattached',
         sandboxId: id,
         phase,

@@ -155,7 +155,7 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
         stats.failures += 1;
         const error = err instanceof StateWriteError ? err : new StateWriteError(sb.runDir, { cause: err });
         sb.logger.warn({ err: error }, 'state.json not written; the previous state stays');
-        sb.report({ type: 'state-write-failed', sandboxId: sb.id, error, at: Date.now() });
+        runtime.events.next({ type: 'state-write-failed', sandboxId: sb.id, error, at: Date.now() });
       }
     },
   });

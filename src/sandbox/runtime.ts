@@ -130,7 +130,7 @@ export class SandboxRuntime {
   virtiofsd: RuntimeVirtiofsd | undefined;
   qmp: QmpClient | undefined;
   console: ConsoleTap | undefined;
-  /** Events the effects publish besides the machine's (migration progress); relayed to `sb.events$`. */
+  /** Events made outside the machine (migration progress, `state-write-failed`, `reattached`); relayed to `sb.events$`. */
   readonly events = new Subject<SandboxEvent>();
   protected runDirCreated = false;
   protected readonly followers: FileFollower[] = [];

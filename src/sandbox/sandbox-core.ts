@@ -316,11 +316,6 @@ export class SandboxCore implements AsyncDisposable {
     return this.runtime;
   }
 
-  /** @internal Publishes an event the sandbox layer made outside the machine (`state-write-failed`, `reattached`). */
-  report(e: SandboxEvent): void {
-    this.publish(e);
-  }
-
   /** @internal Makes the handle inert (after `detach()`): later calls reject with {@link SandboxStateError}. */
   markDetached(runDir: string): void {
     this.detachedTo = runDir;
