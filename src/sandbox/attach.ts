@@ -48,8 +48,6 @@ export interface ReattachReport {
   readonly recovered: readonly string[];
 }
 
-const reports = new WeakMap<Sandbox, ReattachReport>();
-
 /**
  * The report of a sandbox made by {@link attachSandbox} (undefined for one made by createSandbox).
  *
@@ -59,7 +57,7 @@ const reports = new WeakMap<Sandbox, ReattachReport>();
  * ```
  */
 export function reattachReport(sb: Sandbox): ReattachReport | undefined {
-  return reports.get(sb);
+  return sb.attachments.reattach;
 }
 
 /** Options of {@link attachSandbox}. */
@@ -420,7 +418,7 @@ export async function attachSandbox(
   if (sb.phase === 'running' || sb.phase === 'paused') {
     persister.flush();
     const phase = sb.phase;
-    reports.set(sb, { differences, recovered });
+    sb.attachments.reattach = { differences, recovered };
     setImmediate(() =>
       sb.internalRuntime.events.next({
         type: 'reattached',

@@ -24,7 +24,7 @@ import {
   templateVmFiles,
   withTemplateLaunch,
 } from './template/boot.js';
-import { runSaveTemplate, templateFacts } from './template/save.js';
+import { runSaveTemplate } from './template/save.js';
 import type { Template } from './template/template-file.js';
 
 /** Options of {@link createSandbox}: the handle's options plus config and host facts. */
@@ -196,7 +196,7 @@ async function createWithCids(
     { ...options, operations },
   );
   if (hv.virtioMem && !options.operations) queueVirtioMemSetup(sandbox);
-  if (facts && hv.bootToBeTemplate) templateFacts.set(sandbox, { ...facts, files: tplFiles });
+  if (facts && hv.bootToBeTemplate) sandbox.attachments.template = { ...facts, files: tplFiles };
   if (deltas) queueCloneSetup(sandbox, deltas, options.guestAgent === true);
   // state.json in the run dir, rewritten on every change (attachSandbox reads it after a crash).
   const persister = persistSandboxState(sandbox, {

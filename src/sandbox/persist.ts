@@ -64,11 +64,9 @@ function pidStarts(): (pid: number | undefined) => { pid: number; startTime: num
   };
 }
 
-const persisters = new WeakMap<Sandbox, StatePersister>();
-
 /** The persister attached to `sb` by {@link persistSandboxState}, if any. */
 export function persisterOf(sb: Sandbox): StatePersister | undefined {
-  return persisters.get(sb);
+  return sb.attachments.persister;
 }
 
 /**
@@ -168,6 +166,6 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
     },
     stats,
   };
-  persisters.set(sb, persister);
+  sb.attachments.persister = persister;
   return persister;
 }

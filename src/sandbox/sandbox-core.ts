@@ -10,6 +10,7 @@ import { GuestAgentClient } from '../guest/agent-client.js';
 import type { QmpClient } from '../qmp/client.js';
 import { QmpTimeoutError } from '../qmp/errors.js';
 import { type ProvidedSandboxMachine, type SandboxEffects, sandboxMachineFor } from './actors.js';
+import type { SandboxAttachments } from './attachments.js';
 import {
   SandboxCommandError,
   SandboxStartError,
@@ -92,6 +93,8 @@ export class SandboxCore implements AsyncDisposable {
   protected readonly qmpCommandTimeoutMs: number;
   /** Where every public event is published (operations settle on it). */
   protected readonly subject = new Subject<SandboxEvent>();
+  /** @internal What the sandbox layer attached after construction (persister, template facts, …). */
+  readonly attachments: SandboxAttachments = {};
   private readonly done: Promise<StopResult>;
   private agentClient: Promise<GuestAgentClient> | undefined;
   /** What the machine's effects run against (held here: the shared machine keeps only a WeakRef). */

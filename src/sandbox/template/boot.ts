@@ -268,9 +268,6 @@ export async function refreshClone(sb: Sandbox): Promise<void> {
   await agent.request('set-clock', [Math.floor(Date.now() / 1000)], { timeout: 10_000 });
 }
 
-/** The clone setup of each clone createSandbox made, once it started running. */
-const cloneSetups = new WeakMap<object, Promise<void>>();
-
 /**
  * A clone made by createSandbox: once it first runs, the vCPUs and memory asked for beyond the
  * template's are hot-added (queued operations), and with the guest agent its RNG and clock are
@@ -286,14 +283,11 @@ export function queueCloneSetup(sb: Sandbox, deltas: CloneDeltas, guestAgent: bo
     if (deltas.memoryMiB > 0)
       steps.push(sb.resizeMemory(deltas.targetMemoryMiB).catch(warn('memory hot-add')));
     if (guestAgent) steps.push(refreshClone(sb).catch(warn('RNG reseed / clock sync')));
-    cloneSetups.set(
-      sb,
-      Promise.all(steps).then(() => undefined),
-    );
+    sb.attachments.cloneSetup = Promise.all(steps).then(() => undefined);
   });
 }
 
 /** Resolves once a clone's setup after its first start (hot-adds, RNG reseed, clock sync) is over; at once for other sandboxes. */
 export function cloneSetupDone(sb: Sandbox): Promise<void> {
-  return cloneSetups.get(sb) ?? Promise.resolve();
+  return sb.attachments.cloneSetup ?? Promise.resolve();
 }

@@ -6,8 +6,6 @@ import type { SaveTemplateOperation } from '../../../machines/operation.types.js
 import type { RunOperationInput } from '../../../machines/sandbox.types.js';
 import type { Sandbox } from '../sandbox.js';
 import type { OperationContext } from '../spec.js';
-import type { TemplateVmFiles } from './boot.js';
-import type { TemplatePlanFacts } from './config-hash.js';
 import { TemplateInputError } from './errors.js';
 import { followMigration, setMigrationCapabilities } from './migration.js';
 import { STATE_FILE, TEMPLATE_FILE_VERSION, type Template, writeTemplateFile } from './template-file.js';
@@ -71,9 +69,6 @@ export async function runSaveTemplate(
   }
 }
 
-/** The plan facts (argv hash, machine, arch) of each sandbox createSandbox made to become a template. */
-export const templateFacts = new WeakMap<object, TemplatePlanFacts & { readonly files: TemplateVmFiles }>();
-
 /** Options of `sb.saveTemplate`. */
 export interface SaveTemplateOptions {
   /** Keep the template VM (paused, in `postmigrate`) instead of stopping it. Default false. */
@@ -90,7 +85,7 @@ export async function saveSandboxTemplate(
   options: SaveTemplateOptions = {},
 ): Promise<Template> {
   const config = sb.config;
-  const facts = templateFacts.get(sb);
+  const facts = sb.attachments.template;
   if (!config?.hypervisor.bootToBeTemplate || !facts) {
     throw new TemplateInputError(
       'Expected a sandbox created with `hypervisor.bootToBeTemplate: true` (its memory is the shared file a template needs)',
