@@ -65,7 +65,7 @@ export interface SandboxSummary {
   readonly virtiofsdPid: number | null;
   readonly memoryMiB: number;
   readonly vcpus: number;
-  readonly devices: readonly { id: string; kind: string; origin: string; guestPath?: string }[];
+  readonly devices: { id: string; kind: string; origin: string; guestPath?: string }[];
   readonly runDir: string;
   readonly createdAt: string;
   /** Why it stopped, once `stopped`. */
