@@ -51,6 +51,8 @@ export interface SupervisorOptions {
   readonly sandboxOptions?: Omit<CreateSandboxOptions, 'runDir' | 'logger' | 'signal' | 'validate'>;
   /** Boot-time recovery (default: none). */
   readonly recover?: RecoverStep;
+  /** Applied to every config before validation (e.g. the service's default guest and console). */
+  readonly prepare?: (config: SandboxConfig) => SandboxConfig;
 }
 
 /** The host's stream: sandbox events plus the supervisor's own `supervisor` events (added/removed). */
@@ -174,7 +176,8 @@ export class Supervisor {
    * Validates `config` (`ConfigError`), admits it (`AdmissionError` naming the limit), and creates
    * the sandbox in `created`. Nothing is launched.
    */
-  async create(config: SandboxConfig): Promise<SandboxSummary> {
+  async create(input: SandboxConfig): Promise<SandboxSummary> {
+    const config = this.options.prepare ? this.options.prepare(input) : input;
     const validated = validateConfig(config, this.options.validate);
     const memoryMiB = validated.hypervisor.memorySize;
     const refusal = this.admit(validated.id, memoryMiB);

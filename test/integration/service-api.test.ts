@@ -63,13 +63,11 @@ describe('the service API refuses bad requests, naming the problem, creating not
     await nothingLeft();
   });
 
-  it('a 100 MiB body is a 413 before it is read', async () => {
-    // 100 MiB announced and streamed in 1 MiB chunks over a raw connection until the service
-    // answers: it answers from the Content-Length header alone, before reading the body.
+  it('a 100 MiB body is a 413, answered before it is read', async () => {
+    // A 100 MiB body announced: the service answers from the Content-Length header alone, before
+    // reading any of it (the client sends none, so no write can race the service closing).
     const total = 100 * 1024 * 1024;
-    const chunk = Buffer.alloc(1024 * 1024, 0x20);
-    const r = await new Promise<{ head: string; body: string; written: number }>((resolve) => {
-      let written = 0;
+    const r = await new Promise<{ head: string; body: string }>((resolve) => {
       let answer = '';
       const c = connect(socket);
       c.on('error', () => undefined);
@@ -78,28 +76,18 @@ describe('the service API refuses bad requests, naming the problem, creating not
       });
       c.once('close', () => {
         const [head = '', body = ''] = answer.split('\r\n\r\n');
-        resolve({ head, body, written });
+        resolve({ head, body });
       });
-      const pump = () => {
-        while (answer === '' && written < total && !c.destroyed) {
-          written += chunk.length;
-          if (!c.write(chunk)) {
-            c.once('drain', pump);
-            return;
-          }
-        }
-      };
       c.write(
-        `POST /sandboxes HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${total}\r\nconnection: close\r\n\r\n`,
+        `POST /sandboxes HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${total}\r\n\r\n`,
       );
-      pump();
     });
     expect(r.head).toMatch(/^HTTP\/1\.1 413 /);
+    expect(r.head).toMatch(/^connection: close$/im);
     expect(JSON.parse(r.body)).toMatchObject({
       error: 'FST_ERR_CTP_BODY_TOO_LARGE',
       message: 'Request body is too large',
     });
-    expect(r.written).toBeLessThan(total);
     await nothingLeft();
   });
 

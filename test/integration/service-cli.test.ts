@@ -1,11 +1,12 @@
 // `vmactor serve` as a real daemon with real QEMU and the default guest, driven by the real CLI verbs (--json parsed).
+import { spawn } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { alive, descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
 import { freshId, tempRunBase } from './sandbox-fixtures.js';
-import { cli, quitQemu, startDaemon, tempSocket } from './service-fixtures.js';
+import { BIN, cli, quitQemu, startDaemon, tempSocket } from './service-fixtures.js';
 
 const base = tempRunBase();
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -71,6 +72,50 @@ describe('vmactor serve and its client verbs', () => {
       rmSync(join(base, `${id}.json`), { force: true });
     }
     expect(existsSync(socket)).toBe(false);
+    expect(descendants()).toEqual([]);
+    expect(leftovers(base)).toEqual([]);
+  });
+
+  it('console streams until the sandbox stops, logs answers as JSON, events replays the lifecycle as JSON lines', async () => {
+    const socket = tempSocket();
+    const d = await startDaemon(base, socket);
+    const id = freshId('con');
+    try {
+      expect((await cli(['create', '--id', id, '--start', '--socket', socket])).code).toBe(0);
+      const con = spawn(process.execPath, [BIN, 'console', id, '--socket', socket], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        shell: false,
+      });
+      const conExit = new Promise<number | null>((r) => con.once('exit', (c) => r(c)));
+      const logs = await cli(['logs', id, '--json', '--socket', socket]);
+      expect(logs.code).toBe(0);
+      expect(JSON.parse(logs.out)).toMatchObject({ id, console: expect.any(String) });
+      const ev = await cli([
+        'events',
+        '--since',
+        '0',
+        '--count',
+        '3',
+        '--json',
+        '--sandbox',
+        id,
+        '--socket',
+        socket,
+      ]);
+      expect(ev.code).toBe(0);
+      const lines = ev.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { seq: number; type: string; to?: string });
+      expect(lines.map((e) => e.to ?? e.type)).toEqual(['supervisor', 'starting', 'running']);
+      expect(lines.map((e) => e.seq)).toEqual([1, 2, 3]);
+      expect((await cli(['rm', id, '--socket', socket])).code).toBe(0);
+      // The console stream ends when the sandbox's console closes.
+      expect(await conExit).toBe(0);
+    } finally {
+      d.child.kill('SIGTERM');
+      expect(await d.exited).toBe(0);
+    }
     expect(descendants()).toEqual([]);
     expect(leftovers(base)).toEqual([]);
   });

@@ -1,6 +1,7 @@
 // `vmactor serve [--socket PATH]`: the node service, until SIGTERM/SIGINT (VMs left running unless --stop-on-exit).
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { SandboxConfig } from '../../config/types.js';
 import { guestArtifacts } from '../../guest/paths.js';
 import { createLogger, defaultLogLevel } from '../../log.js';
 import { serve as startService } from '../../server/serve.js';
@@ -26,6 +27,20 @@ function positive(name: string, raw: string | undefined): number | undefined {
   if (!(Number.isInteger(n) && n >= 1))
     throw new UsageError(`Expected \`--${name}\` to be a positive integer, got \`${raw}\``);
   return n;
+}
+
+/**
+ * A config naming no kernel gets the default guest (as `vmactor run` does): its kernel and initrd,
+ * and `console=hvc0` so the console stream shows the guest.
+ */
+function withDefaultGuest(g: { kernel: string; initrd: string }): (c: SandboxConfig) => SandboxConfig {
+  return (c) => {
+    const hv = c.hypervisor ?? {};
+    if (hv.kernelPath) return c;
+    const kernelParams = [...(hv.kernelParams ?? []), { key: 'console', value: 'hvc0' }];
+    const initrd = hv.initrdPath || hv.imagePath ? {} : { initrdPath: g.initrd };
+    return { ...c, hypervisor: { ...hv, kernelPath: g.kernel, ...initrd, kernelParams } };
+  };
 }
 
 /** Runs `vmactor serve`; resolves with the exit code once a signal stopped it. */
@@ -55,13 +70,12 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
     const eventBufferSize = positive('event-buffer', values['event-buffer']);
     const logger = createLogger({ level: process.env.VMACTOR_LOG_LEVEL ? defaultLogLevel() : 'warn' });
     const g = guestArtifacts('cloud');
-    const defaults =
-      existsSync(g.kernel) && existsSync(g.initrd) ? { kernelPath: g.kernel, initrdPath: g.initrd } : {};
+    const haveGuest = existsSync(g.kernel) && existsSync(g.initrd);
     let svc: Awaited<ReturnType<typeof startService>>;
     try {
       svc = await startService({
         logger,
-        validate: { defaults },
+        ...(haveGuest ? { prepare: withDefaultGuest(g) } : {}),
         ...(values.socket === undefined ? {} : { socket: values.socket }),
         ...(maxSandboxes === undefined ? {} : { maxSandboxes }),
         ...(memoryBudgetMiB === undefined ? {} : { memoryBudgetMiB }),
