@@ -19,7 +19,7 @@ let socket: string;
 
 beforeAll(async () => {
   socket = tempSocket();
-  d = await startDaemon(base, socket, ['--memory-budget', '4096', '--event-buffer', '64']);
+  d = await startDaemon(base, socket, ['--memory-budget', '4096', '--event-buffer', '64', '--stop-on-exit']);
 });
 afterAll(async () => {
   d.child.kill('SIGTERM');
