@@ -120,13 +120,30 @@ describe('vmactor serve and its client verbs', () => {
     expect(leftovers(base)).toEqual([]);
   });
 
-  it('says clearly, with exit 3 and no stack, that no service is running', async () => {
+  it('says clearly, with exit 3 and no stack, that no service is running, or that the socket is not ours', async () => {
     const socket = tempSocket();
     const r = await cli(['ps', '--socket', socket]);
     expect(r.code).toBe(3);
     expect(r.err).toBe(
       `vmactor ps: No vmactor service at \`${socket}\` (is \`vmactor serve\` running? --socket PATH names another)\n`,
     );
+    // A socket that answers HTTP but is not a vmactor service.
+    const { createServer } = await import('node:http');
+    const { mkdirSync } = await import('node:fs');
+    const { dirname } = await import('node:path');
+    mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
+    const other = createServer((_q, res) => res.end('[]'));
+    await new Promise<void>((r) => other.listen(socket, r));
+    try {
+      const notOurs = await cli(['ps', '--socket', socket]);
+      expect(notOurs.code).toBe(3);
+      expect(notOurs.err).toBe(`vmactor ps: \`${socket}\` answers, but it is not a vmactor service\n`);
+      const second = await cli(['serve', '--socket', socket]);
+      expect(second.code).toBe(3);
+      expect(second.err).toBe(`vmactor serve: Another vmactor service is listening on \`${socket}\`\n`);
+    } finally {
+      await new Promise<void>((r) => other.close(() => r()));
+    }
     const bad = await cli(['start', '--socket', socket]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/Expected 1 argument\(s\), got 0/);
