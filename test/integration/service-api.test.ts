@@ -10,7 +10,7 @@ import { sseFrames } from '../../src/cli/verbs/streams.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
 import { freshId, tempRunBase } from './sandbox-fixtures.js';
-import { type Daemon, http, startDaemon, tempSocket } from './service-fixtures.js';
+import { type Daemon, http, removeTempSockets, startDaemon, tempSocket } from './service-fixtures.js';
 
 const base = tempRunBase();
 guest('cloud');
@@ -25,6 +25,7 @@ afterAll(async () => {
   d.child.kill('SIGTERM');
   await d.exited;
   rmSync(base, { recursive: true, force: true });
+  removeTempSockets();
 });
 
 /** Nothing was created: no sandbox listed, no run dir, no process. */

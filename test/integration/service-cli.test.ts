@@ -6,10 +6,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { alive, descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
 import { freshId, tempRunBase } from './sandbox-fixtures.js';
-import { BIN, cli, quitQemu, startDaemon, tempSocket } from './service-fixtures.js';
+import { BIN, cli, quitQemu, removeTempSockets, startDaemon, tempSocket } from './service-fixtures.js';
 
 const base = tempRunBase();
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(base, { recursive: true, force: true });
+  removeTempSockets();
+});
 guest('cloud');
 
 interface Summary {

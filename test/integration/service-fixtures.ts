@@ -1,6 +1,6 @@
 // Fixtures of the service tests: a real `vmactor serve` process from dist, the CLI from dist, raw HTTP over the socket.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -20,9 +20,18 @@ export interface Daemon {
   readonly exited: Promise<number | null>;
 }
 
-/** A fresh socket path in a new dir (the daemon makes the dir 0700). */
+const socketDirs: string[] = [];
+
+/** A fresh socket path in a new dir (the daemon makes the dir 0700); removed by {@link removeTempSockets}. */
 export function tempSocket(): string {
-  return join(mkdtempSync('/tmp/vmactor-svc-'), 'api', 'api.sock');
+  const dir = mkdtempSync('/tmp/vmactor-svc-');
+  socketDirs.push(dir);
+  return join(dir, 'api', 'api.sock');
+}
+
+/** Removes every dir {@link tempSocket} made (call in `afterAll`). */
+export function removeTempSockets(): void {
+  for (const dir of socketDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Starts `vmactor serve --socket SOCKET …` with the run base `base`; resolves once it listens. */

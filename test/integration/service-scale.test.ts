@@ -8,10 +8,13 @@ import { sseFrames } from '../../src/cli/verbs/streams.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
 import { freshId, tempRunBase } from './sandbox-fixtures.js';
-import { http, startDaemon, tempSocket } from './service-fixtures.js';
+import { http, removeTempSockets, startDaemon, tempSocket } from './service-fixtures.js';
 
 const base = tempRunBase();
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(base, { recursive: true, force: true });
+  removeTempSockets();
+});
 guest('cloud');
 
 type Ev = { seq: number; type: string; sandboxId: string; to?: string; change?: string };
