@@ -10,7 +10,14 @@ import { sseFrames } from '../../src/cli/verbs/streams.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
 import { freshId, tempRunBase } from './sandbox-fixtures.js';
-import { type Daemon, http, removeTempSockets, startDaemon, tempSocket } from './service-fixtures.js';
+import {
+  type Daemon,
+  http,
+  removeTempSockets,
+  startDaemon,
+  stopDaemons,
+  tempSocket,
+} from './service-fixtures.js';
 
 const base = tempRunBase();
 guest('cloud');
@@ -22,6 +29,7 @@ beforeAll(async () => {
   d = await startDaemon(base, socket, ['--memory-budget', '4096', '--event-buffer', '64', '--stop-on-exit']);
 });
 afterAll(async () => {
+  await stopDaemons();
   d.child.kill('SIGTERM');
   await d.exited;
   rmSync(base, { recursive: true, force: true });

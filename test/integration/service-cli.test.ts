@@ -6,10 +6,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { alive, descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
 import { freshId, tempRunBase } from './sandbox-fixtures.js';
-import { BIN, cli, quitQemu, removeTempSockets, startDaemon, tempSocket } from './service-fixtures.js';
+import {
+  BIN,
+  cli,
+  quitQemu,
+  removeTempSockets,
+  startDaemon,
+  stopDaemons,
+  tempSocket,
+} from './service-fixtures.js';
 
 const base = tempRunBase();
-afterAll(() => {
+afterAll(async () => {
+  await stopDaemons();
   rmSync(base, { recursive: true, force: true });
   removeTempSockets();
 });
@@ -27,7 +36,8 @@ interface Summary {
 describe('vmactor serve and its client verbs', () => {
   it('create → start → attach-disk → ps → set-vcpus → pause → resume → detach-disk → stop → rm, all with --json', async () => {
     const socket = tempSocket();
-    const d = await startDaemon(base, socket);
+    // --stop-on-exit: a failing step leaves no VM behind when the daemon is stopped.
+    const d = await startDaemon(base, socket, ['--stop-on-exit']);
     const s = ['--socket', socket, '--json'];
     const id = freshId('svc');
     const disk = join(base, `${id}.img`);
@@ -81,7 +91,7 @@ describe('vmactor serve and its client verbs', () => {
 
   it('console streams until the sandbox stops, logs answers as JSON, events replays the lifecycle as JSON lines', async () => {
     const socket = tempSocket();
-    const d = await startDaemon(base, socket);
+    const d = await startDaemon(base, socket, ['--stop-on-exit']);
     const id = freshId('con');
     try {
       expect((await cli(['create', '--id', id, '--start', '--socket', socket])).code).toBe(0);

@@ -34,6 +34,16 @@ export function removeTempSockets(): void {
   for (const dir of socketDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
+const daemons: Daemon[] = [];
+
+/** SIGTERMs every daemon still running (call in `afterAll`: a failed test leaves none behind). */
+export async function stopDaemons(): Promise<void> {
+  for (const d of daemons.splice(0)) {
+    if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGTERM');
+    await d.exited;
+  }
+}
+
 /** Starts `vmactor serve --socket SOCKET …` with the run base `base`; resolves once it listens. */
 export function startDaemon(base: string, socket: string, args: readonly string[] = []): Promise<Daemon> {
   const child = spawn(process.execPath, [BIN, 'serve', '--socket', socket, ...args], {
@@ -51,7 +61,9 @@ export function startDaemon(base: string, socket: string, args: readonly string[
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('listening on')) {
-        resolve({ child, pid: child.pid as number, socket, out: () => out, exited });
+        const d = { child, pid: child.pid as number, socket, out: () => out, exited };
+        daemons.push(d);
+        resolve(d);
       }
     });
     void exited.then((code) =>

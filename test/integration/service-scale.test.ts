@@ -8,10 +8,11 @@ import { sseFrames } from '../../src/cli/verbs/streams.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
 import { freshId, tempRunBase } from './sandbox-fixtures.js';
-import { http, removeTempSockets, startDaemon, tempSocket } from './service-fixtures.js';
+import { http, removeTempSockets, startDaemon, stopDaemons, tempSocket } from './service-fixtures.js';
 
 const base = tempRunBase();
-afterAll(() => {
+afterAll(async () => {
+  await stopDaemons();
   rmSync(base, { recursive: true, force: true });
   removeTempSockets();
 });
