@@ -24,6 +24,7 @@ export type {
   StopReason,
 } from '../machines/sandbox.types.js';
 export { SANDBOX_PHASES, STOP_REASONS } from '../machines/sandbox.types.js';
+export type { AdmissionReason, AdmissionRefusal, SupervisorLimits } from '../machines/supervisor.types.js';
 // Configuration: types, validation (one ConfigError listing every issue), kernel params, Kata TOML.
 export { ConfigError } from './config/config-error.js';
 export type { ConfigFormat, LoadConfigOptions, LoadedConfig } from './config/config-file.js';
@@ -170,5 +171,23 @@ export { parseState, readStateFile, STATE_FILE, writeStateFile } from './sandbox
 export type { SandboxState } from './sandbox/state-schema.js';
 export { STATE_VERSION } from './sandbox/state-schema.js';
 export * from './sandbox/template/index.js';
-export type { RecoverOptions, RecoveryOutcome } from './supervisor/recover.js';
-export { recoverSandboxes } from './supervisor/recover.js';
+// The supervisor: many sandboxes of one host, admission limits, bounded starts, one numbered event stream.
+// (The HTTP service itself is `vmactor/server`, kept out of this barrel so importing vmactor loads no web framework.)
+export {
+  AdmissionError,
+  defaultMemoryBudgetMiB,
+  EventLog,
+  type HostEvent,
+  openSupervisor,
+  type RecoverOptions,
+  type RecoverStep,
+  type RecoveryHost,
+  type RecoveryOutcome,
+  type Replay,
+  recoverSandboxes,
+  SandboxNotFoundError,
+  type SandboxSummary,
+  type Sequenced,
+  Supervisor,
+  type SupervisorOptions,
+} from './supervisor/index.js';

@@ -1,4 +1,4 @@
-// The `vmactor` command line: dispatches subcommands (setup, plan, run).
+// The `vmactor` command line: dispatches subcommands (setup, plan, run; serve and the service's client verbs).
 
 /** Entry point of the CLI; returns the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -10,9 +10,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       return (await import('./plan.js')).runPlan(argv.slice(1));
     case 'run':
       return (await import('./run.js')).runRun(argv.slice(1));
-    default:
-      process.stderr.write(`usage: vmactor <setup|plan|run> [options]\n`);
+    default: {
+      const verb = cmd === undefined ? undefined : (await import('./verbs/index.js')).VERBS[cmd];
+      if (verb) return verb(argv.slice(1));
+      process.stderr.write(
+        `usage: vmactor <setup|plan|run|serve|ps|create|start|pause|resume|stop|rm|attach-disk|detach-disk|set-vcpus|set-memory|events|console|logs> [options]\n`,
+      );
       return cmd === undefined || cmd === '--help' ? 0 : 2;
+    }
   }
 }
 

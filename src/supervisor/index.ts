@@ -1,2 +1,16 @@
-// The supervisor layer: recovery of a run base at boot (more of the service's supervisor lands here).
+// The supervisor layer: many sandboxes of one host, admission, bounded starts, one event stream.
+export { AdmissionError, SandboxNotFoundError } from './errors.js';
+export { EventLog, type Replay, type Sequenced } from './event-log.js';
 export { type RecoverOptions, type RecoveryOutcome, recoverSandboxes } from './recover.js';
+export { StartGate } from './start-gate.js';
+export {
+  defaultMemoryBudgetMiB,
+  type HostEvent,
+  openSupervisor,
+  type RecoverStep,
+  type RecoveryHost,
+  type SandboxSummary,
+  Supervisor,
+  type SupervisorOptions,
+} from './supervisor.js';
+export { type WireError, type WireEvent, wireError, wireEvent } from './wire-event.js';

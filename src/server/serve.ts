@@ -1,0 +1,69 @@
+// The node service: a Supervisor behind the HTTP/JSON API on a Unix socket, until SIGTERM/SIGINT.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { rootLogger } from '../log.js';
+import { openSupervisor, type Supervisor, type SupervisorOptions } from '../supervisor/supervisor.js';
+import { buildApp } from './app.js';
+import { defaultSocketPath, prepareSocket, restrictSocket } from './socket.js';
+
+/** Options of {@link serve}. */
+export interface ServeOptions extends SupervisorOptions {
+  /** The API socket (default {@link defaultSocketPath}). */
+  readonly socket?: string;
+  /** Largest request body, bytes (default 1 MiB). */
+  readonly bodyLimit?: number;
+  readonly logger?: Logger;
+}
+
+/** A running service. */
+export interface Service {
+  readonly socket: string;
+  readonly supervisor: Supervisor;
+  readonly app: FastifyInstance;
+  /**
+   * Stops serving (the socket is removed). With `stopSandboxes` every sandbox is stopped; without,
+   * they keep running (as libvirt leaves domains running; a restarted service reattaches them).
+   */
+  close(options: { stopSandboxes: boolean }): Promise<void>;
+}
+
+/**
+ * Opens the supervisor (running its recovery step), builds the API and listens on the socket
+ * (parent dir 0700, socket 0600).
+ *
+ * @example
+ * ```ts
+ * const svc = await serve({ socket: '/run/vmactor/.service/api.sock' });
+ * process.once('SIGTERM', () => void svc.close({ stopSandboxes: false }));
+ * ```
+ */
+export async function serve(options: ServeOptions = {}): Promise<Service> {
+  const logger = options.logger ?? rootLogger();
+  const socket = await prepareSocket(options.socket ?? defaultSocketPath());
+  const supervisor = await openSupervisor({ ...options, logger });
+  const { app } = await buildApp(supervisor, {
+    logger,
+    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+  });
+  try {
+    await app.listen({ path: socket });
+    await restrictSocket(socket);
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    await supervisor.close({ stopSandboxes: true });
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    socket,
+    supervisor,
+    app,
+    close: (o) => {
+      closing ??= (async () => {
+        await app.close();
+        await supervisor.close(o);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+// 50 sandboxes created and started through the API at once: all run, the SSE stream carries every lifecycle
+// event of each in order with no gap in the sequence, and a client resuming with Last-Event-ID gets the rest.
+
+import { rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sseFrames } from '../../src/cli/verbs/streams.js';
+import { descendants, leftovers } from '../helpers/census.js';
+import { guest } from '../helpers/env.js';
+import { freshId, tempRunBase } from './sandbox-fixtures.js';
+import { http, removeTempSockets, startDaemon, stopDaemons, tempSocket } from './service-fixtures.js';
+
+const base = tempRunBase();
+afterAll(async () => {
+  await stopDaemons();
+  rmSync(base, { recursive: true, force: true });
+  removeTempSockets();
+});
+guest('cloud');
+
+type Ev = { seq: number; type: string; sandboxId: string; to?: string; change?: string };
+
+/** Reads `n` events from GET /events over `socket`. */
+function readEvents(
+  socket: string,
+  path: string,
+  n: number,
+  headers: Record<string, string> = {},
+): Promise<Ev[]> {
+  return new Promise((resolve, reject) => {
+    const got: Ev[] = [];
+    const req = request({ socketPath: socket, path, headers }, (res) => {
+      res.setEncoding('utf8');
+      res.on(
+        'data',
+        sseFrames((f) => {
+          if (f.event === 'gap') return;
+          got.push(JSON.parse(f.data) as Ev);
+          if (got.length === n) {
+            res.destroy();
+            resolve(got);
+          }
+        }),
+      );
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+const name = (e: Ev) => (e.type === 'lifecycle' ? String(e.to) : `${e.type}:${e.change}`);
+
+describe('50 sandboxes through the API', () => {
+  it('all reach running; the SSE stream has every lifecycle event in order without gaps; Last-Event-ID resumes', async () => {
+    const socket = tempSocket();
+    const d = await startDaemon(base, socket, ['--start-concurrency', '4', '--stop-on-exit']);
+    const N = 50;
+    const ids = Array.from({ length: N }, () => freshId('scale'));
+    try {
+      const live = readEvents(socket, '/events?since=0', 3 * N);
+      const created = await Promise.all(
+        ids.map((id) =>
+          http(socket, 'POST', '/sandboxes', JSON.stringify({ id, hypervisor: { memorySize: 256 } })),
+        ),
+      );
+      for (const r of created) expect(r.status).toBe(201);
+      const started = await Promise.all(ids.map((id) => http(socket, 'POST', `/sandboxes/${id}/start`)));
+      for (const r of started) expect(r.json().phase).toBe('running');
+      const seen = await live;
+      expect(seen.map((e) => e.seq)).toEqual(seen.map((_, i) => i + 1));
+      for (const id of ids) {
+        expect(seen.filter((e) => e.sandboxId === id).map(name)).toEqual([
+          'supervisor:added',
+          'starting',
+          'running',
+        ]);
+      }
+      const list = (await http(socket, 'GET', '/sandboxes')).json<{ phase: string }[]>();
+      expect(list.map((s) => s.phase)).toEqual(Array(N).fill('running'));
+
+      const last = seen.at(-1)?.seq as number;
+      const removed = await Promise.all(ids.map((id) => http(socket, 'DELETE', `/sandboxes/${id}`)));
+      for (const r of removed) expect(r.status).toBe(200);
+      const missed = await readEvents(socket, '/events', 3 * N, { 'last-event-id': String(last) });
+      expect(missed.map((e) => e.seq)).toEqual(missed.map((_, i) => last + 1 + i));
+      for (const id of ids) {
+        expect(missed.filter((e) => e.sandboxId === id).map(name)).toEqual([
+          'stopping',
+          'stopped',
+          'supervisor:removed',
+        ]);
+      }
+    } finally {
+      d.child.kill('SIGTERM');
+      await d.exited;
+    }
+    expect(descendants()).toEqual([]);
+    expect(leftovers(base)).toEqual([]);
+  }, 300_000);
+});
