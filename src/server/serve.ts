@@ -1,7 +1,9 @@
 // The node service: a Supervisor behind the HTTP/JSON API on a Unix socket, until SIGTERM/SIGINT.
+
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { rootLogger } from '../log.js';
+import { reattachRunBase } from '../supervisor/recover.js';
 import { openSupervisor, type Supervisor, type SupervisorOptions } from '../supervisor/supervisor.js';
 import { buildApp } from './app.js';
 import { defaultSocketPath, prepareSocket, restrictSocket } from './socket.js';
@@ -40,7 +42,12 @@ export interface Service {
 export async function serve(options: ServeOptions = {}): Promise<Service> {
   const logger = options.logger ?? rootLogger();
   const socket = await prepareSocket(options.socket ?? defaultSocketPath());
-  const supervisor = await openSupervisor({ ...options, logger });
+  // Boot: reattach what a previous daemon left running (unless the caller brings its own step).
+  const supervisor = await openSupervisor({
+    ...options,
+    logger,
+    recover: options.recover ?? reattachRunBase,
+  });
   const { app } = await buildApp(supervisor, {
     logger,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),

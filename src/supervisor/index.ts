@@ -1,7 +1,7 @@
 // The supervisor layer: many sandboxes of one host, admission, bounded starts, one event stream.
 export { AdmissionError, SandboxNotFoundError } from './errors.js';
 export { EventLog, type Replay, type Sequenced } from './event-log.js';
-export { type RecoverOptions, type RecoveryOutcome, recoverSandboxes } from './recover.js';
+export { type RecoverOptions, type RecoveryOutcome, reattachRunBase, recoverSandboxes } from './recover.js';
 export { StartGate } from './start-gate.js';
 export {
   defaultMemoryBudgetMiB,

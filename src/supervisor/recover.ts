@@ -5,6 +5,7 @@ import { isSandboxId } from '../devices/rules.js';
 import { type AttachOptions, attachSandbox, type ReattachReport, reattachReport } from '../sandbox/attach.js';
 import type { Sandbox, StopResult } from '../sandbox/sandbox.js';
 import { SandboxGoneError, SandboxKilledOnAttachError } from '../sandbox/state-errors.js';
+import type { RecoverStep } from './supervisor.js';
 
 /** What happened to one run dir. */
 export type RecoveryOutcome =
@@ -105,3 +106,20 @@ async function recoverOne(id: string, runDir: string, options: AttachOptions): P
     return { id, runDir, outcome: 'failed', error: err instanceof Error ? err : new Error(String(err)) };
   }
 }
+
+/**
+ * The service's boot step (a {@link RecoverStep}): every live sandbox under the run base is
+ * reattached and adopted by the supervisor, the dead ones are cleaned, and each outcome is logged
+ * — so a restarted daemon holds the VMs its predecessor left running (libvirt's reconnect).
+ *
+ * @example
+ * ```ts
+ * const supervisor = await openSupervisor({ runBase: '/run/vmactor', recover: reattachRunBase });
+ * ```
+ */
+export const reattachRunBase: RecoverStep = async (host) => {
+  for (const r of await recoverSandboxes(host.runBase, { logger: host.logger })) {
+    host.logger.info({ sandboxId: r.id, outcome: r.outcome }, 'recovered at boot');
+    if (r.outcome === 'reattached') host.adopt(r.sandbox);
+  }
+};

@@ -187,4 +187,53 @@ describe('vmactor serve and its client verbs', () => {
     expect(descendants()).toEqual([]);
     expect(leftovers(base).filter((n) => n !== '.vsock-cids')).toEqual([]);
   });
+
+  it('a restarted daemon holds the five sandboxes a SIGKILLed one left (one paused, one with a hot-plugged disk): same QEMU pids and phases, and each stops', async () => {
+    const socket = tempSocket();
+    const s = ['--socket', socket, '--json'];
+    const json = async <T>(args: string[]): Promise<T> => {
+      const r = await cli([...args, ...s]);
+      expect(r.code, `vmactor ${args.join(' ')}: ${r.err}`).toBe(0);
+      return JSON.parse(r.out) as T;
+    };
+    const ids = [1, 2, 3, 4, 5].map(() => freshId('rec'));
+    const disk = join(base, `${ids[0]}.img`);
+    writeFileSync(disk, Buffer.alloc(1024 * 1024));
+    const first = await startDaemon(base, socket);
+    const before = new Map<string, Summary>();
+    for (const id of ids) {
+      writeFileSync(join(base, `${id}.json`), JSON.stringify({ id, hypervisor: { memorySize: 256 } }));
+      await json(['create', '--config', join(base, `${id}.json`)]);
+      before.set(id, await json<Summary>(['start', id]));
+    }
+    const [withDisk, paused] = ids as [string, string];
+    await json(['attach-disk', withDisk, disk, 'd1']);
+    expect((await json<Summary>(['pause', paused])).phase).toBe('paused');
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = await startDaemon(base, socket, ['--stop-on-exit']);
+    try {
+      const list = await json<Summary[]>(['ps']);
+      expect(list.map((x) => x.id).sort()).toEqual([...ids].sort());
+      for (const x of list) {
+        expect(x.qemuPid).toBe(before.get(x.id)?.qemuPid);
+        expect(x.phase).toBe(x.id === paused ? 'paused' : 'running');
+      }
+      expect(list.find((x) => x.id === withDisk)?.devices.map((d) => d.id)).toContain('d1');
+      for (const id of ids) {
+        const stopped = await json<Summary & { result: { stopReason: string } }>(['stop', id]);
+        expect(stopped.phase).toBe('stopped');
+        expect(alive(before.get(id)?.qemuPid ?? 0)).toBe(false);
+        expect(existsSync(stopped.runDir)).toBe(false);
+      }
+    } finally {
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+      rmSync(disk, { force: true });
+      for (const id of ids) rmSync(join(base, `${id}.json`), { force: true });
+    }
+    expect(descendants()).toEqual([]);
+    expect(leftovers(base)).toEqual([]);
+  });
 });
