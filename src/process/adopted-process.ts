@@ -2,31 +2,18 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
-import { AsyncSubject, type Observable } from 'rxjs';
+import { AsyncSubject } from 'rxjs';
 import { PidfdError } from './errors.js';
 import type { ExitInfo } from './exit.js';
 import { pidfdBinding } from './pidfd.js';
 import { isSameProcess } from './proc-info.js';
+import type { WatchedProcess } from './qemu-process.js';
 
 /** Bytes of the log kept as the output tail (as a spawned QEMU's in-memory tail). */
 const TAIL_BYTES = 64 * 1024;
 
-/** A process adopted by pid: the parts of a spawned process the sandbox runtime and the stop ladder use. */
-export interface AdoptedProcess {
-  readonly pid: number;
-  /** Emits once when the process exits (the pidfd became readable); replayed to late subscribers. */
-  readonly exit$: Observable<ExitInfo>;
-  readonly exited: Promise<ExitInfo>;
-  exitInfo(): ExitInfo | undefined;
-  /** Signals exactly this process (pidfd_send_signal: a reused pid is never hit); false once it is gone. */
-  kill(signal: NodeJS.Signals): boolean;
-  /** Its log file (what it printed while the old controller still read its output). */
-  readLog(): Promise<string>;
-  /** The last 64 KiB of the log file, read now. */
-  outputTail(): string;
-  /** Resolved: its output pipes went with the old controller. */
-  readonly outputDone: Promise<void>;
-  readonly logFile: string;
+/** A process adopted by pid (pidfd_open; signals through pidfd_send_signal, so a reused pid is never hit). */
+export interface AdoptedProcess extends WatchedProcess {
   /** Stops watching and closes the pidfd (detach); the process runs on. */
   release(): void;
 }

@@ -45,26 +45,30 @@ export interface SpawnQemuOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-/** A running QEMU child. */
-export interface QemuProcess {
+/** What the sandbox runtime and the stop ladder use of a QEMU, spawned by us or adopted by pid. */
+export interface WatchedProcess {
   readonly pid: number;
-  readonly child: ChildProcess;
-  /** The controller's end of the QMP socketpair (QEMU's fd 3). */
-  readonly qmpSocket: Socket;
-  /** Emits once when QEMU has exited and been reaped. */
+  /** Emits once when the process has exited (reaped, or its pidfd became readable). */
   readonly exit$: Observable<ExitInfo>;
   readonly exited: Promise<ExitInfo>;
   /** The exit, once it happened. */
   exitInfo(): ExitInfo | undefined;
-  /** Sends a signal to QEMU's PID (never a group); false when it is gone. */
+  /** Sends a signal to exactly this process (never a group); false when it is gone. */
   kill(signal: NodeJS.Signals): boolean;
-  /** What QEMU printed so far: the log file while it is complete, else the in-memory tail. */
+  /** What it printed so far: the log file while it is complete, else the in-memory tail. */
   readLog(): Promise<string>;
-  /** The last 64 KiB QEMU printed, from memory (whatever happened to the log file). */
+  /** The last 64 KiB it printed. */
   outputTail(): string;
-  /** Resolves once QEMU's stdout and stderr reached EOF (after its exit) and the log is closed. */
+  /** Resolves once its output reached EOF and the log is closed (at once for an adopted process). */
   readonly outputDone: Promise<void>;
   readonly logFile: string;
+}
+
+/** A running QEMU child. */
+export interface QemuProcess extends WatchedProcess {
+  readonly child: ChildProcess;
+  /** The controller's end of the QMP socketpair (QEMU's fd 3). */
+  readonly qmpSocket: Socket;
 }
 
 /** The stdio array: 0 ignored, 1-2 pipes to us, 3 QMP's socketpair, then each planned fd at its number. */

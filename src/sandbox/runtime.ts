@@ -31,7 +31,13 @@ import { QemuExitedEarlyError, VirtiofsdExitedEarlyError } from '../process/erro
 import type { ExitInfo } from '../process/exit.js';
 import { type FileFollower, followFile } from '../process/follow-file.js';
 import { checkNetns } from '../process/netns.js';
-import { type PassedFd, type QemuProcess, spawnQemu, stdioFor } from '../process/qemu-process.js';
+import {
+  type PassedFd,
+  type QemuProcess,
+  spawnQemu,
+  stdioFor,
+  type WatchedProcess,
+} from '../process/qemu-process.js';
 import { assertSocketPath, assertUnder, createRunDir, removeRunDir } from '../process/run-dir.js';
 import { exitWithin, type StopPolicy, stopProcess } from '../process/stop-ladder.js';
 import { launchVirtiofsd, type VirtiofsdProcess } from '../process/virtiofsd-process.js';
@@ -117,7 +123,7 @@ function logLine(logger: Logger, source: 'qemu' | 'virtiofsd', line: string): vo
 }
 
 /** The QEMU the runtime drives: spawned here, or adopted by pid after a reattach (no child, no fd 3). */
-export type RuntimeQemu = Omit<QemuProcess, 'child' | 'qmpSocket'>;
+export type RuntimeQemu = WatchedProcess;
 /** The virtiofsd the runtime drives: spawned here, or adopted by pid. */
 export type RuntimeVirtiofsd = Pick<
   VirtiofsdProcess,
