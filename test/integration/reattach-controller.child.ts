@@ -58,7 +58,8 @@ if (mode === 'starting') {
   await sb.start();
   if (mode === 'running' || mode === 'paused') {
     const agent = await sb.agent();
-    await agent.waitReady({ timeout: 60_000 });
+    // A deadline, generous: in the full suite this guest boots under TCG beside many others.
+    await agent.waitReady({ timeout: 150_000 });
     await agent.request('mount', ['virtiofs', 'hostshare', '/mnt/host'], { timeout: 30_000 });
     await sb.hotplug({ kind: 'block', id: 'disk1', file: disk });
     if (mode === 'paused') await sb.pause();

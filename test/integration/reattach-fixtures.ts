@@ -1,6 +1,6 @@
 // Shared by the reattach tests: a controller child process (reattach-controller.child.ts) started, read and SIGKILLed by PID.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { adoptProcess } from '../../src/process/adopted-process.js';
@@ -49,7 +49,7 @@ export function processesOf(runDir: string): number[] {
   return out;
 }
 
-/** Starts a controller child and resolves with its first JSON line (deadline 120 s: a guest boot under TCG). */
+/** Starts a controller child and resolves with its first JSON line (deadline 200 s: a guest boot under TCG on a busy host). */
 export async function startController(
   mode: ControllerMode,
   base: string,
@@ -78,7 +78,7 @@ export async function startController(
   const line = new Promise<string>((resolve) =>
     createInterface({ input: child.stdout! }).once('line', resolve),
   );
-  const text = await withDeadline(Promise.race([line, exited]), 120_000, 'the controller child line');
+  const text = await withDeadline(Promise.race([line, exited]), 200_000, 'the controller child line');
   return { child, info: JSON.parse(text) as ControllerInfo };
 }
 
@@ -99,9 +99,15 @@ export async function killForeign(pid: number): Promise<void> {
   await withDeadline(p.exited, 10_000, `exit of ${pid}`);
 }
 
-/** Kills every controller child still running and whatever their sandboxes still run (afterEach). */
+/**
+ * Kills every controller child still running and whatever their sandboxes still run, and removes
+ * their run dirs (afterEach): a test that failed midway fails alone, not every test after it.
+ */
 export async function killControllers(): Promise<void> {
   await Promise.all([...children].map((c) => killController(c)));
-  for (const dir of runDirs) for (const pid of processesOf(dir)) await killForeign(pid);
+  for (const dir of runDirs) {
+    for (const pid of processesOf(dir)) await killForeign(pid);
+    rmSync(dir, { recursive: true, force: true });
+  }
   runDirs.clear();
 }
