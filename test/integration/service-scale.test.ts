@@ -65,7 +65,8 @@ describe('50 sandboxes through the API', () => {
       );
       for (const r of created) expect(r.status).toBe(201);
       const started = await Promise.all(ids.map((id) => http(socket, 'POST', `/sandboxes/${id}/start`)));
-      for (const r of started) expect(r.json().phase).toBe('running');
+      for (const r of started)
+        expect(r.json().phase, `start answered ${r.status}: ${r.body}`).toBe('running');
       const seen = await live;
       expect(seen.map((e) => e.seq)).toEqual(seen.map((_, i) => i + 1));
       for (const id of ids) {
