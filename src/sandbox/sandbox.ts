@@ -30,7 +30,7 @@ export interface SandboxOptions {
   readonly signal?: AbortSignal;
   /** The stop ladder's deadlines. Default {@link DEFAULT_STOP_POLICY}. */
   readonly stopPolicy?: Partial<StopPolicy>;
-  /** Deadline for QEMU's QMP greeting during start. Default 10 000 ms. */
+  /** Deadline for QEMU's QMP greeting during start. Default 30 000 ms (libvirt's monitor wait: a loaded host can take seconds). */
   readonly qmpTimeoutMs?: number;
   /**
    * Deadline of every QMP command the handle sends (`check()`, `getThreadIDs()`, pause/resume):
@@ -318,7 +318,7 @@ export function openSandbox(spec: SandboxSpec, options: SandboxOptions = {}): Sa
     plan,
     logger,
     stopPolicy: { ...DEFAULT_STOP_POLICY, ...options.stopPolicy },
-    qmpTimeoutMs: options.qmpTimeoutMs ?? 10_000,
+    qmpTimeoutMs: options.qmpTimeoutMs ?? 30_000,
     ...(options.netns === undefined ? {} : { netns: options.netns }),
   });
   return new Sandbox({
