@@ -10,6 +10,7 @@ export function pageHtml(token: string): string {
 <meta charset="utf-8">
 <meta name="referrer" content="no-referrer">
 <title>vmactor inspector</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="assets/inspector.css${q}">
 </head>
 <body>

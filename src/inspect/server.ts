@@ -153,13 +153,11 @@ export async function listenInspector(
     return send(reply, 'image/svg+xml; charset=utf-8', await chartOf(m[1] as InspectMachine));
   });
   app.get('/state', (_req, reply) =>
-    reply
-      .headers(HEADERS)
-      .send({
-        version: INSPECT_PROTOCOL_VERSION,
-        lastSeq: recorder.lastSeq,
-        snapshots: recorder.snapshots(),
-      }),
+    reply.headers(HEADERS).send({
+      version: INSPECT_PROTOCOL_VERSION,
+      lastSeq: recorder.lastSeq,
+      snapshots: recorder.snapshots(),
+    }),
   );
   app.get('/events', (req, reply) => streamMessages(recorder, req, reply));
   try {
