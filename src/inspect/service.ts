@@ -73,13 +73,11 @@ export function inspectorRoutes(app: FastifyInstance, supervisor: Supervisor): v
       const p = open.get(supervisor);
       const inspector = await p?.catch(() => undefined);
       if (!inspector)
-        return reply
-          .code(404)
-          .send({
-            statusCode: 404 as const,
-            error: 'ERR_NOT_FOUND',
-            message: 'No inspector is open (POST /inspector)',
-          });
+        return reply.code(404).send({
+          statusCode: 404 as const,
+          error: 'ERR_NOT_FOUND',
+          message: 'No inspector is open (POST /inspector)',
+        });
       return { url: inspector.url, port: inspector.port };
     },
   });
