@@ -19,16 +19,29 @@ function machineEventKind(type: string): InspectEventKind {
   return 'command';
 }
 
-/** One line for a machine event: its type plus what names it (device, process, exit). */
+/** `qemu exited (code 0)` for each process a shutdown reaped (`xstate.done.actor.shutdown`'s output). */
+function reaped(output: unknown): string {
+  if (typeof output !== 'object' || output === null) return '';
+  const parts: string[] = [];
+  for (const which of ['qemu', 'virtiofsd'] as const) {
+    const exit = (output as Record<string, { code?: unknown; signal?: unknown } | undefined>)[which];
+    if (exit) parts.push(`${which} exited (${exitText(exit)})`);
+  }
+  return parts.length === 0 ? '' : `: ${parts.join(', ')}`;
+}
+
+function exitText(e: { readonly code?: unknown; readonly signal?: unknown } & object): string {
+  return e.signal != null ? `signal ${String(e.signal)}` : `code ${String(e.code)}`;
+}
+
+/** One line for a machine event: its type plus what names it (device, process and its exit, operation id). */
 function machineEventSummary(e: { type: string } & Record<string, unknown>): string {
-  const which = typeof e.which === 'string' ? ` ${e.which}` : '';
-  const exit =
-    e.type === 'process.exited'
-      ? ` (${e.signal != null ? `signal ${String(e.signal)}` : `code ${String(e.code)}`})`
-      : '';
+  if (e.type === 'process.exited') return `process.exited ${String(e.which)} (${exitText(e)})`;
+  if (e.type.startsWith('xstate.done.actor.')) return `${e.type}${reaped(e.output)}`;
   const device = typeof e.device === 'string' ? ` ${e.device}` : '';
   const id = typeof e.id === 'string' && e.type === 'OPERATION' ? ` ${e.id}` : '';
-  return `${e.type}${which}${exit}${device}${id}`;
+  const reason = e.type === 'qmp.SHUTDOWN' && typeof e.reason === 'string' ? ` (${e.reason})` : '';
+  return `${e.type}${device}${id}${reason}`;
 }
 
 /** One line for a public sandbox event. */
@@ -97,7 +110,7 @@ export function watchActor(
 /**
  * Watches a sandbox: its actor (state chart, machine events: QMP events, process exits, commands),
  * its public `events$` (lifecycle, operation phases, devices, migration) and its device record
- * (read again after every operation or device event).
+ * (read again after every lifecycle change, settled operation or device event).
  */
 export function watchSandbox(recorder: InspectRecorder, sb: Sandbox): Detach {
   const id = sb.id;
@@ -111,7 +124,12 @@ export function watchSandbox(recorder: InspectRecorder, sb: Sandbox): Detach {
       summary: sandboxEventSummary(e),
       event: e,
     });
-    if (e.type === 'device' || (e.type === 'operation' && (e.phase === 'confirmed' || e.phase === 'failed')))
+    // The record exists once the plan does (at start) and changes with devices and settled operations.
+    if (
+      e.type === 'device' ||
+      e.type === 'lifecycle' ||
+      (e.type === 'operation' && (e.phase === 'confirmed' || e.phase === 'failed'))
+    )
       devices();
   });
   return () => {
