@@ -15,6 +15,9 @@ export const PAGE_JS = `
   var stats = { received: 0, lastSeq: 0, snapshots: 0, renders: 0 };
   var drawn = { actor: null, chart: null, timeline: 0, states: '' };
   var MAX_TIMELINE = 500;
+  // What changed since the last frame: only those list rows and, if selected, that detail are redrawn.
+  var dirty = new Set();
+  var newActors = false;
   window.vmactorInspector = { stats: stats, actors: actors, select: select };
 
   function el(tag, attrs, text) {
@@ -26,8 +29,9 @@ export const PAGE_JS = `
   function actorOf(m) {
     var a = actors.get(m.actorId);
     if (!a) {
-      a = { id: m.actorId, machine: m.machine, snapshot: null, devices: [], timeline: [], changes: 0, values: [] };
+      a = { id: m.actorId, machine: m.machine, snapshot: null, devices: [], timeline: [], changes: 0, values: [], snapDirty: true, devDirty: true };
       actors.set(m.actorId, a);
+      newActors = true;
     }
     return a;
   }
@@ -35,8 +39,10 @@ export const PAGE_JS = `
     stats.received += 1;
     stats.lastSeq = m.seq;
     var a = actorOf(m);
+    dirty.add(a.id);
     if (m.type === 'snapshot') {
       a.snapshot = m;
+      a.snapDirty = true;
       a.changes += 1;
       stats.snapshots += 1;
       a.values.push(m.phase);
@@ -46,6 +52,7 @@ export const PAGE_JS = `
       if (a.timeline.length > MAX_TIMELINE) { a.timeline.shift(); drawn.timeline = -1; }
     } else if (m.type === 'devices') {
       a.devices = Array.isArray(m.devices) ? m.devices : [];
+      a.devDirty = true;
     }
     if (!selected && m.machine === 'sandbox') selected = m.actorId;
   }
@@ -67,19 +74,27 @@ export const PAGE_JS = `
     var c = a.snapshot && a.snapshot.context;
     return c && typeof c === 'object' && c.stopReason ? String(c.stopReason) : '';
   }
-  function renderList() {
+  function listItem(id) {
+    var li = el('li', { 'data-actor': id });
+    li.appendChild(el('span', { 'class': 'name' }, id));
+    li.appendChild(el('span', { 'class': 'phase' }));
+    li.addEventListener('click', function () { select(id); });
+    return li;
+  }
+  function renderList(all) {
     var ul = document.getElementById('actors');
-    var ids = Array.from(actors.keys()).sort();
-    ids.forEach(function (id, i) {
+    if (newActors) {
+      newActors = false;
+      all = true;
+      Array.from(actors.keys()).sort().forEach(function (id, i) {
+        var li = ul.querySelector('li[data-actor="' + CSS.escape(id) + '"]') || listItem(id);
+        if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
+      });
+    }
+    (all ? Array.from(actors.keys()) : Array.from(dirty)).forEach(function (id) {
       var a = actors.get(id);
       var li = ul.querySelector('li[data-actor="' + CSS.escape(id) + '"]');
-      if (!li) {
-        li = el('li', { 'data-actor': id });
-        li.appendChild(el('span', { 'class': 'name' }, id));
-        li.appendChild(el('span', { 'class': 'phase' }));
-        li.addEventListener('click', function () { select(id); });
-      }
-      if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
+      if (!a || !li) return;
       var phase = a.snapshot ? a.snapshot.phase : '';
       var reason = stopReasonOf(a);
       li.setAttribute('data-phase', phase);
@@ -181,24 +196,33 @@ export const PAGE_JS = `
   }
   function render() {
     stats.renders += 1;
-    renderList();
     var a = selected ? actors.get(selected) : null;
-    if (!a) return;
+    var switched = !!a && drawn.actor !== a.id;
+    renderList(switched);
+    var changed = !!a && (switched || dirty.has(a.id));
+    dirty.clear();
+    if (!changed) return;
     var title = document.getElementById('title');
     title.textContent = a.id;
     title.className = '';
     document.getElementById('machine').textContent = a.machine;
-    var phase = a.snapshot ? a.snapshot.phase : '';
-    var ph = document.getElementById('phase');
-    ph.textContent = phase;
-    ph.setAttribute('data-phase', phase);
-    var reason = stopReasonOf(a);
-    document.getElementById('stop-reason').textContent = reason ? 'stop reason: ' + reason : '';
     renderChart(a);
     renderTimeline(a);
-    renderDevices(a);
-    renderQueue(a);
-    document.getElementById('context').textContent = a.snapshot ? JSON.stringify(a.snapshot.context, null, 1) : '';
+    if (switched || a.snapDirty) {
+      var phase = a.snapshot ? a.snapshot.phase : '';
+      var ph = document.getElementById('phase');
+      ph.textContent = phase;
+      ph.setAttribute('data-phase', phase);
+      var reason = stopReasonOf(a);
+      document.getElementById('stop-reason').textContent = reason ? 'stop reason: ' + reason : '';
+      renderQueue(a);
+      document.getElementById('context').textContent = a.snapshot ? JSON.stringify(a.snapshot.context, null, 1) : '';
+      a.snapDirty = false;
+    }
+    if (switched || a.devDirty) {
+      renderDevices(a);
+      a.devDirty = false;
+    }
     drawn.actor = a.id;
   }
 

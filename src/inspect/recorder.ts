@@ -1,10 +1,11 @@
 // The inspector's record: numbers every message, keeps each actor's latest snapshot and a bounded timeline, feeds live clients.
 //
 // Observers call `enqueue` with references only (the snapshot object, the event object): the work
-// of sanitizing and numbering runs later, in one `setImmediate` batch, so an inspected sandbox's
-// step costs one array push.
+// of sanitizing, numbering and sending runs later, once per batch window (`batchMs`, a delivery
+// deadline), so an inspected sandbox's step costs one array push and a page wakes up at most once
+// per window however busy the sandboxes are.
 
-import { type Observable, Subject } from 'rxjs';
+import { concatMap, from, type Observable, Subject } from 'rxjs';
 import type {
   InspectDevicesMessage,
   InspectEventKind,
@@ -25,6 +26,8 @@ export interface RecorderLimits {
   readonly maxActors: number;
   /** Steps waiting for the next batch; past it new ones are dropped and counted (default 50 000). */
   readonly maxPending: number;
+  /** A step is published at most this long after it happened, ms (default 20: batches, not one wake-up per step). */
+  readonly batchMs: number;
 }
 
 /** Defaults of {@link RecorderLimits}. */
@@ -32,6 +35,7 @@ export const DEFAULT_RECORDER_LIMITS: RecorderLimits = {
   replayPerActor: 300,
   maxActors: 512,
   maxPending: 50_000,
+  batchMs: 20,
 };
 
 /** What an observer hands over (references; converted in the batch). */
@@ -84,19 +88,22 @@ function phaseOf(value: unknown, context: unknown): string {
 export class InspectRecorder {
   /** Every message once numbered (hot). */
   readonly messages$: Observable<InspectMessage>;
+  /** The same messages, one array per batch (hot; what the SSE stream writes at once). */
+  readonly batches$: Observable<readonly InspectMessage[]>;
   /** Steps dropped because the batch was full. */
   dropped = 0;
   readonly limits: RecorderLimits;
-  private readonly subject = new Subject<InspectMessage>();
+  private readonly subject = new Subject<readonly InspectMessage[]>();
   private readonly actors = new Map<string, ActorRecord>();
   private pending: Pending[] = [];
-  private scheduled: NodeJS.Immediate | undefined;
+  private scheduled: NodeJS.Timeout | undefined;
   private seq = 0;
   private closed = false;
 
   constructor(limits: Partial<RecorderLimits> = {}) {
     this.limits = { ...DEFAULT_RECORDER_LIMITS, ...limits };
-    this.messages$ = this.subject.asObservable();
+    this.batches$ = this.subject.asObservable();
+    this.messages$ = this.batches$.pipe(concatMap((batch) => from(batch)));
   }
 
   /** Number of the latest message (0 before the first). */
@@ -112,19 +119,23 @@ export class InspectRecorder {
       return;
     }
     this.pending.push({ actorId, machine, time: Date.now(), step });
-    this.scheduled ??= setImmediate(() => this.flush());
+    // A delivery deadline for the batch (not a poll): it fires once, only when steps are pending.
+    this.scheduled ??= setTimeout(() => this.flush(), this.limits.batchMs);
   }
 
   /** Converts and publishes everything pending now (tests and `close` call it; batches run it). */
   flush(): void {
-    if (this.scheduled) clearImmediate(this.scheduled);
+    if (this.scheduled) clearTimeout(this.scheduled);
     this.scheduled = undefined;
+    if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    const out: InspectMessage[] = [];
     for (const p of batch) {
       const m = this.convert(p);
-      if (m) this.publish(m);
+      if (m) out.push(this.publish(m));
     }
+    this.subject.next(out);
   }
 
   /**
@@ -198,7 +209,7 @@ export class InspectRecorder {
     }
   }
 
-  private publish(m: InspectMessage): void {
+  private publish(m: InspectMessage): InspectMessage {
     this.seq += 1;
     const numbered = { ...m, seq: this.seq } as InspectMessage;
     const r = this.record(m.actorId, m.machine);
@@ -209,6 +220,6 @@ export class InspectRecorder {
       r.timeline.push(numbered);
       if (r.timeline.length > this.limits.replayPerActor) r.timeline.shift();
     }
-    this.subject.next(numbered);
+    return numbered;
   }
 }

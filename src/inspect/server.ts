@@ -72,13 +72,13 @@ function streamMessages(recorder: InspectRecorder, req: FastifyRequest, reply: F
     `event: hello\ndata: ${JSON.stringify({ version: INSPECT_PROTOCOL_VERSION, lastSeq: recorder.lastSeq, replay: replay.length })}\n\n`,
   );
   for (const m of replay) res.write(sseFrame(m));
-  const sub = recorder.messages$.subscribe({
-    next: (m) => {
+  const sub = recorder.batches$.subscribe({
+    next: (batch) => {
       if (res.writableLength > MAX_CLIENT_BACKLOG) {
         res.destroy();
         return;
       }
-      res.write(sseFrame(m));
+      res.write(batch.map(sseFrame).join(''));
     },
     complete: () => res.end(),
   });
