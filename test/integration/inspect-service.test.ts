@@ -2,8 +2,6 @@
 // against real daemons, real QEMU and real Chromium; bad arguments refused before anything opens.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { firstValueFrom } from 'rxjs';
-import { filter } from 'rxjs/operators';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createVmFactory } from '../../src/factory/factory.js';
 import { InspectOptionsError, InspectTargetError, inspect } from '../../src/inspect/index.js';
@@ -83,10 +81,11 @@ describe('the service inspector', () => {
 
 describe('inspect() in the library', () => {
   it('watches a VM factory: its own chart and every VM it starts', async () => {
+    const poolId = freshId('ifac');
     const factory = createVmFactory({
       base: 'direct',
       config: {
-        id: freshId('ifac'),
+        id: poolId,
         hypervisor: { kernelPath: g.kernel, initrdPath: g.initrd, memorySize: 256 },
       },
       cacheSize: 1,
@@ -94,18 +93,14 @@ describe('inspect() in the library', () => {
     });
     const inspector = await inspect(factory, { name: 'pool' });
     try {
-      const vmRunning = firstValueFrom(
-        inspector.recorder.messages$.pipe(
-          filter((m) => m.machine === 'sandbox' && m.type === 'snapshot' && m.phase === 'running'),
-        ),
-      );
       await factory.filled();
-      const vm = await vmRunning;
+      // The VM's `running` step happened before `filled()` resolved; snapshots() takes the pending batch too.
       const snaps = inspector.recorder.snapshots();
       expect(snaps.find((s) => s.actorId === 'factory:pool')?.machine).toBe('factory');
       expect(factory.status().map((p) => p.pid)).toHaveLength(1);
       // The factory names its VMs `<config id>-<key>`.
-      expect(vm.actorId.startsWith(`${poolId}-`)).toBe(true);
+      const vms = snaps.filter((s) => s.machine === 'sandbox');
+      expect(vms.map((s) => [s.actorId.startsWith(`${poolId}-`), s.phase])).toEqual([[true, 'running']]);
       const res = await fetch(inspector.url.replace('/?', '/charts/factory.svg?'));
       expect(res.status).toBe(200);
       expect(await res.text()).toContain('data-machine="factory"');
