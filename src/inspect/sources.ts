@@ -110,7 +110,7 @@ export function watchActor(
 /**
  * Watches a sandbox: its actor (state chart, machine events: QMP events, process exits, commands),
  * its public `events$` (lifecycle, operation phases, devices, migration) and its device record
- * (read again after every lifecycle change, settled operation or device event).
+ * (read again once started, and after every settled operation or device event).
  */
 export function watchSandbox(recorder: InspectRecorder, sb: Sandbox): Detach {
   const id = sb.id;
@@ -124,10 +124,10 @@ export function watchSandbox(recorder: InspectRecorder, sb: Sandbox): Detach {
       summary: sandboxEventSummary(e),
       event: e,
     });
-    // The record exists once the plan does (at start) and changes with devices and settled operations.
+    // The record is complete once started (a clone's devices), then changes with devices and operations.
     if (
       e.type === 'device' ||
-      e.type === 'lifecycle' ||
+      (e.type === 'lifecycle' && e.from === 'starting') ||
       (e.type === 'operation' && (e.phase === 'confirmed' || e.phase === 'failed'))
     )
       devices();

@@ -11,7 +11,13 @@ import { type Inspector, inspect } from '../../src/inspect/index.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { guest } from '../helpers/env.js';
-import { createTracked, freshId, quietLogger, stopAll, tempRunBase } from './sandbox-fixtures.js';
+import {
+  createTracked,
+  freshId,
+  quietLogger,
+  stopAll,
+  tempRunBase,
+} from '../integration/sandbox-fixtures.js';
 
 const g = guest('cloud');
 const base = tempRunBase();

@@ -7,8 +7,15 @@ import { createVmFactory } from '../../src/factory/factory.js';
 import { InspectOptionsError, InspectTargetError, inspect } from '../../src/inspect/index.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { guest } from '../helpers/env.js';
-import { freshId, quietLogger, stopAll, tempRunBase } from './sandbox-fixtures.js';
-import { cli, http, removeTempSockets, startDaemon, stopDaemons, tempSocket } from './service-fixtures.js';
+import { freshId, quietLogger, stopAll, tempRunBase } from '../integration/sandbox-fixtures.js';
+import {
+  cli,
+  http,
+  removeTempSockets,
+  startDaemon,
+  stopDaemons,
+  tempSocket,
+} from '../integration/service-fixtures.js';
 
 const g = guest('cloud');
 const base = tempRunBase();
