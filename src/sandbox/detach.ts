@@ -77,7 +77,6 @@ export async function detachSandbox(sb: Sandbox): Promise<SandboxHandle> {
   }
   persister.flush({ detached: true });
   persister.close();
-  await persister.synced();
   const state = readStateFile(sb.runDir);
   sb.markDetached(sb.runDir);
   sb.actor.stop();

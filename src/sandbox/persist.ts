@@ -1,4 +1,4 @@
-// Keeps a sandbox's state.json current: replaced atomically on every lifecycle, operation and device event, fsync'd off the loop.
+// Keeps a sandbox's state.json current: rewritten (atomically, synchronously) on every lifecycle, operation and device event.
 
 import type { ValidatedConfig } from '../config/types.js';
 import type { DeviceRecordData } from '../devices/record-types.js';
@@ -8,7 +8,7 @@ import type { SandboxEvent } from './events.js';
 import type { Sandbox } from './sandbox.js';
 import type { LaunchPlan } from './spec.js';
 import { StateWriteError } from './state-errors.js';
-import { replaceStateFile, syncStateFile } from './state-file.js';
+import { writeStateFile } from './state-file.js';
 import {
   MACHINE_VERSION,
   type OperationInFlight,
@@ -38,8 +38,6 @@ export interface StatePersister {
   flush(opts?: { detached?: boolean }): void;
   /** Stops writing (detach, or the sandbox stopped). */
   close(): void;
-  /** Resolves once every write so far is fsync'd (file and dir). */
-  synced(): Promise<void>;
   /** Writes done, failed (for tests and benchmarks). */
   readonly stats: { writes: number; failures: number };
 }
@@ -67,28 +65,18 @@ function pidStarts(): (pid: number | undefined) => { pid: number; startTime: num
 }
 
 /**
- * Runs `sync` after each request, never two at once: requests made while one runs fold into one
- * more run after it (group commit). `idle()` resolves once nothing is running or asked for.
+ * Whether the write after `e` is fsync'd. Not for a phase change the file is not the truth for:
+ * running ⇄ paused (reattach takes the phase from QEMU's `query-status`) and stopping/stopped (the
+ * run dir goes with the VM). Those fsyncs were most of a pause's cost and a third of a stop's on a
+ * disk-backed run dir, and what they guard against, a host crash, takes the VM with it; the rename
+ * still leaves the file whole for any process that reads it after the controller died. Writes
+ * a reattach relies on the file for (the first one with pids and paths, devices, operations in
+ * flight) stay fsync'd.
  */
-function coalesced(sync: () => Promise<void>): { request(): void; idle(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  let again = false;
-  const run = (): Promise<void> =>
-    sync().finally(() => {
-      if (again) {
-        again = false;
-        running = run();
-      } else running = undefined;
-    });
-  return {
-    request: () => {
-      if (running) again = true;
-      else running = run();
-    },
-    idle: async () => {
-      while (running) await running;
-    },
-  };
+function fsyncs(e: SandboxEvent): boolean {
+  if (e.type !== 'lifecycle') return true;
+  const toggle = (e.from === 'running' && e.to === 'paused') || (e.from === 'paused' && e.to === 'running');
+  return !toggle && e.to !== 'stopping' && e.to !== 'stopped';
 }
 
 /** The persister attached to `sb` by {@link persistSandboxState}, if any. */
@@ -98,12 +86,8 @@ export function persisterOf(sb: Sandbox): StatePersister | undefined {
 
 /**
  * Subscribes to `sb.events$` and rewrites `<runDir>/state.json` after every change of phase,
- * operation phase or device: replaced atomically (temp file, rename) before later subscribers —
- * the caller's promise — hear of it, so a controller that dies right after leaves the new state
- * whole; then fsync'd (file and dir) off the event loop, consecutive changes sharing one fsync.
- * An fsync only guards against a host crash, which takes the VM with it, so it need not hold up
- * the caller — and it was most of a pause's cost and a third of a stop's on a disk-backed run dir,
- * and the largest synchronous block on the loop while many sandboxes start. A write that fails is a `state-write-failed` event on `sb.events$` (a {@link StateWriteError}) and
+ * operation phase or device (before later subscribers — the caller's promise — hear of it). A
+ * write that fails is a `state-write-failed` event on `sb.events$` (a {@link StateWriteError}) and
  * a warning in the log; the previous file stays, the sandbox runs on, and the next change retries.
  *
  * @example
@@ -153,19 +137,8 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
     };
   };
 
-  const fail = (err: unknown): void => {
-    stats.failures += 1;
-    const error = err instanceof StateWriteError ? err : new StateWriteError(sb.runDir, { cause: err });
-    sb.logger.warn({ err: error }, 'state.json not written; the previous state stays');
-    runtime.events.next({ type: 'state-write-failed', sandboxId: sb.id, error, at: Date.now() });
-  };
-  const durable = coalesced(async () => {
-    await syncStateFile(sb.runDir).catch((err: unknown) => {
-      if (!closed) fail(err);
-    });
-  });
-  const write = (detached: boolean): void => {
-    if (replaceStateFile(sb.runDir, build(detached))) durable.request();
+  const write = (detached: boolean, sync = true): void => {
+    writeStateFile(sb.runDir, build(detached), { sync });
     stats.writes += 1;
   };
 
@@ -190,9 +163,12 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
       if (closed || e.type === 'state-write-failed' || e.type === 'command-failed') return;
       track(e);
       try {
-        write(false);
+        write(false, fsyncs(e));
       } catch (err) {
-        fail(err);
+        stats.failures += 1;
+        const error = err instanceof StateWriteError ? err : new StateWriteError(sb.runDir, { cause: err });
+        sb.logger.warn({ err: error }, 'state.json not written; the previous state stays');
+        runtime.events.next({ type: 'state-write-failed', sandboxId: sb.id, error, at: Date.now() });
       }
     },
   });
@@ -203,7 +179,6 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
       closed = true;
       sub.unsubscribe();
     },
-    synced: () => durable.idle(),
     stats,
   };
   sb.attachments.persister = persister;

@@ -1,6 +1,5 @@
-// Reading and atomically writing a run dir's state.json (temp file, rename, fsync of file and dir), validated on read.
+// Reading and atomically writing a run dir's state.json (temp file, [fsync,] rename[, fsync of the dir]), validated on read.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertSocketPath, assertUnder } from '../process/run-dir.js';
 import {
@@ -23,27 +22,24 @@ export function stateFilePath(runDir: string): string {
 /**
  * Writes `state` to `<runDir>/state.json` atomically and durably: a temp file (0600) written and
  * fsync'd, renamed over the old file, then the directory fsync'd (so the rename survives a power
- * loss). On failure the temp file is removed, the previous state.json is untouched, and a
+ * loss). Synchronous on purpose: it runs inside the event that changed the state, before the caller
+ * who caused the change is told (a change the caller saw is never lost by a crash right after).
+ * On failure the temp file is removed, the previous state.json is untouched, and a
  * {@link StateWriteError} is thrown. `ENOENT` of the run dir itself (not created yet, or removed at
  * stop) is reported as `false`: there is nothing to persist into.
+ *
+ * `sync: false` skips both fsyncs: the rename is still atomic for every other process (a controller
+ * that dies right after still leaves the new file whole), only a host crash could lose it — for
+ * changes whose truth after a host crash does not matter (QEMU died with the host).
  *
  * @example
  * ```ts
  * writeStateFile(sb.runDir, state); // true
+ * writeStateFile(sb.runDir, state, { sync: false }); // a running ⇄ paused change
  * ```
  */
-export function writeStateFile(runDir: string, state: SandboxState): boolean {
-  if (!replaceStateFile(runDir, state, true)) return false;
-  fsyncDirSync(runDir, stateFilePath(runDir));
-  return true;
-}
-
-/**
- * The atomic half of {@link writeStateFile}: temp file (fsync'd only with `fsyncData`), renamed
- * over the old one. Every other process sees the old file or the new one whole, even if this one
- * dies right after; only a host crash before {@link syncStateFile} could lose the change.
- */
-export function replaceStateFile(runDir: string, state: SandboxState, fsyncData = false): boolean {
+export function writeStateFile(runDir: string, state: SandboxState, opts: { sync?: boolean } = {}): boolean {
+  const sync = opts.sync !== false;
   const file = stateFilePath(runDir);
   const temp = join(runDir, TEMP_FILE);
   const data = Buffer.from(`${JSON.stringify(state, null, 1)}\n`);
@@ -57,58 +53,23 @@ export function replaceStateFile(runDir: string, state: SandboxState, fsyncData 
   try {
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    if (fsyncData) fsyncSync(fd);
+    if (sync) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(temp, file);
-    return true;
-  } catch (cause) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(temp);
-    } catch {}
-    throw new StateWriteError(file, { cause });
-  }
-}
-
-function fsyncDirSync(runDir: string, file: string): void {
-  try {
+    if (!sync) return true;
     const dir = openSync(runDir, 'r');
     try {
       fsyncSync(dir);
     } finally {
       closeSync(dir);
     }
-  } catch (cause) {
-    throw new StateWriteError(file, { cause });
-  }
-}
-
-/**
- * The durable half, off the event loop (libuv's thread pool): fsyncs `<runDir>/state.json` and the
- * dir. Resolves `false` when the dir or file is gone (the sandbox stopped); rejects with a
- * {@link StateWriteError} otherwise.
- *
- * @example
- * ```ts
- * replaceStateFile(sb.runDir, state);
- * await syncStateFile(sb.runDir);
- * ```
- */
-export async function syncStateFile(runDir: string): Promise<boolean> {
-  const file = stateFilePath(runDir);
-  try {
-    for (const path of [file, runDir]) {
-      const h = await open(path, 'r');
-      try {
-        await h.sync();
-      } finally {
-        await h.close();
-      }
-    }
     return true;
   } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(temp);
+    } catch {}
     throw new StateWriteError(file, { cause });
   }
 }
