@@ -65,18 +65,15 @@ function pidStarts(): (pid: number | undefined) => { pid: number; startTime: num
 }
 
 /**
- * Whether the write after `e` is fsync'd. Not for a phase change the file is not the truth for:
- * running ⇄ paused (reattach takes the phase from QEMU's `query-status`) and stopping/stopped (the
- * run dir goes with the VM). Those fsyncs were most of a pause's cost and a third of a stop's on a
- * disk-backed run dir, and what they guard against, a host crash, takes the VM with it; the rename
- * still leaves the file whole for any process that reads it after the controller died. Writes
- * a reattach relies on the file for (the first one with pids and paths, devices, operations in
- * flight) stay fsync'd.
+ * A running ⇄ paused change: written without fsync (an fsync is most of a pause's cost). Reattach
+ * takes the phase from QEMU's `query-status`, not from the file, and a host crash that could lose
+ * the write kills the VM with it; everything else (start, stop, operations, devices) stays fsync'd.
  */
-function fsyncs(e: SandboxEvent): boolean {
-  if (e.type !== 'lifecycle') return true;
-  const toggle = (e.from === 'running' && e.to === 'paused') || (e.from === 'paused' && e.to === 'running');
-  return !toggle && e.to !== 'stopping' && e.to !== 'stopped';
+function isPauseToggle(e: SandboxEvent): boolean {
+  return (
+    e.type === 'lifecycle' &&
+    ((e.from === 'running' && e.to === 'paused') || (e.from === 'paused' && e.to === 'running'))
+  );
 }
 
 /** The persister attached to `sb` by {@link persistSandboxState}, if any. */
@@ -163,7 +160,7 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
       if (closed || e.type === 'state-write-failed' || e.type === 'command-failed') return;
       track(e);
       try {
-        write(false, fsyncs(e));
+        write(false, !isPauseToggle(e));
       } catch (err) {
         stats.failures += 1;
         const error = err instanceof StateWriteError ? err : new StateWriteError(sb.runDir, { cause: err });
