@@ -64,18 +64,6 @@ function pidStarts(): (pid: number | undefined) => { pid: number; startTime: num
   };
 }
 
-/**
- * A running ⇄ paused change: written without fsync (an fsync is most of a pause's cost). Reattach
- * takes the phase from QEMU's `query-status`, not from the file, and a host crash that could lose
- * the write kills the VM with it; everything else (start, stop, operations, devices) stays fsync'd.
- */
-function isPauseToggle(e: SandboxEvent): boolean {
-  return (
-    e.type === 'lifecycle' &&
-    ((e.from === 'running' && e.to === 'paused') || (e.from === 'paused' && e.to === 'running'))
-  );
-}
-
 /** The persister attached to `sb` by {@link persistSandboxState}, if any. */
 export function persisterOf(sb: Sandbox): StatePersister | undefined {
   return sb.attachments.persister;
@@ -134,8 +122,8 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
     };
   };
 
-  const write = (detached: boolean, sync = true): void => {
-    writeStateFile(sb.runDir, build(detached), { sync });
+  const write = (detached: boolean): void => {
+    writeStateFile(sb.runDir, build(detached));
     stats.writes += 1;
   };
 
@@ -160,7 +148,7 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
       if (closed || e.type === 'state-write-failed' || e.type === 'command-failed') return;
       track(e);
       try {
-        write(false, !isPauseToggle(e));
+        write(false);
       } catch (err) {
         stats.failures += 1;
         const error = err instanceof StateWriteError ? err : new StateWriteError(sb.runDir, { cause: err });

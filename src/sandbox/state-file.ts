@@ -1,4 +1,4 @@
-// Reading and atomically writing a run dir's state.json (temp file, [fsync,] rename[, fsync of the dir]), validated on read.
+// Reading and atomically writing a run dir's state.json (temp file, fsync, rename, fsync of the dir), validated on read.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertSocketPath, assertUnder } from '../process/run-dir.js';
@@ -28,18 +28,12 @@ export function stateFilePath(runDir: string): string {
  * {@link StateWriteError} is thrown. `ENOENT` of the run dir itself (not created yet, or removed at
  * stop) is reported as `false`: there is nothing to persist into.
  *
- * `sync: false` skips both fsyncs: the rename is still atomic for every other process (a controller
- * that dies right after still leaves the new file whole), only a host crash could lose it — for
- * changes whose truth after a host crash does not matter (QEMU died with the host).
- *
  * @example
  * ```ts
  * writeStateFile(sb.runDir, state); // true
- * writeStateFile(sb.runDir, state, { sync: false }); // a running ⇄ paused change
  * ```
  */
-export function writeStateFile(runDir: string, state: SandboxState, opts: { sync?: boolean } = {}): boolean {
-  const sync = opts.sync !== false;
+export function writeStateFile(runDir: string, state: SandboxState): boolean {
   const file = stateFilePath(runDir);
   const temp = join(runDir, TEMP_FILE);
   const data = Buffer.from(`${JSON.stringify(state, null, 1)}\n`);
@@ -53,11 +47,10 @@ export function writeStateFile(runDir: string, state: SandboxState, opts: { sync
   try {
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    if (sync) fsyncSync(fd);
+    fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(temp, file);
-    if (!sync) return true;
     const dir = openSync(runDir, 'r');
     try {
       fsyncSync(dir);
