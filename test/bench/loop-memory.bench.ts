@@ -11,8 +11,9 @@ import { runInNewContext } from 'node:vm';
 import { createSandbox } from '../../src/sandbox/create.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import { guest } from '../helpers/env.js';
-import { freshId, quietLogger, stopAll, tempRunBase, tracked } from '../integration/sandbox-fixtures.js';
+import { freshId, quietLogger, stopAll, tracked } from '../integration/sandbox-fixtures.js';
 import type { Benchmark, BenchRow } from './harness.js';
+import { tmpfsRunBase } from './harness.js';
 import { type RawVm, rawKill, rawLaunch, rawQuit } from './raw-client.js';
 
 const CONCURRENCY = 8;
@@ -53,7 +54,7 @@ const loopMemory: Benchmark = {
     const n = smoke ? 16 : 100;
     // 10 rounds in the full run (`--runs=N` below 10 runs fewer).
     const rounds = smoke ? 2 : Math.min(runs, 10);
-    const base = tempRunBase();
+    const base = tmpfsRunBase();
     const config = (id: string) => ({
       id,
       hypervisor: { kernelPath: g.kernel, initrdPath: g.initrd, memorySize: 256 },
