@@ -7,9 +7,9 @@ import { type Inspector, inspect } from '../../src/inspect/index.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { QEMU } from '../helpers/env.js';
-import { bareSpec, openTracked, quietLogger, stopAll, tempRunBase } from '../integration/sandbox-fixtures.js';
+import { bareSpec, openTracked, quietLogger, stopAll } from '../integration/sandbox-fixtures.js';
 import type { Benchmark, BenchRow } from './harness.js';
-import { median, nowMs } from './harness.js';
+import { median, nowMs, tmpfsRunBase } from './harness.js';
 
 /** Deadline of every wait on the page. */
 const PAGE_WAIT = { timeout: 60_000 } as const;
@@ -103,7 +103,7 @@ const pauseResumeWithPage: Benchmark = {
   async run(_runs, { smoke }) {
     const count = smoke ? 4 : 20;
     const rounds = smoke ? 2 : 10;
-    const base = tempRunBase();
+    const base = tmpfsRunBase();
     const browser = await launchChromium();
     const without: Times = { pause: [], resume: [] };
     const withIt: Times = { pause: [], resume: [] };

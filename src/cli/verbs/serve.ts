@@ -117,8 +117,9 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
       throw err;
     }
     const stopSandboxes = values['stop-on-exit'] === true;
-    process.stdout.write(`vmactor serve: listening on ${svc.socket} (pid ${process.pid})\n`);
+    // The inspector's line first: whoever waits for "listening on" has it already.
     if (svc.inspector) process.stdout.write(`vmactor serve: inspector at ${svc.inspector.url}\n`);
+    process.stdout.write(`vmactor serve: listening on ${svc.socket} (pid ${process.pid})\n`);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));
