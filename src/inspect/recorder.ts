@@ -44,9 +44,9 @@ export type RawStep =
   | { readonly t: 'snapshot'; readonly snapshot: { value: unknown; status: string; context: unknown } }
   | {
       readonly t: 'event';
-      readonly kind: InspectEventKind;
-      readonly summary: string;
       readonly event: unknown;
+      /** Classifies and summarizes the event, in the batch (not in the observer). */
+      readonly describe: (event: never) => { kind: InspectEventKind; summary: string };
     }
   | { readonly t: 'devices'; readonly devices: unknown };
 
@@ -183,8 +183,10 @@ export class InspectRecorder {
           phase: phaseOf(s.snapshot.value, s.snapshot.context),
           context: sanitize(s.snapshot.context),
         };
-      case 'event':
-        return { ...base, type: 'event', kind: s.kind, summary: s.summary, detail: sanitize(s.event) };
+      case 'event': {
+        const { kind, summary } = s.describe(s.event as never);
+        return { ...base, type: 'event', kind, summary, detail: sanitize(s.event) };
+      }
       case 'devices':
         return { ...base, type: 'devices', devices: sanitize(s.devices) as Json };
     }

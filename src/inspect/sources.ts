@@ -73,6 +73,14 @@ function sandboxEventKind(e: SandboxEvent): InspectEventKind {
   return 'sandbox';
 }
 
+function describeMachineEvent(e: { type: string } & Record<string, unknown>) {
+  return { kind: machineEventKind(e.type), summary: machineEventSummary(e) };
+}
+
+function describeSandboxEvent(e: SandboxEvent) {
+  return { kind: sandboxEventKind(e), summary: sandboxEventSummary(e) };
+}
+
 /**
  * Watches one actor through `actor.system.inspect(...)`: its snapshots (one per changed step) and
  * the events it receives; children's own steps are left out. The observer only hands references
@@ -97,9 +105,8 @@ export function watchActor(
       const e = ev.event as { type: string } & Record<string, unknown>;
       recorder.enqueue(actorId, machine, {
         t: 'event',
-        kind: machineEventKind(e.type),
-        summary: machineEventSummary(e),
         event: e,
+        describe: describeMachineEvent,
       });
     }
   };
@@ -120,9 +127,8 @@ export function watchSandbox(recorder: InspectRecorder, sb: Sandbox): Detach {
   const sub = sb.events$.subscribe((e) => {
     recorder.enqueue(id, 'sandbox', {
       t: 'event',
-      kind: sandboxEventKind(e),
-      summary: sandboxEventSummary(e),
       event: e,
+      describe: describeSandboxEvent,
     });
     // The record is complete once started (a clone's devices), then changes with devices and operations.
     if (

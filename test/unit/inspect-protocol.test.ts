@@ -55,17 +55,14 @@ describe('activePaths', () => {
   });
 });
 
+const qmp = (e: { type: string }) => ({ kind: 'qmp' as const, summary: e.type });
+
 describe('InspectRecorder', () => {
   it('converts nothing while the observer runs: steps are numbered and published in the next batch', async () => {
     const rec = new InspectRecorder();
     const got = firstValueFrom(rec.messages$.pipe(take(2), toArray()));
     rec.enqueue('a', 'sandbox', { t: 'actor' });
-    rec.enqueue('a', 'sandbox', {
-      t: 'event',
-      kind: 'qmp',
-      summary: 'qmp.STOP',
-      event: { type: 'qmp.STOP' },
-    });
+    rec.enqueue('a', 'sandbox', { t: 'event', event: { type: 'qmp.STOP' }, describe: qmp });
     expect(rec.lastSeq).toBe(0);
     const [m1, m2] = await got;
     expect([m1?.seq, m1?.type, m2?.seq, m2?.type]).toEqual([1, 'actor', 2, 'event']);
@@ -79,7 +76,11 @@ describe('InspectRecorder', () => {
         t: 'snapshot',
         snapshot: { value: i % 2 ? 'paused' : 'running', status: 'active', context: { phase: 'x' } },
       });
-      rec.enqueue('a', 'sandbox', { t: 'event', kind: 'command', summary: `e${i}`, event: { type: 'E' } });
+      rec.enqueue('a', 'sandbox', {
+        t: 'event',
+        event: { type: 'E' },
+        describe: () => ({ kind: 'command', summary: `e${i}` }),
+      });
     }
     const replay = rec.replay();
     expect(replay.map((m) => m.type)).toEqual(['actor', 'event', 'event', 'snapshot', 'event']);
