@@ -83,6 +83,10 @@ async function withPage(
       .waitFor(PAGE_WAIT);
     await page.locator('#chart[data-loaded="sandbox"]').waitFor(PAGE_WAIT);
     await watchLongTasks(page);
+    // The page's own load (its first render of the chart) is over before the round: the renderer is idle.
+    await page.evaluate(
+      'new Promise((resolve) => requestIdleCallback(() => resolve(true), { timeout: 5000 }))',
+    );
     await round(sandboxes, into);
     await pageCaughtUp(
       page,
