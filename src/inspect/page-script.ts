@@ -13,7 +13,7 @@ export const PAGE_JS = `
   var selected = params.get('actor');
   var charts = new Map();
   var stats = { received: 0, lastSeq: 0, snapshots: 0, renders: 0 };
-  var drawn = { actor: null, chart: null, timeline: 0, states: '' };
+  var drawn = { actor: null, chart: null, timeline: 0, states: '', on: new Set() };
   var MAX_TIMELINE = 500;
   // What changed since the last frame: only those list rows and, if selected, that detail are redrawn.
   var dirty = new Set();
@@ -119,11 +119,17 @@ export const PAGE_JS = `
     if (drawn.states === key) return;
     var svg = document.querySelector('#chart svg');
     if (!svg) return;
+    var fresh = drawn.states === '';
     drawn.states = key;
     var on = new Set(states);
+    // Only the boxes whose state changed are touched: a step repaints two boxes, not the chart.
+    var before = fresh ? new Set() : drawn.on;
     svg.querySelectorAll('g.state').forEach(function (g) {
-      g.classList.toggle('active', on.has(g.getAttribute('data-state')));
+      var path = g.getAttribute('data-state');
+      var want = on.has(path);
+      if (fresh || want !== before.has(path)) g.classList.toggle('active', want);
     });
+    drawn.on = on;
   }
   function renderChart(a) {
     if (drawn.chart === a.machine) { highlight(a); return; }
@@ -146,7 +152,8 @@ export const PAGE_JS = `
     li.appendChild(el('time', { datetime: new Date(m.time).toISOString() }, time(m.time)));
     li.appendChild(el('span', { 'class': 'kind' }, m.kind));
     li.appendChild(el('span', { 'class': 'summary' }, m.summary));
-    li.title = JSON.stringify(m.detail);
+    // The event's detail as a tooltip, built on first hover (not for every entry drawn).
+    li.addEventListener('mouseenter', function () { if (!li.title) li.title = JSON.stringify(m.detail); }, { once: true });
     return li;
   }
   function renderTimeline(a) {

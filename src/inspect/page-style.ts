@@ -25,9 +25,10 @@ nav h2, section h2 { font-size: 12px; text-transform: uppercase; letter-spacing:
 #summary { display: flex; gap: 16px; font: 12px monospace; margin-bottom: 8px; }
 #summary span:empty { display: none; }
 #chart { background: #fff; border: 1px solid #e2e8f0; border-radius: 6px; overflow: auto; max-height: 70vh; }
+#chart { contain: content; }
 #chart svg { display: block; width: 100%; height: auto; max-height: 68vh; }
 .cols { display: grid; grid-template-columns: 3fr 2fr; gap: 16px; margin-top: 12px; }
-#timeline { list-style: none; margin: 0; padding: 0; max-height: 40vh; overflow: auto; background: #fff; border: 1px solid #e2e8f0; border-radius: 6px; font: 12px monospace; }
+#timeline { contain: content; list-style: none; margin: 0; padding: 0; max-height: 40vh; overflow: auto; background: #fff; border: 1px solid #e2e8f0; border-radius: 6px; font: 12px monospace; }
 #timeline li { display: grid; grid-template-columns: 96px 80px 1fr; gap: 8px; padding: 2px 8px; border-bottom: 1px solid #f0f2f5; }
 #timeline time { color: #718096; }
 #timeline .kind { color: #4a5568; }
