@@ -1,7 +1,9 @@
 // The inspector of the service (`vmactor serve --inspect`, `vmactor inspect`) and of a VM factory,
 // against real daemons, real QEMU and real Chromium; bad arguments refused before anything opens.
+import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createVmFactory } from '../../src/factory/factory.js';
 import { InspectOptionsError, InspectTargetError, inspect } from '../../src/inspect/index.js';
@@ -115,6 +117,50 @@ describe('inspect() in the library', () => {
       await factory.close();
       await inspector.close();
     }
+  });
+
+  it('resumes an SSE client from Last-Event-ID: the hello, then only the messages after that id', async () => {
+    const inspector = await inspect([], { port: 0 });
+    try {
+      const rec = inspector.recorder;
+      const describe = () => ({ kind: 'command' as const, summary: 'E' });
+      for (let i = 0; i < 4; i++) rec.enqueue('x', 'sandbox', { t: 'event', event: { type: 'E' }, describe });
+      rec.flush();
+      const events = inspector.url.replace('/?', '/events?');
+      const res = await fetch(events, { headers: { 'last-event-id': '2' } });
+      expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('id: 4\n')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      await reader.cancel();
+      expect(text.startsWith('event: hello\n')).toBe(true);
+      expect([...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([3, 4]);
+    } finally {
+      await inspector.close();
+    }
+  });
+
+  it('importing vmactor loads no web framework; inspect() loads Fastify when called', async () => {
+    const dist = fileURLToPath(new URL('../../dist/src/index.js', import.meta.url));
+    const script = `
+      const { createRequire } = await import('node:module');
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/fastify/'));
+      const vmactor = await import(${JSON.stringify(dist)});
+      const before = loaded();
+      const i = await vmactor.inspect([], { port: 0 });
+      const after = loaded();
+      await i.close();
+      console.log(JSON.stringify({ before, after }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ before: false, after: true });
   });
 
   it('refuses a bad port or target with a typed error, opening nothing', async () => {
