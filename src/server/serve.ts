@@ -26,7 +26,7 @@ export interface Service {
   readonly socket: string;
   readonly supervisor: Supervisor;
   readonly app: FastifyInstance;
-  /** The inspector opened with `inspect` (its `url` carries the token); `POST /inspector` opens one later. */
+  /** The inspector opened with `inspect` (its `url` carries the token; undefined when it could not listen, logged); `POST /inspector` opens one later. */
   readonly inspector: Inspector | undefined;
   /**
    * Stops serving (the socket is removed). With `stopSandboxes` every sandbox is stopped; without,
@@ -58,17 +58,21 @@ export async function serve(options: ServeOptions = {}): Promise<Service> {
     logger,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
   });
-  let inspector: Inspector | undefined;
   try {
     await app.listen({ path: socket });
     await restrictSocket(socket);
-    if (options.inspect) inspector = await serviceInspector(supervisor, options.inspect);
   } catch (err) {
-    await closeServiceInspector(supervisor);
     await app.close().catch(() => undefined);
     await supervisor.close({ stopSandboxes: true });
     throw err;
   }
+  // An inspector that cannot listen (port taken) is logged, never a reason to stop the service and its VMs.
+  const inspector = options.inspect
+    ? await serviceInspector(supervisor, options.inspect).catch((err: unknown) => {
+        logger.error({ err }, 'the inspector was not opened');
+        return undefined;
+      })
+    : undefined;
   let closing: Promise<void> | undefined;
   return {
     socket,

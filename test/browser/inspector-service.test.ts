@@ -2,6 +2,7 @@
 // against real daemons, real QEMU and real Chromium; bad arguments refused before anything opens.
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -76,6 +77,25 @@ describe('the service inspector', () => {
     expect(url, r.out).toBeDefined();
     expect((await http(socket, 'GET', '/inspector')).json()).toMatchObject({ url });
     expect((await fetch(url!)).status).toBe(200);
+  });
+
+  it('serve --inspect PORT on a taken port still serves (no inspector yet); vmactor inspect then opens one elsewhere', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const socket = tempSocket();
+      const d = await startDaemon(base, socket, ['--stop-on-exit', '--inspect', String(port)]);
+      expect(d.out()).not.toContain('inspector at');
+      expect((await http(socket, 'GET', '/inspector')).status).toBe(404);
+      const r = await cli(['inspect', '--socket', socket, '--json']);
+      expect(r.code, r.err).toBe(0);
+      const opened = JSON.parse(r.out) as { url: string; port: number };
+      expect(opened.port).not.toBe(port);
+      expect((await fetch(opened.url)).status).toBe(200);
+    } finally {
+      taken.close();
+    }
   });
 
   it('refuses a bad port with a usage error (exit 2) before anything opens', async () => {

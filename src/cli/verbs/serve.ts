@@ -20,7 +20,8 @@ SIGTERM or SIGINT stops serving and leaves the VMs running; --stop-on-exit stops
   --event-buffer N       events kept for Last-Event-ID resume (default 10000)
   --inspect [PORT]       also serve the live inspector on 127.0.0.1:PORT (default: any free port);
                          its URL, with a random token, is printed (\`vmactor inspect\` prints it later)
-Exit codes: 0 stopped by a signal, 2 bad arguments, 3 the socket (or the inspector's port) is in use or unusable.
+Exit codes: 0 stopped by a signal, 2 bad arguments, 3 the socket is in use or unusable (an inspector
+port in use is reported and the service runs without it).
 `;
 
 function positive(name: string, raw: string | undefined): number | undefined {
@@ -108,7 +109,6 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
     } catch (err) {
       if (
         (err as { code?: string }).code === 'ERR_SERVICE_SOCKET' ||
-        (err as { code?: string }).code === 'ERR_INSPECT_LISTEN' ||
         (err as { code?: string }).code === 'EACCES'
       ) {
         process.stderr.write(`vmactor serve: ${(err as Error).message}\n`);
@@ -119,6 +119,8 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
     const stopSandboxes = values['stop-on-exit'] === true;
     // The inspector's line first: whoever waits for "listening on" has it already.
     if (svc.inspector) process.stdout.write(`vmactor serve: inspector at ${svc.inspector.url}\n`);
+    else if (inspectPort !== undefined)
+      process.stderr.write(`vmactor serve: the inspector could not listen on 127.0.0.1:${inspectPort}\n`);
     process.stdout.write(`vmactor serve: listening on ${svc.socket} (pid ${process.pid})\n`);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
