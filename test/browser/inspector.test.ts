@@ -176,6 +176,35 @@ describe('the inspector page in Chromium, following a real sandbox', () => {
     }
   });
 
+  it("shows a sandbox whose QEMU was killed as `crashed`, with QEMU's exit in the timeline", async () => {
+    const other = await createTracked(
+      { id: freshId('crash'), hypervisor: { kernelPath: g.kernel, initrdPath: g.initrd, memorySize: 256 } },
+      { runDir: base, logger: quietLogger, accelerator: 'tcg' },
+    );
+    const second = await inspect([other], { port: 0 });
+    const p = await browser.newPage();
+    try {
+      await p.goto(second.url);
+      await other.start();
+      await p.locator('#chart g.state.active[data-state="active.run.running"]').waitFor(WAIT);
+      const [qemuPid] = other.getPids();
+      process.kill(qemuPid as number, 'SIGKILL');
+      await p.locator('#stop-reason', { hasText: 'stop reason: crashed' }).waitFor(WAIT);
+      await p
+        .locator('#timeline li[data-kind="lifecycle"][data-summary="stopping → stopped (crashed)"]')
+        .waitFor(WAIT);
+      const timeline = await summaries(p);
+      // QEMU's exit, as the machine saw it (process.exited) or the ladder reaped it (done shutdown).
+      expect(
+        timeline.some((s) => /qemu( exited)? \(signal SIGKILL\)/.test(s)),
+        timeline.join('\n'),
+      ).toBe(true);
+    } finally {
+      await p.close();
+      await second.close();
+    }
+  });
+
   it('refuses every request without the token, with a wrong token or a foreign Host header (403), and the page fetched nothing from elsewhere', async () => {
     const root = new URL(inspector.url);
     const bare = `${root.origin}/`;
