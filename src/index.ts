@@ -190,4 +190,6 @@ export {
   type Sequenced,
   Supervisor,
   type SupervisorOptions,
+  TemplateNotFoundError,
+  type TemplateSummary,
 } from './supervisor/index.js';

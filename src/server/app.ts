@@ -8,6 +8,7 @@ import { errorHandler } from './errors.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
 import { hostRoutes } from './routes-host.js';
 import { sandboxRoutes } from './routes-sandboxes.js';
+import { templateRoutes } from './routes-templates.js';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -80,6 +81,7 @@ export async function buildApp(
   });
   hostRoutes(app, supervisor, metrics);
   sandboxRoutes(app, supervisor);
+  templateRoutes(app, supervisor);
   await app.ready();
   return { app, metrics };
 }

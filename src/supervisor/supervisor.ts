@@ -1,5 +1,6 @@
 // The Supervisor: every sandbox of the host in one place, admission under limits, bounded starts, one event stream.
 import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import { type Actor, createActor, fromPromise } from 'xstate';
@@ -13,9 +14,17 @@ import { defaultRunBase } from '../process/run-dir.js';
 import { type CreateSandboxOptions, createSandbox } from '../sandbox/create.js';
 import type { SandboxEvent } from '../sandbox/events.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
+import { templateConfigOf } from '../sandbox/template/boot.js';
 import { AdmissionError, SandboxNotFoundError } from './errors.js';
 import { EventLog } from './event-log.js';
 import { StartGate } from './start-gate.js';
+import {
+  DEFAULT_SERVICE_TEMPLATE_BASE,
+  listTemplates,
+  loadTemplate,
+  summarizeTemplate,
+  type TemplateSummary,
+} from './templates.js';
 import { type WireEvent, wireEvent } from './wire-event.js';
 
 /** What the boot-time recovery step gets: the run base, and `adopt` to hold a reattached sandbox. */
@@ -53,6 +62,18 @@ export interface SupervisorOptions {
   readonly recover?: RecoverStep;
   /** Applied to every config before validation (e.g. the service's default guest and console). */
   readonly prepare?: (config: SandboxConfig) => SandboxConfig;
+  /**
+   * Where templates live, one dir per name (default `/dev/shm/vmactor-templates`): a sandbox
+   * created with `bootToBeTemplate` keeps its memory in `<templateBase>/<id>`, and saving it makes
+   * the template `<id>` there.
+   */
+  readonly templateBase?: string;
+}
+
+/** Options of {@link Supervisor.create}. */
+export interface CreateOptions {
+  /** Boot from this saved template (a clone; see {@link Supervisor.saveTemplate}). */
+  readonly template?: string;
 }
 
 /** The host's stream: sandbox events plus the supervisor's own `supervisor` events (added/removed). */
@@ -119,6 +140,8 @@ export class Supervisor {
   readonly runBase: string;
   readonly logger: Logger;
   readonly limits: SupervisorLimits;
+  /** Base dir of the templates (one dir per template name). */
+  readonly templateBase: string;
   private readonly held = new Map<string, Held>();
   private readonly gate: StartGate;
   private readonly actor: Actor<typeof supervisorMachine>;
@@ -128,6 +151,7 @@ export class Supervisor {
   constructor(private readonly options: SupervisorOptions) {
     this.runBase = options.runBase ?? defaultRunBase();
     this.logger = options.logger ?? rootLogger();
+    this.templateBase = options.templateBase ?? DEFAULT_SERVICE_TEMPLATE_BASE;
     this.limits = {
       maxSandboxes: options.maxSandboxes ?? DEFAULT_MAX_SANDBOXES,
       memoryBudgetMiB: options.memoryBudgetMiB ?? defaultMemoryBudgetMiB(),
@@ -174,12 +198,20 @@ export class Supervisor {
 
   /**
    * Validates `config` (`ConfigError`), admits it (`AdmissionError` naming the limit), and creates
-   * the sandbox in `created`. Nothing is launched.
+   * the sandbox in `created`. Nothing is launched. With `template` it is a clone of that saved
+   * template (`TemplateNotFoundError`; a config planning another QEMU command line than the
+   * template's is a `TemplateMismatchError`).
    */
-  async create(input: SandboxConfig): Promise<SandboxSummary> {
+  async create(input: SandboxConfig, options: CreateOptions = {}): Promise<SandboxSummary> {
+    const template =
+      options.template === undefined ? undefined : await loadTemplate(this.templateBase, options.template);
     const config = this.options.prepare ? this.options.prepare(input) : input;
-    const validated = validateConfig(config, this.options.validate);
-    const memoryMiB = validated.hypervisor.memorySize;
+    // Validated as createSandbox will (a bad id fails here, before its template dir is used).
+    const templateDir = join(this.templateBase, config.id);
+    const planned = templateConfigOf(config, { ...(template ? { template } : {}), templateDir });
+    const validated = validateConfig(planned, this.options.validate);
+    // A clone asking for more memory than its template gets it hot-added: admit what it will hold.
+    const memoryMiB = Math.max(validated.hypervisor.memorySize, config.hypervisor?.memorySize ?? 0);
     const refusal = this.admit(validated.id, memoryMiB);
     if (refusal) throw new AdmissionError(validated.id, refusal.reason, refusal.message);
     let sb: Sandbox;
@@ -188,6 +220,8 @@ export class Supervisor {
         ...this.options.sandboxOptions,
         runDir: this.runBase,
         logger: this.logger,
+        templateDir,
+        ...(template ? { template } : {}),
         ...(this.options.validate ? { validate: this.options.validate } : {}),
       });
     } catch (err) {
@@ -196,6 +230,26 @@ export class Supervisor {
     }
     this.adopt(sb, memoryMiB, false);
     return this.summary(sb.id);
+  }
+
+  /**
+   * Saves the sandbox `id` (created with `hypervisor.bootToBeTemplate`, running or paused) as the
+   * template `id` under {@link templateBase}: paused, device state saved, `template.json` written,
+   * the template VM stopped unless `keepRunning`. A sandbox that is not a template VM is a
+   * `TemplateInputError`.
+   */
+  async saveTemplate(id: string, options: { keepRunning?: boolean } = {}): Promise<TemplateSummary> {
+    const sb = this.get(id);
+    const t = await sb.saveTemplate(
+      join(this.templateBase, id),
+      options.keepRunning === undefined ? {} : { keepRunning: options.keepRunning },
+    );
+    return summarizeTemplate(id, t);
+  }
+
+  /** Every saved template under {@link templateBase}. */
+  templates(): Promise<TemplateSummary[]> {
+    return listTemplates(this.templateBase);
   }
 
   /** The sandbox handle (`SandboxNotFoundError` if not held). */
