@@ -129,6 +129,7 @@ export { planQemu } from './qemu/plan.js';
 export type { QmpConnectOptions, QmpExecuteOptions } from './qmp/client.js';
 export { QmpClient } from './qmp/client.js';
 export * from './qmp/errors.js';
+export { type QmpObserver, setQmpObserver } from './qmp/observer.js';
 export { QmpSchema, QmpSchemaError } from './qmp/schema-check.js';
 export type { QmpCloseInfo, QmpEvent, QmpMessage } from './qmp/types.js';
 // Durable state, reattach and hand-off: state.json, attachSandbox, sb.detach() handles, recovery of a run base.

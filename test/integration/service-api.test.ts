@@ -280,3 +280,33 @@ describe('the event stream', () => {
     await nothingLeft();
   });
 });
+
+describe('metrics after sandboxes ran', () => {
+  it('count QMP round trips by command, start and stop latencies, and sandboxes by phase', async () => {
+    const id = freshId('met');
+    expect(
+      (await http(socket, 'POST', '/sandboxes', JSON.stringify({ id, hypervisor: { memorySize: 256 } })))
+        .status,
+    ).toBe(201);
+    expect((await http(socket, 'POST', `/sandboxes/${id}/start`)).status).toBe(200);
+    expect((await http(socket, 'POST', `/sandboxes/${id}/pause`)).status).toBe(200);
+    const during = (await http(socket, 'GET', '/metrics')).body;
+    expect(during).toMatch(/^vmactor_sandboxes\{phase="paused"\} 1$/m);
+    expect(during).toMatch(/^# TYPE vmactor_qmp_roundtrip_seconds histogram$/m);
+    // The handshake and the pause went through QMP: each reply timed.
+    for (const command of ['qmp_capabilities', 'stop'])
+      expect(during).toMatch(
+        new RegExp(
+          `^vmactor_qmp_roundtrip_seconds_count\\{command="${command}",outcome="ok"\\} [1-9]\\d*$`,
+          'm',
+        ),
+      );
+    expect((await http(socket, 'DELETE', `/sandboxes/${id}`)).status).toBe(200);
+    const after = (await http(socket, 'GET', '/metrics')).body;
+    expect(after).toMatch(/^vmactor_qmp_roundtrip_seconds_count\{command="quit",outcome="ok"\} [1-9]\d*$/m);
+    expect(after).toMatch(/^vmactor_lifecycle_duration_seconds_count\{transition="start"\} [1-9]\d*$/m);
+    expect(after).toMatch(/^vmactor_lifecycle_duration_seconds_count\{transition="stop"\} [1-9]\d*$/m);
+    expect(after).toMatch(/^vmactor_sandboxes\{phase="paused"\} 0$/m);
+    await nothingLeft();
+  });
+});
