@@ -1,0 +1,37 @@
+import { Agent, request } from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildApp } from './src/server/app.js';
+import { openSupervisor } from './src/supervisor/supervisor.js';
+import { guestArtifacts } from './src/guest/paths.js';
+import pino from 'pino';
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const med = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
+const g = guestArtifacts('cloud');
+const base = process.env.BASE ?? mkdtempSync('/tmp/vmactor-probe-');
+const socket = join(mkdtempSync('/tmp/vmactor-probe-'), 'api.sock');
+const sup = await openSupervisor({ runBase: base, logger: pino({ level: 'silent' }), sandboxOptions: { accelerator: 'tcg' } });
+const { app } = await buildApp(sup);
+await app.listen({ path: socket });
+await sup.create({ id: 'p1', hypervisor: { kernelPath: g.kernel, initrdPath: g.initrd, memorySize: 256 } });
+await sup.start('p1');
+const sb = sup.get('p1');
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+const post = (path: string) => new Promise<void>((res, rej) => { const r = request({ agent, socketPath: socket, method: 'POST', path }, (x) => { x.resume(); x.once('end', () => res()); }); r.once('error', rej); r.end(); });
+const { createServer } = await import('node:http');
+const bareSock = join(mkdtempSync('/tmp/vmactor-probe-'), 'bare.sock');
+const bare = createServer(async (req, res) => { await sb.pause(); const body = JSON.stringify(sup.summary('p1')); res.writeHead(200, { 'content-type': 'application/json' }); res.end(body); });
+await new Promise<void>((r) => bare.listen(bareSock, r));
+const agent2 = new Agent({ keepAlive: true, maxSockets: 1 });
+const postBare = () => new Promise<void>((res, rej) => { const r = request({ agent: agent2, socketPath: bareSock, method: 'POST', path: '/' }, (x) => { x.resume(); x.once('end', () => res()); }); r.once('error', rej); r.end(); });
+const api: number[] = [], lib: number[] = [], get: number[] = [], bareP: number[] = [];
+for (let i = 0; i < Number(process.env.N ?? 100); i++) {
+  let t = now(); await post('/sandboxes/p1/pause'); api.push(now() - t); await sb.resume();
+  t = now(); await sb.pause(); lib.push(now() - t); await sb.resume();
+  t = now(); await postBare(); bareP.push(now() - t); await sb.resume();
+  t = now(); await new Promise<void>((res) => { const r = request({ agent, socketPath: socket, method: 'GET', path: '/sandboxes/p1' }, (x) => { x.resume(); x.once('end', () => res()); }); r.end(); }); get.push(now() - t);
+}
+console.log('bare-http pause', med(bareP).toFixed(3), 'api GET', med(get).toFixed(3));
+console.log('api pause', med(api).toFixed(3), 'sb.pause', med(lib).toFixed(3), 'delta', (med(api) - med(lib)).toFixed(3));
+agent.destroy(); await app.close(); await sup.close({ stopSandboxes: true });
+process.exit(0);
