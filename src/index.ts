@@ -159,7 +159,7 @@ export type {
   StopResult,
   VcpuThreadIds,
 } from './sandbox/sandbox.js';
-export { DEFAULT_QMP_COMMAND_TIMEOUT_MS, openSandbox, Sandbox } from './sandbox/sandbox.js';
+export { DEFAULT_QMP_COMMAND_TIMEOUT_MS, openSandbox, Sandbox, sandboxSystemId } from './sandbox/sandbox.js';
 export type {
   LaunchPaths,
   LaunchPlan,

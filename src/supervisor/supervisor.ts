@@ -3,7 +3,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
-import { type Actor, createActor, fromPromise } from 'xstate';
+import { type Actor, type AnyActorRef, createActor, fromPromise } from 'xstate';
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import type { SupervisorEmitted, SupervisorLimits } from '../../machines/supervisor.types.js';
 import type { SandboxConfig } from '../config/types.js';
@@ -33,6 +33,8 @@ export interface RecoveryHost {
   readonly logger: Logger;
   /** Holds a sandbox that already exists (reattached): admitted without limits, its events streamed. */
   adopt(sandbox: Sandbox): void;
+  /** Pass as `parentActor` when attaching: the sandbox's actor joins the supervisor's actor system. */
+  readonly parentActor: AnyActorRef;
 }
 
 /**
@@ -159,11 +161,6 @@ export class Supervisor {
     this.gate = new StartGate(options.startConcurrency ?? availableParallelism());
     this.events = new EventLog<HostEvent>(options.eventBufferSize ?? 10_000);
     const recover = options.recover ?? (async () => undefined);
-    const host: RecoveryHost = {
-      runBase: this.runBase,
-      logger: this.logger,
-      adopt: (sb) => this.adopt(sb, sb.config?.hypervisor.memorySize ?? 0, true),
-    };
     const machine = supervisorMachine.provide({
       actors: {
         recover: fromPromise(() => recover(host)),
@@ -171,6 +168,12 @@ export class Supervisor {
       },
     });
     this.actor = createActor(machine, { input: { limits: this.limits } });
+    const host: RecoveryHost = {
+      runBase: this.runBase,
+      logger: this.logger,
+      adopt: (sb) => this.adopt(sb, sb.config?.hypervisor.memorySize ?? 0, true),
+      parentActor: this.actor,
+    };
     this.actor.on('*', (e) => this.emitted.push(e));
   }
 
@@ -220,6 +223,7 @@ export class Supervisor {
         ...this.options.sandboxOptions,
         runDir: this.runBase,
         logger: this.logger,
+        parentActor: this.actor,
         templateDir,
         ...(template ? { template } : {}),
         ...(this.options.validate ? { validate: this.options.validate } : {}),
@@ -250,6 +254,14 @@ export class Supervisor {
   /** Every saved template under {@link templateBase}. */
   templates(): Promise<TemplateSummary[]> {
     return listTemplates(this.templateBase);
+  }
+
+  /**
+   * The supervisor's actor system: every held sandbox's actor is a child of the supervisor actor
+   * there, under the system id `sandbox:<id>` (`system.get(sandboxSystemId(id))`), until it ends.
+   */
+  get system(): AnyActorRef['system'] {
+    return this.actor.system;
   }
 
   /** The sandbox handle (`SandboxNotFoundError` if not held). */
