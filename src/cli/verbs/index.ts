@@ -3,6 +3,7 @@ import { attachDisk, detachDisk, setMemory, setVcpus } from './devices.js';
 import { create, pause, ps, resume, rm, start, stop } from './lifecycle.js';
 import { serveVerb } from './serve.js';
 import { consoleVerb, events, logs } from './streams.js';
+import { templateVerb } from './templates.js';
 
 /** Every verb, by its command name. */
 export const VERBS: Readonly<Record<string, (argv: readonly string[]) => Promise<number>>> = {
@@ -21,4 +22,5 @@ export const VERBS: Readonly<Record<string, (argv: readonly string[]) => Promise
   events,
   console: consoleVerb,
   logs,
+  template: templateVerb,
 };

@@ -1,5 +1,6 @@
 // `vmactor serve [--socket PATH]`: the node service, until SIGTERM/SIGINT (VMs left running unless --stop-on-exit).
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SandboxConfig } from '../../config/types.js';
 import { guestArtifacts } from '../../guest/paths.js';
@@ -9,7 +10,7 @@ import { defaultSocketPath } from '../../server/socket.js';
 import { EXIT, runVerb, UsageError } from './common.js';
 
 const USAGE = `usage: vmactor serve [--socket PATH] [--max-sandboxes N] [--memory-budget MIB]
-                     [--start-concurrency N] [--event-buffer N] [--stop-on-exit]
+                     [--start-concurrency N] [--event-buffer N] [--template-dir DIR] [--stop-on-exit]
 
 Runs the vmactor service: an HTTP/JSON API on a Unix socket (default ${defaultSocketPath()},
 mode 0600 in a 0700 dir; OpenAPI at /openapi.json). The client verbs (ps, create, start, …) talk to it.
@@ -18,6 +19,7 @@ SIGTERM or SIGINT stops serving and leaves the VMs running; --stop-on-exit stops
   --memory-budget MIB    guest memory of all sandboxes together (default 90% of host memory)
   --start-concurrency N  starts at once (default: CPUs)
   --event-buffer N       events kept for Last-Event-ID resume (default 10000)
+  --template-dir DIR     where templates are saved, one dir per name (default /dev/shm/vmactor-templates)
 Exit codes: 0 stopped by a signal, 2 bad arguments, 3 the socket is in use or unusable.
 `;
 
@@ -54,6 +56,7 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
         'memory-budget': { type: 'string' },
         'start-concurrency': { type: 'string' },
         'event-buffer': { type: 'string' },
+        'template-dir': { type: 'string' },
         'stop-on-exit': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -81,6 +84,7 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
         ...(memoryBudgetMiB === undefined ? {} : { memoryBudgetMiB }),
         ...(startConcurrency === undefined ? {} : { startConcurrency }),
         ...(eventBufferSize === undefined ? {} : { eventBufferSize }),
+        ...(values['template-dir'] === undefined ? {} : { templateBase: resolve(values['template-dir']) }),
       });
     } catch (err) {
       if (
