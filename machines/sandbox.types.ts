@@ -94,6 +94,12 @@ export interface SandboxMachineInput {
 /** Default deadline for `starting`. */
 export const DEFAULT_START_TIMEOUT_MS = 30_000;
 
+/**
+ * What a sandbox actor's parent (the supervisor) is sent when the sandbox is detached: it stops
+ * that child actor (`stopChild`), since xstate lets only the parent stop a child.
+ */
+export const SANDBOX_DETACHED = 'sandbox.detached' as const;
+
 /** An operation waiting for, or holding, the sandbox's single operation slot. */
 export interface QueuedOperation {
   /** Caller-chosen id correlating the request with its `operation` events. */

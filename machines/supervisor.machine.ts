@@ -1,5 +1,6 @@
 // The supervisor machine: recover at boot, then admit/track sandboxes under the host's limits, then drain.
-import { assertEvent, assign, emit, fromPromise, setup } from 'xstate';
+import { assertEvent, assign, emit, fromPromise, setup, stopChild } from 'xstate';
+import { SANDBOX_DETACHED } from './sandbox.types.js';
 import {
   admissionRefusal,
   type SupervisorContext,
@@ -81,6 +82,11 @@ export const supervisorSetup = setup({
       assertEvent(event, 'FORGET');
       return { type: 'forgotten' as const, id: event.id };
     }),
+    /** A detached sandbox's actor (a child in this system) is stopped by its parent, as xstate requires. */
+    stopDetached: stopChild(({ event }) => {
+      assertEvent(event, SANDBOX_DETACHED);
+      return event.actor;
+    }),
   },
 });
 
@@ -94,11 +100,18 @@ const tracking = {
 /**
  * `recovering` (invoke `recover`) → `serving` (ADMIT under the limits) → `draining` (invoke
  * `drain`, on SHUTDOWN) → `closed`. ADOPT, STOPPED and FORGET are taken in every state but `closed`.
+ * Sandbox actors are children in this machine's actor system (`sandbox:<id>`): a detached one is
+ * stopped here, and a sandbox actor's error is taken (its handle reports it) so it does not fail
+ * the supervisor.
  */
 export const supervisorMachine = supervisorSetup.createMachine({
   id: 'supervisor',
   context: ({ input }) => ({ limits: input.limits, sandboxes: {}, recoveryError: undefined }),
   initial: 'recovering',
+  on: {
+    [SANDBOX_DETACHED]: { actions: 'stopDetached' },
+    'xstate.error.actor.*': {},
+  },
   states: {
     recovering: {
       invoke: {

@@ -1,4 +1,6 @@
 // Plain data of the supervisor machine: limits, the admitted sandboxes, its events and refusals.
+import type { AnyActorRef } from 'xstate';
+import type { SANDBOX_DETACHED } from './sandbox.types.js';
 
 /** The host's admission limits (`vmactor serve` options). */
 export interface SupervisorLimits {
@@ -39,7 +41,11 @@ export type SupervisorMachineEvent =
   | { readonly type: 'ADOPT'; readonly id: string; readonly memoryMiB: number }
   | { readonly type: 'STOPPED'; readonly id: string }
   | { readonly type: 'FORGET'; readonly id: string }
-  | { readonly type: 'SHUTDOWN'; readonly stopSandboxes: boolean };
+  | { readonly type: 'SHUTDOWN'; readonly stopSandboxes: boolean }
+  /** A held sandbox was detached: its actor (a child in this system) is stopped. */
+  | { readonly type: typeof SANDBOX_DETACHED; readonly actor: AnyActorRef }
+  /** A sandbox actor failed (its own handle reports it, as `crashed`); taken so the supervisor does not fail too. */
+  | { readonly type: `xstate.error.actor.${string}`; readonly error: unknown };
 
 /** Events the supervisor machine emits. */
 export type SupervisorEmitted =

@@ -131,6 +131,7 @@ export { planQemu } from './qemu/plan.js';
 export type { QmpConnectOptions, QmpExecuteOptions } from './qmp/client.js';
 export { QmpClient } from './qmp/client.js';
 export * from './qmp/errors.js';
+export { type QmpObserver, setQmpObserver } from './qmp/observer.js';
 export { QmpSchema, QmpSchemaError } from './qmp/schema-check.js';
 export type { QmpCloseInfo, QmpEvent, QmpMessage } from './qmp/types.js';
 // Durable state, reattach and hand-off: state.json, attachSandbox, sb.detach() handles, recovery of a run base.
@@ -160,7 +161,7 @@ export type {
   StopResult,
   VcpuThreadIds,
 } from './sandbox/sandbox.js';
-export { DEFAULT_QMP_COMMAND_TIMEOUT_MS, openSandbox, Sandbox } from './sandbox/sandbox.js';
+export { DEFAULT_QMP_COMMAND_TIMEOUT_MS, openSandbox, Sandbox, sandboxSystemId } from './sandbox/sandbox.js';
 export type {
   LaunchPaths,
   LaunchPlan,
@@ -192,4 +193,6 @@ export {
   type Sequenced,
   Supervisor,
   type SupervisorOptions,
+  TemplateNotFoundError,
+  type TemplateSummary,
 } from './supervisor/index.js';

@@ -68,5 +68,7 @@ export function toMermaid(d: Diagram): string {
     }
   };
   emitBody(d.root, '  ');
+  // Transitions of the machine root itself (taken in every state) have no box of their own.
+  for (const t of d.root.internal) lines.push(`  %% ${d.id} internal ${mermaidText(t)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -81,10 +81,43 @@ function describeSandboxEvent(e: SandboxEvent) {
   return { kind: sandboxEventKind(e), summary: sandboxEventSummary(e) };
 }
 
+type InspectHandler = (ev: InspectionEvent) => void;
+
+/** One XState observer per actor system, dispatching to the watched actors' handlers by actorRef. */
+const systems = new WeakMap<
+  object,
+  { handlers: Map<AnyActorRef, InspectHandler>; sub: { unsubscribe(): void } }
+>();
+
 /**
- * Watches one actor through `actor.system.inspect(...)`: its snapshots (one per changed step) and
- * the events it receives; children's own steps are left out. The observer only hands references
- * to the recorder (converted in its next batch).
+ * Registers `handler` for `actor`'s own inspection events. The service's sandboxes share the
+ * supervisor's actor system: one observer per system then costs one map lookup per event, not one
+ * call per watched actor.
+ */
+function onInspection(actor: AnyActorRef, handler: InspectHandler): Detach {
+  const system = actor.system as object;
+  let entry = systems.get(system);
+  if (!entry) {
+    const handlers = new Map<AnyActorRef, InspectHandler>();
+    const sub = actor.system.inspect((ev: InspectionEvent) => handlers.get(ev.actorRef as AnyActorRef)?.(ev));
+    entry = { handlers, sub };
+    systems.set(system, entry);
+  }
+  const e = entry;
+  e.handlers.set(actor, handler);
+  return () => {
+    if (e.handlers.get(actor) !== handler) return;
+    e.handlers.delete(actor);
+    if (e.handlers.size > 0) return;
+    e.sub.unsubscribe();
+    if (systems.get(system) === e) systems.delete(system);
+  };
+}
+
+/**
+ * Watches one actor through XState's inspection API (`actor.system.inspect(...)`): its snapshots
+ * (one per changed step) and the events it receives; children's own steps are left out. The
+ * handler only hands references to the recorder (converted in its next batch).
  */
 export function watchActor(
   recorder: InspectRecorder,
@@ -95,23 +128,15 @@ export function watchActor(
   let last: unknown = actor.getSnapshot();
   recorder.enqueue(actorId, machine, { t: 'actor' });
   recorder.enqueue(actorId, machine, { t: 'snapshot', snapshot: last as never });
-  const observer = (ev: InspectionEvent): void => {
-    if (ev.actorRef !== actor) return;
+  return onInspection(actor, (ev) => {
     if (ev.type === '@xstate.snapshot') {
       if (ev.snapshot === last) return;
       last = ev.snapshot;
       recorder.enqueue(actorId, machine, { t: 'snapshot', snapshot: ev.snapshot as never });
     } else if (ev.type === '@xstate.event') {
-      const e = ev.event as { type: string } & Record<string, unknown>;
-      recorder.enqueue(actorId, machine, {
-        t: 'event',
-        event: e,
-        describe: describeMachineEvent,
-      });
+      recorder.enqueue(actorId, machine, { t: 'event', event: ev.event, describe: describeMachineEvent });
     }
-  };
-  const sub = actor.system.inspect(observer);
-  return () => sub.unsubscribe();
+  });
 }
 
 /**

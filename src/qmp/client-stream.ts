@@ -24,6 +24,7 @@ import {
   QmpTimeoutError,
 } from './errors.js';
 import { QmpFramer, type QmpWireObject } from './framing.js';
+import { observeQmpReply, qmpClock } from './observer.js';
 import type { QmpSchemaError } from './schema-check.js';
 import type { SchemaGate } from './schema-gate.js';
 import { qmpSchemaCheckDefault } from './schema-registry.js';
@@ -170,6 +171,7 @@ export abstract class QmpStream {
     }
     this.pending.delete(p.id);
     this.settle(p);
+    if (p.sentAt !== 0) observeQmpReply(p.command, p.sentAt, 'return' in msg ? 'ok' : 'error');
     if ('return' in msg) {
       p.onReturn(msg.return);
       return;
@@ -290,6 +292,7 @@ export abstract class QmpStream {
   }
 
   private send(p: Pending, line: string, fds: readonly number[] | undefined): void {
+    p.sentAt = qmpClock();
     if (fds !== undefined && fds.length > 0) this.writer.writeWithFds(line, fds, (err) => this.fail(p, err));
     else this.writer.write(line);
   }

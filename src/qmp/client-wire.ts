@@ -20,6 +20,8 @@ export class Pending {
   timer: NodeJS.Timeout | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
+  /** When it was written (`performance.now()`), only while a QMP observer listens; else 0. */
+  sentAt = 0;
   constructor(
     readonly id: number,
     readonly command: string,

@@ -19,6 +19,7 @@ export type { FdPassingBinding } from './fd-passing.js';
 export { fdPassingBinding, socketFd } from './fd-passing.js';
 export type { QmpFramerSink, QmpWireObject } from './framing.js';
 export { QMP_MAX_LINE_BYTES, QmpFramer } from './framing.js';
+export { type QmpObserver, setQmpObserver } from './observer.js';
 export type { DevicePropertyLister, QmpDeviceProperty, QmpSchemaProblem } from './schema-check.js';
 export { QmpSchema, QmpSchemaError } from './schema-check.js';
 export {

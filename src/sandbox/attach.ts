@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AsyncSubject } from 'rxjs';
+import type { AnyActorRef } from 'xstate';
 import type { SandboxWatchEvent } from '../../machines/sandbox.types.js';
 import { ConfigError } from '../config/config-error.js';
 import type { ValidatedConfig } from '../config/types.js';
@@ -74,6 +75,8 @@ export interface AttachOptions {
   readonly hotplugDeadlines?: Partial<HotplugDeadlines>;
   /** Aborting stops the sandbox. */
   readonly signal?: AbortSignal;
+  /** The attached sandbox's actor becomes a child of this actor (`SandboxOptions.parentActor`). */
+  readonly parentActor?: AnyActorRef;
 }
 
 /**
@@ -389,6 +392,7 @@ export async function attachSandbox(
     signal: options.signal,
     operations,
     qmpCommandTimeoutMs: commandMs,
+    parentActor: options.parentActor,
   });
   const sb = sandbox;
   const want = ended ? 'stopping' : paused ? 'paused' : 'running';

@@ -1,5 +1,7 @@
 // Hand-off (Kata's toGrpc/fromGrpc): detach a sandbox to a JSON handle, leaving its QEMU running for attachSandbox.
+
 import { z } from 'zod';
+import { SANDBOX_DETACHED } from '../../machines/sandbox.types.js';
 import { SandboxStateError } from './errors.js';
 import { persisterOf } from './persist.js';
 import type { Sandbox } from './sandbox.js';
@@ -79,7 +81,10 @@ export async function detachSandbox(sb: Sandbox): Promise<SandboxHandle> {
   persister.close();
   const state = readStateFile(sb.runDir);
   sb.markDetached(sb.runDir);
-  sb.actor.stop();
+  // A supervised sandbox's actor is a child in the supervisor's system: only its parent may stop it.
+  const parent = sb.actor._parent;
+  if (parent) parent.send({ type: SANDBOX_DETACHED, actor: sb.actor });
+  else sb.actor.stop();
   await sb.internalRuntime.release();
   return {
     kind: 'vmactor.sandbox-handle',

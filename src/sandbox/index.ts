@@ -35,7 +35,7 @@ export type {
   StopResult,
   VcpuThreadIds,
 } from './sandbox.js';
-export { DEFAULT_QMP_COMMAND_TIMEOUT_MS, openSandbox, Sandbox } from './sandbox.js';
+export { DEFAULT_QMP_COMMAND_TIMEOUT_MS, openSandbox, Sandbox, sandboxSystemId } from './sandbox.js';
 export { SandboxCore } from './sandbox-core.js';
 export type { LaunchPaths, LaunchPlan, OperationContext, OperationProvider, SandboxSpec } from './spec.js';
 export * from './state-errors.js';

@@ -3,7 +3,7 @@
 import { connect } from 'node:net';
 import type { Logger } from 'pino';
 import { filter, type Observable, Subject } from 'rxjs';
-import { type Actor, createActor } from 'xstate';
+import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import type { SandboxOutput, SandboxPhase, StopDetails, StopReason } from '../../machines/sandbox.types.js';
 import type { ValidatedConfig } from '../config/types.js';
 import { GuestAgentClient } from '../guest/agent-client.js';
@@ -49,6 +49,13 @@ export interface SandboxInit {
   readonly operations?: OperationProvider | undefined;
   /** Deadline of every QMP command the handle sends (`check`, `getThreadIDs`, pause/resume), ms. */
   readonly qmpCommandTimeoutMs: number;
+  /** The actor whose system this sandbox's actor joins, as its child (see `SandboxOptions.parentActor`). */
+  readonly parentActor?: AnyActorRef | undefined;
+}
+
+/** The system id a sandbox's actor is registered under in its parent's actor system: `sandbox:<id>`. */
+export function sandboxSystemId(sandboxId: string): string {
+  return `sandbox:${sandboxId}`;
 }
 
 /** Turns the machine's record of a failed start into a typed error. */
@@ -118,12 +125,16 @@ export class SandboxCore implements AsyncDisposable {
     this.events$ = this.subject.asObservable();
     this.effects = { runtime, operations: init.operations, qmpCommandTimeoutMs: init.qmpCommandTimeoutMs };
     const { machine, release } = sandboxMachineFor(id, this.effects);
+    const parent = init.parentActor;
     this.actor = createActor(machine, {
       input: {
         sandboxId: id,
         guestMemoryDump: spec.guestMemoryDump ?? null,
         ...(spec.startTimeoutMs === undefined ? {} : { startTimeoutMs: spec.startTimeoutMs }),
       },
+      // A child in the parent's actor system (its clock, inspection, `system.get('sandbox:<id>')`):
+      // the same shared machine and the same createActor as a lone sandbox, so start costs nothing more.
+      ...(parent ? { parent, id, systemId: sandboxSystemId(id) } : {}),
     });
     this.actor.on('*', (emitted) => {
       for (const e of publicEventsOf(emitted)) this.publish(e);

@@ -1,5 +1,6 @@
 // The public Sandbox handle: lifecycle (SandboxCore) plus queries and typed modifying operations.
 import type { Logger } from 'pino';
+import type { AnyActorRef } from 'xstate';
 import type { SandboxOperation } from '../../machines/sandbox.types.js';
 import type { DeviceEntry } from '../devices/record-types.js';
 import type { DeviceSpec } from '../devices/spec.js';
@@ -19,6 +20,7 @@ import type { Template } from './template/template-file.js';
 import { withSpan } from './tracing.js';
 
 export type { LifecycleEvent, SandboxActor, SandboxInit, StopResult, VcpuThreadIds } from './sandbox-core.js';
+export { sandboxSystemId } from './sandbox-core.js';
 
 /** Options of {@link createSandbox} and {@link openSandbox}. */
 export interface SandboxOptions {
@@ -41,6 +43,13 @@ export interface SandboxOptions {
   readonly operations?: OperationProvider;
   /** Start QEMU and virtiofsd in this network namespace file (`/var/run/netns/NAME`), as Kata's `createSandbox(ctx, id, networkNS, …)`. */
   readonly netns?: string;
+  /**
+   * Make the sandbox's actor a child of this actor, in its actor system, registered under the
+   * system id `sandbox:<id>` (the supervisor does this). The parent must handle
+   * `xstate.error.actor.*` (else a sandbox actor's error errors it, as xstate v5 does) and
+   * `sandbox.detached` (`SANDBOX_DETACHED` of machines/sandbox.types.ts: by `stopChild` of the event's `actor`: a child cannot be stopped directly).
+   */
+  readonly parentActor?: AnyActorRef;
 }
 
 /** Default of {@link SandboxOptions.qmpCommandTimeoutMs}. */
@@ -329,5 +338,6 @@ export function openSandbox(spec: SandboxSpec, options: SandboxOptions = {}): Sa
     signal: options.signal,
     operations: options.operations,
     qmpCommandTimeoutMs: options.qmpCommandTimeoutMs ?? DEFAULT_QMP_COMMAND_TIMEOUT_MS,
+    parentActor: options.parentActor,
   });
 }

@@ -9,6 +9,7 @@ import { errorHandler } from './errors.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
 import { hostRoutes } from './routes-host.js';
 import { sandboxRoutes } from './routes-sandboxes.js';
+import { templateRoutes } from './routes-templates.js';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -54,20 +55,23 @@ export async function buildApp(
       .send({ statusCode: 404, error: 'ERR_NOT_FOUND', message: `No route ${req.method} ${req.url}` }),
   );
   const metrics = createServiceMetrics(supervisor);
-  app.addHook('onResponse', async (req, reply) => {
+  // Callback-style hooks (no promise per request): these run on every request, the pause benchmark's path.
+  // Clients check this header: a socket that answers without it is not a vmactor service. Set as the
+  // request arrives, so every answer carries it (404s, 413s and errors too).
+  app.addHook('onRequest', (_req, reply, done) => {
+    reply.header('x-vmactor-service', SERVICE_VERSION);
+    done();
+  });
+  app.addHook('onResponse', (req, reply, done) => {
     metrics.observeRequest(
       req.method,
       req.routeOptions.url ?? 'unknown',
       reply.statusCode,
       reply.elapsedTime / 1000,
     );
+    done();
   });
   app.addHook('onClose', async () => metrics.close());
-  // Clients check this header: a socket that answers without it is not a vmactor service.
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('x-vmactor-service', SERVICE_VERSION);
-    return payload;
-  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -81,6 +85,7 @@ export async function buildApp(
   });
   hostRoutes(app, supervisor, metrics);
   sandboxRoutes(app, supervisor);
+  templateRoutes(app, supervisor);
   inspectorRoutes(app, supervisor);
   await app.ready();
   return { app, metrics };

@@ -1,7 +1,8 @@
-// Prometheus metrics of the service (prom-client): sandboxes by phase, operation and request latencies.
+// Prometheus metrics of the service (prom-client): sandboxes by phase, operation, QMP and request latencies.
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import { SANDBOX_PHASES } from '../../machines/sandbox.types.js';
+import { setQmpObserver } from '../qmp/observer.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 
 /** The service's registry and the hooks that feed it. */
@@ -13,12 +14,17 @@ export interface ServiceMetrics {
   close(): void;
 }
 
+/** QMP round trips on this host take tens of µs (query-status) to seconds (migrate, device_del under TCG). */
+const QMP_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 10];
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
  * Builds the registry: `vmactor_sandboxes{phase}` (read from the supervisor at scrape time),
  * `vmactor_operation_duration_seconds{kind,outcome}` (requested → confirmed/failed, from the event
  * stream), `vmactor_lifecycle_duration_seconds{transition}` (starting → running, stopping → stopped),
+ * `vmactor_qmp_roundtrip_seconds{command,outcome}` (every QMP command of every sandbox, written →
+ * reply read, through the QMP layer's observer: installed here, removed by `close()`),
  * `vmactor_http_request_duration_seconds{method,route,status}`, and Node's default process metrics.
  */
 export function createServiceMetrics(supervisor: Supervisor): ServiceMetrics {
@@ -56,6 +62,25 @@ export function createServiceMetrics(supervisor: Supervisor): ServiceMetrics {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
+  const qmp = new Histogram({
+    name: 'vmactor_qmp_roundtrip_seconds',
+    help: 'QMP commands of every sandbox, written to reply read, by command and outcome (ok, error)',
+    labelNames: ['command', 'outcome'],
+    buckets: QMP_BUCKETS,
+    registers: [registry],
+  });
+  // One labelled child per command and outcome, looked up once: the observer runs on every reply.
+  const children = new Map<string, { observe(v: number): void }>();
+  const observer = (command: string, seconds: number, outcome: 'ok' | 'error') => {
+    const key = `${command} ${outcome}`;
+    let child = children.get(key);
+    if (!child) {
+      child = qmp.labels({ command, outcome });
+      children.set(key, child);
+    }
+    child.observe(seconds);
+  };
+  const previous = setQmpObserver(observer);
   const opStart = new Map<string, number>();
   const phaseAt = new Map<string, number>();
   const sub: Subscription = supervisor.events.events$.subscribe(({ event: e }) => {
@@ -82,6 +107,9 @@ export function createServiceMetrics(supervisor: Supervisor): ServiceMetrics {
     registry,
     observeRequest: (method, route, status, seconds) =>
       requests.observe({ method, route, status: String(status) }, seconds),
-    close: () => sub.unsubscribe(),
+    close: () => {
+      sub.unsubscribe();
+      setQmpObserver(previous);
+    },
   };
 }

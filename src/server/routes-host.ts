@@ -1,10 +1,10 @@
-// Host routes: health, metrics, the OpenAPI document, the SSE event stream, and templates (not yet: 501).
+// Host routes: health, metrics, the OpenAPI document, the SSE event stream.
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import type { ServiceMetrics } from './metrics.js';
-import { errorBody, eventsQuery } from './schemas.js';
+import { eventsQuery } from './schemas.js';
 import { resumePoint, streamEvents } from './sse.js';
 
 /** Registers the host routes on `app`. */
@@ -57,22 +57,4 @@ export function hostRoutes(app: FastifyInstance, supervisor: Supervisor, metrics
       streamEvents(supervisor, reply, after, req.query.sandbox);
     },
   });
-
-  for (const method of ['GET', 'POST'] as const) {
-    r.route({
-      method,
-      url: '/templates',
-      schema: {
-        tags: ['templates'],
-        summary: 'Templates (not implemented yet: 501)',
-        response: { 501: errorBody },
-      },
-      handler: async (_req, reply) =>
-        reply.code(501).send({
-          statusCode: 501,
-          error: 'ERR_NOT_IMPLEMENTED',
-          message: 'Templates are not served yet: they come with the templates work (sb.saveTemplate)',
-        }),
-    });
-  }
 }

@@ -7,6 +7,7 @@ import { wireEvent } from '../supervisor/wire-event.js';
 import {
   consoleQuery,
   createBody,
+  createQuery,
   deviceParams,
   errorResponses,
   hotplugBody,
@@ -31,11 +32,16 @@ export function sandboxRoutes(app: FastifyInstance, supervisor: Supervisor): voi
   r.post('/sandboxes', {
     schema: {
       tags,
-      summary: 'Create a sandbox (nothing is launched until start)',
+      summary: 'Create a sandbox (nothing is launched until start); `?template=NAME` makes it a clone',
+      querystring: createQuery,
       body: createBody,
       response: { 201: sandboxSummary, ...errorResponses },
     },
-    handler: async (req, reply) => reply.code(201).send(await supervisor.create(req.body)),
+    handler: async (req, reply) => {
+      const { template } = req.query;
+      const created = await supervisor.create(req.body, template === undefined ? {} : { template });
+      return reply.code(201).send(created);
+    },
   });
 
   r.get('/sandboxes/:id', {

@@ -4,6 +4,7 @@ import { SANDBOX_PHASES } from '../../machines/sandbox.types.js';
 import { sandboxConfigSchema, sandboxIdSchema } from '../config/schema.js';
 import { DEVICE_ID_RE } from '../devices/rules.js';
 import { deviceSpecSchema } from '../devices/spec.js';
+import { templateSchema } from '../sandbox/template/template-file.js';
 
 /** `/sandboxes/{id}`: the sandbox id, checked like a config's `id` (no `..`, no `/`). */
 export const sandboxParams = z.strictObject({ id: sandboxIdSchema });
@@ -16,6 +17,25 @@ export const deviceParams = z.strictObject({
 
 /** `POST /sandboxes`: a SandboxConfig (JSON; the CLI turns Kata TOML into this). */
 export const createBody = sandboxConfigSchema;
+
+/** `POST /sandboxes` query: `template` makes the sandbox a clone of that saved template. */
+export const createQuery = z.strictObject({
+  template: sandboxIdSchema.optional().describe('Boot from this saved template (GET /templates)'),
+});
+
+/** `POST /templates`: save a template VM (created with `hypervisor.bootToBeTemplate`) as the template of its id. */
+export const templateSaveBody = z.strictObject({
+  sandbox: sandboxIdSchema.describe('The running or paused template VM to save'),
+  keepRunning: z.boolean().optional().describe('Keep the template VM (paused) instead of stopping it'),
+});
+
+/** A saved template as the service lists it: `template.json` without the template VM's config. */
+export const templateSummary = templateSchema
+  .omit({ version: true, config: true, memoryFile: true, stateFile: true })
+  .extend({
+    name: z.string().describe('The template name: the id of the sandbox it was saved from'),
+    dir: z.string().describe('The template dir (memory, devices.state, template.json)'),
+  });
 
 /** `POST /sandboxes/{id}/devices`: the same DeviceSpec a config's `devices` take. */
 export const hotplugBody = deviceSpecSchema;

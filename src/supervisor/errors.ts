@@ -25,3 +25,14 @@ export class SandboxNotFoundError extends VmactorError {
     this.sandboxId = sandboxId;
   }
 }
+
+/** No saved template with this name under the service's template base. */
+export class TemplateNotFoundError extends VmactorError {
+  override readonly name = 'TemplateNotFoundError' as const;
+  readonly code = 'ERR_TEMPLATE_NOT_FOUND' as const;
+  readonly templateName: string;
+  constructor(templateName: string, options?: { cause?: unknown }) {
+    super(`No template \`${templateName}\` on this host`, options);
+    this.templateName = templateName;
+  }
+}

@@ -118,7 +118,10 @@ async function recoverOne(id: string, runDir: string, options: AttachOptions): P
  * ```
  */
 export const reattachRunBase: RecoverStep = async (host) => {
-  for (const r of await recoverSandboxes(host.runBase, { logger: host.logger })) {
+  for (const r of await recoverSandboxes(host.runBase, {
+    logger: host.logger,
+    parentActor: host.parentActor,
+  })) {
     host.logger.info({ sandboxId: r.id, outcome: r.outcome }, 'recovered at boot');
     if (r.outcome === 'reattached') host.adopt(r.sandbox);
   }

@@ -1,8 +1,9 @@
 // The Supervisor: every sandbox of the host in one place, admission under limits, bounded starts, one event stream.
 import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
-import { type Actor, createActor, fromPromise } from 'xstate';
+import { type Actor, type AnyActorRef, createActor, fromPromise } from 'xstate';
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import type { SupervisorEmitted, SupervisorLimits } from '../../machines/supervisor.types.js';
 import type { SandboxConfig } from '../config/types.js';
@@ -13,9 +14,17 @@ import { defaultRunBase } from '../process/run-dir.js';
 import { type CreateSandboxOptions, createSandbox } from '../sandbox/create.js';
 import type { SandboxEvent } from '../sandbox/events.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
+import { templateConfigOf } from '../sandbox/template/boot.js';
 import { AdmissionError, SandboxNotFoundError } from './errors.js';
 import { EventLog } from './event-log.js';
 import { StartGate } from './start-gate.js';
+import {
+  DEFAULT_SERVICE_TEMPLATE_BASE,
+  listTemplates,
+  loadTemplate,
+  summarizeTemplate,
+  type TemplateSummary,
+} from './templates.js';
 import { type WireEvent, wireEvent } from './wire-event.js';
 
 /** What the boot-time recovery step gets: the run base, and `adopt` to hold a reattached sandbox. */
@@ -24,6 +33,8 @@ export interface RecoveryHost {
   readonly logger: Logger;
   /** Holds a sandbox that already exists (reattached): admitted without limits, its events streamed. */
   adopt(sandbox: Sandbox): void;
+  /** Pass as `parentActor` when attaching: the sandbox's actor joins the supervisor's actor system. */
+  readonly parentActor: AnyActorRef;
 }
 
 /**
@@ -53,6 +64,18 @@ export interface SupervisorOptions {
   readonly recover?: RecoverStep;
   /** Applied to every config before validation (e.g. the service's default guest and console). */
   readonly prepare?: (config: SandboxConfig) => SandboxConfig;
+  /**
+   * Where templates live, one dir per name (default `/dev/shm/vmactor-templates`): a sandbox
+   * created with `bootToBeTemplate` keeps its memory in `<templateBase>/<id>`, and saving it makes
+   * the template `<id>` there.
+   */
+  readonly templateBase?: string;
+}
+
+/** Options of {@link Supervisor.create}. */
+export interface CreateOptions {
+  /** Boot from this saved template (a clone; see {@link Supervisor.saveTemplate}). */
+  readonly template?: string;
 }
 
 /** The host's stream: sandbox events plus the supervisor's own `supervisor` events (added/removed). */
@@ -119,6 +142,8 @@ export class Supervisor {
   readonly runBase: string;
   readonly logger: Logger;
   readonly limits: SupervisorLimits;
+  /** Base dir of the templates (one dir per template name). */
+  readonly templateBase: string;
   private readonly held = new Map<string, Held>();
   private readonly gate: StartGate;
   private readonly actor: Actor<typeof supervisorMachine>;
@@ -128,6 +153,7 @@ export class Supervisor {
   constructor(private readonly options: SupervisorOptions) {
     this.runBase = options.runBase ?? defaultRunBase();
     this.logger = options.logger ?? rootLogger();
+    this.templateBase = options.templateBase ?? DEFAULT_SERVICE_TEMPLATE_BASE;
     this.limits = {
       maxSandboxes: options.maxSandboxes ?? DEFAULT_MAX_SANDBOXES,
       memoryBudgetMiB: options.memoryBudgetMiB ?? defaultMemoryBudgetMiB(),
@@ -135,11 +161,6 @@ export class Supervisor {
     this.gate = new StartGate(options.startConcurrency ?? availableParallelism());
     this.events = new EventLog<HostEvent>(options.eventBufferSize ?? 10_000);
     const recover = options.recover ?? (async () => undefined);
-    const host: RecoveryHost = {
-      runBase: this.runBase,
-      logger: this.logger,
-      adopt: (sb) => this.adopt(sb, sb.config?.hypervisor.memorySize ?? 0, true),
-    };
     const machine = supervisorMachine.provide({
       actors: {
         recover: fromPromise(() => recover(host)),
@@ -147,6 +168,12 @@ export class Supervisor {
       },
     });
     this.actor = createActor(machine, { input: { limits: this.limits } });
+    const host: RecoveryHost = {
+      runBase: this.runBase,
+      logger: this.logger,
+      adopt: (sb) => this.adopt(sb, sb.config?.hypervisor.memorySize ?? 0, true),
+      parentActor: this.actor,
+    };
     this.actor.on('*', (e) => this.emitted.push(e));
   }
 
@@ -179,12 +206,20 @@ export class Supervisor {
 
   /**
    * Validates `config` (`ConfigError`), admits it (`AdmissionError` naming the limit), and creates
-   * the sandbox in `created`. Nothing is launched.
+   * the sandbox in `created`. Nothing is launched. With `template` it is a clone of that saved
+   * template (`TemplateNotFoundError`; a config planning another QEMU command line than the
+   * template's is a `TemplateMismatchError`).
    */
-  async create(input: SandboxConfig): Promise<SandboxSummary> {
+  async create(input: SandboxConfig, options: CreateOptions = {}): Promise<SandboxSummary> {
+    const template =
+      options.template === undefined ? undefined : await loadTemplate(this.templateBase, options.template);
     const config = this.options.prepare ? this.options.prepare(input) : input;
-    const validated = validateConfig(config, this.options.validate);
-    const memoryMiB = validated.hypervisor.memorySize;
+    // Validated as createSandbox will (a bad id fails here, before its template dir is used).
+    const templateDir = join(this.templateBase, config.id);
+    const planned = templateConfigOf(config, { ...(template ? { template } : {}), templateDir });
+    const validated = validateConfig(planned, this.options.validate);
+    // A clone asking for more memory than its template gets it hot-added: admit what it will hold.
+    const memoryMiB = Math.max(validated.hypervisor.memorySize, config.hypervisor?.memorySize ?? 0);
     const refusal = this.admit(validated.id, memoryMiB);
     if (refusal) throw new AdmissionError(validated.id, refusal.reason, refusal.message);
     let sb: Sandbox;
@@ -193,6 +228,9 @@ export class Supervisor {
         ...this.options.sandboxOptions,
         runDir: this.runBase,
         logger: this.logger,
+        parentActor: this.actor,
+        templateDir,
+        ...(template ? { template } : {}),
         ...(this.options.validate ? { validate: this.options.validate } : {}),
       });
     } catch (err) {
@@ -201,6 +239,34 @@ export class Supervisor {
     }
     this.adopt(sb, memoryMiB, false);
     return this.summary(sb.id);
+  }
+
+  /**
+   * Saves the sandbox `id` (created with `hypervisor.bootToBeTemplate`, running or paused) as the
+   * template `id` under {@link templateBase}: paused, device state saved, `template.json` written,
+   * the template VM stopped unless `keepRunning`. A sandbox that is not a template VM is a
+   * `TemplateInputError`.
+   */
+  async saveTemplate(id: string, options: { keepRunning?: boolean } = {}): Promise<TemplateSummary> {
+    const sb = this.get(id);
+    const t = await sb.saveTemplate(
+      join(this.templateBase, id),
+      options.keepRunning === undefined ? {} : { keepRunning: options.keepRunning },
+    );
+    return summarizeTemplate(id, t);
+  }
+
+  /** Every saved template under {@link templateBase}. */
+  templates(): Promise<TemplateSummary[]> {
+    return listTemplates(this.templateBase);
+  }
+
+  /**
+   * The supervisor's actor system: every held sandbox's actor is a child of the supervisor actor
+   * there, under the system id `sandbox:<id>` (`system.get(sandboxSystemId(id))`), until it ends.
+   */
+  get system(): AnyActorRef['system'] {
+    return this.actor.system;
   }
 
   /** The sandbox handle (`SandboxNotFoundError` if not held). */

@@ -154,3 +154,97 @@ export function quitQemu(runDir: string): Promise<void> {
     s.once('error', (err) => (step >= 2 ? resolve() : reject(err)));
   });
 }
+
+/** What {@link streamBody} saw: the raw answer, and how much of the body the writer got through. */
+export interface Streamed {
+  readonly head: string;
+  readonly body: string;
+  /** Body bytes written before the service answered or cut the connection. */
+  readonly sent: number;
+  /** The write error that ended the upload (EPIPE/ECONNRESET once the service closed), if any. */
+  readonly writeError?: string;
+}
+
+/** The body writer (a child process whose stdout is the connection): 64 KiB writes until done or cut. */
+const WRITER = `
+const [total, chunked] = [Number(process.argv[1]), process.argv[2] === 'chunked'];
+const chunk = Buffer.alloc(64 * 1024, 0x20);
+let sent = 0;
+let error = '';
+const out = process.stdout;
+const report = () => { process.stderr.write(JSON.stringify({ sent, error })); process.exit(0); };
+out.on('error', (e) => { error = e.code || e.message; report(); });
+const next = () => {
+  if (sent >= total) return out.write(chunked ? '0\\r\\n\\r\\n' : '', report);
+  const n = Math.min(chunk.length, total - sent);
+  const piece = n === chunk.length ? chunk : chunk.subarray(0, n);
+  const framed = chunked ? Buffer.concat([Buffer.from(n.toString(16) + '\\r\\n'), piece, Buffer.from('\\r\\n')]) : piece;
+  out.write(framed, (err) => { if (!err) { sent += n; next(); } });
+};
+next();
+`;
+
+/**
+ * POSTs a `total`-byte body to `path`, really streaming it in 64 KiB writes: announced by
+ * `content-length`, or `chunked` with no length (so only counting what arrives can stop it). The
+ * body is written by a child process sharing the connection, so a write that meets the closed
+ * socket (EPIPE) ends only the writer: the answer the service sent before closing is still read
+ * here (Node destroys a socket on a write error, dropping what it had not read yet). The writer
+ * keeps writing until the service closes the connection or the whole body is sent.
+ */
+export function streamBody(
+  socket: string,
+  path: string,
+  total: number,
+  mode: 'content-length' | 'chunked',
+): Promise<Streamed> {
+  return new Promise((resolve) => {
+    const c = connect(socket);
+    let answer = '';
+    let spawned = false;
+    // A reset after the answer (the service closed with body bytes unread) is expected: what was
+    // read before it is the answer.
+    c.on('error', () => undefined);
+    c.once('close', () => {
+      if (!spawned) resolve({ head: '', body: answer, sent: 0, writeError: 'closed before the body' });
+    });
+    c.on('data', (d: Buffer) => {
+      answer += d.toString();
+    });
+    const framing = mode === 'chunked' ? 'transfer-encoding: chunked' : `content-length: ${total}`;
+    c.once('connect', () => {
+      c.write(
+        `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${framing}\r\n\r\n`,
+        () => {
+          if (c.destroyed) {
+            // Answered and closed before the first body byte.
+            const [head = '', body = ''] = answer.split('\r\n\r\n');
+            resolve({ head, body, sent: 0 });
+            return;
+          }
+          spawned = true;
+          const writer = spawn(process.execPath, ['-e', WRITER, String(total), mode], {
+            stdio: ['ignore', c, 'pipe'],
+            shell: false,
+          });
+          // spawn() stops reading a stream it hands to a child: this side keeps reading the answer.
+          c.resume();
+          let report = '';
+          writer.stderr?.on('data', (d: Buffer) => {
+            report += d.toString();
+          });
+          const closed = new Promise<void>((r) => c.once('close', () => r()));
+          const exited = new Promise<void>((r) => writer.once('exit', () => r()));
+          void Promise.all([closed, exited]).then(() => {
+            const [head = '', body = ''] = answer.split('\r\n\r\n');
+            const w = (report ? JSON.parse(report) : { sent: -1, error: 'no report from the writer' }) as {
+              sent: number;
+              error: string;
+            };
+            resolve({ head, body, sent: w.sent, ...(w.error ? { writeError: w.error } : {}) });
+          });
+        },
+      );
+    });
+  });
+}

@@ -2,10 +2,12 @@
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SandboxConfig } from '../../src/config/types.js';
+import { sandboxSystemId } from '../../src/sandbox/sandbox-core.js';
 import { AdmissionError } from '../../src/supervisor/errors.js';
+import { reattachRunBase } from '../../src/supervisor/recover.js';
 import type { HostEvent } from '../../src/supervisor/supervisor.js';
 import { openSupervisor } from '../../src/supervisor/supervisor.js';
-import { descendants, leftovers } from '../helpers/census.js';
+import { alive, descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
 import { freshId, quietLogger, tempRunBase } from './sandbox-fixtures.js';
 
@@ -93,5 +95,37 @@ describe('Supervisor', () => {
     expect(steps).toEqual([`recover ${base}`, 'serving']);
     await sup.close({ stopSandboxes: false });
     expect(sup.state).toBe('closed');
+  });
+
+  it('holds every sandbox actor in its own actor system under `sandbox:<id>`, recovered ones too; a detached one leaves it', async () => {
+    const opts = { runBase: base, logger: quietLogger, sandboxOptions: { accelerator: 'tcg' as const } };
+    const sup = await openSupervisor(opts);
+    const [a, b] = [freshId('sys'), freshId('sys')];
+    await sup.create(config(a));
+    await sup.create(config(b));
+    await sup.start(a);
+    expect(sup.system.get(sandboxSystemId(a))).toBe(sup.get(a).actor);
+    expect(sup.system.get(sandboxSystemId(b))).toBe(sup.get(b).actor);
+    // Detached: the supervisor (its parent) stops the actor, the VM keeps running.
+    const qemuPid = sup.get(a).getPids()[0];
+    await sup.get(a).detach();
+    expect(sup.system.get(sandboxSystemId(a))).toBeUndefined();
+    expect(sup.get(a).actor.getSnapshot().status).toBe('stopped');
+    expect(alive(qemuPid as number)).toBe(true);
+    expect(sup.state).toBe('serving');
+    // A second supervisor reattaches it at boot: its actor joins that supervisor's system.
+    const sup2 = await openSupervisor({ ...opts, recover: reattachRunBase });
+    const again = sup2.get(a);
+    expect(again.getPids()[0]).toBe(qemuPid);
+    expect(sup2.system.get(sandboxSystemId(a))).toBe(again.actor);
+    await again.stop();
+    // An ended sandbox actor leaves the system (its id can be used again).
+    expect(sup2.system.get(sandboxSystemId(a))).toBeUndefined();
+    await sup.remove(b);
+    expect(sup.system.get(sandboxSystemId(b))).toBeUndefined();
+    await sup2.close({ stopSandboxes: true });
+    await sup.close({ stopSandboxes: false });
+    expect(leftovers(base).filter((n) => !n.startsWith('.'))).toEqual([]);
+    expect(descendants()).toEqual([]);
   });
 });

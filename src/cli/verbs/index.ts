@@ -4,6 +4,7 @@ import { inspectVerb } from './inspect.js';
 import { create, pause, ps, resume, rm, start, stop } from './lifecycle.js';
 import { serveVerb } from './serve.js';
 import { consoleVerb, events, logs } from './streams.js';
+import { templateVerb } from './templates.js';
 
 /** Every verb, by its command name. */
 export const VERBS: Readonly<Record<string, (argv: readonly string[]) => Promise<number>>> = {
@@ -22,5 +23,6 @@ export const VERBS: Readonly<Record<string, (argv: readonly string[]) => Promise
   events,
   console: consoleVerb,
   logs,
+  template: templateVerb,
   inspect: inspectVerb,
 };

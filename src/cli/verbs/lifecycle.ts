@@ -58,15 +58,17 @@ async function readConfig(file: string, id: string | undefined): Promise<Sandbox
 
 /** `vmactor create --config FILE [--id ID] [--start]`. */
 export function create(argv: readonly string[]): Promise<number> {
-  const usage = `usage: vmactor create (--config FILE | --id ID) [--id ID] [--start] ${OPTS}
+  const usage = `usage: vmactor create (--config FILE | --id ID) [--id ID] [--template NAME] [--start] ${OPTS}
 
 Creates a sandbox from FILE (a vmactor JSON config or a Kata configuration-qemu.toml); the service
-adds its default guest when the config names no kernel. --start also starts it.
+adds its default guest when the config names no kernel. --template boots it from that saved
+template (vmactor template ls). --start also starts it.
 `;
   return runVerb('create', usage, async () => {
     const a = parseVerb(argv, usage, {
       config: { type: 'string' },
       id: { type: 'string' },
+      template: { type: 'string' },
       start: { type: 'boolean' },
     });
     if (!a) return EXIT.ok;
@@ -74,7 +76,9 @@ adds its default guest when the config names no kernel. --start also starts it.
     const id = a.values.id as string | undefined;
     if (file === undefined && id === undefined) throw new UsageError('Expected `--config FILE` or `--id ID`');
     const config = file === undefined ? { id: id as string } : await readConfig(file, id);
-    let s = await call<SandboxSummary>(a.socket, 'POST', '/sandboxes', config);
+    const template = a.values.template as string | undefined;
+    const query = template === undefined ? '' : `?template=${encodeURIComponent(template)}`;
+    let s = await call<SandboxSummary>(a.socket, 'POST', `/sandboxes${query}`, config);
     if (a.values.start) s = await call<SandboxSummary>(a.socket, 'POST', `/sandboxes/${s.id}/start`);
     if (a.json) printJson(s);
     else process.stdout.write(`${s.id}\n`);

@@ -1,5 +1,6 @@
 // `vmactor serve [--socket PATH]`: the node service, until SIGTERM/SIGINT (VMs left running unless --stop-on-exit).
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SandboxConfig } from '../../config/types.js';
 import { guestArtifacts } from '../../guest/paths.js';
@@ -9,7 +10,8 @@ import { defaultSocketPath } from '../../server/socket.js';
 import { EXIT, runVerb, UsageError } from './common.js';
 
 const USAGE = `usage: vmactor serve [--socket PATH] [--max-sandboxes N] [--memory-budget MIB]
-                     [--start-concurrency N] [--event-buffer N] [--stop-on-exit] [--inspect [PORT]]
+                     [--start-concurrency N] [--event-buffer N] [--template-dir DIR] [--stop-on-exit]
+                     [--inspect [PORT]]
 
 Runs the vmactor service: an HTTP/JSON API on a Unix socket (default ${defaultSocketPath()},
 mode 0600 in a 0700 dir; OpenAPI at /openapi.json). The client verbs (ps, create, start, …) talk to it.
@@ -18,6 +20,7 @@ SIGTERM or SIGINT stops serving and leaves the VMs running; --stop-on-exit stops
   --memory-budget MIB    guest memory of all sandboxes together (default 90% of host memory)
   --start-concurrency N  starts at once (default: CPUs)
   --event-buffer N       events kept for Last-Event-ID resume (default 10000)
+  --template-dir DIR     where templates are saved, one dir per name (default /dev/shm/vmactor-templates)
   --inspect [PORT]       also serve the live inspector on 127.0.0.1:PORT (default: any free port);
                          its URL, with a random token, is printed (\`vmactor inspect\` prints it later)
 Exit codes: 0 stopped by a signal, 2 bad arguments, 3 the socket is in use or unusable (an inspector
@@ -75,6 +78,7 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
         'memory-budget': { type: 'string' },
         'start-concurrency': { type: 'string' },
         'event-buffer': { type: 'string' },
+        'template-dir': { type: 'string' },
         'stop-on-exit': { type: 'boolean' },
         inspect: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -104,6 +108,7 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
         ...(memoryBudgetMiB === undefined ? {} : { memoryBudgetMiB }),
         ...(startConcurrency === undefined ? {} : { startConcurrency }),
         ...(eventBufferSize === undefined ? {} : { eventBufferSize }),
+        ...(values['template-dir'] === undefined ? {} : { templateBase: resolve(values['template-dir']) }),
         ...(inspectPort === undefined ? {} : { inspect: { port: inspectPort } }),
       });
     } catch (err) {

@@ -42,7 +42,8 @@ export interface Template {
   readonly createdAt: string;
 }
 
-const templateSchema = z.object({
+/** The shape of `template.json` (the service's template schemas are derived from it). */
+export const templateSchema = z.object({
   version: z.literal(TEMPLATE_FILE_VERSION),
   qemu: z.object({ version: z.string(), package: z.string() }),
   machine: z.string(),
