@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Inspector, inspect } from '../../src/inspect/index.js';
+import { type InspectMessage, type Inspector, inspect } from '../../src/inspect/index.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { guest } from '../helpers/env.js';
@@ -31,6 +31,8 @@ let sb: Sandbox;
 let inspector: Inspector;
 let page: Page;
 const requested: string[] = [];
+/** Every snapshot the inspector published (the replay keeps only the latest). */
+const seenSnapshots: InspectMessage[] = [];
 
 function image(name: string): string {
   const file = join(files, name);
@@ -83,6 +85,9 @@ beforeAll(async () => {
     { runDir: base, logger: quietLogger, accelerator: 'tcg' },
   );
   inspector = await inspect(sb, { port: 0 });
+  inspector.recorder.messages$.subscribe((m) => {
+    if (m.type === 'snapshot') seenSnapshots.push(m);
+  });
   page = await browser.newPage({ viewport: { width: 1600, height: 1100 } });
   page.on('request', (r) => requested.push(r.url()));
   await page.goto(inspector.url);
@@ -121,7 +126,15 @@ describe('the inspector page in Chromium, following a real sandbox', () => {
   });
 
   it("shows a hot plug's phases in the timeline in order, the disk in the device record, and the unplug's DEVICE_DELETED", async () => {
-    await sb.hotplug({ kind: 'block', id: 'd1', file: image('d1.img') });
+    // Two at once: the second waits in the operation queue (one operation at a time per sandbox).
+    await Promise.all([
+      sb.hotplug({ kind: 'block', id: 'd1', file: image('d1.img') }),
+      sb.hotplug({ kind: 'block', id: 'd2', file: image('d2.img') }),
+    ]);
+    const queued = seenSnapshots.some(
+      (m) => m.type === 'snapshot' && JSON.stringify(m.context).includes('"operationQueue":[{'),
+    );
+    expect(queued).toBe(true);
     await page.locator('#timeline li[data-summary="hotplug d1 confirmed"]').waitFor(WAIT);
     await page.locator('#devices tr[data-device="d1"]').waitFor(WAIT);
     const timeline = await summaries(page);
