@@ -98,6 +98,8 @@ export { guestArtifacts, guestCacheDir } from './guest/paths.js';
 // Hot plug and resize: the errors operations reject with, and what they resolve with.
 export * from './hotplug/errors.js';
 export type * from './hotplug/types.js';
+// The live inspector: inspect(sandbox | factory | supervisor) serves the state-chart page on 127.0.0.1 (Fastify loaded on call).
+export * from './inspect/index.js';
 export type { CreateLoggerOptions, LogLevel } from './log.js';
 export { createLogger, rootLogger } from './log.js';
 export {

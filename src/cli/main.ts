@@ -14,7 +14,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const verb = cmd === undefined ? undefined : (await import('./verbs/index.js')).VERBS[cmd];
       if (verb) return verb(argv.slice(1));
       process.stderr.write(
-        `usage: vmactor <setup|plan|run|serve|ps|create|start|pause|resume|stop|rm|attach-disk|detach-disk|set-vcpus|set-memory|events|console|logs|template> [options]\n`,
+        `usage: vmactor <setup|plan|run|serve|ps|create|start|pause|resume|stop|rm|attach-disk|detach-disk|set-vcpus|set-memory|events|console|logs|template|inspect> [options]\n`,
       );
       return cmd === undefined || cmd === '--help' ? 0 : 2;
     }

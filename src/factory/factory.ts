@@ -1,6 +1,7 @@
 // createVmFactory: Kata's factory/ (template or direct base, a cache of ready VMs) as an actor over the factory machine.
-import { createActor, fromCallback, fromPromise } from 'xstate';
-import { factoryMachine } from '../../machines/factory.machine.js';
+import { defer, merge, type Observable, of, Subject } from 'rxjs';
+import { type Actor, createActor, fromCallback, fromPromise } from 'xstate';
+import { type FactoryMachine, factoryMachine } from '../../machines/factory.machine.js';
 import type { FactoryEvent, PooledVm, StartVmInput } from '../../machines/factory.types.js';
 import type { SandboxConfig } from '../config/types.js';
 import { rootLogger } from '../log.js';
@@ -47,6 +48,10 @@ export interface VmFactory {
   filled(): Promise<void>;
   /** Stops every VM the factory holds or is starting; `get()` then rejects. Idempotent. */
   close(): Promise<void>;
+  /** The factory's XState actor (for inspection: `inspect(factory)`). */
+  readonly actor: Actor<FactoryMachine>;
+  /** Every VM this factory creates: the live ones at subscription, then each new one as it is created (for inspection). */
+  readonly vms$: Observable<Sandbox>;
 }
 
 /**
@@ -83,6 +88,9 @@ export function createVmFactory(options: VmFactoryOptions): VmFactory {
   const held = new Map<string, Sandbox>();
   const inFlight = new Set<Promise<unknown>>();
   let direct = 0;
+  // Every VM created and not yet stopped, cached or handed out (vms$ for the inspector).
+  const live = new Set<Sandbox>();
+  const created = new Subject<Sandbox>();
 
   /** createSandbox → start → (agent ready): one VM of the base. */
   const startOne = async (id: string): Promise<Sandbox> => {
@@ -90,6 +98,9 @@ export function createVmFactory(options: VmFactoryOptions): VmFactory {
       { ...config, id },
       { ...sbOptions, ...(base === 'template' && template ? { template } : {}) },
     );
+    live.add(sb);
+    void sb.stopped.then(() => live.delete(sb));
+    created.next(sb);
     try {
       await sb.start();
       if (guestAgent) await (await sb.agent()).waitReady({ timeout: 60_000 });
@@ -162,6 +173,8 @@ export function createVmFactory(options: VmFactoryOptions): VmFactory {
   };
 
   return {
+    actor,
+    vms$: defer(() => merge(of(...live), created)),
     get(request: VmRequest = {}): Promise<Sandbox> {
       if (closing) return Promise.reject(new FactoryClosedError());
       requests += 1;

@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { inspectorRoutes } from '../inspect/service.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { errorHandler } from './errors.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
@@ -85,6 +86,7 @@ export async function buildApp(
   hostRoutes(app, supervisor, metrics);
   sandboxRoutes(app, supervisor);
   templateRoutes(app, supervisor);
+  inspectorRoutes(app, supervisor);
   await app.ready();
   return { app, metrics };
 }

@@ -2,6 +2,8 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Inspector } from '../inspect/inspect.js';
+import { closeServiceInspector, serviceInspector } from '../inspect/service.js';
 import { rootLogger } from '../log.js';
 import { reattachRunBase } from '../supervisor/recover.js';
 import { openSupervisor, type Supervisor, type SupervisorOptions } from '../supervisor/supervisor.js';
@@ -15,6 +17,8 @@ export interface ServeOptions extends SupervisorOptions {
   /** Largest request body, bytes (default 1 MiB). */
   readonly bodyLimit?: number;
   readonly logger?: Logger;
+  /** Also open the live inspector on 127.0.0.1 at this port (0: any free port); `vmactor serve --inspect [PORT]`. */
+  readonly inspect?: { readonly port?: number };
 }
 
 /** A running service. */
@@ -22,6 +26,8 @@ export interface Service {
   readonly socket: string;
   readonly supervisor: Supervisor;
   readonly app: FastifyInstance;
+  /** The inspector opened with `inspect` (its `url` carries the token; undefined when it could not listen, logged); `POST /inspector` opens one later. */
+  readonly inspector: Inspector | undefined;
   /**
    * Stops serving (the socket is removed). With `stopSandboxes` every sandbox is stopped; without,
    * they keep running (as libvirt leaves domains running; a restarted service reattaches them).
@@ -60,13 +66,22 @@ export async function serve(options: ServeOptions = {}): Promise<Service> {
     await supervisor.close({ stopSandboxes: true });
     throw err;
   }
+  // An inspector that cannot listen (port taken) is logged, never a reason to stop the service and its VMs.
+  const inspector = options.inspect
+    ? await serviceInspector(supervisor, options.inspect).catch((err: unknown) => {
+        logger.error({ err }, 'the inspector was not opened');
+        return undefined;
+      })
+    : undefined;
   let closing: Promise<void> | undefined;
   return {
     socket,
     supervisor,
     app,
+    inspector,
     close: (o) => {
       closing ??= (async () => {
+        await closeServiceInspector(supervisor);
         await app.close();
         await supervisor.close(o);
       })();

@@ -194,6 +194,11 @@ export class Supervisor {
     return this;
   }
 
+  /** The supervisor's XState actor (for inspection: `inspect(supervisor)`). */
+  get actorRef(): Actor<typeof supervisorMachine> {
+    return this.actor;
+  }
+
   /** The supervisor machine's state: `recovering`, `serving`, `draining` or `closed`. */
   get state(): string {
     return String(this.actor.getSnapshot().value);

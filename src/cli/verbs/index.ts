@@ -1,5 +1,6 @@
 // The client verbs of the service (and `serve` itself), by name.
 import { attachDisk, detachDisk, setMemory, setVcpus } from './devices.js';
+import { inspectVerb } from './inspect.js';
 import { create, pause, ps, resume, rm, start, stop } from './lifecycle.js';
 import { serveVerb } from './serve.js';
 import { consoleVerb, events, logs } from './streams.js';
@@ -23,4 +24,5 @@ export const VERBS: Readonly<Record<string, (argv: readonly string[]) => Promise
   console: consoleVerb,
   logs,
   template: templateVerb,
+  inspect: inspectVerb,
 };

@@ -11,6 +11,7 @@ import { EXIT, runVerb, UsageError } from './common.js';
 
 const USAGE = `usage: vmactor serve [--socket PATH] [--max-sandboxes N] [--memory-budget MIB]
                      [--start-concurrency N] [--event-buffer N] [--template-dir DIR] [--stop-on-exit]
+                     [--inspect [PORT]]
 
 Runs the vmactor service: an HTTP/JSON API on a Unix socket (default ${defaultSocketPath()},
 mode 0600 in a 0700 dir; OpenAPI at /openapi.json). The client verbs (ps, create, start, …) talk to it.
@@ -20,7 +21,10 @@ SIGTERM or SIGINT stops serving and leaves the VMs running; --stop-on-exit stops
   --start-concurrency N  starts at once (default: CPUs)
   --event-buffer N       events kept for Last-Event-ID resume (default 10000)
   --template-dir DIR     where templates are saved, one dir per name (default /dev/shm/vmactor-templates)
-Exit codes: 0 stopped by a signal, 2 bad arguments, 3 the socket is in use or unusable.
+  --inspect [PORT]       also serve the live inspector on 127.0.0.1:PORT (default: any free port);
+                         its URL, with a random token, is printed (\`vmactor inspect\` prints it later)
+Exit codes: 0 stopped by a signal, 2 bad arguments, 3 the socket is in use or unusable (an inspector
+port in use is reported and the service runs without it).
 `;
 
 function positive(name: string, raw: string | undefined): number | undefined {
@@ -45,11 +49,29 @@ function withDefaultGuest(g: { kernel: string; initrd: string }): (c: SandboxCon
   };
 }
 
+/** `--inspect` may stand alone (any free port): it gets the value `0` unless a port follows it. */
+function withInspectDefault(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  argv.forEach((a, i) => {
+    const next = argv[i + 1];
+    out.push(a === '--inspect' && (next === undefined || next.startsWith('-')) ? '--inspect=0' : a);
+  });
+  return out;
+}
+
+function port(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!(/^\d+$/.test(raw) && n <= 65535))
+    throw new UsageError(`Expected \`--inspect\` to be a port from 0 to 65535, got \`${raw}\``);
+  return n;
+}
+
 /** Runs `vmactor serve`; resolves with the exit code once a signal stopped it. */
 export function serveVerb(argv: readonly string[]): Promise<number> {
   return runVerb('serve', USAGE, async () => {
     const { values } = parseArgs({
-      args: [...argv],
+      args: withInspectDefault(argv),
       options: {
         socket: { type: 'string' },
         'max-sandboxes': { type: 'string' },
@@ -58,6 +80,7 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
         'event-buffer': { type: 'string' },
         'template-dir': { type: 'string' },
         'stop-on-exit': { type: 'boolean' },
+        inspect: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -71,6 +94,7 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
     const memoryBudgetMiB = positive('memory-budget', values['memory-budget']);
     const startConcurrency = positive('start-concurrency', values['start-concurrency']);
     const eventBufferSize = positive('event-buffer', values['event-buffer']);
+    const inspectPort = port(values.inspect);
     const logger = createLogger({ level: process.env.VMACTOR_LOG_LEVEL ? defaultLogLevel() : 'warn' });
     const g = guestArtifacts('cloud');
     const haveGuest = existsSync(g.kernel) && existsSync(g.initrd);
@@ -85,6 +109,7 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
         ...(startConcurrency === undefined ? {} : { startConcurrency }),
         ...(eventBufferSize === undefined ? {} : { eventBufferSize }),
         ...(values['template-dir'] === undefined ? {} : { templateBase: resolve(values['template-dir']) }),
+        ...(inspectPort === undefined ? {} : { inspect: { port: inspectPort } }),
       });
     } catch (err) {
       if (
@@ -97,6 +122,10 @@ export function serveVerb(argv: readonly string[]): Promise<number> {
       throw err;
     }
     const stopSandboxes = values['stop-on-exit'] === true;
+    // The inspector's line first: whoever waits for "listening on" has it already.
+    if (svc.inspector) process.stdout.write(`vmactor serve: inspector at ${svc.inspector.url}\n`);
+    else if (inspectPort !== undefined)
+      process.stderr.write(`vmactor serve: the inspector could not listen on 127.0.0.1:${inspectPort}\n`);
     process.stdout.write(`vmactor serve: listening on ${svc.socket} (pid ${process.pid})\n`);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
