@@ -3,6 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import type { GuestAgentClient } from '../guest/agent-client.js';
+import type { Accelerator } from '../guest/kvm-probe.js';
 import { guestArtifacts } from '../guest/paths.js';
 import type { GuestProcEvent } from '../guest/protocol.js';
 import { createSandbox } from '../sandbox/create.js';
@@ -49,6 +50,8 @@ export interface ContainerVmOptions {
   /** Run base of the sandbox (its run dir is `<runBase>/<sandboxId>`). */
   readonly runBase: string;
   readonly logger: Logger;
+  /** TCG or KVM (from {@link shimAccelerator}). */
+  readonly accelerator: Accelerator;
   /** Guest memory in MiB. Default 256. */
   readonly memoryMiB?: number;
 }
@@ -114,7 +117,7 @@ export class ContainerVm {
           { kind: 'fs', type: 'virtio-fs', id: 'rootfs0', tag: ROOTFS_TAG, sharedDir: options.rootfs },
         ],
       },
-      { runDir: options.runBase, logger: options.logger },
+      { runDir: options.runBase, logger: options.logger, accelerator: options.accelerator },
     );
     try {
       await sb.start();

@@ -178,6 +178,7 @@ async function serve(flags: ShimFlags, paths: ShimPaths, logger: pino.Logger): P
   });
   service.register(server);
   await server.listen(paths.socket);
+  writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
   try {
     writeSync(3, 'ready\n');
     closeSync(3);

@@ -1,5 +1,5 @@
 // The parts of an OCI runtime spec (config.json, or an exec's process) the shim uses, validated with zod.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { ShimInputError } from './errors.js';
@@ -62,9 +62,15 @@ export async function readBundleConfig(bundle: string): Promise<OciBundleConfig>
   const { process, root, annotations } = parsed.data;
   if (process.terminal)
     throw new ShimInputError('Expected `process.terminal` to be false: TTYs are not supported yet');
+  const rootPath = isAbsolute(root.path) ? root.path : join(bundle, root.path);
+  const isDir = await stat(rootPath).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
+  if (!isDir) throw new ShimInputError(`Expected \`root.path\` to be a directory, got \`${rootPath}\``);
   return {
     process,
-    rootPath: isAbsolute(root.path) ? root.path : join(bundle, root.path),
+    rootPath,
     annotations: annotations ?? {},
   };
 }

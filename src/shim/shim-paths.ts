@@ -19,6 +19,8 @@ export interface ShimPaths {
   readonly socket: string;
   readonly stateFile: string;
   readonly logFile: string;
+  /** The serving shim's pid. */
+  readonly pidFile: string;
   /** Run base of the shim's sandbox VMs, `<base>/vm`. */
   readonly vmBase: string;
   /** The sandbox id: `ctr-` + 16 hex digits of sha256(namespace/id). */
@@ -63,6 +65,7 @@ export function shimPaths(namespace: string, id: string, env: NodeJS.ProcessEnv 
     socket,
     stateFile: join(taskDir, 'shim.json'),
     logFile: join(taskDir, 'shim.log'),
+    pidFile: join(taskDir, 'shim.pid'),
     vmBase: join(base, 'vm'),
     sandboxId: `ctr-${key}`,
   };

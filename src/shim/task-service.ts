@@ -1,5 +1,6 @@
 // containerd's `containerd.task.v2.Task` service for one container whose processes run in a vmactor VM.
 import type { Logger } from 'pino';
+import { shimAccelerator } from './accelerator.js';
 import { type BootTimings, ContainerVm, type GuestExit } from './container-vm.js';
 import {
   ShimAlreadyExistsError,
@@ -100,20 +101,41 @@ export class TaskService {
     typed('Start', `${T}StartRequest`, `${T}StartResponse`, (r) => this.start(r));
     typed('State', `${T}StateRequest`, `${T}StateResponse`, async (r) => this.state(r));
     typed('Wait', `${T}WaitRequest`, `${T}WaitResponse`, (r) => this.wait(r));
-    typed('Kill', `${T}KillRequest`, empty, async (r) => (await this.kill(r), {}));
+    typed('Kill', `${T}KillRequest`, empty, async (r) => {
+      await this.kill(r);
+      return {};
+    });
     typed('Delete', `${T}DeleteRequest`, `${T}DeleteResponse`, (r) => this.delete(r));
     typed('Pids', `${T}PidsRequest`, `${T}PidsResponse`, async (r) => this.pids(r));
-    typed('Pause', `${T}PauseRequest`, empty, async (r) => (await this.pause(r.id), {}));
-    typed('Resume', `${T}ResumeRequest`, empty, async (r) => (await this.resume(r.id), {}));
-    typed('Exec', `${T}ExecProcessRequest`, empty, async (r) => (this.exec(r), {}));
-    typed('CloseIO', `${T}CloseIORequest`, empty, async (r) => (this.lookup(r.id, r.exec_id), {}));
-    typed('Stats', `${T}StatsRequest`, `${T}StatsResponse`, async (r) => (this.need(r.id), { stats: null }));
+    typed('Pause', `${T}PauseRequest`, empty, async (r) => {
+      await this.pause(r.id);
+      return {};
+    });
+    typed('Resume', `${T}ResumeRequest`, empty, async (r) => {
+      await this.resume(r.id);
+      return {};
+    });
+    typed('Exec', `${T}ExecProcessRequest`, empty, async (r) => {
+      this.exec(r);
+      return {};
+    });
+    typed('CloseIO', `${T}CloseIORequest`, empty, async (r) => {
+      this.lookup(r.id, r.exec_id);
+      return {};
+    });
+    typed('Stats', `${T}StatsRequest`, `${T}StatsResponse`, async (r) => {
+      this.need(r.id);
+      return { stats: null };
+    });
     typed('Connect', `${T}ConnectRequest`, `${T}ConnectResponse`, async () => ({
       shim_pid: process.pid,
       task_pid: this.container?.init.pid ?? 0,
       version: 'vmactor',
     }));
-    typed('Shutdown', `${T}ShutdownRequest`, empty, async (r) => (this.shutdown(r.now), {}));
+    typed('Shutdown', `${T}ShutdownRequest`, empty, async (r) => {
+      this.shutdown(r.now);
+      return {};
+    });
     for (const method of serviceMethods(TASK_SERVICE).filter((m) => !PROVIDED.has(m))) {
       server.register(TASK_SERVICE, method, async () => {
         throw new ShimNotImplementedError(`${TASK_SERVICE}/${method} is not implemented by the vmactor shim`);
@@ -157,7 +179,14 @@ export class TaskService {
         initPid: 0,
       });
       const boot = this.options.boot ?? ContainerVm.boot;
-      const vm = await boot({ sandboxId: paths.sandboxId, rootfs, runBase: paths.vmBase, logger });
+      const accelerator = await shimAccelerator(paths.base);
+      const vm = await boot({
+        sandboxId: paths.sandboxId,
+        rootfs,
+        runBase: paths.vmBase,
+        logger,
+        accelerator,
+      });
       logger.info({ timings: vm.timings }, 'sandbox VM ready');
       const io = { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal };
       const init = new TaskProcess('', this.key(), toSpec(config.process), io);
