@@ -20,6 +20,9 @@ export const GUEST_ROOTFS = '/run/vmactor/rootfs';
 /** How long booting to a mounted rootfs may take (TCG on a busy host). */
 const BOOT_DEADLINE_MS = 120_000;
 
+/** Exit status of a process whose VM went away under it (as if SIGKILLed: 128 + 9). */
+export const VM_GONE_STATUS = 137;
+
 /** A process's end as the guest reported it. */
 export interface GuestExit {
   readonly pid: number;
@@ -96,7 +99,11 @@ export class ContainerVm {
     private readonly agent: GuestAgentClient,
     readonly timings: BootTimings,
   ) {
-    this.subscription = agent.procEvents$.subscribe((e) => this.onProcEvent(e));
+    this.subscription = agent.procEvents$.subscribe({
+      next: (e) => this.onProcEvent(e),
+      // The channel closed (the VM stopped or died): every process still running ended with it.
+      complete: () => this.endAll(),
+    });
   }
 
   /** Creates and starts the sandbox, waits for the agent and mounts the rootfs. Stops it again on failure. */
@@ -179,10 +186,19 @@ export class ContainerVm {
 
   /** Stops the VM (and with it every process). Idempotent. */
   async stop(): Promise<void> {
-    this.subscription.unsubscribe();
     await this.sandbox.stop();
-    for (const r of this.routes.values()) await Promise.all([closeSink(r.out), closeSink(r.err)]);
-    this.routes.clear();
+    this.endAll();
+    this.subscription.unsubscribe();
+  }
+
+  private endAll(): void {
+    const at = new Date();
+    for (const [key, route] of this.routes) {
+      this.routes.delete(key);
+      void Promise.all([closeSink(route.out), closeSink(route.err)]).then(() =>
+        route.exit({ pid: 0, status: VM_GONE_STATUS, at }),
+      );
+    }
   }
 
   private onProcEvent(e: GuestProcEvent): void {

@@ -4,15 +4,12 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, wr
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { attachSandbox } from '../sandbox/attach.js';
 import { ShimError, ShimInputError, ShimVmError } from './errors.js';
-import { EventPublisher, timestampOf } from './events.js';
-import { encodeMessage } from './proto.js';
-import { unmountAll } from './rootfs-mounts.js';
 import { type ShimPaths, shimPaths } from './shim-paths.js';
 import { readShimState } from './shim-state.js';
-import { TaskService } from './task-service.js';
-import { TtrpcServer } from './ttrpc-server.js';
+
+// Each action loads only what it uses (dynamic imports below): containerd runs `start` and
+// `delete` as short-lived processes on every container's path, and the sandbox layer is large.
 
 /** The flags containerd passes (Go `flag` style: one dash, a separate value). */
 export interface ShimFlags {
@@ -142,7 +139,11 @@ async function start(flags: ShimFlags, paths: ShimPaths): Promise<number> {
 /** `delete`: containerd's cleanup after a dead shim: stop the VM from its persisted state, remove everything. */
 async function cleanupDead(paths: ShimPaths, logger: pino.Logger): Promise<number> {
   const state = readShimState(paths.stateFile);
+  const { encodeMessage } = await import('./proto.js');
+  const { timestampOf } = await import('./events.js');
   if (state) {
+    const { attachSandbox } = await import('../sandbox/attach.js');
+    const { unmountAll } = await import('./rootfs-mounts.js');
     try {
       const sb = await attachSandbox(state.vmRunDir, { logger });
       await sb.stop();
@@ -163,6 +164,11 @@ async function cleanupDead(paths: ShimPaths, logger: pino.Logger): Promise<numbe
 
 /** Serving: the Task API on the shim socket until Shutdown. */
 async function serve(flags: ShimFlags, paths: ShimPaths, logger: pino.Logger): Promise<number> {
+  const [{ EventPublisher }, { TaskService }, { TtrpcServer }] = await Promise.all([
+    import('./events.js'),
+    import('./task-service.js'),
+    import('./ttrpc-server.js'),
+  ]);
   const events = new EventPublisher(process.env.TTRPC_ADDRESS ?? '', flags.namespace, logger);
   const server = new TtrpcServer({ logger });
   let finish: () => void = () => {};

@@ -255,11 +255,12 @@ export class TaskService {
   }
 
   private exited(c: Container, p: TaskProcess, e: GuestExit): void {
-    p.markExited(e);
+    if (p.exit) return;
+    p.markExited({ ...e, pid: e.pid || p.pid });
     this.options.events.publish('containerd.events.TaskExit', {
       container_id: c.id,
       id: p.execId || c.id,
-      pid: e.pid,
+      pid: e.pid || p.pid,
       exit_status: e.status,
       exited_at: timestampOf(e.at),
     });

@@ -141,6 +141,16 @@ describe('containerd-shim-vmactor-v1 under containerd 1.6', () => {
     await expectNothingLeft();
   });
 
+  it('a VM killed under its task ends the task with 137, and delete cleans up', async () => {
+    const running = cd.ctr(run('t7', 'sleep', '1000'));
+    await events.next((e) => e.topic === '/tasks/start' && of('t7')(e));
+    const [vmDir] = entries(join(cd.shimDir, 'vm'));
+    const qemuPid = Number(readFileSync(join(cd.shimDir, 'vm', vmDir ?? '', 'pid'), 'utf8'));
+    process.kill(qemuPid, 'SIGKILL');
+    expect((await running).exitCode).toBe(137);
+    await expectNothingLeft();
+  });
+
   it('refuses a rootfs that is not a directory with a clear error, before any VM boots', async () => {
     const missing = join(cd.dir, 'no-such-rootfs');
     const r = await cd.ctr(['run', '--rm', '--runtime', SHIM, '--rootfs', missing, 't6', '/bin/true']);
