@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { ShimError, ShimInputError, ShimVmError } from './errors.js';
 import { type ShimPaths, shimPaths } from './shim-paths.js';
 import { readShimState } from './shim-state.js';
+import { trace } from './trace.js';
 
 // Each action loads only what it uses (dynamic imports below): containerd runs `start` and
 // `delete` as short-lived processes on every container's path, and the sandbox layer is large.
@@ -184,6 +185,7 @@ async function serve(flags: ShimFlags, paths: ShimPaths, logger: pino.Logger): P
   });
   service.register(server);
   await server.listen(paths.socket);
+  trace('listening');
   writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
   try {
     writeSync(3, 'ready\n');
@@ -213,6 +215,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     { level: process.env.VMACTOR_LOG_LEVEL ?? 'warn', base: { shim: process.pid } },
     pino.destination(2),
   );
+  trace('main', { action: argv.at(-1) ?? '' });
   try {
     const flags = parseShimFlags(argv);
     const paths = shimPaths(flags.namespace, flags.id);

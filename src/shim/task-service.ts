@@ -17,6 +17,7 @@ import { mountRootfs, unmountAll } from './rootfs-mounts.js';
 import type { ShimPaths } from './shim-paths.js';
 import { writeShimState } from './shim-state.js';
 import { TaskProcess } from './task-process.js';
+import { trace } from './trace.js';
 import type { TtrpcServer } from './ttrpc-server.js';
 
 /** The Task service name on the wire. */
@@ -93,9 +94,12 @@ export class TaskService {
       output: O,
       fn: (req: Req<I>) => Promise<Req<O>>,
     ) =>
-      server.register(TASK_SERVICE, method, async (payload) =>
-        encodeMessage(output, await fn(decodeMessage(input, payload))),
-      );
+      server.register(TASK_SERVICE, method, async (payload) => {
+        trace('call', { method });
+        const reply = encodeMessage(output, await fn(decodeMessage(input, payload)));
+        trace('reply', { method });
+        return reply;
+      });
     const empty = 'google.protobuf.Empty';
     typed('Create', `${T}CreateTaskRequest`, `${T}CreateTaskResponse`, (r) => this.create(r));
     typed('Start', `${T}StartRequest`, `${T}StartResponse`, (r) => this.start(r));
@@ -188,6 +192,7 @@ export class TaskService {
         accelerator,
       });
       logger.info({ timings: vm.timings }, 'sandbox VM ready');
+      trace('vm-ready', { ...vm.timings });
       const io = { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal };
       const init = new TaskProcess('', this.key(), toSpec(config.process), io);
       this.container = {

@@ -48,7 +48,10 @@ export function busyboxRootfs(dir: string): string {
 }
 
 /** Starts containerd; resolves once it logged that it booted (its own line, no polling). */
-export async function startContainerd(namespace: string): Promise<TestContainerd> {
+export async function startContainerd(
+  namespace: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<TestContainerd> {
   const dir = mkdtempSync('/tmp/vmshim-');
   const socket = join(dir, 'c.sock');
   const shimDir = join(dir, 'shim');
@@ -70,7 +73,7 @@ export async function startContainerd(namespace: string): Promise<TestContainerd
   const rootfs = busyboxRootfs(dir);
   const child = spawn(CONTAINERD, ['--config', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, VMACTOR_SHIM_DIR: shimDir },
+    env: { ...process.env, ...env, VMACTOR_SHIM_DIR: shimDir },
   });
   let log = '';
   await new Promise<void>((resolveBoot, reject) => {
