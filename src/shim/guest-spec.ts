@@ -20,9 +20,11 @@ const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 /** The `proc-start` spec argument. Throws {@link ShimInputError} on an empty argv or a bad env entry. */
 export function encodeGuestSpec(spec: GuestProcessSpec): string {
   if (spec.args.length === 0) throw new ShimInputError('Expected `process.args` to be non-empty, got `[]`');
-  const badEnv = spec.env.find((e) => !/^[^=]+=/.test(e));
+  const badEnv = spec.env.find((e) => !/^[^=-][^=]*=/.test(e));
   if (badEnv !== undefined)
-    throw new ShimInputError(`Expected \`process.env\` entries to be KEY=VALUE, got \`${badEnv}\``);
+    throw new ShimInputError(
+      `Expected \`process.env\` entries to be KEY=VALUE (KEY not starting with -), got \`${badEnv}\``,
+    );
   for (const [name, v] of [
     ['uid', spec.uid],
     ['gid', spec.gid],

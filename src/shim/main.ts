@@ -184,6 +184,8 @@ async function serve(flags: ShimFlags, paths: ShimPaths, logger: pino.Logger): P
     onShutdown: () => finish(),
   });
   service.register(server);
+  // containerd stops a shim it gave up on with SIGTERM (then SIGKILL): stop the VM on the way out.
+  process.once('SIGTERM', () => finish());
   await server.listen(paths.socket);
   trace('listening');
   writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });

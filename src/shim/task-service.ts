@@ -262,6 +262,9 @@ export class TaskService {
   private exited(c: Container, p: TaskProcess, e: GuestExit): void {
     if (p.exit) return;
     p.markExited({ ...e, pid: e.pid || p.pid });
+    // As in a container's pid namespace: when the init process ends, its execs are killed.
+    if (p.execId === '')
+      for (const x of c.execs.values()) if (x.running) void c.vm.kill(x.key, 9).catch(() => undefined);
     this.options.events.publish('containerd.events.TaskExit', {
       container_id: c.id,
       id: p.execId || c.id,
@@ -307,6 +310,11 @@ export class TaskService {
       return;
     }
     await c.vm.kill(p.key, r.signal);
+    // `ctr task kill --all`: every process of the container gets the signal.
+    if (r.all && p.execId === '') {
+      for (const x of c.execs.values())
+        if (x.running) await c.vm.kill(x.key, r.signal).catch(() => undefined);
+    }
   }
 
   private async delete(

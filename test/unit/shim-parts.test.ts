@@ -90,7 +90,8 @@ describe('guest process spec', () => {
   it('refuses an empty argv, an env entry without =, and a negative uid', () => {
     const base = { root: '/r', cwd: '/', uid: 0, gid: 0, env: [], args: ['x'] };
     expect(() => encodeGuestSpec({ ...base, args: [] })).toThrow(/`process.args` to be non-empty/);
-    expect(() => encodeGuestSpec({ ...base, env: ['NOPE'] })).toThrow(/KEY=VALUE, got `NOPE`/);
+    expect(() => encodeGuestSpec({ ...base, env: ['NOPE'] })).toThrow(/KEY=VALUE.*, got `NOPE`/);
+    expect(() => encodeGuestSpec({ ...base, env: ['-u=x'] })).toThrow(/not starting with -/);
     expect(() => encodeGuestSpec({ ...base, uid: -1 })).toThrow(/`uid` to be a non-negative integer/);
   });
 });
