@@ -2,6 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
+// Files that start tens of VMs at once: they run alone, after the rest, so they neither starve nor
+// are starved by the other QEMU-heavy files on a 2-core machine.
+const alone = ['test/integration/service-scale.test.ts'];
+
 // Real QEMU runs in many tests: keep files in forked workers (one QEMU-heavy file per core)
 // and give integration tests room; deadlines inside tests are explicit, never sleeps.
 // Every QMP command vmactor sends is checked against the live QEMU's `query-qmp-schema`
@@ -9,10 +13,8 @@ const inCI = process.env.CI === 'true' || process.env.CI === '1';
 // command fails its test (test/setup/qmp-schema.ts).
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     exclude: ['test/bench/**', 'node_modules/**', 'dist/**'],
     pool: 'forks',
-    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     allowOnly: false,
@@ -21,6 +23,26 @@ export default defineConfig({
     env: {
       VMACTOR_QMP_SCHEMA_CHECK: inCI ? '1' : (process.env.VMACTOR_QMP_SCHEMA_CHECK ?? '1'),
     },
-    sequence: { hooks: 'stack' },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'suite',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/bench/**', 'node_modules/**', 'dist/**', ...alone],
+          maxWorkers: 2,
+          sequence: { hooks: 'stack', groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'alone',
+          include: alone,
+          maxWorkers: 1,
+          sequence: { hooks: 'stack', groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

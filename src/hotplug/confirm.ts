@@ -23,9 +23,10 @@ export async function blockDeviceSizeBytes(st: Stats): Promise<number> {
 }
 
 /**
- * The guest's disks before a plug (to tell the new one apart): a query, re-asked within the
- * command deadline (not phase two's) when the guest is slow to answer; `undefined` without a
- * guest or while paused.
+ * The guest's disks before a plug (to tell the new one apart): a question to the guest, so it is
+ * re-asked within the guest deadline (a guest just resumed on a busy TCG host, onlining vCPUs and
+ * dropping a disk unplugged while paused, can take longer than a QMP command's 10 s to answer);
+ * `undefined` without a guest or while paused.
  */
 export async function guestDisksBefore(ctx: HotplugContext): Promise<readonly GuestDisk[] | undefined> {
   const guest = ctx.guest;
@@ -34,7 +35,7 @@ export async function guestDisksBefore(ctx: HotplugContext): Promise<readonly Gu
     "the guest's list of disks",
     (s) => guest.blockDevices(s),
     () => true,
-    { deadlineMs: deadlinesOf(ctx).commandMs, signal: ctx.signal },
+    { deadlineMs: deadlinesOf(ctx).guestMs, signal: ctx.signal },
   );
 }
 

@@ -6,9 +6,9 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSandbox } from '../../src/sandbox/create.js';
 import { guest } from '../helpers/env.js';
-import { freshId, quietLogger, tempRunBase } from '../integration/sandbox-fixtures.js';
+import { freshId, quietLogger } from '../integration/sandbox-fixtures.js';
 import type { Benchmark, BenchRow } from './harness.js';
-import { median, nowMs } from './harness.js';
+import { median, nowMs, tmpfsRunBase } from './harness.js';
 import { rawKill, rawLaunch, rawQuit } from './raw-client.js';
 
 /** An option and its value (`-device '{…}'`, `-chardev socket,id=…`, `-mon chardev=…`). */
@@ -72,7 +72,7 @@ const argvCost: Benchmark = {
   deadlineMs: 1_800_000,
   async run(runs, { smoke }) {
     const g = guest('cloud');
-    const base = tempRunBase();
+    const base = tmpfsRunBase();
     const probe = await createSandbox(
       { id: freshId('argv'), hypervisor: { kernelPath: g.kernel, initrdPath: g.initrd, memorySize: 512 } },
       { runDir: base, logger: quietLogger, accelerator: 'tcg' },

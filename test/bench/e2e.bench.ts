@@ -9,9 +9,9 @@ import { hotplugPlan } from '../../src/hotplug/build.js';
 import { createSandbox } from '../../src/sandbox/create.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import { guest, QEMU } from '../helpers/env.js';
-import { freshId, quietLogger, stopAll, tempRunBase, tracked } from '../integration/sandbox-fixtures.js';
+import { freshId, quietLogger, stopAll, tracked } from '../integration/sandbox-fixtures.js';
 import type { Benchmark, BenchRow } from './harness.js';
-import { nowMs } from './harness.js';
+import { nowMs, tmpfsRunBase } from './harness.js';
 import { connectPath, type RawVm, rawKill, rawLaunch, rawQuit, waitForText } from './raw-client.js';
 
 const READY = 'VMACTOR-GUEST-READY';
@@ -304,7 +304,7 @@ async function round(
   s: Samples | undefined,
   g: { kernel: string; initrd: string },
 ): Promise<void> {
-  const base = tempRunBase();
+  const base = tmpfsRunBase();
   const r: Round = { base, ...g };
   const plan = await probePlan(g, base);
   const append = plan.argv[plan.argv.indexOf('-append') + 1] ?? '';

@@ -1,3 +1,22 @@
+import { mkdtempSync, statfsSync } from 'node:fs';
+
+/** statfs(2) `f_type` of tmpfs. */
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * A fresh run base on tmpfs (`/dev/shm`), where the default run base `/run/vmactor` lives on a
+ * systemd host (this machine's `/run` is on its disk, unlike a host's): benchmarks time what users
+ * get, and state.json's fsyncs cost what they cost there. Throws if `/dev/shm` is not tmpfs.
+ */
+export function tmpfsRunBase(): string {
+  if (statfsSync('/dev/shm').type !== TMPFS_MAGIC) {
+    throw new Error(
+      'Expected /dev/shm to be a tmpfs (the benchmarks run sandboxes from it, as /run on a host)',
+    );
+  }
+  return mkdtempSync('/dev/shm/vmactor-bench-');
+}
+
 /** One row of figures: vmactor's samples against the raw baseline (and a minimal-argv raw side). */
 export interface BenchRow {
   readonly name: string;

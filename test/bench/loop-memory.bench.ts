@@ -3,20 +3,30 @@
 // on a shared host), controller RSS/heap per live sandbox, and the heap after all of them stopped,
 // round after round; the raw client starting (and pausing) the same argv 8 at a time is the loop
 // baseline.
+
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createSandbox } from '../../src/sandbox/create.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import { guest } from '../helpers/env.js';
-import { freshId, quietLogger, stopAll, tempRunBase, tracked } from '../integration/sandbox-fixtures.js';
+import { freshId, quietLogger, stopAll, tracked } from '../integration/sandbox-fixtures.js';
 import type { Benchmark, BenchRow } from './harness.js';
+import { tmpfsRunBase } from './harness.js';
 import { type RawVm, rawKill, rawLaunch, rawQuit } from './raw-client.js';
 
 const CONCURRENCY = 8;
 const MiB = 1024 * 1024;
+
+/** Used heap outside V8's code spaces, MiB: the data a leak would hold. */
+function dataHeapMiB(): number {
+  let used = 0;
+  for (const sp of getHeapSpaceStatistics())
+    if (!sp.space_name.startsWith('code')) used += sp.space_used_size;
+  return used / MiB;
+}
 
 /** A full GC (the flag is set at runtime; `gc` is taken from a fresh context). */
 function gcNow(): void {
@@ -53,7 +63,7 @@ const loopMemory: Benchmark = {
     const n = smoke ? 16 : 100;
     // 10 rounds in the full run (`--runs=N` below 10 runs fewer).
     const rounds = smoke ? 2 : Math.min(runs, 10);
-    const base = tempRunBase();
+    const base = tmpfsRunBase();
     const config = (id: string) => ({
       id,
       hypervisor: { kernelPath: g.kernel, initrdPath: g.initrd, memorySize: 256 },
@@ -67,6 +77,8 @@ const loopMemory: Benchmark = {
     const heapPer: number[] = [];
     const rawRssPer: number[] = [];
     const heapAfter: number[] = [];
+    /** The same without V8's code spaces (JIT code keeps growing for a while; it is not retained data). */
+    const dataHeapAfter: number[] = [];
     try {
       // Warm-up (modules, JIT) and the argv the raw side replays.
       const probe = tracked(await createSandbox(config(freshId('warm')), opts));
@@ -128,6 +140,7 @@ const loopMemory: Benchmark = {
         live.length = 0;
         gcNow();
         heapAfter.push(process.memoryUsage().heapUsed / MiB);
+        dataHeapAfter.push(dataHeapMiB());
       }
       const extra = { sandboxes: n, concurrency: CONCURRENCY, rounds, machine: 'shared 2-core host, TCG' };
       const r3 = (x: number): number => Number(x.toFixed(3));
@@ -166,6 +179,10 @@ const loopMemory: Benchmark = {
             first_round_mib: r3(heapAfter[0] ?? Number.NaN),
             last_round_mib: r3(heapAfter.at(-1) ?? Number.NaN),
             growth_first_to_last_mib: r3((heapAfter.at(-1) ?? Number.NaN) - (heapAfter[0] ?? Number.NaN)),
+            data_heap_per_round_mib: dataHeapAfter.map(r3),
+            data_growth_first_to_last_mib: r3(
+              (dataHeapAfter.at(-1) ?? Number.NaN) - (dataHeapAfter[0] ?? Number.NaN),
+            ),
           },
         },
       ];

@@ -1,7 +1,7 @@
 // Reattach cost against the raw minimum, in the same run: attachSandbox → controllable vs a raw monitor connect
 // (greeting → capabilities → query-status); recoverSandboxes of 50 live sandboxes vs 50 raw connects; and the cost
 // of persisting state.json on the pause/resume path (with vs without the persister) on a tmpfs run base.
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { SandboxConfig } from '../../src/config/types.js';
@@ -14,7 +14,7 @@ import { recoverSandboxes } from '../../src/supervisor/recover.js';
 import { guest } from '../helpers/env.js';
 import { freshId, quietLogger } from '../integration/sandbox-fixtures.js';
 import type { Benchmark } from './harness.js';
-import { median, nowMs } from './harness.js';
+import { median, nowMs, tmpfsRunBase } from './harness.js';
 import { RawLines } from './raw-qmp.js';
 
 const config = (id: string): SandboxConfig => {
@@ -48,7 +48,7 @@ async function pausedSandbox(base: string, id = freshId('bench-re')): Promise<Sa
 const attach: Benchmark = {
   name: 'attachSandbox → controllable (detached handle → Sandbox in its phase vs raw monitor connect + capabilities + query-status)',
   async run(runs) {
-    const base = mkdtempSync('/dev/shm/vmactor-bench-');
+    const base = tmpfsRunBase();
     let sb = await pausedSandbox(base);
     const samples: number[] = [];
     const baseline: number[] = [];
@@ -73,7 +73,7 @@ const attach: Benchmark = {
 const recover50: Benchmark = {
   name: 'recoverSandboxes of 50 live sandboxes (vs 50 raw monitor connects, 8 at a time)',
   async run(runs) {
-    const base = mkdtempSync('/dev/shm/vmactor-bench-');
+    const base = tmpfsRunBase();
     let sandboxes: Sandbox[] = [];
     for (let i = 0; i < 50; i++) sandboxes.push(await pausedSandbox(base, `r${i}`));
     const samples: number[] = [];
@@ -103,7 +103,7 @@ const recover50: Benchmark = {
 const persistCost: Benchmark = {
   name: 'pause+resume with state.json persisted (tmpfs run base) vs the same sandbox with the persister off',
   async run(runs) {
-    const base = mkdtempSync('/dev/shm/vmactor-bench-');
+    const base = tmpfsRunBase();
     const on = await pausedSandbox(base);
     const off = await pausedSandbox(base);
     persisterOf(off)?.close();
@@ -155,7 +155,7 @@ const persistCost: Benchmark = {
 const persistHotplug: Benchmark = {
   name: 'hotplug+unplug of a SCSI disk with state.json persisted (tmpfs) vs the persister off (paused VMs)',
   async run(runs) {
-    const base = mkdtempSync('/dev/shm/vmactor-bench-');
+    const base = tmpfsRunBase();
     const disk = join(base, 'disk.img');
     writeFileSync(disk, '');
     truncateSync(disk, 8 * 1024 * 1024);

@@ -11,16 +11,9 @@ import type { SandboxConfig } from '../../src/config/types.js';
 import { createSandbox } from '../../src/sandbox/create.js';
 import { openSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { guest, QEMU } from '../helpers/env.js';
-import {
-  barePlan,
-  freshId,
-  quietLogger,
-  stopAll,
-  tempRunBase,
-  tracked,
-} from '../integration/sandbox-fixtures.js';
+import { barePlan, freshId, quietLogger, stopAll, tracked } from '../integration/sandbox-fixtures.js';
 import type { Benchmark } from './harness.js';
-import { median, nowMs } from './harness.js';
+import { median, nowMs, tmpfsRunBase } from './harness.js';
 import { RawLines } from './raw-qmp.js';
 
 /** The simplest QMP client: lines in, lines out (replies arrive in order here; events skipped). */
@@ -104,7 +97,7 @@ const startToRunning: Benchmark = {
   name: 'sandbox start→running (createSandbox().start() vs raw spawn→capabilities, same argv)',
   async run(runs) {
     const qemu = QEMU as string;
-    const base = tempRunBase();
+    const base = tmpfsRunBase();
     const samples: number[] = [];
     const baseline: number[] = [];
     try {
@@ -162,7 +155,7 @@ const bootToReady: Benchmark = {
   name: 'sandbox boot→guest ready (createSandbox().start() + agent ready line vs raw, same argv)',
   async run(runs) {
     const qemu = QEMU as string;
-    const base = tempRunBase();
+    const base = tmpfsRunBase();
     const samples: number[] = [];
     const baseline: number[] = [];
     const n = Math.min(runs, 10);
@@ -208,7 +201,7 @@ function pauseResume(which: 'pause' | 'resume'): Benchmark {
     name: `sandbox ${which} (sb.${which}() vs raw ${which === 'pause' ? 'stop' : 'cont'} round trip)`,
     async run(runs) {
       const qemu = QEMU as string;
-      const base = tempRunBase();
+      const base = tmpfsRunBase();
       const samples: number[] = [];
       const baseline: number[] = [];
       const sb = sandbox(qemu, base);
@@ -247,7 +240,7 @@ const stopToReaped: Benchmark = {
   name: 'sandbox stop→reaped (sb.stop() until QEMU reaped vs raw quit→exit; extra: until stopped incl. cleanup)',
   async run(runs) {
     const qemu = QEMU as string;
-    const base = tempRunBase();
+    const base = tmpfsRunBase();
     const samples: number[] = [];
     const baseline: number[] = [];
     const full: number[] = [];

@@ -4,10 +4,10 @@
 //   running | paused: booted, share mounted in the guest, disk1 hot-plugged (then paused)
 //   started: just started;  detach: started, then handed off (prints the handle and exits)
 //   starting: stops itself (SIGSTOP) once QEMU wrote its pid file, while the sandbox is still `starting`
-import { readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { createSandbox } from '../../src/sandbox/create.js';
 import { guest } from '../helpers/env.js';
+import { freezeMidStart } from '../helpers/freeze-mid-start.js';
 import { quietLogger } from './sandbox-fixtures.js';
 
 const [runBase, id, share, disk, mode, dumpDir] = process.argv.slice(2) as [
@@ -42,18 +42,7 @@ const sb = await createSandbox(
 const say = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 if (mode === 'starting') {
   // Frozen mid-start: the run dir exists and QEMU wrote its pid file, the start has not finished.
-  const w = watch(runBase, (_e, name) => {
-    if (name !== id) return;
-    w.close();
-    const inner = watch(sb.runDir, (_e2, file) => {
-      if (file !== 'pid') return;
-      inner.close();
-      const qemuPid = Number(readFileSync(join(sb.runDir, 'pid'), 'utf8').trim() || 0);
-      say({ starting: true, runDir: sb.runDir, phase: sb.phase, qemuPid });
-      process.kill(process.pid, 'SIGSTOP');
-    });
-  });
-  void sb.start().catch(() => {});
+  freezeMidStart(runBase, id, sb, (s) => ({ runDir: s.runDir, phase: s.phase }));
 } else {
   await sb.start();
   if (mode === 'running' || mode === 'paused') {

@@ -1,11 +1,11 @@
 // The controller the kill property drives: creates a sandbox (default guest), then runs one operation per stdin line
 // (`{"i":0,"op":"pause"}`), printing `{"began":i}` before, `{"applied":"opI"}` when QEMU accepted it, `{"done":i}` after; the test SIGKILLs it anywhere.
 // argv: <runBase> <id> <diskDir> <startMode>; startMode `freeze-in-start` stops itself (SIGSTOP) mid-start.
-import { readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createSandbox } from '../../src/sandbox/create.js';
 import { guest } from '../helpers/env.js';
+import { freezeMidStart } from '../helpers/freeze-mid-start.js';
 import { quietLogger } from '../integration/sandbox-fixtures.js';
 
 const [runBase, id, diskDir, startMode] = process.argv.slice(2) as [string, string, string, string];
@@ -19,18 +19,7 @@ const sb = await createSandbox(
 );
 const say = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 if (startMode === 'freeze-in-start') {
-  const w = watch(runBase, (_e, name) => {
-    if (name !== id) return;
-    w.close();
-    const inner = watch(sb.runDir, (_e2, file) => {
-      if (file !== 'pid') return;
-      inner.close();
-      const qemuPid = Number(readFileSync(join(sb.runDir, 'pid'), 'utf8').trim() || 0);
-      say({ starting: true, qemuPid });
-      process.kill(process.pid, 'SIGSTOP');
-    });
-  });
-  void sb.start().catch(() => {});
+  freezeMidStart(runBase, id, sb);
 } else {
   await sb.start();
   say({ started: true, qemuPid: sb.getPids()[0], runDir: sb.runDir });
