@@ -4,7 +4,7 @@ const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
 // Files that start tens of VMs at once: they run alone, after the rest, so they neither starve nor
 // are starved by the other QEMU-heavy files on a 2-core machine.
-const alone = ['test/integration/service-scale.test.ts'];
+const alone = ['test/integration/service-scale.test.ts', 'test/integration/shim-parallel.test.ts'];
 
 // Real QEMU runs in many tests: keep files in forked workers (one QEMU-heavy file per core)
 // and give integration tests room; deadlines inside tests are explicit, never sleeps.

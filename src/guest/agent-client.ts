@@ -15,6 +15,7 @@ import {
   type GuestCommands,
   type GuestEvent,
   type GuestLine,
+  type GuestProcEvent,
   parseGuestLine,
 } from './protocol.js';
 
@@ -72,9 +73,12 @@ export class GuestAgentClient {
    * The guest's unsolicited hotplug events (`event <JSON>` lines), hot: a subscriber sees only
    * events that arrive after it subscribed. Completes on close.
    */
+  /** Container process output and exits (`proc-start`), hot; completes on close. */
+  readonly procEvents$: Observable<GuestProcEvent>;
   readonly events$: Observable<GuestEvent>;
   private readonly lines = new Subject<GuestLine>();
   private readonly events = new Subject<GuestEvent>();
+  private readonly procEvents = new Subject<GuestProcEvent>();
   private readonly pending = new Map<string, Pending>();
   private readonly readyWaiters = new Set<Pending>();
   private readonly maxLineBytes: number;
@@ -90,6 +94,7 @@ export class GuestAgentClient {
     this.maxLineBytes = options.maxLineBytes ?? 16 * 1024 * 1024;
     this.lines$ = this.lines.asObservable();
     this.events$ = this.events.asObservable();
+    this.procEvents$ = this.procEvents.asObservable();
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => this.onData(chunk));
     stream.on('end', () => this.shutdown(new GuestAgentClosedError('The guest agent channel reached EOF')));
@@ -318,6 +323,9 @@ export class GuestAgentClient {
       case 'event':
         this.events.next(line.event);
         break;
+      case 'proc':
+        this.procEvents.next(line.event);
+        break;
       case 'invalid':
         // Not correlatable to a request: visible on lines$, otherwise ignored.
         break;
@@ -336,5 +344,6 @@ export class GuestAgentClient {
     for (const w of [...this.readyWaiters]) w.reject(error);
     this.lines.complete();
     this.events.complete();
+    this.procEvents.complete();
   }
 }

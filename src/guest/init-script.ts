@@ -162,6 +162,73 @@ valid_dev() {
   [ -b "/dev/$dev" ]
 }
 
+valid_key() {
+  case $1 in '' | *[!A-Za-z0-9_-]*) return 1 ;; esac
+  [ \${#1} -le 32 ]
+}
+
+# Container processes (the containerd shim): the spec file has one \`<field> <base64>\` line per
+# root, cwd, uid, gid, env (KEY=VALUE) and arg, in order. The process runs chrooted (busybox
+# nsenter -r, which keeps the cwd entered before it) with only the spec's environment; its stdout
+# and stderr go through FIFOs to relays that send \`event\` lines, and its exit status follows them.
+b64val() { val=$(printf '%s' "$1" | base64 -d; echo x); val=\${val%x}; }
+
+relay() {
+  while c=$(dd bs=3072 count=1 2>/dev/null | base64 -w 0) && [ -n "$c" ]; do
+    send "event {\\"subsystem\\":\\"proc\\",\\"action\\":\\"output\\",\\"key\\":\\"$1\\",\\"stream\\":\\"$2\\",\\"base64\\":\\"$c\\"}"
+  done
+}
+
+proc_run() {
+  key=$1
+  pd=$2
+  root=""
+  cwd=/
+  uid=0
+  gid=0
+  set --
+  while read -r k v; do
+    b64val "$v"
+    case $k in
+      root) root=$val ;;
+      cwd) cwd=$val ;;
+      uid) uid=$val ;;
+      gid) gid=$val ;;
+      env) set -- "$@" "$val" ;;
+    esac
+  done < "$pd/spec"
+  set -- env -i "$@" /bin/busybox nsenter "-r$root" -S "$uid" -G "$gid" -F --
+  while read -r k v; do
+    [ "$k" = arg ] || continue
+    b64val "$v"
+    set -- "$@" "$val"
+  done < "$pd/spec"
+  if [ -z "$root" ] || ! cd "$root/$cwd" 2>/dev/null; then
+    echo "err cannot enter $root$cwd" > "$pd/started"
+    return
+  fi
+  # Opened read-write first, so no open of a FIFO blocks (a process killed before its exec never
+  # opens anything); the process gets dups of these, and the relays see EOF once it and its
+  # children are gone.
+  exec 6<>"$pd/out" 7<>"$pd/err"
+  # (Redirections go through exec in subshells: ash keeps saved copies of fds redirected on a
+  # function call, which would hold the FIFOs open.)
+  (exec < "$pd/out" 6>&- 7>&-; relay "$key" stdout) &
+  r1=$!
+  (exec < "$pd/err" 6>&- 7>&-; relay "$key" stderr) &
+  r2=$!
+  (exec 3>&- 4>&- 5>&- >&6 2>&7 6>&- 7>&-; exec "$@") &
+  pid=$!
+  exec 6>&- 7>&-
+  echo "$pid" > "$pd/pid"
+  echo "pid $pid" > "$pd/started"
+  wait $pid
+  status=$?
+  wait $r1 $r2
+  rm -rf "$pd"
+  send "event {\\"subsystem\\":\\"proc\\",\\"action\\":\\"exit\\",\\"key\\":\\"$key\\",\\"pid\\":$pid,\\"status\\":$status}"
+}
+
 handle() {
   requests=$((requests + 1))
   case $cmd in
@@ -287,6 +354,28 @@ handle() {
     set-clock)
       case $args in '' | *[!0-9]*) err "epoch seconds must be a number"; return ;; esac
       if date -u -s "@$args" > /dev/null 2>&1; then ok "{\\"now\\":$(date -u +%s)}"; else err "date -s failed"; fi ;;
+    proc-start)
+      set -f; set -- $args; set +f
+      [ $# -eq 2 ] || { err "usage: proc-start <key> <base64 spec>"; return; }
+      valid_key "$1" || { err "bad process key: $1"; return; }
+      pd=/run/vmactor/procs/$1
+      [ ! -e "$pd" ] || { err "process key in use: $1"; return; }
+      mkdir -p "$pd" || { err "cannot create $pd"; return; }
+      if ! printf '%s' "$2" | base64 -d > "$pd/spec" 2>/dev/null; then rm -rf "$pd"; err "spec is not base64"; return; fi
+      mkfifo "$pd/out" "$pd/err" "$pd/started"
+      proc_run "$1" "$pd" < /dev/null > /dev/console 2>&1 &
+      read -r started < "$pd/started"
+      case $started in
+        "pid "*) ok "{\\"pid\\":\${started#pid }}" ;;
+        *) rm -rf "$pd"; err "\${started#err }" ;;
+      esac ;;
+    proc-kill)
+      set -f; set -- $args; set +f
+      valid_key "$1" || { err "bad process key: $1"; return; }
+      case $2 in '' | *[!0-9]*) err "signal must be a number"; return ;; esac
+      [ -f "/run/vmactor/procs/$1/pid" ] || { err "no such process: $1"; return; }
+      read -r pid < "/run/vmactor/procs/$1/pid"
+      if kill -"$2" "$pid" 2>/dev/null; then ok "{\\"signalled\\":$pid}"; else err "kill -$2 $pid failed"; fi ;;
     poweroff)
       ok '{"poweroff":true}'
       sync

@@ -116,6 +116,28 @@ export type GuestNetEvent = GuestEventBase &
 /** An unsolicited `event <JSON>` line: a kernel uevent the guest reports. */
 export type GuestEvent = GuestBlockEvent | GuestCpuEvent | GuestMemoryEvent | GuestNetEvent;
 
+/**
+ * A container process's output chunk or exit (`proc-start`), sent as `event {"subsystem":"proc",...}`.
+ * Kept apart from {@link GuestEvent} (kernel uevents): it is delivered on `procEvents$`.
+ * Output of one process arrives in order and always before its `exit`.
+ */
+export type GuestProcEvent =
+  | {
+      readonly subsystem: 'proc';
+      readonly action: 'output';
+      readonly key: string;
+      readonly stream: 'stdout' | 'stderr';
+      readonly base64: string;
+    }
+  | {
+      readonly subsystem: 'proc';
+      readonly action: 'exit';
+      readonly key: string;
+      readonly pid: number;
+      /** The shell's `wait` status: the exit code, or 128 + the signal number. */
+      readonly status: number;
+    };
+
 /** The word that starts an event line. Reserved: never a request id. */
 export const EVENT_PREFIX = 'event';
 
@@ -146,6 +168,14 @@ export interface GuestCommands {
   reseed: { args: [base64: string]; result: { reseeded: number } };
   /** Sets the guest clock to epoch seconds (Kata's factory syncs the clock of a clone). */
   'set-clock': { args: [epochSeconds: number]; result: { now: number } };
+  /**
+   * Starts a container process from a spec (base64 of `<field> <base64 value>` lines: root, cwd,
+   * uid, gid, env, arg) under `key`; resolves once it runs, with its guest pid. Its output and exit
+   * arrive as {@link GuestProcEvent}s.
+   */
+  'proc-start': { args: [key: string, specBase64: string]; result: { pid: number } };
+  /** Sends a signal (by number) to the running process `key`. */
+  'proc-kill': { args: [key: string, signal: number]; result: { signalled: number } };
 }
 
 /** A command name of the guest protocol. */
@@ -170,6 +200,8 @@ export const GUEST_COMMANDS: readonly GuestCommand[] = [
   'write-file',
   'reseed',
   'set-clock',
+  'proc-start',
+  'proc-kill',
 ];
 
 /** One parsed line from the guest. */
@@ -178,6 +210,7 @@ export type GuestLine =
   | { readonly kind: 'ok'; readonly id: string; readonly result: unknown }
   | { readonly kind: 'err'; readonly id: string; readonly message: string }
   | { readonly kind: 'event'; readonly event: GuestEvent }
+  | { readonly kind: 'proc'; readonly event: GuestProcEvent }
   | { readonly kind: 'invalid'; readonly line: string; readonly reason: string };
 
 const ID_RE = /^[A-Za-z0-9_-]{1,32}$/;
@@ -276,8 +309,31 @@ function parseEventLine(line: string, payload: string): GuestLine {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { kind: 'invalid', line, reason: 'event payload is not a JSON object' };
   }
+  if ((parsed as Fields).subsystem === 'proc') return parseProcEvent(line, parsed as Fields);
   const event = toGuestEvent(parsed as Fields);
   return typeof event === 'string' ? { kind: 'invalid', line, reason: event } : { kind: 'event', event };
+}
+
+function parseProcEvent(line: string, o: Fields): GuestLine {
+  const isKey = (v: unknown) => isString(v) && ID_RE.test(v);
+  const bad =
+    o.action === 'output'
+      ? badField(o, {
+          key: isKey,
+          stream: (v) => v === 'stdout' || v === 'stderr',
+          base64: (v) => isString(v) && /^[A-Za-z0-9+/=]*$/.test(v),
+        })
+      : o.action === 'exit'
+        ? badField(o, { key: isKey, pid: isCount, status: isCount })
+        : 'action';
+  if (bad)
+    return {
+      kind: 'invalid',
+      line,
+      reason: `field \`${bad}\` of a proc event is missing or has the wrong type`,
+    };
+  // Every field of the member selected by `action` was checked above.
+  return { kind: 'proc', event: o as unknown as GuestProcEvent };
 }
 
 /**

@@ -1,0 +1,44 @@
+// Encodes an OCI process for the guest agent's `proc-start`: `<field> <base64>` lines, base64 again.
+import { ShimInputError } from './errors.js';
+
+/** What the guest needs to run one process: all paths are guest paths. */
+export interface GuestProcessSpec {
+  /** The container's root in the guest (the mounted rootfs share). */
+  readonly root: string;
+  /** Working directory inside the root. */
+  readonly cwd: string;
+  readonly uid: number;
+  readonly gid: number;
+  /** `KEY=VALUE` entries: the process's whole environment. */
+  readonly env: readonly string[];
+  /** argv; `args[0]` is looked up in the env's PATH inside the root. */
+  readonly args: readonly string[];
+}
+
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+/** The `proc-start` spec argument. Throws {@link ShimInputError} on an empty argv or a bad env entry. */
+export function encodeGuestSpec(spec: GuestProcessSpec): string {
+  if (spec.args.length === 0) throw new ShimInputError('Expected `process.args` to be non-empty, got `[]`');
+  const badEnv = spec.env.find((e) => !/^[^=-][^=]*=/.test(e));
+  if (badEnv !== undefined)
+    throw new ShimInputError(
+      `Expected \`process.env\` entries to be KEY=VALUE (KEY not starting with -), got \`${badEnv}\``,
+    );
+  for (const [name, v] of [
+    ['uid', spec.uid],
+    ['gid', spec.gid],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new ShimInputError(`Expected \`${name}\` to be a non-negative integer, got \`${v}\``);
+  }
+  const lines = [
+    `root ${b64(spec.root)}`,
+    `cwd ${b64(spec.cwd || '/')}`,
+    `uid ${b64(String(spec.uid))}`,
+    `gid ${b64(String(spec.gid))}`,
+    ...spec.env.map((e) => `env ${b64(e)}`),
+    ...spec.args.map((a) => `arg ${b64(a)}`),
+  ];
+  return b64(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,232 @@
+// `containerd-shim-vmactor-v1`: the shim binary's actions (start, delete, and serving the Task API).
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { ShimError, ShimInputError, ShimVmError } from './errors.js';
+import { type ShimPaths, shimPaths } from './shim-paths.js';
+import { readShimState } from './shim-state.js';
+import { trace } from './trace.js';
+
+// Each action loads only what it uses (dynamic imports below): containerd runs `start` and
+// `delete` as short-lived processes on every container's path, and the sandbox layer is large.
+
+/** The flags containerd passes (Go `flag` style: one dash, a separate value). */
+export interface ShimFlags {
+  readonly namespace: string;
+  readonly id: string;
+  readonly address: string;
+  readonly publishBinary: string;
+  readonly bundle: string | undefined;
+  readonly debug: boolean;
+  /** `start`, `delete`, or undefined: serve the Task API. */
+  readonly action: string | undefined;
+}
+
+const VALUE_FLAGS: Readonly<Record<string, keyof ShimFlags>> = {
+  namespace: 'namespace',
+  id: 'id',
+  address: 'address',
+  'publish-binary': 'publishBinary',
+  bundle: 'bundle',
+  socket: 'bundle',
+};
+
+/** Parses the shim's argv. Throws {@link ShimInputError} on an unknown flag or a missing value. */
+export function parseShimFlags(argv: readonly string[]): ShimFlags {
+  const out: Record<string, string | boolean | undefined> = { debug: false };
+  let action: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('-')) {
+      if (action !== undefined)
+        throw new ShimInputError(`Expected one action, got \`${action}\` and \`${arg}\``);
+      action = arg;
+      continue;
+    }
+    const [name = '', inline] = arg.replace(/^--?/, '').split(/=(.*)/s, 2);
+    if (name === 'debug' || name === 'v') {
+      out.debug = true;
+      continue;
+    }
+    const key = VALUE_FLAGS[name];
+    if (!key) throw new ShimInputError(`Unknown flag \`${arg}\``);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new ShimInputError(`Expected a value after \`${arg}\``);
+    if (name !== 'socket') out[key] = value;
+  }
+  if (action !== undefined && action !== 'start' && action !== 'delete') {
+    throw new ShimInputError(`Expected the action to be \`start\` or \`delete\`, got \`${action}\``);
+  }
+  return {
+    namespace: String(out.namespace ?? ''),
+    id: String(out.id ?? ''),
+    address: String(out.address ?? ''),
+    publishBinary: String(out.publishBinary ?? ''),
+    bundle: typeof out.bundle === 'string' ? out.bundle : undefined,
+    debug: out.debug === true,
+    action,
+  };
+}
+
+function forwardedFlags(f: ShimFlags): string[] {
+  return [
+    '-namespace',
+    f.namespace,
+    '-id',
+    f.id,
+    '-address',
+    f.address,
+    '-publish-binary',
+    f.publishBinary,
+    ...(f.debug ? ['-debug'] : []),
+  ];
+}
+
+/** True when a shim already answers on `socket` (start then reuses it). */
+function listening(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(socket);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** `start`: spawn the server detached, wait for its ready line, write `address`, print it. */
+async function start(flags: ShimFlags, paths: ShimPaths): Promise<number> {
+  const address = `unix://${paths.socket}`;
+  if (await listening(paths.socket)) {
+    process.stdout.write(address);
+    return 0;
+  }
+  mkdirSync(paths.taskDir, { recursive: true, mode: 0o700 });
+  rmSync(paths.socket, { force: true });
+  const log = openSync(paths.logFile, 'a', 0o600);
+  const script = process.argv[1] ?? '';
+  const child = spawn(process.execPath, [script, ...forwardedFlags(flags)], {
+    detached: true,
+    cwd: process.cwd(),
+    stdio: ['ignore', log, log, 'pipe'],
+  });
+  closeSync(log);
+  const pipe = child.stdio[3];
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 20_000);
+    pipe?.once('data', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+  pipe?.destroy();
+  child.unref();
+  if (!ready) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    const tail = readFileSync(paths.logFile, 'utf8').split('\n').slice(-20).join('\n');
+    throw new ShimVmError(`The shim server did not become ready; its log:\n${tail}`);
+  }
+  writeFileSync(join(process.cwd(), 'address'), address, { mode: 0o600 });
+  process.stdout.write(address);
+  return 0;
+}
+
+/** `delete`: containerd's cleanup after a dead shim: stop the VM from its persisted state, remove everything. */
+async function cleanupDead(paths: ShimPaths, logger: pino.Logger): Promise<number> {
+  const state = readShimState(paths.stateFile);
+  const { encodeMessage } = await import('./proto.js');
+  const { timestampOf } = await import('./events.js');
+  if (state) {
+    const { attachSandbox } = await import('../sandbox/attach.js');
+    const { unmountAll } = await import('./rootfs-mounts.js');
+    try {
+      const sb = await attachSandbox(state.vmRunDir, { logger });
+      await sb.stop();
+    } catch (err) {
+      logger.warn({ err, runDir: state.vmRunDir }, "attaching the dead shim's sandbox failed");
+    }
+    await unmountAll(state.rootfsMounts).catch((err) => logger.warn({ err }, 'unmounting the rootfs failed'));
+  }
+  rmSync(paths.taskDir, { recursive: true, force: true });
+  const response = encodeMessage('containerd.task.v2.DeleteResponse', {
+    pid: state?.initPid ?? 0,
+    exit_status: 128 + 9,
+    exited_at: timestampOf(new Date()),
+  });
+  process.stdout.write(response);
+  return 0;
+}
+
+/** Serving: the Task API on the shim socket until Shutdown. */
+async function serve(flags: ShimFlags, paths: ShimPaths, logger: pino.Logger): Promise<number> {
+  const [{ EventPublisher }, { TaskService }, { TtrpcServer }] = await Promise.all([
+    import('./events.js'),
+    import('./task-service.js'),
+    import('./ttrpc-server.js'),
+  ]);
+  const events = new EventPublisher(process.env.TTRPC_ADDRESS ?? '', flags.namespace, logger);
+  const server = new TtrpcServer({ logger });
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const service = new TaskService({
+    namespace: flags.namespace,
+    paths,
+    events,
+    logger,
+    onShutdown: () => finish(),
+  });
+  service.register(server);
+  // containerd stops a shim it gave up on with SIGTERM (then SIGKILL): stop the VM on the way out.
+  process.once('SIGTERM', () => finish());
+  await server.listen(paths.socket);
+  trace('listening');
+  writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
+  try {
+    writeSync(3, 'ready\n');
+    closeSync(3);
+  } catch {
+    // Started by hand, not by `start`: nobody waits for the ready line.
+  }
+  await finished;
+  await service.dispose();
+  await events.flush();
+  events.close();
+  await server.close();
+  rmSync(paths.taskDir, { recursive: true, force: true });
+  return 0;
+}
+
+/**
+ * Runs the shim with containerd's argv; resolves with the exit code.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(process.argv.slice(2));
+ * ```
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const logger = pino(
+    { level: process.env.VMACTOR_LOG_LEVEL ?? 'warn', base: { shim: process.pid } },
+    pino.destination(2),
+  );
+  trace('main', { action: argv.at(-1) ?? '' });
+  try {
+    const flags = parseShimFlags(argv);
+    const paths = shimPaths(flags.namespace, flags.id);
+    if (flags.action === 'start') return await start(flags, paths);
+    if (flags.action === 'delete') return await cleanupDead(paths, logger);
+    return await serve(flags, paths, logger);
+  } catch (err) {
+    const message = err instanceof ShimError ? `${err.code}: ${err.message}` : String(err);
+    process.stderr.write(`containerd-shim-vmactor-v1: ${message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,150 @@
+// Pure parts of the containerd shim: containerd's flags, derived paths and ids, the guest process spec, proc events.
+import { describe, expect, it } from 'vitest';
+import { parseGuestLine } from '../../src/guest/protocol.js';
+import { ShimInputError } from '../../src/shim/errors.js';
+import { encodeGuestSpec } from '../../src/shim/guest-spec.js';
+import { parseShimFlags } from '../../src/shim/main.js';
+import { decodeMessage, encodeMessage, serviceMethods } from '../../src/shim/proto.js';
+import { shimPaths } from '../../src/shim/shim-paths.js';
+
+describe('shim flags', () => {
+  it('parses the argv containerd 1.6 execs the shim with', () => {
+    const flags = parseShimFlags([
+      '-namespace',
+      'default',
+      '-address',
+      '/run/containerd/containerd.sock',
+      '-publish-binary',
+      '/usr/bin/containerd',
+      '-id',
+      't1',
+      '-debug',
+      'start',
+    ]);
+    expect(flags).toEqual({
+      namespace: 'default',
+      id: 't1',
+      address: '/run/containerd/containerd.sock',
+      publishBinary: '/usr/bin/containerd',
+      bundle: undefined,
+      debug: true,
+      action: 'start',
+    });
+    expect(parseShimFlags(['-id', 't1', '-bundle', '/b', 'delete']).bundle).toBe('/b');
+  });
+
+  it('refuses unknown flags, missing values and unknown actions with ShimInputError', () => {
+    expect(() => parseShimFlags(['-nope', 'x'])).toThrow(ShimInputError);
+    expect(() => parseShimFlags(['-id'])).toThrow(/Expected a value after `-id`/);
+    expect(() => parseShimFlags(['run'])).toThrow(/Expected the action to be `start` or `delete`, got `run`/);
+  });
+});
+
+describe('shim paths', () => {
+  it('derives the socket, state and sandbox id from namespace and id, under the shim base', () => {
+    const p = shimPaths('default', 't1', { VMACTOR_SHIM_DIR: '/tmp/s' });
+    expect(p.taskDir).toMatch(/^\/tmp\/s\/task\/[0-9a-f]{16}$/);
+    expect(p.socket).toBe(`${p.taskDir}/ttrpc.sock`);
+    expect(p.sandboxId).toBe(`ctr-${p.taskDir.slice(-16)}`);
+    expect(p.vmBase).toBe('/tmp/s/vm');
+    expect(shimPaths('other', 't1', { VMACTOR_SHIM_DIR: '/tmp/s' }).sandboxId).not.toBe(p.sandboxId);
+  });
+
+  it('refuses ids with path tricks and socket paths over 107 bytes', () => {
+    expect(() => shimPaths('default', '../x', {})).toThrow(/Expected `-id` to be a containerd identifier/);
+    expect(() => shimPaths('a/b', 't', {})).toThrow(ShimInputError);
+    expect(() => shimPaths('default', 't1', { VMACTOR_SHIM_DIR: `/tmp/${'x'.repeat(80)}` })).toThrow(
+      /≤ 107 bytes/,
+    );
+  });
+});
+
+describe('guest process spec', () => {
+  it('encodes each field as base64 on its own line, so spaces and newlines survive', () => {
+    const spec = encodeGuestSpec({
+      root: '/run/vmactor/rootfs',
+      cwd: '/work dir',
+      uid: 1000,
+      gid: 100,
+      env: ['PATH=/bin', 'A=x\ny'],
+      args: ['sh', '-c', 'echo "$A"'],
+    });
+    const lines = Buffer.from(spec, 'base64').toString().trimEnd().split('\n');
+    const decoded = lines.map((l) => {
+      const [k, v = ''] = l.split(' ');
+      return [k, Buffer.from(v, 'base64').toString()];
+    });
+    expect(decoded).toEqual([
+      ['root', '/run/vmactor/rootfs'],
+      ['cwd', '/work dir'],
+      ['uid', '1000'],
+      ['gid', '100'],
+      ['env', 'PATH=/bin'],
+      ['env', 'A=x\ny'],
+      ['arg', 'sh'],
+      ['arg', '-c'],
+      ['arg', 'echo "$A"'],
+    ]);
+  });
+
+  it('refuses an empty argv, an env entry without =, and a negative uid', () => {
+    const base = { root: '/r', cwd: '/', uid: 0, gid: 0, env: [], args: ['x'] };
+    expect(() => encodeGuestSpec({ ...base, args: [] })).toThrow(/`process.args` to be non-empty/);
+    expect(() => encodeGuestSpec({ ...base, env: ['NOPE'] })).toThrow(/KEY=VALUE.*, got `NOPE`/);
+    expect(() => encodeGuestSpec({ ...base, env: ['-u=x'] })).toThrow(/not starting with -/);
+    expect(() => encodeGuestSpec({ ...base, uid: -1 })).toThrow(/`uid` to be a non-negative integer/);
+  });
+});
+
+describe('proc events from the guest', () => {
+  it('parses output and exit events apart from kernel uevents', () => {
+    expect(
+      parseGuestLine(
+        'event {"subsystem":"proc","action":"output","key":"p0","stream":"stdout","base64":"aGkK"}',
+      ),
+    ).toEqual({
+      kind: 'proc',
+      event: { subsystem: 'proc', action: 'output', key: 'p0', stream: 'stdout', base64: 'aGkK' },
+    });
+    expect(
+      parseGuestLine('event {"subsystem":"proc","action":"exit","key":"p0","pid":7,"status":143}'),
+    ).toMatchObject({
+      kind: 'proc',
+      event: { action: 'exit', pid: 7, status: 143 },
+    });
+  });
+
+  it('reports malformed proc events as invalid lines', () => {
+    expect(parseGuestLine('event {"subsystem":"proc","action":"exit","key":"p0","pid":7}').kind).toBe(
+      'invalid',
+    );
+    expect(
+      parseGuestLine(
+        'event {"subsystem":"proc","action":"output","key":"../x","stream":"stdout","base64":""}',
+      ).kind,
+    ).toBe('invalid');
+  });
+});
+
+describe('containerd protobuf', () => {
+  it('knows every method of containerd.task.v2.Task from the vendored shim.proto', () => {
+    expect(serviceMethods('containerd.task.v2.Task').sort()).toEqual(
+      'Checkpoint CloseIO Connect Create Delete Exec Kill Pause Pids ResizePty Resume Shutdown Start State Stats Update Wait'.split(
+        ' ',
+      ),
+    );
+  });
+
+  it('round-trips a DeleteResponse with its timestamp', () => {
+    const bytes = encodeMessage('containerd.task.v2.DeleteResponse', {
+      pid: 12,
+      exit_status: 137,
+      exited_at: { seconds: 1_700_000_000, nanos: 5 },
+    });
+    expect(decodeMessage('containerd.task.v2.DeleteResponse', bytes)).toEqual({
+      pid: 12,
+      exit_status: 137,
+      exited_at: { seconds: 1_700_000_000, nanos: 5 },
+    });
+  });
+});
