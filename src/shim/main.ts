@@ -1,8 +1,18 @@
 // `containerd-shim-vmactor-v1`: the shim binary's actions (start, delete, and serving the Task API).
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ShimError, ShimInputError, ShimVmError } from './errors.js';
 import { type ShimPaths, shimPaths } from './shim-paths.js';
@@ -163,13 +173,18 @@ async function cleanupDead(paths: ShimPaths, logger: pino.Logger): Promise<numbe
   return 0;
 }
 
+/** The serving modules: the build's single-file bundle when it is there, else the separate modules. */
+async function loadServeDeps(): Promise<typeof import('./serve-deps.js')> {
+  const bundle = new URL('./serve-deps.bundle.mjs', import.meta.url);
+  if (bundle.protocol === 'file:' && existsSync(fileURLToPath(bundle))) {
+    return (await import(bundle.href)) as typeof import('./serve-deps.js');
+  }
+  return import('./serve-deps.js');
+}
+
 /** Serving: the Task API on the shim socket until Shutdown. */
 async function serve(flags: ShimFlags, paths: ShimPaths, logger: pino.Logger): Promise<number> {
-  const [{ EventPublisher }, { TaskService }, { TtrpcServer }] = await Promise.all([
-    import('./events.js'),
-    import('./task-service.js'),
-    import('./ttrpc-server.js'),
-  ]);
+  const { EventPublisher, TaskService, TtrpcServer } = await loadServeDeps();
   const events = new EventPublisher(process.env.TTRPC_ADDRESS ?? '', flags.namespace, logger);
   const server = new TtrpcServer({ logger });
   let finish: () => void = () => {};
