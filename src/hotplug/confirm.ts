@@ -23,19 +23,21 @@ export async function blockDeviceSizeBytes(st: Stats): Promise<number> {
 }
 
 /**
- * The guest's disks before a plug (to tell the new one apart): a question to the guest, so it is
- * re-asked within the guest deadline (a guest just resumed on a busy TCG host, onlining vCPUs and
- * dropping a disk unplugged while paused, can take longer than a QMP command's 10 s to answer);
- * `undefined` without a guest or while paused.
+ * The guest's disks before a plug (to tell the new one apart): re-asked within the longer of the
+ * command deadline and the guest deadline — a guest just resumed on a busy TCG host, onlining vCPUs
+ * and dropping a disk unplugged while paused, can take longer than a QMP command's 10 s to answer,
+ * and a short per-call guest deadline is phase two's, not this question's; `undefined` without a
+ * guest or while paused.
  */
 export async function guestDisksBefore(ctx: HotplugContext): Promise<readonly GuestDisk[] | undefined> {
   const guest = ctx.guest;
   if (!guest || ctx.paused) return undefined;
+  const { commandMs, guestMs } = deadlinesOf(ctx);
   return waitUntil(
     "the guest's list of disks",
     (s) => guest.blockDevices(s),
     () => true,
-    { deadlineMs: deadlinesOf(ctx).guestMs, signal: ctx.signal },
+    { deadlineMs: Math.max(commandMs, guestMs), signal: ctx.signal },
   );
 }
 
