@@ -389,6 +389,7 @@ export class SandboxCore implements AsyncDisposable {
         const finish = (err?: Error): void => {
           if (!this.settlers.delete(onEnd)) return;
           sub.unsubscribe();
+          superseded.unsubscribe();
           if (err) reject(err);
           else resolve();
         };
@@ -406,6 +407,21 @@ export class SandboxCore implements AsyncDisposable {
                 : new SandboxCommandError(command, { cause: e.error }),
             );
           }
+        });
+        // A pause or resume asked for after this one takes over (its command cancels ours): this
+        // call ends then, instead of waiting for a phase that may never come.
+        const opposite = command === 'pause' ? 'resuming' : 'pausing';
+        const superseded = this.actor.subscribe((snap) => {
+          if (snap.status !== 'active') return;
+          // Back in the target state without a phase change (a resume that overtook a pause in flight).
+          if (snap.matches({ active: { run: target } })) finish();
+          else if (snap.matches({ active: { run: opposite } }))
+            finish(
+              new SandboxStateError(
+                `The ${command} was superseded by a ${command === 'pause' ? 'resume' : 'pause'} asked for after it`,
+                this.phase,
+              ),
+            );
         });
         this.actor.send({ type: command === 'pause' ? 'PAUSE' : 'RESUME' });
       });

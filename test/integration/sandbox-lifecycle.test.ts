@@ -70,6 +70,27 @@ describe('sandbox lifecycle on a guest-less QEMU', () => {
     expectClean();
   });
 
+  it('settles a pause and a resume asked for at once: the later one wins, the earlier is refused as superseded', async () => {
+    const sb = openTracked(bareSpec(qemu), { runDir: base, logger: quietLogger });
+    await sb.start();
+    // The resume cancels the pause in flight; the VM stays running and neither call is left waiting.
+    const [p, r] = await Promise.allSettled([sb.pause(), sb.resume()]);
+    expect(p.status).toBe('rejected');
+    expect((p as PromiseRejectedResult).reason).toBeInstanceOf(SandboxStateError);
+    expect((p as PromiseRejectedResult).reason.message).toMatch(/pause was superseded by a resume/);
+    expect(r.status).toBe('fulfilled');
+    expect((await sb.qmp?.execute('query-status'))?.status).toBe('running');
+    expect(sb.phase).toBe('running');
+    // pause, resume, pause: the last pause wins.
+    const all = await Promise.allSettled([sb.pause(), sb.resume(), sb.pause()]);
+    expect(all.at(-1)?.status).toBe('fulfilled');
+    // QEMU answers after carrying out every command sent before, and its events come first.
+    expect((await sb.qmp?.execute('query-status'))?.status).toBe('paused');
+    expect(sb.phase).toBe('paused');
+    await sb.stop();
+    expectClean();
+  });
+
   it('resumes a VM launched with -S (cont) before reporting running', async () => {
     const sb = openTracked(bareSpec(qemu, { frozen: true }), { runDir: base, logger: quietLogger });
     await sb.start();

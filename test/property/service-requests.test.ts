@@ -199,8 +199,13 @@ class Unplug extends Cmd {
     super();
   }
   async apply(m: Model) {
-    const sb = m.sandboxes.get(this.slot);
-    const id = idOf(m, this.slot);
+    // Most often a slot that has a hot-plugged device (else the slot drawn).
+    const withDevices = [...m.sandboxes.entries()].filter(([, x]) => x.devices.size > 0);
+    const chosen = withDevices.length
+      ? (withDevices[this.pick % withDevices.length] as [number, Sb])[0]
+      : this.slot;
+    const sb = m.sandboxes.get(chosen);
+    const id = idOf(m, chosen);
     const devs = [...(sb?.devices ?? [])];
     const dev = devs.length ? (devs[this.pick % devs.length] as string) : 'nodev';
     const live = sb?.phase === 'running' || sb?.phase === 'paused';
@@ -213,6 +218,31 @@ class Unplug extends Cmd {
     }
   }
   toString = () => `unplug(${this.slot}, ${this.pick})`;
+}
+
+/** Pause, resume, pause and a GET sent at once: each answered (200, or 409 when the state moved), the VM ends running or paused. */
+class Burst extends Cmd {
+  constructor(readonly slot: number) {
+    super();
+  }
+  async apply(m: Model) {
+    const sb = m.sandboxes.get(this.slot);
+    const id = idOf(m, this.slot);
+    if (!sb || (sb.phase !== 'running' && sb.phase !== 'paused')) {
+      await expectStatus('GET', `/sandboxes/${id}`, sb ? [200] : [404]);
+      return;
+    }
+    const answers = await Promise.all(
+      ['pause', 'resume', 'pause'].map((a) => http(socket, 'POST', `/sandboxes/${id}/${a}`)),
+    );
+    for (const r of answers) {
+      expect([200, 409], r.body).toContain(r.status);
+    }
+    const now = (await http(socket, 'GET', `/sandboxes/${id}`)).json<{ phase: Phase }>();
+    expect(['running', 'paused']).toContain(now.phase);
+    sb.phase = now.phase;
+  }
+  toString = () => `burst(${this.slot})`;
 }
 
 /** Requests that must be refused with a 4xx naming the problem, creating nothing. */
@@ -288,6 +318,7 @@ const commands = [
   slot.map((s) => new Plug(s)),
   fc.tuple(slot, fc.nat(4)).map(([s, p]) => new Unplug(s, p)),
   fc.tuple(slot, fc.nat(4)).map(([s, p]) => new Unplug(s, p)),
+  slot.map((s) => new Burst(s)),
   fc.constantFrom('id', 'path-id', 'unknown-field', 'json', 'device', 'big').map((k) => new Bad(k as 'id')),
 ];
 
