@@ -2,16 +2,15 @@
 // owner-only access, OpenAPI from the config schemas, metrics, and the SSE stream's order and Last-Event-ID resume.
 import { spawn } from 'node:child_process';
 import { rmSync, statSync } from 'node:fs';
-import { request } from 'node:http';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sseFrames } from '../../src/cli/verbs/streams.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
 import { freshId, tempRunBase } from './sandbox-fixtures.js';
 import {
   type Daemon,
   http,
+  readEvents,
   removeTempSockets,
   startDaemon,
   stopDaemons,
@@ -41,27 +40,6 @@ async function nothingLeft(): Promise<void> {
   expect((await http(socket, 'GET', '/sandboxes')).json()).toEqual([]);
   expect(leftovers(base).filter((n) => !n.startsWith('.'))).toEqual([]);
   expect(descendants(d.pid)).toEqual([]);
-}
-
-/** Reads SSE frames from GET /events until `n` events came. */
-function readEvents(path: string, n: number, headers: Record<string, string> = {}) {
-  return new Promise<{ seq: number; type: string; sandboxId: string; to?: string }[]>((resolve, reject) => {
-    const got: { seq: number; type: string; sandboxId: string; to?: string }[] = [];
-    const req = request({ socketPath: socket, path, headers }, (res) => {
-      const feed = sseFrames((f) => {
-        if (f.event === 'gap') return;
-        got.push(JSON.parse(f.data));
-        if (got.length === n) {
-          res.destroy();
-          resolve(got);
-        }
-      });
-      res.setEncoding('utf8');
-      res.on('data', feed);
-    });
-    req.once('error', reject);
-    req.end();
-  });
 }
 
 describe('the service API refuses bad requests, naming the problem, creating nothing', () => {
@@ -250,7 +228,7 @@ describe('the event stream', () => {
     const ids = [freshId('sse'), freshId('sse'), freshId('sse')];
     const from = (await http(socket, 'GET', '/health')).json<{ lastEventSeq: number }>().lastEventSeq;
     // 3 × (added, starting, running) before the first reader stops reading.
-    const firstNine = readEvents(`/events?since=${from}`, 9);
+    const firstNine = readEvents(socket, `/events?since=${from}`, 9);
     for (const id of ids)
       expect(
         (await http(socket, 'POST', '/sandboxes', JSON.stringify({ id, hypervisor: { memorySize: 256 } })))
@@ -269,7 +247,7 @@ describe('the event stream', () => {
     // Events after the reader left (the stops) come back to a client resuming from its last id.
     const last = seen.at(-1)?.seq as number;
     await Promise.all(ids.map((id) => http(socket, 'DELETE', `/sandboxes/${id}`)));
-    const missed = await readEvents('/events', 3 * 3, { 'last-event-id': String(last) });
+    const missed = await readEvents(socket, '/events', 3 * 3, { 'last-event-id': String(last) });
     expect(missed.map((e) => e.seq)).toEqual(missed.map((_, i) => last + 1 + i));
     for (const id of ids) {
       const mine = missed

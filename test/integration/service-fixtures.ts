@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sseFrames } from '../../src/cli/verbs/streams.js';
 
 /** bin/vmactor.js (runs dist: `npx tsc -p tsconfig.build.json` first). */
 export const BIN = fileURLToPath(new URL('../../bin/vmactor.js', import.meta.url));
@@ -246,5 +247,46 @@ export function streamBody(
         },
       );
     });
+  });
+}
+
+/** One event as `GET /events` sends it (the fields the tests look at). */
+export type WireEvent = {
+  seq: number;
+  type: string;
+  sandboxId: string;
+  to?: string;
+  change?: string;
+} & Record<string, unknown>;
+
+/**
+ * Reads `GET path` (Server-Sent Events) over `socket` until `done(events so far)` holds, then
+ * closes the stream; `gap` frames are skipped. `done` may be a count.
+ */
+export function readEvents(
+  socket: string,
+  path: string,
+  done: number | ((got: readonly WireEvent[]) => boolean),
+  headers: Record<string, string> = {},
+): Promise<WireEvent[]> {
+  const enough = typeof done === 'number' ? (got: readonly WireEvent[]) => got.length === done : done;
+  return new Promise((resolve, reject) => {
+    const got: WireEvent[] = [];
+    const req = request({ socketPath: socket, path, headers }, (res) => {
+      res.setEncoding('utf8');
+      res.on(
+        'data',
+        sseFrames((f) => {
+          if (f.event === 'gap') return;
+          got.push(JSON.parse(f.data) as WireEvent);
+          if (enough(got)) {
+            res.destroy();
+            resolve(got);
+          }
+        }),
+      );
+    });
+    req.once('error', reject);
+    req.end();
   });
 }

@@ -2,13 +2,19 @@
 // event of each in order with no gap in the sequence, and a client resuming with Last-Event-ID gets the rest.
 
 import { rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sseFrames } from '../../src/cli/verbs/streams.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
 import { freshId, tempRunBase } from './sandbox-fixtures.js';
-import { http, removeTempSockets, startDaemon, stopDaemons, tempSocket } from './service-fixtures.js';
+import {
+  http,
+  readEvents,
+  removeTempSockets,
+  startDaemon,
+  stopDaemons,
+  tempSocket,
+  type WireEvent,
+} from './service-fixtures.js';
 
 const base = tempRunBase();
 afterAll(async () => {
@@ -18,35 +24,7 @@ afterAll(async () => {
 });
 guest('cloud');
 
-type Ev = { seq: number; type: string; sandboxId: string; to?: string; change?: string };
-
-/** Reads `n` events from GET /events over `socket`. */
-function readEvents(
-  socket: string,
-  path: string,
-  n: number,
-  headers: Record<string, string> = {},
-): Promise<Ev[]> {
-  return new Promise((resolve, reject) => {
-    const got: Ev[] = [];
-    const req = request({ socketPath: socket, path, headers }, (res) => {
-      res.setEncoding('utf8');
-      res.on(
-        'data',
-        sseFrames((f) => {
-          if (f.event === 'gap') return;
-          got.push(JSON.parse(f.data) as Ev);
-          if (got.length === n) {
-            res.destroy();
-            resolve(got);
-          }
-        }),
-      );
-    });
-    req.once('error', reject);
-    req.end();
-  });
-}
+type Ev = WireEvent;
 
 const name = (e: Ev) => (e.type === 'lifecycle' ? String(e.to) : `${e.type}:${e.change}`);
 

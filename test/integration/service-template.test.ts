@@ -1,14 +1,20 @@
 // Templates through the service: a real daemon saves a template VM (default guest, TCG), lists it, boots a clone
 // from it with the CLI verbs (--json parsed); bad template requests are refused by name with nothing created.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sseFrames } from '../../src/cli/verbs/streams.js';
 import { descendants, leftovers } from '../helpers/census.js';
 import { guest } from '../helpers/env.js';
 import { freshId, tempRunBase } from './sandbox-fixtures.js';
-import { cli, http, removeTempSockets, startDaemon, stopDaemons, tempSocket } from './service-fixtures.js';
+import {
+  cli,
+  http,
+  readEvents,
+  removeTempSockets,
+  startDaemon,
+  stopDaemons,
+  tempSocket,
+} from './service-fixtures.js';
 
 const base = tempRunBase();
 const templates = mkdtempSync('/dev/shm/vmactor-test-svctpl-');
@@ -40,24 +46,9 @@ interface TemplateSummary {
 
 /** Reads `GET /events?since=0&sandbox=ID` until that sandbox's lifecycle reaches `running`. */
 function eventsUntilRunning(socket: string, id: string): Promise<Record<string, unknown>[]> {
-  return new Promise((resolve, reject) => {
-    const got: Record<string, unknown>[] = [];
-    const req = request({ socketPath: socket, path: `/events?since=0&sandbox=${id}` }, (res) => {
-      const feed = sseFrames((f) => {
-        if (f.event === 'gap') return;
-        const e = JSON.parse(f.data) as Record<string, unknown>;
-        got.push(e);
-        if (e.type === 'lifecycle' && e.to === 'running') {
-          res.destroy();
-          resolve(got);
-        }
-      });
-      res.setEncoding('utf8');
-      res.on('data', feed);
-    });
-    req.once('error', reject);
-    req.end();
-  });
+  return readEvents(socket, `/events?since=0&sandbox=${id}`, (got) =>
+    got.some((e) => e.type === 'lifecycle' && e.to === 'running'),
+  );
 }
 
 describe('templates through the service', () => {
