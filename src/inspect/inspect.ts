@@ -16,6 +16,8 @@ export interface InspectOptions {
   readonly port?: number;
   /** Timeline entries kept per actor for a page opened late (default 300). */
   readonly replayPerActor?: number;
+  /** How often the page is sent what happened, ms (1–10 000; default 250, see `RecorderLimits.batchMs`). */
+  readonly batchMs?: number;
   /** A factory's name in the page (default `factory`). */
   readonly name?: string;
   /** Logs the URL at info level when given. */
@@ -43,6 +45,24 @@ function isFactory(t: unknown): t is VmFactory {
     f.vms$ !== undefined &&
     f.actor !== undefined
   );
+}
+
+/** An optional integer option in `[min, max]`, or an {@link InspectOptionsError} naming it. */
+function checkInt(name: string, v: number | undefined, min: number, max: number): void {
+  if (v === undefined || (Number.isInteger(v) && v >= min && v <= max)) return;
+  throw new InspectOptionsError(
+    `Expected \`${name}\` to be an integer in ${min}–${max}, got \`${String(v)}\``,
+  );
+}
+
+/** The recorder limits `options` set. */
+function recorderLimits(options: InspectOptions): Partial<RecorderLimits> {
+  checkInt('replayPerActor', options.replayPerActor, 1, Number.MAX_SAFE_INTEGER);
+  checkInt('batchMs', options.batchMs, 1, 10_000);
+  return {
+    ...(options.replayPerActor === undefined ? {} : { replayPerActor: options.replayPerActor }),
+    ...(options.batchMs === undefined ? {} : { batchMs: options.batchMs }),
+  };
 }
 
 function checkPort(port: unknown): number {
@@ -94,16 +114,7 @@ export function watchTarget(recorder: InspectRecorder, target: InspectTarget, na
  */
 export async function inspect(target: InspectTarget, options: InspectOptions = {}): Promise<Inspector> {
   const port = checkPort(options.port);
-  const limits: Partial<RecorderLimits> =
-    options.replayPerActor === undefined ? {} : { replayPerActor: options.replayPerActor };
-  if (
-    options.replayPerActor !== undefined &&
-    !(Number.isInteger(options.replayPerActor) && options.replayPerActor >= 1)
-  ) {
-    throw new InspectOptionsError(
-      `Expected \`replayPerActor\` to be a positive integer, got \`${String(options.replayPerActor)}\``,
-    );
-  }
+  const limits = recorderLimits(options);
   const recorder = new InspectRecorder(limits);
   const detach = watchTarget(recorder, target, options.name);
   let server: Awaited<ReturnType<typeof import('./server.js').listenInspector>>;

@@ -26,7 +26,11 @@ export interface RecorderLimits {
   readonly maxActors: number;
   /** Steps waiting for the next batch; past it new ones are dropped and counted (default 50 000). */
   readonly maxPending: number;
-  /** A step is published at most this long after it happened, ms (default 100: ten page updates a second; at 20 the page's own CPU, on the sandboxes' cores, slowed their pause/resume by 10–30 %). */
+  /**
+   * A step is published at most this long after it happened, ms (default 250: four page updates a
+   * second). The page's own CPU scales with the batches; on the sandboxes' two cores it slowed their
+   * pause/resume by 10–30 % at 20 ms and ~10 % at 100 ms, within noise at 250 ms.
+   */
   readonly batchMs: number;
 }
 
@@ -35,7 +39,7 @@ export const DEFAULT_RECORDER_LIMITS: RecorderLimits = {
   replayPerActor: 300,
   maxActors: 512,
   maxPending: 50_000,
-  batchMs: 100,
+  batchMs: 250,
 };
 
 /** What an observer hands over (references; converted in the batch). */

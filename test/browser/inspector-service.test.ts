@@ -183,8 +183,10 @@ describe('inspect() in the library', () => {
     expect(JSON.parse(r.stdout)).toEqual({ before: false, after: true });
   });
 
-  it('refuses a bad port or target with a typed error, opening nothing', async () => {
+  it('refuses a bad port, option or target with a typed error, opening nothing', async () => {
     await expect(inspect([], { port: 70_000 })).rejects.toBeInstanceOf(InspectOptionsError);
+    await expect(inspect([], { batchMs: 0 })).rejects.toThrow(/`batchMs`/);
+    await expect(inspect([], { replayPerActor: 1.5 })).rejects.toThrow(/`replayPerActor`/);
     await expect(inspect({} as never)).rejects.toBeInstanceOf(InspectTargetError);
   });
 });

@@ -131,12 +131,13 @@ describe('the inspector page in Chromium, following a real sandbox', () => {
       sb.hotplug({ kind: 'block', id: 'd1', file: image('d1.img') }),
       sb.hotplug({ kind: 'block', id: 'd2', file: image('d2.img') }),
     ]);
+    await page.locator('#timeline li[data-summary="hotplug d1 confirmed"]').waitFor(WAIT);
+    await page.locator('#devices tr[data-device="d1"]').waitFor(WAIT);
+    // Published in batches: once the page shows d1 confirmed, every earlier message went out too.
     const queued = seenSnapshots.some(
       (m) => m.type === 'snapshot' && JSON.stringify(m.context).includes('"operationQueue":[{'),
     );
     expect(queued).toBe(true);
-    await page.locator('#timeline li[data-summary="hotplug d1 confirmed"]').waitFor(WAIT);
-    await page.locator('#devices tr[data-device="d1"]').waitFor(WAIT);
     const timeline = await summaries(page);
     const at = (s: string) => timeline.indexOf(s);
     expect(at('hotplug d1 requested')).toBeGreaterThanOrEqual(0);
