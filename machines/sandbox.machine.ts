@@ -36,6 +36,7 @@ export const sandboxMachine = sandboxSetup.createMachine({
     stopError: null,
     waitOnly: false,
     pauseReason: null,
+    toggleOvertaken: false,
     exited: [],
     stderrTail: null,
     currentOperation: null,
@@ -109,7 +110,7 @@ export const sandboxMachine = sandboxSetup.createMachine({
           initial: 'running',
           states: {
             running: {
-              entry: { type: 'enterPhase', params: { phase: 'running' } },
+              entry: [{ type: 'enterPhase', params: { phase: 'running' } }, 'clearToggleOvertaken'],
               on: {
                 PAUSE: { target: 'pausing' },
                 'qmp.STOP': {
@@ -137,14 +138,15 @@ export const sandboxMachine = sandboxSetup.createMachine({
               },
               on: {
                 'qmp.STOP': {
+                  guard: 'isOwnToggleEvent',
                   target: 'paused',
                   actions: { type: 'setPauseReason', params: { reason: 'requested' } },
                 },
-                RESUME: { target: 'resuming' },
+                RESUME: { target: 'resuming', actions: 'markToggleOvertaken' },
               },
             },
             paused: {
-              entry: { type: 'enterPhase', params: { phase: 'paused' } },
+              entry: [{ type: 'enterPhase', params: { phase: 'paused' } }, 'clearToggleOvertaken'],
               on: {
                 RESUME: { target: 'resuming' },
                 'qmp.RESUME': {
@@ -172,10 +174,11 @@ export const sandboxMachine = sandboxSetup.createMachine({
               },
               on: {
                 'qmp.RESUME': {
+                  guard: 'isOwnToggleEvent',
                   target: 'running',
                   actions: { type: 'setPauseReason', params: { reason: 'requested' } },
                 },
-                PAUSE: { target: 'pausing' },
+                PAUSE: { target: 'pausing', actions: 'markToggleOvertaken' },
               },
             },
           },

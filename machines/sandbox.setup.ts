@@ -1,7 +1,7 @@
 // The sandbox machine's setup(): its types and every named actor, guard, delay and action (assign/emit only).
 // Effects are placeholders here; src/sandbox/ provides them per sandbox with `.provide({ actors, guards })`.
 
-import { assertEvent, enqueueActions, fromEventObservable, fromPromise, setup } from 'xstate';
+import { assertEvent, assign, enqueueActions, fromEventObservable, fromPromise, setup } from 'xstate';
 import type {
   CleanupInput,
   DumpGuestMemoryInput,
@@ -97,6 +97,8 @@ export const sandboxSetup = setup({
     isDuplicateOperation: ({ context, event }) =>
       event.type === 'OPERATION' &&
       (context.currentOperation?.id === event.id || context.operationQueue.some((q) => q.id === event.id)),
+    /** A QMP STOP/RESUME can settle our pause/resume only when no overtaken command's event may still come. */
+    isOwnToggleEvent: ({ context }) => !context.toggleOvertaken,
   },
   delays: {
     startTimeout: ({ context }) => context.startTimeoutMs,
@@ -122,6 +124,8 @@ export const sandboxSetup = setup({
       enqueue.assign({ phase: params.phase });
     }),
     /** Record whether the next running/paused change is ours or someone else's. */
+    markToggleOvertaken: assign({ toggleOvertaken: true }),
+    clearToggleOvertaken: assign({ toggleOvertaken: false }),
     setPauseReason: enqueueActions(({ enqueue }, params: { reason: 'requested' | 'external' }) => {
       enqueue.assign({ pauseReason: params.reason });
     }),

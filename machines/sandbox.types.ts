@@ -134,6 +134,12 @@ export interface SandboxContext {
   readonly waitOnly: boolean;
   /** Whether the latest running⇄paused change was our command or someone else's (QMP event). */
   readonly pauseReason: PauseReason | null;
+  /**
+   * A pause and a resume overtook each other while in flight: the QMP `STOP`/`RESUME` events that
+   * follow may be the overtaken command's, so only our last command's reply settles the change
+   * (QEMU answers commands in order, after the events they caused). Cleared in running/paused.
+   */
+  readonly toggleOvertaken: boolean;
   /** Exits observed while active, then those the shutdown ladder reaped (QEMU's exit is never lost). */
   readonly exited: readonly ProcessExit[];
   /** The last lines QEMU wrote to stderr, as the runtime reported them with its exit (bounded). */
@@ -429,6 +435,7 @@ export const SANDBOX_GUARDS = [
   'isVirtiofsdExit',
   'isCurrentOperation',
   'isDuplicateOperation',
+  'isOwnToggleEvent',
 ] as const;
 export type SandboxGuardName = (typeof SANDBOX_GUARDS)[number];
 
@@ -436,6 +443,8 @@ export type SandboxGuardName = (typeof SANDBOX_GUARDS)[number];
 export const SANDBOX_ACTIONS = [
   'enterPhase',
   'setPauseReason',
+  'markToggleOvertaken',
+  'clearToggleOvertaken',
   'storeLaunched',
   'recordStopRequest',
   'recordLaunchError',

@@ -376,6 +376,27 @@ describe('sandbox machine: pause and resume', () => {
     expect(phase(later.snapshot)).toBe('paused');
   });
 
+  it("after a pause and a resume overtook each other, only the last command settles, not the overtaken ones' QMP events", () => {
+    // pause, then resume, then pause again, all in flight: QEMU runs stop, cont, stop in order and
+    // sends STOP, RESUME, STOP before the last stop's reply.
+    const r = step(running(), { type: 'PAUSE' }, { type: 'RESUME' }, { type: 'PAUSE' });
+    const mid = step(r.snapshot, { type: 'qmp.STOP' }, { type: 'qmp.RESUME' }, { type: 'qmp.STOP' });
+    expect(mid.emitted).toEqual([]);
+    expect(mid.snapshot.value).toEqual({ active: { run: 'pausing', operation: 'idle' } });
+    const end = step(mid.snapshot, done('pauseVm'));
+    expect(moves(end.emitted)).toEqual(['running→paused{requested}']);
+    expect(end.snapshot.context.toggleOvertaken).toBe(false);
+    // Settled again, our own pause's STOP event settles the next pause at once, as before.
+    const next = step(
+      end.snapshot,
+      { type: 'RESUME' },
+      done('resumeVm'),
+      { type: 'PAUSE' },
+      { type: 'qmp.STOP' },
+    );
+    expect(moves(next.emitted)).toEqual(['paused→running{requested}', 'running→paused{requested}']);
+  });
+
   it('a QMP STOP event after our pause already completed does not transition again', () => {
     const r = step(running(), { type: 'PAUSE' }, done('pauseVm'), { type: 'qmp.STOP' });
     expect(moves(r.emitted)).toEqual(['running→paused{requested}']);
