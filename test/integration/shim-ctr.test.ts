@@ -21,9 +21,10 @@ afterAll(async () => {
   await cd?.stop();
 });
 
-const run = (id: string, ...cmd: string[]) => [
+/** `ctr run` through our shim: `--rm` (wait, then remove) or `-d` (detached). */
+const ctrRun = (mode: '--rm' | '-d', id: string, cmd: string[]) => [
   'run',
-  '--rm',
+  mode,
   '--runtime',
   SHIM,
   '--rootfs',
@@ -31,16 +32,8 @@ const run = (id: string, ...cmd: string[]) => [
   id,
   ...cmd,
 ];
-const runDetached = (id: string, ...cmd: string[]) => [
-  'run',
-  '-d',
-  '--runtime',
-  SHIM,
-  '--rootfs',
-  cd.rootfs,
-  id,
-  ...cmd,
-];
+const run = (id: string, ...cmd: string[]) => ctrRun('--rm', id, cmd);
+const runDetached = (id: string, ...cmd: string[]) => ctrRun('-d', id, cmd);
 const of = (id: string) => (e: { event: Record<string, unknown> }) => e.event.container_id === id;
 
 function taskStatus(ls: string, id: string): string | undefined {
