@@ -167,11 +167,14 @@ valid_key() {
   [ \${#1} -le 32 ]
 }
 
-# Container processes (the containerd shim): the spec file has one \`<field> <base64>\` line per
-# root, cwd, uid, gid, env (KEY=VALUE) and arg, in order. The process runs chrooted (busybox
+# Container processes (the containerd shim): the spec file has one \`<field> <value>\` line per
+# root, cwd, uid, gid, env (KEY=VALUE) and arg, in order, with % as %25 and newline as %0A (decoded
+# by parameter expansion: no fork per field). The process runs chrooted (busybox
 # nsenter -r, which keeps the cwd entered before it) with only the spec's environment; its stdout
 # and stderr go through FIFOs to relays that send \`event\` lines, and its exit status follows them.
-b64val() { val=$(printf '%s' "$1" | base64 -d; echo x); val=\${val%x}; }
+nl='
+'
+specval() { val=\${1//"%0A"/"$nl"}; val=\${val//"%25"/%}; }
 
 relay() {
   while c=$(dd bs=3072 count=1 2>/dev/null | base64 -w 0) && [ -n "$c" ]; do
@@ -187,8 +190,9 @@ proc_run() {
   uid=0
   gid=0
   set --
-  while read -r k v; do
-    b64val "$v"
+  while IFS= read -r line; do
+    k=\${line%% *}
+    specval "\${line#* }"
     case $k in
       root) root=$val ;;
       cwd) cwd=$val ;;
@@ -198,9 +202,9 @@ proc_run() {
     esac
   done < "$pd/spec"
   set -- env -i "$@" /bin/busybox nsenter "-r$root" -S "$uid" -G "$gid" -F --
-  while read -r k v; do
-    [ "$k" = arg ] || continue
-    b64val "$v"
+  while IFS= read -r line; do
+    [ "\${line%% *}" = arg ] || continue
+    specval "\${line#arg }"
     set -- "$@" "$val"
   done < "$pd/spec"
   if [ -z "$root" ] || ! cd "$root/$cwd" 2>/dev/null; then
@@ -225,8 +229,11 @@ proc_run() {
   wait $pid
   status=$?
   wait $r1 $r2
-  rm -rf "$pd"
+  # The exit is reported first and the dir removed after it (rm is a fork and exec); emptying the
+  # pid file (a builtin) before the report makes a late proc-kill answer "no such process".
+  : > "$pd/pid"
   send "event {\\"subsystem\\":\\"proc\\",\\"action\\":\\"exit\\",\\"key\\":\\"$key\\",\\"pid\\":$pid,\\"status\\":$status}"
+  rm -rf "$pd"
 }
 
 handle() {
@@ -374,7 +381,9 @@ handle() {
       valid_key "$1" || { err "bad process key: $1"; return; }
       case $2 in '' | *[!0-9]*) err "signal must be a number"; return ;; esac
       [ -f "/run/vmactor/procs/$1/pid" ] || { err "no such process: $1"; return; }
+      pid=""
       read -r pid < "/run/vmactor/procs/$1/pid"
+      [ -n "$pid" ] || { err "no such process: $1"; return; }
       if kill -"$2" "$pid" 2>/dev/null; then ok "{\\"signalled\\":$pid}"; else err "kill -$2 $pid failed"; fi ;;
     poweroff)
       ok '{"poweroff":true}'

@@ -1,4 +1,5 @@
-// Encodes an OCI process for the guest agent's `proc-start`: `<field> <base64>` lines, base64 again.
+// Encodes an OCI process for the guest agent's `proc-start`: `<field> <value>` lines (only `%` and
+// newline escaped, so the guest's shell decodes them without forking), the whole spec in base64.
 import { ShimInputError } from './errors.js';
 
 /** What the guest needs to run one process: all paths are guest paths. */
@@ -17,6 +18,12 @@ export interface GuestProcessSpec {
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
+/**
+ * One field's value on its line: `%` as `%25`, newline as `%0A`, everything else as is. The guest
+ * undoes it with two parameter expansions, newline first (a fork per field under TCG costs ms).
+ */
+export const escapeSpecValue = (v: string): string => v.replaceAll('%', '%25').replaceAll('\n', '%0A');
+
 /** The `proc-start` spec argument. Throws {@link ShimInputError} on an empty argv or a bad env entry. */
 export function encodeGuestSpec(spec: GuestProcessSpec): string {
   if (spec.args.length === 0) throw new ShimInputError('Expected `process.args` to be non-empty, got `[]`');
@@ -33,12 +40,12 @@ export function encodeGuestSpec(spec: GuestProcessSpec): string {
       throw new ShimInputError(`Expected \`${name}\` to be a non-negative integer, got \`${v}\``);
   }
   const lines = [
-    `root ${b64(spec.root)}`,
-    `cwd ${b64(spec.cwd || '/')}`,
-    `uid ${b64(String(spec.uid))}`,
-    `gid ${b64(String(spec.gid))}`,
-    ...spec.env.map((e) => `env ${b64(e)}`),
-    ...spec.args.map((a) => `arg ${b64(a)}`),
-  ];
+    ['root', spec.root],
+    ['cwd', spec.cwd || '/'],
+    ['uid', String(spec.uid)],
+    ['gid', String(spec.gid)],
+    ...spec.env.map((e) => ['env', e]),
+    ...spec.args.map((a) => ['arg', a]),
+  ].map(([k, v]) => `${k} ${escapeSpecValue(v ?? '')}`);
   return b64(`${lines.join('\n')}\n`);
 }

@@ -2,3 +2,4 @@
 export { EventPublisher } from './events.js';
 export { TaskService } from './task-service.js';
 export { TtrpcServer } from './ttrpc-server.js';
+export { pino } from 'pino';

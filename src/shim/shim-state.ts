@@ -1,5 +1,5 @@
 // The shim's persisted facts (shim.json): what `delete` needs to clean up after a dead shim.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const stateSchema = z.object({
@@ -33,4 +33,9 @@ export function readShimState(file: string): ShimState | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Removes shim.json once nothing is left to clean (the VM stopped, the rootfs unmounted). */
+export function clearShimState(file: string): void {
+  rmSync(file, { force: true });
 }

@@ -15,7 +15,7 @@ import { decodeMessage, encodeMessage, type ShimMessageName, serviceMethods } fr
 import { type ShimMessages, TASK_STATUS } from './proto-types.js';
 import { mountRootfs, unmountAll } from './rootfs-mounts.js';
 import type { ShimPaths } from './shim-paths.js';
-import { writeShimState } from './shim-state.js';
+import { clearShimState, writeShimState } from './shim-state.js';
 import { TaskProcess } from './task-process.js';
 import { trace } from './trace.js';
 import type { TtrpcServer } from './ttrpc-server.js';
@@ -331,6 +331,8 @@ export class TaskService {
     for (const e of c.execs.values()) if (e.running) await c.vm.kill(e.key, 9).catch(() => undefined);
     await c.vm.stop();
     await unmountAll(c.rootfsMounts);
+    // Nothing left for containerd's `delete` (which it runs after every Shutdown) to clean up.
+    clearShimState(this.options.paths.stateFile);
     this.container = undefined;
     this.options.events.publish('containerd.events.TaskDelete', {
       container_id: c.id,

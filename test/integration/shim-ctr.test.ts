@@ -64,10 +64,12 @@ describe('containerd-shim-vmactor-v1 under containerd 1.6', { timeout: 180_000 }
     await expectNothingLeft();
   });
 
-  it('sh -c "exit 3" makes ctr exit 3 and relays stderr apart from stdout', async () => {
-    const r = await cd.ctr(run('t2', 'sh', '-c', 'echo out; echo err >&2; exit 3'));
+  it('sh -c "exit 3" makes ctr exit 3, relays stderr apart from stdout, and passes args and env byte for byte', async () => {
+    const script = 'printf "out[%s][%s][%s]" "$A" "$0" "$1"; echo err >&2; exit 3';
+    const [, mode, ...rest] = run('t2', 'sh', '-c', script, ' two  words ', '100%25\n%0A');
+    const r = await cd.ctr(['run', mode ?? '--rm', '--env', 'A=x\ny %0A%', ...rest]);
     expect(r.exitCode).toBe(3);
-    expect(r.stdout).toBe('out');
+    expect(r.stdout).toBe('out[x\ny %0A%][ two  words ][100%25\n%0A]');
     expect(r.stderr).toBe('err');
   });
 

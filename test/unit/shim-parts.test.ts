@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseGuestLine } from '../../src/guest/protocol.js';
 import { ShimInputError } from '../../src/shim/errors.js';
 import { encodeGuestSpec } from '../../src/shim/guest-spec.js';
-import { parseShimFlags } from '../../src/shim/main.js';
+import { NOTHING_LEFT_DELETE_RESPONSE, parseShimFlags } from '../../src/shim/main.js';
 import { decodeMessage, encodeMessage, serviceMethods } from '../../src/shim/proto.js';
 import { shimPaths } from '../../src/shim/shim-paths.js';
 
@@ -60,19 +60,22 @@ describe('shim paths', () => {
 });
 
 describe('guest process spec', () => {
-  it('encodes each field as base64 on its own line, so spaces and newlines survive', () => {
+  it('encodes each field on its own line with only % and newline escaped, so spaces, %0A and newlines survive', () => {
     const spec = encodeGuestSpec({
       root: '/run/vmactor/rootfs',
       cwd: '/work dir',
       uid: 1000,
       gid: 100,
-      env: ['PATH=/bin', 'A=x\ny'],
+      env: ['PATH=/bin', 'A=x\ny', 'P=100%0A% '],
       args: ['sh', '-c', 'echo "$A"'],
     });
-    const lines = Buffer.from(spec, 'base64').toString().trimEnd().split('\n');
+    const text = Buffer.from(spec, 'base64').toString();
+    expect(text).toContain('env P=100%250A%25 \n');
+    const lines = text.trimEnd().split('\n');
+    // What the guest's specval does: the key up to the first space, then newline first, then %.
     const decoded = lines.map((l) => {
-      const [k, v = ''] = l.split(' ');
-      return [k, Buffer.from(v, 'base64').toString()];
+      const at = l.indexOf(' ');
+      return [l.slice(0, at), l.slice(at + 1).replaceAll('%0A', '\n').replaceAll('%25', '%')];
     });
     expect(decoded).toEqual([
       ['root', '/run/vmactor/rootfs'],
@@ -81,6 +84,7 @@ describe('guest process spec', () => {
       ['gid', '100'],
       ['env', 'PATH=/bin'],
       ['env', 'A=x\ny'],
+      ['env', 'P=100%0A% '],
       ['arg', 'sh'],
       ['arg', '-c'],
       ['arg', 'echo "$A"'],
@@ -133,6 +137,19 @@ describe('containerd protobuf', () => {
         ' ',
       ),
     );
+  });
+
+  it("prints the encoded DeleteResponse{exit_status: 137} from `delete` when nothing is left", () => {
+    expect(decodeMessage('containerd.task.v2.DeleteResponse', NOTHING_LEFT_DELETE_RESPONSE)).toEqual(
+      decodeMessage(
+        'containerd.task.v2.DeleteResponse',
+        encodeMessage('containerd.task.v2.DeleteResponse', { pid: 0, exit_status: 137, exited_at: null }),
+      ),
+    );
+    expect(decodeMessage('containerd.task.v2.DeleteResponse', NOTHING_LEFT_DELETE_RESPONSE)).toMatchObject({
+      pid: 0,
+      exit_status: 137,
+    });
   });
 
   it('round-trips a DeleteResponse with its timestamp', () => {
