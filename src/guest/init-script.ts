@@ -325,8 +325,13 @@ handle() {
         *) err "fstype must be virtiofs or 9p"; return ;;
       esac
       [ $# -eq 3 ] || { err "usage: mount <fstype> <tag> <dir>"; return; }
-      mkdir -p "$3" || { err "cannot create $3"; return; }
-      if msg=$(mount -t "$1" $opts "$2" "$3" 2>&1); then ok "{\\"mounted\\":\\"$3\\"}"; else err "$msg"; fi ;;
+      [ -d "$3" ] || mkdir -p "$3" || { err "cannot create $3"; return; }
+      # (No command substitution on the way to success: each fork costs ms under TCG.)
+      if mount -t "$1" $opts "$2" "$3" 2> /run/vmactor/mount.err; then
+        ok "{\\"mounted\\":\\"$3\\"}"
+      else
+        msg=""; read -r msg < /run/vmactor/mount.err; err "mount failed: $msg"
+      fi ;;
     read)
       [ -f "$args" ] || { err "no such file: $args"; return; }
       ok "{\\"base64\\":\\"$(base64 -w 0 < "$args")\\"}" ;;

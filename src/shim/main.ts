@@ -164,11 +164,53 @@ async function shimLogger(loaded?: typeof import('pino').pino): Promise<Logger> 
   );
 }
 
+/** How long `delete` lets a serving shim that is still stopping its VM finish before killing it. */
+const SERVING_SHIM_DEADLINE_MS = 30_000;
+
+/** The pid in `shim.pid` if that process is this task's serving shim (its argv has our -namespace and -id). */
+function servingShimPid(flags: ShimFlags, paths: ShimPaths): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(paths.pidFile, 'utf8'), 10);
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const has = (flag: string, value: string) => argv.some((a, i) => a === flag && argv[i + 1] === value);
+    return pid > 0 && has('-namespace', flags.namespace) && has('-id', flags.id) ? pid : undefined;
+  } catch {
+    return undefined; // no pid file, or the process is gone
+  }
+}
+
+/**
+ * Waits for this task's serving shim to exit when it still runs: containerd runs `delete` as soon
+ * as its connection closed, also after a clean Shutdown, while the shim may still be stopping the
+ * VM. Its exit is watched with a pidfd (no polling); past the deadline it is SIGKILLed.
+ */
+async function servingShimGone(flags: ShimFlags, paths: ShimPaths): Promise<void> {
+  const pid = servingShimPid(flags, paths);
+  if (pid === undefined) return;
+  const { pidfdBinding } = await import('../process/pidfd.js');
+  let fd: number;
+  try {
+    fd = pidfdBinding().pidfdOpen(pid);
+  } catch {
+    return; // exited meanwhile (ESRCH), or no addon: the state file decides
+  }
+  await new Promise<void>((resolve) => {
+    // The timer also keeps the loop alive: the addon's watch is unref'd.
+    const timer = setTimeout(() => pidfdBinding().pidfdSendSignal(fd, 9), SERVING_SHIM_DEADLINE_MS);
+    pidfdBinding().pidfdWatch(fd, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  closeSync(fd);
+}
+
 /**
  * `delete`: containerd's cleanup after its connection to the shim closed (a dead shim, and also
  * after every clean Shutdown): stop the VM from its persisted state, remove everything.
  */
-async function cleanupDead(paths: ShimPaths): Promise<number> {
+async function cleanupDead(flags: ShimFlags, paths: ShimPaths): Promise<number> {
+  await servingShimGone(flags, paths);
   if (!existsSync(paths.stateFile)) {
     rmSync(paths.taskDir, { recursive: true, force: true });
     process.stdout.write(NOTHING_LEFT_DELETE_RESPONSE);
@@ -200,31 +242,27 @@ async function cleanupDead(paths: ShimPaths): Promise<number> {
   return 0;
 }
 
-/** The serving modules: the build's single-file bundle when it is there, else the separate modules. */
-async function loadServeDeps(): Promise<typeof import('./serve-deps.js')> {
-  const bundle = new URL('./serve-deps.bundle.mjs', import.meta.url);
-  if (bundle.protocol === 'file:' && existsSync(fileURLToPath(bundle))) {
-    return (await import(bundle.href)) as typeof import('./serve-deps.js');
-  }
-  return import('./serve-deps.js');
-}
+type ServeDeps = typeof import('./serve-deps.js');
 
 /**
- * Turns on Node's on-disk compile cache (Node ≥ 22.1; absent on Node 20) in `<base>/compile-cache`
- * (0700, like the base): the serving bundle then loads without recompiling on every container.
+ * The serving modules: the build's single-file CommonJS bundle through the V8 code cache in
+ * `<base>/code-cache` when the bundle is there, else the separate modules (running from source).
  */
-async function enableCompileCache(paths: ShimPaths): Promise<void> {
-  const mod = (await import('node:module')) as { enableCompileCache?: (dir: string) => unknown };
-  if (typeof mod.enableCompileCache !== 'function') return;
-  const dir = join(paths.base, 'compile-cache');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  mod.enableCompileCache(dir);
+async function loadServeDeps(paths: ShimPaths): Promise<{ deps: ServeDeps; saveCache: () => void }> {
+  const bundle = new URL('./serve-deps.bundle.cjs', import.meta.url);
+  if (bundle.protocol === 'file:' && existsSync(fileURLToPath(bundle))) {
+    const { loadCachedBundle } = await import('./code-cache.js');
+    const loaded = loadCachedBundle<ServeDeps>(fileURLToPath(bundle), join(paths.base, 'code-cache'));
+    trace('bundle-loaded', { fromCache: loaded.fromCache });
+    return { deps: loaded.exports, saveCache: () => loaded.saveCache() };
+  }
+  return { deps: await import('./serve-deps.js'), saveCache: () => {} };
 }
 
 /** Serving: the Task API on the shim socket until Shutdown. */
 async function serve(flags: ShimFlags, paths: ShimPaths): Promise<number> {
-  await enableCompileCache(paths);
-  const { EventPublisher, TaskService, TtrpcServer, pino } = await loadServeDeps();
+  const { deps, saveCache } = await loadServeDeps(paths);
+  const { EventPublisher, TaskService, TtrpcServer, pino } = deps;
   const logger = await shimLogger(pino);
   const events = new EventPublisher(process.env.TTRPC_ADDRESS ?? '', flags.namespace, logger);
   const server = new TtrpcServer({ logger });
@@ -240,6 +278,8 @@ async function serve(flags: ShimFlags, paths: ShimPaths): Promise<number> {
     onShutdown: () => finish(),
   });
   service.register(server);
+  // `start` spawned this process in the bundle: boot its VM now rather than when Create arrives.
+  service.preboot(flags.id, process.cwd());
   // containerd stops a shim it gave up on with SIGTERM (then SIGKILL): stop the VM on the way out.
   process.once('SIGTERM', () => finish());
   await server.listen(paths.socket);
@@ -257,6 +297,8 @@ async function serve(flags: ShimFlags, paths: ShimPaths): Promise<number> {
   events.close();
   await server.close();
   rmSync(paths.taskDir, { recursive: true, force: true });
+  // Last, so the code compiled while serving (Create, the VM's boot) is in the cache too.
+  saveCache();
   return 0;
 }
 
@@ -274,7 +316,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const flags = parseShimFlags(argv);
     const paths = shimPaths(flags.namespace, flags.id);
     if (flags.action === 'start') return await start(flags, paths);
-    if (flags.action === 'delete') return await cleanupDead(paths);
+    if (flags.action === 'delete') return await cleanupDead(flags, paths);
     return await serve(flags, paths);
   } catch (err) {
     const message = err instanceof ShimError ? `${err.code}: ${err.message}` : String(err);

@@ -1,4 +1,5 @@
 // containerd's `containerd.task.v2.Task` service for one container whose processes run in a vmactor VM.
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { shimAccelerator } from './accelerator.js';
 import { type BootTimings, ContainerVm, type GuestExit } from './container-vm.js';
@@ -45,6 +46,12 @@ interface Container {
   paused: boolean;
 }
 
+/** A VM booted before Create for the bundle the shim was started in (see {@link TaskService.preboot}). */
+interface EarlyBoot {
+  readonly bundle: string;
+  readonly result: Promise<{ rootfs: string; vm: ContainerVm } | undefined>;
+}
+
 /** The Task methods this shim provides; the others (Checkpoint, ResizePty, Update) are UNIMPLEMENTED. */
 const PROVIDED: ReadonlySet<string> = new Set(
   'Create Start State Wait Kill Delete Pids Pause Resume Exec CloseIO Stats Connect Shutdown'.split(' '),
@@ -76,6 +83,9 @@ function exitFields(p: TaskProcess): {
  */
 export class TaskService {
   private container: Container | undefined;
+  private early: EarlyBoot | undefined;
+  /** The teardown a Delete of the init process started. */
+  private stopping: Promise<void> = Promise.resolve();
   private creating = false;
   private nextKey = 0;
 
@@ -161,6 +171,46 @@ export class TaskService {
     return p;
   }
 
+  /**
+   * Boots the VM before Create arrives, for the bundle the shim was started in (containerd runs
+   * `start` with the bundle as cwd), when its config.json names a rootfs other than
+   * `<bundle>/rootfs`, where containerd's snapshot mounts arrive only with Create (so: `ctr run
+   * --rootfs DIR`). Create takes the VM if it asks for that bundle and rootfs with no mounts, else
+   * stops it; a bad config or a failed boot here is left for Create to find and report.
+   */
+  preboot(id: string, bundle: string): void {
+    const result = (async () => {
+      const config = await readBundleConfig(bundle);
+      if (config.rootPath === join(bundle, 'rootfs')) return undefined;
+      writeShimState(this.options.paths.stateFile, this.stateFor(id, bundle, [], 0));
+      trace('preboot');
+      return { rootfs: config.rootPath, vm: await this.bootVm(config.rootPath) };
+    })().catch(() => undefined);
+    this.early = { bundle, result };
+  }
+
+  /** The early VM if it fits this Create; a VM that does not fit is stopped. */
+  private async takeEarly(
+    bundle: string,
+    rootfs: string,
+    mounts: readonly string[],
+  ): Promise<ContainerVm | undefined> {
+    const early = this.early;
+    this.early = undefined;
+    const got = await early?.result;
+    if (!got) return undefined;
+    if (early?.bundle === bundle && got.rootfs === rootfs && mounts.length === 0) return got.vm;
+    await got.vm.stop().catch(() => undefined);
+    return undefined;
+  }
+
+  private async bootVm(rootfs: string): Promise<ContainerVm> {
+    const { paths, logger } = this.options;
+    const boot = this.options.boot ?? ContainerVm.boot;
+    const accelerator = await shimAccelerator(paths.base);
+    return boot({ sandboxId: paths.sandboxId, rootfs, runBase: paths.vmBase, logger, accelerator });
+  }
+
   private async create(r: Req<'containerd.task.v2.CreateTaskRequest'>): Promise<{ pid: number }> {
     if (this.container || this.creating) throw new ShimAlreadyExistsError(`container ${r.id} already exists`);
     if (r.terminal) throw new ShimInputError('Expected `terminal` to be false: TTYs are not supported yet');
@@ -169,28 +219,12 @@ export class TaskService {
     const { paths, logger } = this.options;
     let mounts: string[] = [];
     try {
+      await this.stopping; // a container deleted before: its VM (same sandbox id) must be gone
       const config = await readBundleConfig(r.bundle);
       mounts = await mountRootfs(r.bundle, r.rootfs);
       const rootfs = r.rootfs.length > 0 ? (mounts[0] ?? config.rootPath) : config.rootPath;
-      writeShimState(paths.stateFile, {
-        version: 1,
-        namespace: this.options.namespace,
-        id: r.id,
-        bundle: r.bundle,
-        sandboxId: paths.sandboxId,
-        vmRunDir: `${paths.vmBase}/${paths.sandboxId}`,
-        rootfsMounts: mounts,
-        initPid: 0,
-      });
-      const boot = this.options.boot ?? ContainerVm.boot;
-      const accelerator = await shimAccelerator(paths.base);
-      const vm = await boot({
-        sandboxId: paths.sandboxId,
-        rootfs,
-        runBase: paths.vmBase,
-        logger,
-        accelerator,
-      });
+      writeShimState(paths.stateFile, this.stateFor(r.id, r.bundle, mounts, 0));
+      const vm = (await this.takeEarly(r.bundle, rootfs, mounts)) ?? (await this.bootVm(rootfs));
       logger.info({ timings: vm.timings }, 'sandbox VM ready');
       trace('vm-ready', { ...vm.timings });
       const io = { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal };
@@ -236,7 +270,7 @@ export class TaskService {
     p.status = TASK_STATUS.RUNNING;
     const { events } = this.options;
     if (p.execId === '') {
-      writeShimState(this.options.paths.stateFile, this.stateOf(c, pid));
+      writeShimState(this.options.paths.stateFile, this.stateFor(c.id, c.bundle, c.rootfsMounts, pid));
       events.publish('containerd.events.TaskStart', { container_id: c.id, pid });
     } else {
       events.publish('containerd.events.TaskExecStarted', { container_id: c.id, exec_id: p.execId, pid });
@@ -245,16 +279,16 @@ export class TaskService {
     return { pid };
   }
 
-  private stateOf(c: Container, initPid: number) {
+  private stateFor(id: string, bundle: string, rootfsMounts: readonly string[], initPid: number) {
     const { paths, namespace } = this.options;
     return {
       version: 1 as const,
       namespace,
-      id: c.id,
-      bundle: c.bundle,
+      id,
+      bundle,
       sandboxId: paths.sandboxId,
       vmRunDir: `${paths.vmBase}/${paths.sandboxId}`,
-      rootfsMounts: c.rootfsMounts,
+      rootfsMounts: [...rootfsMounts],
       initPid,
     };
   }
@@ -329,11 +363,10 @@ export class TaskService {
       return reply;
     }
     for (const e of c.execs.values()) if (e.running) await c.vm.kill(e.key, 9).catch(() => undefined);
-    await c.vm.stop();
-    await unmountAll(c.rootfsMounts);
-    // Nothing left for containerd's `delete` (which it runs after every Shutdown) to clean up.
-    clearShimState(this.options.paths.stateFile);
     this.container = undefined;
+    // The VM stops after the reply: the exit status is known, and the shim does not exit before the
+    // stop finished (dispose), while containerd's `delete` waits for this process to exit.
+    this.stopping = this.teardown(c);
     this.options.events.publish('containerd.events.TaskDelete', {
       container_id: c.id,
       id: c.id,
@@ -344,7 +377,19 @@ export class TaskService {
     return reply;
   }
 
-  private pids(r: Req<'containerd.task.v2.PidsRequest'>): Req<'containerd.task.v2.PidsResponse'> {
+  /** Stops the container's VM and unmounts its rootfs; then nothing is left for `delete` to clean. */
+  private async teardown(c: Container): Promise<void> {
+    try {
+      await c.vm.stop();
+      await unmountAll(c.rootfsMounts);
+      clearShimState(this.options.paths.stateFile);
+    } catch (err) {
+      // shim.json stays: containerd's `delete` (after this shim exits) cleans up from it.
+      this.options.logger.warn({ err, id: c.id }, "stopping the container's VM failed");
+    }
+  }
+
+    private pids(r: Req<'containerd.task.v2.PidsRequest'>): Req<'containerd.task.v2.PidsResponse'> {
     const c = this.need(r.id);
     const all = [c.init, ...c.execs.values()].filter((p) => p.running);
     return { processes: all.map((p) => ({ pid: p.pid, info: null })) };
@@ -386,8 +431,12 @@ export class TaskService {
     setImmediate(() => this.options.onShutdown());
   }
 
-  /** Stops the VM if a container is still there (the shim is going away). */
+  /** Stops the VMs still there, an early one and the container's (the shim is going away). */
   async dispose(): Promise<void> {
+    const early = await this.early?.result;
+    this.early = undefined;
+    await early?.vm.stop().catch(() => undefined);
+    await this.stopping;
     const c = this.container;
     this.container = undefined;
     if (!c) return;

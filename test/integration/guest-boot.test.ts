@@ -138,6 +138,9 @@ describe('the cloud default guest under TCG', () => {
       ['-m', '512', '-object', 'memory-backend-memfd,id=mem,size=512M,share=on', '-numa', 'node,memdev=mem'],
     );
     await vm.client.waitReady({ timeout: 45_000 });
+    await expect(vm.client.request('mount', ['virtiofs', 'nosuchtag', '/mnt/none'])).rejects.toThrow(
+      /mount failed: .+/,
+    );
     expect(await vm.client.request('mount', ['virtiofs', 'hostshare', '/mnt/host'])).toEqual({
       mounted: '/mnt/host',
     });
