@@ -1,7 +1,7 @@
 // Loads a CommonJS bundle through V8's code cache kept on disk, so each short-lived shim skips compiling it.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { Module, createRequire } from 'node:module';
+import { createRequire, Module } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
@@ -60,7 +60,8 @@ export function loadCachedBundle<T>(file: string, cacheDir: string): CachedBundl
         renameSync(tmp, cacheFile);
         for (const f of readdirSync(cacheDir)) {
           // Code of an older bundle or Node is never used again.
-          if (f.endsWith('.v8cache') && join(cacheDir, f) !== cacheFile) rmSync(join(cacheDir, f), { force: true });
+          if (f.endsWith('.v8cache') && join(cacheDir, f) !== cacheFile)
+            rmSync(join(cacheDir, f), { force: true });
         }
       } catch {
         // The cache only makes the next start faster.

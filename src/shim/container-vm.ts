@@ -6,6 +6,7 @@ import type { GuestAgentClient } from '../guest/agent-client.js';
 import type { Accelerator } from '../guest/kvm-probe.js';
 import { guestArtifacts } from '../guest/paths.js';
 import type { GuestProcEvent } from '../guest/protocol.js';
+import { attachSandbox } from '../sandbox/attach.js';
 import { createSandbox } from '../sandbox/create.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import { ShimVmError } from './errors.js';
@@ -65,6 +66,9 @@ interface Route {
   readonly exit: (e: GuestExit) => void;
 }
 
+/** Wall-clock ms with sub-ms precision (comparable across processes). */
+const epochMs = () => performance.timeOrigin + performance.now();
+
 function openSink(path: string): WriteStream | undefined {
   // O_RDWR: opening a FIFO this way never blocks, whether or not containerd's reader is there yet.
   if (path === '') return undefined;
@@ -108,6 +112,15 @@ export class ContainerVm {
 
   /** Creates and starts the sandbox, waits for the agent and mounts the rootfs. Stops it again on failure. */
   static async boot(options: ContainerVmOptions): Promise<ContainerVm> {
+    const { sandbox, vmStartMs } = await ContainerVm.launch(options);
+    return ContainerVm.ready(sandbox, options.sandboxId, vmStartMs, epochMs());
+  }
+
+  /**
+   * Creates and starts the sandbox only (QEMU runs, the guest boots): the first half of
+   * {@link ContainerVm.boot}, for a VM that is then detached and handed to another process.
+   */
+  static async launch(options: ContainerVmOptions): Promise<{ sandbox: Sandbox; vmStartMs: number }> {
     const g = guestArtifacts('cloud');
     const t0 = performance.now();
     const sb = await createSandbox(
@@ -128,25 +141,53 @@ export class ContainerVm {
     );
     try {
       await sb.start();
-      const t1 = performance.now();
-      const agent = await sb.agent();
-      await agent.waitReady({ timeout: BOOT_DEADLINE_MS });
-      const t2 = performance.now();
-      await agent.request('mount', ['virtiofs', ROOTFS_TAG, GUEST_ROOTFS], { timeout: 30_000 });
-      const t3 = performance.now();
-      return new ContainerVm(sb, agent, {
-        vmStartMs: t1 - t0,
-        agentReadyMs: t2 - t1,
-        rootfsMountMs: t3 - t2,
-      });
     } catch (cause) {
       await sb.stop().catch(() => undefined);
       throw new ShimVmError(
-        `The sandbox VM ${options.sandboxId} did not come up: ${(cause as Error).message}`,
+        `The sandbox VM ${options.sandboxId} did not start: ${(cause as Error).message}`,
         {
           cause,
         },
       );
+    }
+    return { sandbox: sb, vmStartMs: performance.now() - t0 };
+  }
+
+  /**
+   * Takes over a VM {@link ContainerVm.launch}ed and detached by another process (the shim's
+   * `start`), then waits for the agent and mounts the rootfs like {@link ContainerVm.boot}.
+   * `runningAt` is when it was running (epoch ms), for the boot split.
+   */
+  static async attach(
+    handoff: { runDir: string; sandboxId: string; vmStartMs: number; runningAt: number },
+    logger: Logger,
+  ): Promise<ContainerVm> {
+    const sb = await attachSandbox(handoff.runDir, { logger });
+    return ContainerVm.ready(sb, handoff.sandboxId, handoff.vmStartMs, handoff.runningAt);
+  }
+
+  /** The second half: agent ready, rootfs mounted. Stops the sandbox on failure. */
+  private static async ready(
+    sb: Sandbox,
+    sandboxId: string,
+    vmStartMs: number,
+    runningAt: number,
+  ): Promise<ContainerVm> {
+    try {
+      const agent = await sb.agent();
+      await agent.waitReady({ timeout: BOOT_DEADLINE_MS });
+      const t2 = epochMs();
+      await agent.request('mount', ['virtiofs', ROOTFS_TAG, GUEST_ROOTFS], { timeout: 30_000 });
+      return new ContainerVm(sb, agent, {
+        vmStartMs,
+        agentReadyMs: t2 - runningAt,
+        rootfsMountMs: epochMs() - t2,
+      });
+    } catch (cause) {
+      await sb.stop().catch(() => undefined);
+      throw new ShimVmError(`The sandbox VM ${sandboxId} did not come up: ${(cause as Error).message}`, {
+        cause,
+      });
     }
   }
 

@@ -1,5 +1,5 @@
 // `containerd-shim-vmactor-v1`: the shim binary's actions (start, delete, and serving the Task API).
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ShimError, ShimInputError, ShimVmError } from './errors.js';
+import type { VmHandoff } from './preboot.js';
 import { type ShimPaths, shimPaths } from './shim-paths.js';
 import { trace } from './trace.js';
 
@@ -114,7 +115,45 @@ function listening(socket: string): Promise<boolean> {
   });
 }
 
-/** `start`: spawn the server detached, wait for its ready line, write `address`, print it. */
+/** Resolves true on the serving shim's ready line (fd 3), false if it exits or misses the deadline. */
+function readyLine(child: ChildProcess): Promise<boolean> {
+  const pipe = child.stdio[3];
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 20_000);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      pipe?.destroy();
+      resolve(ok);
+    };
+    pipe?.once('data', () => done(true));
+    child.once('exit', () => done(false));
+  });
+}
+
+/** Boots the bundle's VM in this process while the server loads (see preboot.ts); never throws. */
+async function prebootInStart(flags: ShimFlags, paths: ShimPaths): Promise<VmHandoff | undefined> {
+  try {
+    const { deps, saveCache } = await loadServeDeps(paths);
+    const logger = await shimLogger(deps.pino, paths.logFile);
+    const handoff = await deps.prebootVm({
+      namespace: flags.namespace,
+      id: flags.id,
+      bundle: process.cwd(),
+      paths,
+      logger,
+    });
+    saveCache();
+    return handoff;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `start`: spawn the serving shim detached; meanwhile launch the container's VM here and hand it
+ * over on the server's stdin (the server needs ~0.1 s to load, the VM seconds to boot); wait for
+ * the server's ready line, write `address`, print it.
+ */
 async function start(flags: ShimFlags, paths: ShimPaths): Promise<number> {
   const address = `unix://${paths.socket}`;
   if (await listening(paths.socket)) {
@@ -128,25 +167,18 @@ async function start(flags: ShimFlags, paths: ShimPaths): Promise<number> {
   const child = spawn(process.execPath, [script, ...forwardedFlags(flags)], {
     detached: true,
     cwd: process.cwd(),
-    stdio: ['ignore', log, log, 'pipe'],
+    env: { ...process.env, [HANDOFF_ENV]: 'stdin' },
+    stdio: ['pipe', log, log, 'pipe'],
   });
   closeSync(log);
-  const pipe = child.stdio[3];
-  const ready = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 20_000);
-    pipe?.once('data', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-  });
-  pipe?.destroy();
+  const ready = readyLine(child);
+  const handoff = await prebootInStart(flags, paths);
+  child.stdin?.end(`${JSON.stringify(handoff ?? null)}\n`);
+  const ok = await ready;
   child.unref();
-  if (!ready) {
+  if (!ok) {
     if (child.exitCode === null) child.kill('SIGKILL');
+    if (handoff) await stopHandedOff(handoff.runDir, paths);
     const tail = readFileSync(paths.logFile, 'utf8').split('\n').slice(-20).join('\n');
     throw new ShimVmError(`The shim server did not become ready; its log:\n${tail}`);
   }
@@ -155,12 +187,50 @@ async function start(flags: ShimFlags, paths: ShimPaths): Promise<number> {
   return 0;
 }
 
-/** A pino logger on stderr (the shim's log file), at `$VMACTOR_LOG_LEVEL` (default warn). */
-async function shimLogger(loaded?: typeof import('pino').pino): Promise<Logger> {
+/** Stops a VM `start` launched when no serving shim took it over. */
+async function stopHandedOff(runDir: string, paths: ShimPaths): Promise<void> {
+  try {
+    const { attachSandbox } = await import('../sandbox/attach.js');
+    await (await attachSandbox(runDir, { logger: await shimLogger(undefined, paths.logFile) })).stop();
+  } catch {
+    // Gone already; containerd's `delete` cleans the rest from shim.json.
+  }
+}
+
+/** Set on the serving shim `start` spawns: read the VM hand-off from stdin. */
+const HANDOFF_ENV = 'VMACTOR_SHIM_HANDOFF';
+
+/** The hand-off line on stdin (when `start` spawned this process), else undefined; 60 s deadline. */
+function readHandoff(parse: (line: string) => VmHandoff | undefined): Promise<VmHandoff | undefined> {
+  if (process.env[HANDOFF_ENV] !== 'stdin') return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    let text = '';
+    const timer = setTimeout(() => finish(), 60_000);
+    const finish = () => {
+      clearTimeout(timer);
+      process.stdin.destroy();
+      resolve(parse(text.trim()));
+    };
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.length > 65_536) finish(); // not a hand-off
+    });
+    process.stdin.once('end', finish);
+    process.stdin.once('error', finish);
+  });
+}
+
+/**
+ * A pino logger at `$VMACTOR_LOG_LEVEL` (default warn) on fd 2 (the serving shim's stderr is its
+ * log file), or appending to `file`: `start` must keep its stdout and stderr for the address, as
+ * containerd reads both as one.
+ */
+async function shimLogger(loaded?: typeof import('pino').pino, file?: string): Promise<Logger> {
   const pino = loaded ?? (await import('pino')).pino;
   return pino(
     { level: process.env.VMACTOR_LOG_LEVEL ?? 'warn', base: { shim: process.pid } },
-    pino.destination(2),
+    pino.destination(file === undefined ? 2 : { dest: file, append: true, sync: true }),
   );
 }
 
@@ -278,8 +348,7 @@ async function serve(flags: ShimFlags, paths: ShimPaths): Promise<number> {
     onShutdown: () => finish(),
   });
   service.register(server);
-  // `start` spawned this process in the bundle: boot its VM now rather than when Create arrives.
-  service.preboot(flags.id, process.cwd());
+  service.adopt(readHandoff(deps.parseHandoff));
   // containerd stops a shim it gave up on with SIGTERM (then SIGKILL): stop the VM on the way out.
   process.once('SIGTERM', () => finish());
   await server.listen(paths.socket);

@@ -1,6 +1,7 @@
 // The shim's persisted facts (shim.json): what `delete` needs to clean up after a dead shim.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { ShimPaths } from './shim-paths.js';
 
 const stateSchema = z.object({
   version: z.literal(1),
@@ -38,4 +39,22 @@ export function readShimState(file: string): ShimState | undefined {
 /** Removes shim.json once nothing is left to clean (the VM stopped, the rootfs unmounted). */
 export function clearShimState(file: string): void {
   rmSync(file, { force: true });
+}
+
+/** The state of container `id` of the shim at `paths`: its sandbox's run dir derived from them. */
+export function shimStateFor(
+  paths: ShimPaths,
+  namespace: string,
+  c: { id: string; bundle: string; rootfsMounts?: readonly string[]; initPid?: number },
+): ShimState {
+  return {
+    version: 1,
+    namespace,
+    id: c.id,
+    bundle: c.bundle,
+    sandboxId: paths.sandboxId,
+    vmRunDir: `${paths.vmBase}/${paths.sandboxId}`,
+    rootfsMounts: [...(c.rootfsMounts ?? [])],
+    initPid: c.initPid ?? 0,
+  };
 }

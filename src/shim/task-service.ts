@@ -1,5 +1,4 @@
 // containerd's `containerd.task.v2.Task` service for one container whose processes run in a vmactor VM.
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { shimAccelerator } from './accelerator.js';
 import { type BootTimings, ContainerVm, type GuestExit } from './container-vm.js';
@@ -12,11 +11,12 @@ import {
 } from './errors.js';
 import { type TaskEventSink, timestampOf } from './events.js';
 import { type OciProcess, parseOciProcess, readBundleConfig } from './oci-spec.js';
+import type { VmHandoff } from './preboot.js';
 import { decodeMessage, encodeMessage, type ShimMessageName, serviceMethods } from './proto.js';
 import { type ShimMessages, TASK_STATUS } from './proto-types.js';
 import { mountRootfs, unmountAll } from './rootfs-mounts.js';
 import type { ShimPaths } from './shim-paths.js';
-import { clearShimState, writeShimState } from './shim-state.js';
+import { clearShimState, shimStateFor, writeShimState } from './shim-state.js';
 import { TaskProcess } from './task-process.js';
 import { trace } from './trace.js';
 import type { TtrpcServer } from './ttrpc-server.js';
@@ -46,10 +46,9 @@ interface Container {
   paused: boolean;
 }
 
-/** A VM booted before Create for the bundle the shim was started in (see {@link TaskService.preboot}). */
+/** A VM booted before Create for the bundle the shim was started in (see {@link TaskService.adopt}). */
 interface EarlyBoot {
-  readonly bundle: string;
-  readonly result: Promise<{ rootfs: string; vm: ContainerVm } | undefined>;
+  readonly result: Promise<{ bundle: string; rootfs: string; vm: ContainerVm } | undefined>;
 }
 
 /** The Task methods this shim provides; the others (Checkpoint, ResizePty, Update) are UNIMPLEMENTED. */
@@ -172,21 +171,23 @@ export class TaskService {
   }
 
   /**
-   * Boots the VM before Create arrives, for the bundle the shim was started in (containerd runs
-   * `start` with the bundle as cwd), when its config.json names a rootfs other than
-   * `<bundle>/rootfs`, where containerd's snapshot mounts arrive only with Create (so: `ctr run
-   * --rootfs DIR`). Create takes the VM if it asks for that bundle and rootfs with no mounts, else
-   * stops it; a bad config or a failed boot here is left for Create to find and report.
+   * Takes over the VM `start` launched for its bundle (`prebootVm`, preboot.ts) once the hand-off
+   * arrives. Create takes it if it asks for that bundle and rootfs with no mounts, else stops it;
+   * a VM that cannot be taken over is left to Create to boot again.
    */
-  preboot(id: string, bundle: string): void {
-    const result = (async () => {
-      const config = await readBundleConfig(bundle);
-      if (config.rootPath === join(bundle, 'rootfs')) return undefined;
-      writeShimState(this.options.paths.stateFile, this.stateFor(id, bundle, [], 0));
-      trace('preboot');
-      return { rootfs: config.rootPath, vm: await this.bootVm(config.rootPath) };
-    })().catch(() => undefined);
-    this.early = { bundle, result };
+  adopt(handoff: Promise<VmHandoff | undefined>): void {
+    const { logger } = this.options;
+    const result = handoff.then(async (h) => {
+      if (!h) return undefined;
+      trace('adopt');
+      return { bundle: h.bundle, rootfs: h.rootfs, vm: await ContainerVm.attach(h, logger) };
+    });
+    this.early = {
+      result: result.catch((err: unknown) => {
+        logger.warn({ err }, "taking over start's VM failed; Create boots one");
+        return undefined;
+      }),
+    };
   }
 
   /** The early VM if it fits this Create; a VM that does not fit is stopped. */
@@ -199,7 +200,7 @@ export class TaskService {
     this.early = undefined;
     const got = await early?.result;
     if (!got) return undefined;
-    if (early?.bundle === bundle && got.rootfs === rootfs && mounts.length === 0) return got.vm;
+    if (got.bundle === bundle && got.rootfs === rootfs && mounts.length === 0) return got.vm;
     await got.vm.stop().catch(() => undefined);
     return undefined;
   }
@@ -223,7 +224,10 @@ export class TaskService {
       const config = await readBundleConfig(r.bundle);
       mounts = await mountRootfs(r.bundle, r.rootfs);
       const rootfs = r.rootfs.length > 0 ? (mounts[0] ?? config.rootPath) : config.rootPath;
-      writeShimState(paths.stateFile, this.stateFor(r.id, r.bundle, mounts, 0));
+      writeShimState(
+        paths.stateFile,
+        shimStateFor(paths, this.options.namespace, { id: r.id, bundle: r.bundle, rootfsMounts: mounts }),
+      );
       const vm = (await this.takeEarly(r.bundle, rootfs, mounts)) ?? (await this.bootVm(rootfs));
       logger.info({ timings: vm.timings }, 'sandbox VM ready');
       trace('vm-ready', { ...vm.timings });
@@ -270,27 +274,16 @@ export class TaskService {
     p.status = TASK_STATUS.RUNNING;
     const { events } = this.options;
     if (p.execId === '') {
-      writeShimState(this.options.paths.stateFile, this.stateFor(c.id, c.bundle, c.rootfsMounts, pid));
+      writeShimState(
+        this.options.paths.stateFile,
+        shimStateFor(this.options.paths, this.options.namespace, { ...c, initPid: pid }),
+      );
       events.publish('containerd.events.TaskStart', { container_id: c.id, pid });
     } else {
       events.publish('containerd.events.TaskExecStarted', { container_id: c.id, exec_id: p.execId, pid });
     }
     void exit.then((e) => this.exited(c, p, e));
     return { pid };
-  }
-
-  private stateFor(id: string, bundle: string, rootfsMounts: readonly string[], initPid: number) {
-    const { paths, namespace } = this.options;
-    return {
-      version: 1 as const,
-      namespace,
-      id,
-      bundle,
-      sandboxId: paths.sandboxId,
-      vmRunDir: `${paths.vmBase}/${paths.sandboxId}`,
-      rootfsMounts: [...rootfsMounts],
-      initPid,
-    };
   }
 
   private exited(c: Container, p: TaskProcess, e: GuestExit): void {
@@ -389,7 +382,7 @@ export class TaskService {
     }
   }
 
-    private pids(r: Req<'containerd.task.v2.PidsRequest'>): Req<'containerd.task.v2.PidsResponse'> {
+  private pids(r: Req<'containerd.task.v2.PidsRequest'>): Req<'containerd.task.v2.PidsResponse'> {
     const c = this.need(r.id);
     const all = [c.init, ...c.execs.values()].filter((p) => p.running);
     return { processes: all.map((p) => ({ pid: p.pid, info: null })) };

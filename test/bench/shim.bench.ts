@@ -1,7 +1,8 @@
 // `ctr run --rm … /bin/true` through containerd with the vmactor shim vs runc (containerd's default
 // runtime), interleaved in the same run, and vs the VM's own boot-to-agent-ready through ContainerVm
 // (the shim's VM path without containerd); the shim's time is split from its trace
-// (VMACTOR_SHIM_TRACE): shim processes up, VM start, agent ready, rootfs mount, process, teardown.
+// (VMACTOR_SHIM_TRACE): when `start` launches the VM, serving shim up, VM start, agent ready,
+// rootfs mount, process, teardown.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -51,6 +52,7 @@ async function shimRun(cd: TestContainerd, traceFile: string, id: string, split:
     .filter((l) => l.t >= since);
   const at = (pred: (l: TraceLine) => boolean) => lines.find(pred)?.t ?? Number.NaN;
   const vm = lines.find((l) => l.step === 'vm-ready');
+  push(split, 'vmLaunchAtMs', at((l) => l.step === 'vm-launch') - since);
   push(split, 'shimUpMs', at((l) => l.step === 'listening') - since);
   push(split, 'vmStartMs', Number(vm?.vmStartMs));
   push(split, 'agentReadyMs', Number(vm?.agentReadyMs));

@@ -1,8 +1,10 @@
 // containerd 1.6 drives containerd-shim-vmactor-v1 through `ctr` only: each container's process runs
 // in a vmactor VM (TCG) — output, exit codes, kill, pause/resume, exec, and cleanup after a dead shim.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TraceLine } from '../../src/shim/trace.js';
 import { processesMentioning, SHIM, startContainerd, type TestContainerd } from '../helpers/containerd.js';
 import { type CtrEvents, ctrEvents } from '../helpers/ctr-events.js';
 import { guest } from '../helpers/env.js';
@@ -11,14 +13,24 @@ guest('cloud');
 let cd: TestContainerd;
 let events: CtrEvents;
 
+/** The shims' step trace (VMACTOR_SHIM_TRACE): which process launched and which adopted the VM. */
+const traceFile = join(tmpdir(), `vmshim-trace-${process.pid}.jsonl`);
+const traced = (since: number): TraceLine[] =>
+  readFileSync(traceFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as TraceLine)
+    .filter((l) => l.t >= since);
+
 beforeAll(async () => {
-  cd = await startContainerd(`shim${process.pid}`);
+  cd = await startContainerd(`shim${process.pid}`, { VMACTOR_SHIM_TRACE: traceFile });
   events = await ctrEvents(cd.socket);
 }, 60_000);
 
 afterAll(async () => {
   events?.stop();
   await cd?.stop();
+  rmSync(traceFile, { force: true });
 });
 
 /** `ctr run` through our shim: `--rm` (wait, then remove) or `-d` (detached). */
@@ -54,6 +66,7 @@ async function expectNothingLeft(): Promise<void> {
 // VM boots under TCG on a busy host: each test's deadline is generous (the benchmark has the speed).
 describe('containerd-shim-vmactor-v1 under containerd 1.6', { timeout: 180_000 }, () => {
   it('ctr run prints what /bin/echo hello wrote in the VM, with the task events in contract order', async () => {
+    const since = performance.timeOrigin + performance.now();
     const r = await cd.ctr(run('t1', '/bin/echo', 'hello'));
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
@@ -61,6 +74,15 @@ describe('containerd-shim-vmactor-v1 under containerd 1.6', { timeout: 180_000 }
     await events.next((e) => e.topic === '/tasks/delete' && of('t1')(e));
     const topics = events.seen.filter(of('t1')).map((e) => e.topic);
     expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+    // `start` launched the VM and the serving shim took it over: one VM, no second boot at Create.
+    const steps = traced(since);
+    const launched = steps.filter((l) => l.step === 'vm-launch');
+    const adopted = steps.filter((l) => l.step === 'adopt');
+    const started = steps.find((l) => l.step === 'main' && l.action === 'start');
+    expect(launched.map((l) => l.pid)).toEqual([started?.pid]);
+    expect(adopted).toHaveLength(1);
+    expect(adopted[0]?.pid).not.toBe(started?.pid);
+    expect(steps.filter((l) => l.step === 'vm-ready').map((l) => l.pid)).toEqual([adopted[0]?.pid]);
     await expectNothingLeft();
   });
 

@@ -75,7 +75,13 @@ describe('guest process spec', () => {
     // What the guest's specval does: the key up to the first space, then newline first, then %.
     const decoded = lines.map((l) => {
       const at = l.indexOf(' ');
-      return [l.slice(0, at), l.slice(at + 1).replaceAll('%0A', '\n').replaceAll('%25', '%')];
+      return [
+        l.slice(0, at),
+        l
+          .slice(at + 1)
+          .replaceAll('%0A', '\n')
+          .replaceAll('%25', '%'),
+      ];
     });
     expect(decoded).toEqual([
       ['root', '/run/vmactor/rootfs'],
@@ -139,7 +145,7 @@ describe('containerd protobuf', () => {
     );
   });
 
-  it("prints the encoded DeleteResponse{exit_status: 137} from `delete` when nothing is left", () => {
+  it('prints the encoded DeleteResponse{exit_status: 137} from `delete` when nothing is left', () => {
     expect(decodeMessage('containerd.task.v2.DeleteResponse', NOTHING_LEFT_DELETE_RESPONSE)).toEqual(
       decodeMessage(
         'containerd.task.v2.DeleteResponse',
