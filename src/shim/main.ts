@@ -197,6 +197,15 @@ async function stopHandedOff(runDir: string, paths: ShimPaths): Promise<void> {
   }
 }
 
+/**
+ * How long a serving shim waits for containerd's first connection: `$VMACTOR_SHIM_CONNECT_DEADLINE_MS`
+ * (a positive integer), default 60 s.
+ */
+function connectDeadlineMs(): number {
+  const v = Number(process.env.VMACTOR_SHIM_CONNECT_DEADLINE_MS);
+  return Number.isSafeInteger(v) && v > 0 ? v : 60_000;
+}
+
 /** Set on the serving shim `start` spawns: read the VM hand-off from stdin. */
 const HANDOFF_ENV = 'VMACTOR_SHIM_HANDOFF';
 
@@ -335,11 +344,16 @@ async function serve(flags: ShimFlags, paths: ShimPaths): Promise<number> {
   const { EventPublisher, TaskService, TtrpcServer, pino } = deps;
   const logger = await shimLogger(pino);
   const events = new EventPublisher(process.env.TTRPC_ADDRESS ?? '', flags.namespace, logger);
-  const server = new TtrpcServer({ logger });
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
     finish = resolve;
   });
+  // A shim nobody connects to (containerd gave up on its `start`) stops its VM and exits.
+  const orphaned = setTimeout(() => {
+    logger.warn({ deadlineMs: connectDeadlineMs() }, 'containerd never connected; exiting');
+    finish();
+  }, connectDeadlineMs());
+  const server = new TtrpcServer({ logger, onConnection: () => clearTimeout(orphaned) });
   const service = new TaskService({
     namespace: flags.namespace,
     paths,
@@ -361,6 +375,7 @@ async function serve(flags: ShimFlags, paths: ShimPaths): Promise<number> {
     // Started by hand, not by `start`: nobody waits for the ready line.
   }
   await finished;
+  clearTimeout(orphaned);
   await service.dispose();
   await events.flush();
   events.close();

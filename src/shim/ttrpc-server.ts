@@ -31,6 +31,8 @@ export interface TtrpcServerOptions {
   readonly logger?: Logger;
   /** Called with each fault a peer caused (garbage, oversized frames, frames for unknown streams). */
   readonly onFault?: (err: Error) => void;
+  /** Called when a peer connects. */
+  readonly onConnection?: () => void;
 }
 
 /**
@@ -74,6 +76,7 @@ export class TtrpcServer {
 
   /** Serves one already-connected socket (tests use a socketpair-like peer). */
   serve(socket: Socket): void {
+    this.options.onConnection?.();
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', (err) => this.options.logger?.debug({ err }, 'ttrpc connection error'));
