@@ -54,6 +54,13 @@ ip link set lo up 2>/dev/null
 # request waiting on hotplug (the handler writes a line there while /run/vmactor/waiting exists).
 mkdir -p /run/vmactor
 mkfifo /run/vmactor/lock /run/vmactor/wake
+# The container cgroup (cgroup v2): every proc-start process joins it, for ctr-stats, the spec's
+# memory limit and OOM-kill reports (like the cgroup runc gives a container).
+CG=/sys/fs/cgroup/vmactor-ctr
+if mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; then
+  echo "+memory +cpu +pids" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+  mkdir -p "$CG"
+fi
 exec 4<>/run/vmactor/lock 5<>/run/vmactor/wake
 echo >&4
 
@@ -182,6 +189,33 @@ relay() {
   done
 }
 
+# kills: the container cgroup's oom_kill count (0 without cgroup v2); builtins only.
+oom_kills() {
+  kills=0
+  [ -r "$CG/memory.events" ] || return 0
+  while read -r k v; do [ "$k" = oom_kill ] && kills=$v; done < "$CG/memory.events"
+}
+
+# One \`"name":value\` list from \`name value\` lines of a cgroup file, for the names given.
+cg_fields() {
+  f=$1; shift
+  out=""
+  [ -r "$f" ] || return 0
+  while read -r k v; do
+    for want in "$@"; do [ "$k" = "$want" ] && out="$out,\\"$k\\":$v"; done
+  done < "$f"
+}
+
+# Appends \`,"<file>":{...}\` to j for the named fields of cgroup file $1 (nothing if none).
+cg_object() {
+  name=$1; shift
+  cg_fields "$CG/$name" "$@"
+  [ -z "$out" ] || j="$j,\\"$name\\":{\${out#,}}"
+}
+
+# One value file as a JSON number (\`max\` → 0, i.e. no limit).
+cg_value() { v=0; [ -r "$1" ] && read -r v < "$1"; [ "$v" = max ] && v=0; }
+
 proc_run() {
   key=$1
   pd=$2
@@ -198,6 +232,7 @@ proc_run() {
       cwd) cwd=$val ;;
       uid) uid=$val ;;
       gid) gid=$val ;;
+      memlimit) [ -w "$CG/memory.max" ] && echo "$val" > "$CG/memory.max" ;;
       env) set -- "$@" "$val" ;;
     esac
   done < "$pd/spec"
@@ -221,7 +256,8 @@ proc_run() {
   r1=$!
   (exec < "$pd/err" 6>&- 7>&-; relay "$key" stderr) &
   r2=$!
-  (exec 3>&- 4>&- 5>&- >&6 2>&7 6>&- 7>&-; exec "$@") &
+  oom_kills; kills0=$kills
+  (echo 0 > "$CG/cgroup.procs" 2>/dev/null; exec 3>&- 4>&- 5>&- >&6 2>&7 6>&- 7>&-; exec "$@") &
   pid=$!
   exec 6>&- 7>&-
   echo "$pid" > "$pd/pid"
@@ -232,7 +268,10 @@ proc_run() {
   # The exit is reported first and the dir removed after it (rm is a fork and exec); emptying the
   # pid file (a builtin) before the report makes a late proc-kill answer "no such process".
   : > "$pd/pid"
-  send "event {\\"subsystem\\":\\"proc\\",\\"action\\":\\"exit\\",\\"key\\":\\"$key\\",\\"pid\\":$pid,\\"status\\":$status}"
+  # Killed by SIGKILL while the container cgroup counted an OOM kill: the OOM killer ended it.
+  oom=false
+  if [ "$status" = 137 ]; then oom_kills; [ "$kills" -gt "$kills0" ] && oom=true; fi
+  send "event {\\"subsystem\\":\\"proc\\",\\"action\\":\\"exit\\",\\"key\\":\\"$key\\",\\"pid\\":$pid,\\"status\\":$status,\\"oom\\":$oom}"
   rm -rf "$pd"
 }
 
@@ -381,6 +420,16 @@ handle() {
         "pid "*) ok "{\\"pid\\":\${started#pid }}" ;;
         *) rm -rf "$pd"; err "\${started#err }" ;;
       esac ;;
+    ctr-stats)
+      [ -d "$CG" ] || { err "no container cgroup (cgroup v2 is not mounted)"; return; }
+      cg_value "$CG/memory.current"; j="\\"memory.current\\":$v"
+      cg_value "$CG/memory.max"; j="$j,\\"memory.max\\":$v"
+      cg_value "$CG/pids.current"; j="$j,\\"pids.current\\":$v"
+      cg_value "$CG/pids.max"; j="$j,\\"pids.max\\":$v"
+      cg_object memory.stat anon file kernel_stack slab sock shmem file_mapped file_dirty pgfault pgmajfault
+      cg_object cpu.stat usage_usec user_usec system_usec nr_periods nr_throttled throttled_usec
+      cg_object memory.events low high max oom oom_kill
+      ok "{$j}" ;;
     proc-kill)
       set -f; set -- $args; set +f
       valid_key "$1" || { err "bad process key: $1"; return; }

@@ -136,6 +136,8 @@ export type GuestProcEvent =
       readonly pid: number;
       /** The shell's `wait` status: the exit code, or 128 + the signal number. */
       readonly status: number;
+      /** SIGKILLed while the container cgroup counted an OOM kill (absent from older guests). */
+      readonly oom?: boolean;
     };
 
 /** The word that starts an event line. Reserved: never a request id. */
@@ -169,13 +171,27 @@ export interface GuestCommands {
   /** Sets the guest clock to epoch seconds (Kata's factory syncs the clock of a clone). */
   'set-clock': { args: [epochSeconds: number]; result: { now: number } };
   /**
-   * Starts a container process from a spec (base64 of `<field> <base64 value>` lines: root, cwd,
-   * uid, gid, env, arg) under `key`; resolves once it runs, with its guest pid. Its output and exit
-   * arrive as {@link GuestProcEvent}s.
+   * Starts a container process from a spec (base64 of `<field> <value>` lines, `%` and newline
+   * escaped: root, cwd, uid, gid, an optional memlimit, env, arg) under `key`, in the container
+   * cgroup; resolves once it runs, with its guest pid. Its output and exit arrive as
+   * {@link GuestProcEvent}s.
    */
   'proc-start': { args: [key: string, specBase64: string]; result: { pid: number } };
   /** Sends a signal (by number) to the running process `key`. */
   'proc-kill': { args: [key: string, signal: number]; result: { signalled: number } };
+  /** The container cgroup's counters (cgroup v2 file names; a `max` limit reads 0). */
+  'ctr-stats': { args: []; result: GuestContainerStats };
+}
+
+/** What `ctr-stats` reports: values of the container cgroup's files, by file name. */
+export interface GuestContainerStats {
+  readonly 'memory.current': number;
+  readonly 'memory.max': number;
+  readonly 'pids.current': number;
+  readonly 'pids.max': number;
+  readonly 'memory.stat'?: Readonly<Record<string, number>>;
+  readonly 'cpu.stat'?: Readonly<Record<string, number>>;
+  readonly 'memory.events'?: Readonly<Record<string, number>>;
 }
 
 /** A command name of the guest protocol. */
@@ -202,6 +218,7 @@ export const GUEST_COMMANDS: readonly GuestCommand[] = [
   'set-clock',
   'proc-start',
   'proc-kill',
+  'ctr-stats',
 ];
 
 /** One parsed line from the guest. */
@@ -324,7 +341,12 @@ function parseProcEvent(line: string, o: Fields): GuestLine {
           base64: (v) => isString(v) && /^[A-Za-z0-9+/=]*$/.test(v),
         })
       : o.action === 'exit'
-        ? badField(o, { key: isKey, pid: isCount, status: isCount })
+        ? badField(o, {
+            key: isKey,
+            pid: isCount,
+            status: isCount,
+            oom: (v) => v === undefined || typeof v === 'boolean',
+          })
         : 'action';
   if (bad)
     return {

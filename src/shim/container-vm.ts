@@ -5,7 +5,7 @@ import type { Subscription } from 'rxjs';
 import type { GuestAgentClient } from '../guest/agent-client.js';
 import type { Accelerator } from '../guest/kvm-probe.js';
 import { guestArtifacts } from '../guest/paths.js';
-import type { GuestProcEvent } from '../guest/protocol.js';
+import type { GuestContainerStats, GuestProcEvent } from '../guest/protocol.js';
 import { attachSandbox } from '../sandbox/attach.js';
 import { createSandbox } from '../sandbox/create.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
@@ -30,6 +30,8 @@ export interface GuestExit {
   /** The exit code, or 128 + the signal number. */
   readonly status: number;
   readonly at: Date;
+  /** Ended by the OOM killer (SIGKILLed while the container cgroup counted an OOM kill). */
+  readonly oom: boolean;
 }
 
 /** FIFOs (or files) the process's output goes to; '' discards. */
@@ -225,6 +227,11 @@ export class ContainerVm {
     await this.agent.request('proc-kill', [key, signal], { timeout: 30_000 });
   }
 
+  /** The container cgroup's counters in the guest (memory, CPU, pids, OOM events). */
+  async stats(): Promise<GuestContainerStats> {
+    return this.agent.request('ctr-stats', [], { timeout: 30_000 });
+  }
+
   /** Stops the VM (and with it every process). Idempotent. */
   async stop(): Promise<void> {
     await this.sandbox.stop();
@@ -237,7 +244,7 @@ export class ContainerVm {
     for (const [key, route] of this.routes) {
       this.routes.delete(key);
       void Promise.all([closeSink(route.out), closeSink(route.err)]).then(() =>
-        route.exit({ pid: 0, status: VM_GONE_STATUS, at }),
+        route.exit({ pid: 0, status: VM_GONE_STATUS, at, oom: false }),
       );
     }
   }
@@ -252,7 +259,7 @@ export class ContainerVm {
     this.routes.delete(e.key);
     const at = new Date();
     void Promise.all([closeSink(route.out), closeSink(route.err)]).then(() =>
-      route.exit({ pid: e.pid, status: e.status, at }),
+      route.exit({ pid: e.pid, status: e.status, at, oom: e.oom === true }),
     );
   }
 }

@@ -10,6 +10,8 @@ export interface GuestProcessSpec {
   readonly cwd: string;
   readonly uid: number;
   readonly gid: number;
+  /** The container's memory limit in bytes (OCI `linux.resources.memory.limit`), set on its cgroup. */
+  readonly memoryLimit?: number;
   /** `KEY=VALUE` entries: the process's whole environment. */
   readonly env: readonly string[];
   /** argv; `args[0]` is looked up in the env's PATH inside the root. */
@@ -35,6 +37,7 @@ export function encodeGuestSpec(spec: GuestProcessSpec): string {
   for (const [name, v] of [
     ['uid', spec.uid],
     ['gid', spec.gid],
+    ['memoryLimit', spec.memoryLimit ?? 0],
   ] as const) {
     if (!Number.isSafeInteger(v) || v < 0)
       throw new ShimInputError(`Expected \`${name}\` to be a non-negative integer, got \`${v}\``);
@@ -44,6 +47,7 @@ export function encodeGuestSpec(spec: GuestProcessSpec): string {
     ['cwd', spec.cwd || '/'],
     ['uid', String(spec.uid)],
     ['gid', String(spec.gid)],
+    ...(spec.memoryLimit !== undefined ? [['memlimit', String(spec.memoryLimit)]] : []),
     ...spec.env.map((e) => ['env', e]),
     ...spec.args.map((a) => ['arg', a]),
   ].map(([k, v]) => `${k} ${escapeSpecValue(v ?? '')}`);

@@ -19,6 +19,13 @@ const configSchema = z.object({
   process: processSchema,
   root: z.object({ path: z.string().min(1), readonly: z.boolean().optional() }),
   annotations: z.record(z.string(), z.string()).optional(),
+  linux: z
+    .object({
+      resources: z
+        .object({ memory: z.object({ limit: z.number().int().positive().optional() }).optional() })
+        .optional(),
+    })
+    .optional(),
 });
 
 /** An OCI `process` object. */
@@ -29,6 +36,8 @@ export interface OciBundleConfig {
   readonly process: OciProcess;
   readonly rootPath: string;
   readonly annotations: Readonly<Record<string, string>>;
+  /** `linux.resources.memory.limit` (bytes), applied to the container cgroup in the guest. */
+  readonly memoryLimit: number | undefined;
 }
 
 function problems(err: z.ZodError): string {
@@ -59,7 +68,7 @@ export async function readBundleConfig(bundle: string): Promise<OciBundleConfig>
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ShimInputError(`Invalid ${file}: ${problems(parsed.error)}`);
-  const { process, root, annotations } = parsed.data;
+  const { process, root, annotations, linux } = parsed.data;
   if (process.terminal)
     throw new ShimInputError('Expected `process.terminal` to be false: TTYs are not supported yet');
   const rootPath = isAbsolute(root.path) ? root.path : join(bundle, root.path);
@@ -72,5 +81,6 @@ export async function readBundleConfig(bundle: string): Promise<OciBundleConfig>
     process,
     rootPath,
     annotations: annotations ?? {},
+    memoryLimit: linux?.resources?.memory?.limit,
   };
 }

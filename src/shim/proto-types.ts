@@ -122,4 +122,16 @@ export interface ShimMessages {
   'containerd.events.TaskPaused': { container_id: string };
   'containerd.events.TaskResumed': { container_id: string };
   'containerd.events.TaskOOM': { container_id: string };
+  /** cgroup v2 metrics (what runc's shim reports for a cgroup v2 container); the fields the guest has. */
+  'io.containerd.cgroups.v2.Metrics': {
+    pids?: { current: number; limit: number } | null;
+    cpu?: Partial<
+      Record<
+        'usage_usec' | 'user_usec' | 'system_usec' | 'nr_periods' | 'nr_throttled' | 'throttled_usec',
+        number
+      >
+    > | null;
+    memory?: Partial<Record<string, number>> | null;
+    memory_events?: Partial<Record<'low' | 'high' | 'max' | 'oom' | 'oom_kill', number>> | null;
+  };
 }

@@ -10,6 +10,7 @@ const PROTO_FILES = [
   'github.com/containerd/containerd/runtime/v2/task/shim.proto',
   'github.com/containerd/containerd/api/events/task.proto',
   'github.com/containerd/containerd/api/services/ttrpc/events/v1/events.proto',
+  'github.com/containerd/cgroups/v2/stats/metrics.proto',
 ];
 
 /** The vendored proto dir: next to this file under tsx, `src/shim/proto` of the package from dist/. */

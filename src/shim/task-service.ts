@@ -10,9 +10,10 @@ import {
   ShimStateError,
 } from './errors.js';
 import { type TaskEventSink, timestampOf } from './events.js';
+import { cgroupMetrics } from './metrics.js';
 import { type OciProcess, parseOciProcess, readBundleConfig } from './oci-spec.js';
 import type { VmHandoff } from './preboot.js';
-import { decodeMessage, encodeMessage, type ShimMessageName, serviceMethods } from './proto.js';
+import { decodeMessage, encodeMessage, type ShimMessageName, serviceMethods, toAny } from './proto.js';
 import { type ShimMessages, TASK_STATUS } from './proto-types.js';
 import { mountRootfs, unmountAll } from './rootfs-mounts.js';
 import type { ShimPaths } from './shim-paths.js';
@@ -59,8 +60,15 @@ const PROVIDED: ReadonlySet<string> = new Set(
 type Req<N extends ShimMessageName> = ShimMessages[N];
 const T = 'containerd.task.v2.';
 
-function toSpec(p: OciProcess): TaskProcess['spec'] {
-  return { cwd: p.cwd ?? '/', uid: p.user?.uid ?? 0, gid: p.user?.gid ?? 0, env: p.env ?? [], args: p.args };
+function toSpec(p: OciProcess, memoryLimit?: number): TaskProcess['spec'] {
+  const spec = {
+    cwd: p.cwd ?? '/',
+    uid: p.user?.uid ?? 0,
+    gid: p.user?.gid ?? 0,
+    env: p.env ?? [],
+    args: p.args,
+  };
+  return memoryLimit === undefined ? spec : { ...spec, memoryLimit };
 }
 
 function exitFields(p: TaskProcess): {
@@ -137,8 +145,10 @@ export class TaskService {
       return {};
     });
     typed('Stats', `${T}StatsRequest`, `${T}StatsResponse`, async (r) => {
-      this.need(r.id);
-      return { stats: null };
+      const c = this.need(r.id);
+      // A paused guest cannot answer; say so rather than wait out the agent's deadline.
+      if (c.paused) throw new ShimStateError(`container ${r.id} is paused: its guest cannot report stats`);
+      return { stats: toAny('io.containerd.cgroups.v2.Metrics', cgroupMetrics(await c.vm.stats())) };
     });
     typed('Connect', `${T}ConnectRequest`, `${T}ConnectResponse`, async () => ({
       shim_pid: process.pid,
@@ -232,7 +242,8 @@ export class TaskService {
       logger.info({ timings: vm.timings }, 'sandbox VM ready');
       trace('vm-ready', { ...vm.timings });
       const io = { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal };
-      const init = new TaskProcess('', this.key(), toSpec(config.process), io);
+      // The init process carries the container's memory limit to the guest's container cgroup.
+      const init = new TaskProcess('', this.key(), toSpec(config.process, config.memoryLimit), io);
       this.container = {
         id: r.id,
         bundle: r.bundle,
@@ -292,6 +303,8 @@ export class TaskService {
     // As in a container's pid namespace: when the init process ends, its execs are killed.
     if (p.execId === '')
       for (const x of c.execs.values()) if (x.running) void c.vm.kill(x.key, 9).catch(() => undefined);
+    // As runc's shim: the OOM event before the exit it caused.
+    if (e.oom) this.options.events.publish('containerd.events.TaskOOM', { container_id: c.id });
     this.options.events.publish('containerd.events.TaskExit', {
       container_id: c.id,
       id: p.execId || c.id,
@@ -333,7 +346,7 @@ export class TaskService {
       throw new ShimNotFoundError(`process ${r.exec_id || r.id} already finished`);
     if (p.status === TASK_STATUS.CREATED) {
       // Never started: nothing runs in the guest; it ends as if killed by the signal.
-      this.exited(c, p, { pid: 0, status: 128 + r.signal, at: new Date() });
+      this.exited(c, p, { pid: 0, status: 128 + r.signal, at: new Date(), oom: false });
       return;
     }
     await c.vm.kill(p.key, r.signal);

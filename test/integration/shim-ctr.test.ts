@@ -95,6 +95,16 @@ describe('containerd-shim-vmactor-v1 under containerd 1.6', { timeout: 180_000 }
     expect(r.stderr).toBe('err');
   });
 
+  it('a process over the OCI memory limit is OOM-killed in the guest: TaskOOM, then exit 137', async () => {
+    const [, mode, ...rest] = run('t8', 'sh', '-c', 'x=0123456789; while :; do x=$x$x; done');
+    const limit = String(32 * 1024 * 1024);
+    const r = await cd.ctr(['run', mode ?? '--rm', '--memory-limit', limit, ...rest]);
+    expect(r.exitCode).toBe(137);
+    await events.next((e) => e.topic === '/tasks/delete' && of('t8')(e));
+    const topics = events.seen.filter(of('t8')).map((e) => e.topic);
+    expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/oom', '/tasks/exit', '/tasks/delete']);
+  });
+
   it('ctr task kill ends sleep 1000 with the signal status (128 + SIGTERM)', async () => {
     const running = cd.ctr(run('t3', 'sleep', '1000'));
     await events.next((e) => e.topic === '/tasks/start' && of('t3')(e));
@@ -114,6 +124,10 @@ describe('containerd-shim-vmactor-v1 under containerd 1.6', { timeout: 180_000 }
     expect(vmDirs).toHaveLength(1);
     const state = JSON.parse(readFileSync(join(cd.shimDir, 'vm', vmDirs[0] ?? '', 'state.json'), 'utf8'));
     expect(state.phase).toBe('paused');
+    // A paused guest cannot report: the shim refuses at once (containerd drops the error).
+    const pausedMetrics = await cd.ctr(['task', 'metrics', 't4'], { timeoutMs: 10_000 });
+    expect(pausedMetrics.exitCode).not.toBe(0);
+    expect(pausedMetrics.stderr).toContain('no metrics received');
     expect((await cd.ctr(['task', 'resume', 't4'])).exitCode).toBe(0);
     expect(taskStatus((await cd.ctr(['task', 'ls'])).stdout, 't4')).toBe('RUNNING');
     const topics = events.seen.filter(of('t4')).map((e) => e.topic);
@@ -136,6 +150,17 @@ describe('containerd-shim-vmactor-v1 under containerd 1.6', { timeout: 180_000 }
 
     expect((await cd.ctr(['task', 'exec', '-d', '--exec-id', 'e2', 't4', 'sleep', '1000'])).exitCode).toBe(0);
     await events.next((e) => e.topic === '/tasks/exec-started' && e.event.exec_id === 'e2');
+    // Metrics from the guest's container cgroup: both sleeps are in it.
+    const metrics = await cd.ctr(['task', 'metrics', '--format', 'json', 't4']);
+    expect(metrics.stderr).toBe('');
+    const m = JSON.parse(metrics.stdout) as {
+      pids: { current: number };
+      memory: { usage: number };
+      cpu: { usage_usec: number };
+    };
+    expect(m.pids.current).toBeGreaterThanOrEqual(2);
+    expect(m.memory.usage).toBeGreaterThan(0);
+    expect(m.cpu.usage_usec).toBeGreaterThan(0);
     expect((await cd.ctr(['task', 'kill', '-s', 'SIGKILL', 't4'])).exitCode).toBe(0);
     const exit = await events.next((e) => e.topic === '/tasks/exit' && e.event.id === 't4');
     expect(exit.event.exit_status).toBe(137);

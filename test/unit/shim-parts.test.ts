@@ -4,7 +4,8 @@ import { parseGuestLine } from '../../src/guest/protocol.js';
 import { ShimInputError } from '../../src/shim/errors.js';
 import { encodeGuestSpec } from '../../src/shim/guest-spec.js';
 import { NOTHING_LEFT_DELETE_RESPONSE, parseShimFlags } from '../../src/shim/main.js';
-import { decodeMessage, encodeMessage, serviceMethods } from '../../src/shim/proto.js';
+import { cgroupMetrics } from '../../src/shim/metrics.js';
+import { decodeMessage, encodeMessage, serviceMethods, toAny } from '../../src/shim/proto.js';
 import { shimPaths } from '../../src/shim/shim-paths.js';
 
 describe('shim flags', () => {
@@ -97,6 +98,25 @@ describe('guest process spec', () => {
     ]);
   });
 
+  it('carries the container memory limit as a memlimit line after gid, only when set', () => {
+    const base = { root: '/r', cwd: '/', uid: 0, gid: 0, env: ['A=1'], args: ['x'] };
+    const lines = (spec: Parameters<typeof encodeGuestSpec>[0]) =>
+      Buffer.from(encodeGuestSpec(spec), 'base64').toString().trimEnd().split('\n');
+    expect(lines({ ...base, memoryLimit: 33_554_432 })).toEqual([
+      'root /r',
+      'cwd /',
+      'uid 0',
+      'gid 0',
+      'memlimit 33554432',
+      'env A=1',
+      'arg x',
+    ]);
+    expect(lines(base).some((l) => l.startsWith('memlimit'))).toBe(false);
+    expect(() => encodeGuestSpec({ ...base, memoryLimit: -1 })).toThrow(
+      /`memoryLimit` to be a non-negative integer/,
+    );
+  });
+
   it('refuses an empty argv, an env entry without =, and a negative uid', () => {
     const base = { root: '/r', cwd: '/', uid: 0, gid: 0, env: [], args: ['x'] };
     expect(() => encodeGuestSpec({ ...base, args: [] })).toThrow(/`process.args` to be non-empty/);
@@ -122,12 +142,19 @@ describe('proc events from the guest', () => {
       kind: 'proc',
       event: { action: 'exit', pid: 7, status: 143 },
     });
+    expect(
+      parseGuestLine('event {"subsystem":"proc","action":"exit","key":"p0","pid":7,"status":137,"oom":true}'),
+    ).toMatchObject({ kind: 'proc', event: { status: 137, oom: true } });
   });
 
   it('reports malformed proc events as invalid lines', () => {
     expect(parseGuestLine('event {"subsystem":"proc","action":"exit","key":"p0","pid":7}').kind).toBe(
       'invalid',
     );
+    expect(
+      parseGuestLine('event {"subsystem":"proc","action":"exit","key":"p0","pid":7,"status":1,"oom":"yes"}')
+        .kind,
+    ).toBe('invalid');
     expect(
       parseGuestLine(
         'event {"subsystem":"proc","action":"output","key":"../x","stream":"stdout","base64":""}',
@@ -155,6 +182,31 @@ describe('containerd protobuf', () => {
     expect(decodeMessage('containerd.task.v2.DeleteResponse', NOTHING_LEFT_DELETE_RESPONSE)).toMatchObject({
       pid: 0,
       exit_status: 137,
+    });
+  });
+
+  it('maps the guest cgroup counters to cgroup v2 Metrics that round-trip through the vendored proto', () => {
+    const m = cgroupMetrics({
+      'memory.current': 4096,
+      'memory.max': 0,
+      'pids.current': 2,
+      'pids.max': 0,
+      'memory.stat': { anon: 1024, file: 2048, pgfault: 9, unknown_key: 1 },
+      'cpu.stat': { usage_usec: 500, user_usec: 300, system_usec: 200 },
+      'memory.events': { oom: 1, oom_kill: 1 },
+    });
+    expect(m).toEqual({
+      pids: { current: 2, limit: 0 },
+      cpu: { usage_usec: 500, user_usec: 300, system_usec: 200 },
+      memory: { anon: 1024, file: 2048, pgfault: 9, usage: 4096, usage_limit: 0 },
+      memory_events: { oom: 1, oom_kill: 1 },
+    });
+    const any = toAny('io.containerd.cgroups.v2.Metrics', m);
+    expect(any.type_url).toBe('io.containerd.cgroups.v2.Metrics');
+    expect(decodeMessage('io.containerd.cgroups.v2.Metrics', any.value)).toMatchObject({
+      pids: { current: 2 },
+      memory: { usage: 4096, anon: 1024 },
+      memory_events: { oom_kill: 1 },
     });
   });
 
