@@ -22,8 +22,8 @@ export interface PersistSource {
   readonly config: ValidatedConfig;
   readonly plan: LaunchPlan;
   readonly accelerator: 'kvm' | 'tcg';
-  /** The device record now (the hot-plug provider's `record.toJSON()`), or null before the plan exists. */
-  readonly record: () => DeviceRecordData | null;
+  /** The device record now (the hot-plug provider's `record.peek()`: serialized at once, never kept), or null before the plan exists. */
+  readonly record: () => Readonly<DeviceRecordData> | null;
   /** The in-flight operation a reattach found (carried until an operation event replaces it). */
   readonly operation?: OperationInFlight | null;
   /** Migration capabilities known to be set. */
@@ -77,7 +77,7 @@ export function persisterOf(sb: Sandbox): StatePersister | undefined {
  *
  * @example
  * ```ts
- * persistSandboxState(sb, { config, plan, accelerator: 'tcg', record: () => hotplug.record.toJSON() });
+ * persistSandboxState(sb, { config, plan, accelerator: 'tcg', record: () => hotplug.record.peek() });
  * ```
  */
 export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePersister {
@@ -146,6 +146,12 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
   const sub = sb.events$.subscribe({
     next: (e) => {
       if (closed || e.type === 'state-write-failed' || e.type === 'command-failed') return;
+      // Stopped with its run dir removed: there is no state.json left to update (a run dir that
+      // could not be removed still gets its `stopped` record).
+      if (e.type === 'lifecycle' && e.to === 'stopped' && runtime.runDirRemoved) return;
+      // A device plugged or unplugged by an operation follows its `confirmed` event in the same
+      // tick, and that write already holds the record with the change: nothing new to persist.
+      if (e.type === 'device' && e.operationId !== undefined) return;
       track(e);
       try {
         write(false);
