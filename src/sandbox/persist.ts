@@ -8,7 +8,7 @@ import type { SandboxEvent } from './events.js';
 import type { Sandbox } from './sandbox.js';
 import type { LaunchPlan } from './spec.js';
 import { StateWriteError } from './state-errors.js';
-import { writeStateFile } from './state-file.js';
+import { stateSerializer, writeStateText } from './state-file.js';
 import {
   MACHINE_VERSION,
   type OperationInFlight,
@@ -64,6 +64,22 @@ function pidStarts(): (pid: number | undefined) => { pid: number; startTime: num
   };
 }
 
+/** The state fields that never change for one persister (serialized once, see `stateSerializer`). */
+const FIXED_FIELDS: ReadonlySet<keyof SandboxState> = new Set<keyof SandboxState>([
+  'schema',
+  'version',
+  'machineVersion',
+  'sandboxId',
+  'config',
+  'argv',
+  'argvHash',
+  'virtiofsdArgv',
+  'paths',
+  'monitorSocket',
+  'uuid',
+  'accelerator',
+]);
+
 /** The persister attached to `sb` by {@link persistSandboxState}, if any. */
 export function persisterOf(sb: Sandbox): StatePersister | undefined {
   return sb.attachments.persister;
@@ -91,6 +107,7 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
   let closed = false;
   const stats = { writes: 0, failures: 0 };
   const pidStart = pidStarts();
+  const serialize = stateSerializer(FIXED_FIELDS);
 
   const build = (detached: boolean): SandboxState => {
     const phase = sb.phase;
@@ -123,7 +140,7 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
   };
 
   const write = (detached: boolean): void => {
-    writeStateFile(sb.runDir, build(detached));
+    writeStateText(sb.runDir, serialize(build(detached)));
     stats.writes += 1;
   };
 
