@@ -142,8 +142,7 @@ export class SandboxRuntime {
   protected readonly followers: FileFollower[] = [];
   protected launching: Promise<unknown> = Promise.resolve();
   protected tornDown: Promise<void> | undefined;
-  /** True once teardown removed the run dir (nothing left to persist into). */
-  runDirRemoved = false;
+  private removed = false;
   /** The `quit` already sent (by {@link requestQuit}), if any. */
   private quitting: Promise<unknown> | undefined;
 
@@ -485,6 +484,11 @@ export class SandboxRuntime {
     return this.tornDown;
   }
 
+  /** True once teardown removed the run dir (nothing left to persist into). */
+  get runDirRemoved(): boolean {
+    return this.removed;
+  }
+
   /** Closes connections and followers, removes the run dir (idempotent). */
   teardown(): Promise<void> {
     this.tornDown ??= (async () => {
@@ -496,7 +500,7 @@ export class SandboxRuntime {
         ...this.followers.map((f) => f.close()),
         this.runDirCreated
           ? removeRunDir(this.opts.runDir).then(() => {
-              this.runDirRemoved = true;
+              this.removed = true;
             })
           : undefined,
         this.runDirCreated ? this.opts.plan.hooks?.teardown?.() : undefined,
