@@ -77,6 +77,19 @@ export class DeviceRecord {
     return structuredClone(this.data);
   }
 
+  /**
+   * The live plain data, read-only and without the copy `toJSON()` makes: for a caller that
+   * serializes it at once (state.json is written on every change). Never keep or modify it.
+   *
+   * @example
+   * ```ts
+   * const text = JSON.stringify(record.peek());
+   * ```
+   */
+  peek(): Readonly<DeviceRecordData> {
+    return this.data;
+  }
+
   /** Every device, cold-plugged first, then hot-plugged in plug order. */
   get devices(): readonly DeviceEntry[] {
     return this.data.devices;

@@ -2,10 +2,11 @@
 import type { SandboxOperation } from '../../machines/operation.types.js';
 import type { BridgeType } from '../devices/bridges.js';
 import type { DeviceRecord } from '../devices/record.js';
-import { type DeviceSpec, deviceSpecSchema } from '../devices/spec.js';
+import type { DeviceSpec } from '../devices/spec.js';
 import type { HotplugConfig, HotplugLimits } from './context.js';
 import { type CapacityResource, HotplugCapacityError } from './errors.js';
 import { calcHotplugMemMiBSize } from './memory-size.js';
+import { validDeviceSpec } from './spec-input.js';
 
 /** The verdict of a capacity guard. */
 export type CapacityVerdict =
@@ -133,8 +134,8 @@ export function capacityFor(
   switch (op.kind) {
     case 'hotplug': {
       // An invalid spec passes here and is refused, with every problem listed, by the operation.
-      const parsed = deviceSpecSchema.safeParse(op.device);
-      return parsed.success ? deviceCapacity(state, config, limits, parsed.data) : OK;
+      const parsed = validDeviceSpec(op.device);
+      return parsed ? deviceCapacity(state, config, limits, parsed) : OK;
     }
     case 'hotplug-memory':
       return dimmCapacity(state, limits, op.mib);

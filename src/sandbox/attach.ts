@@ -414,7 +414,7 @@ export async function attachSandbox(
     config,
     plan,
     accelerator: state.accelerator,
-    record: () => hotplug?.record.toJSON() ?? null,
+    record: () => hotplug?.record.peek() ?? null,
     migrationCapabilities: state.migrationCapabilities,
     seq: state.seq,
   });

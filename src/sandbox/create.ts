@@ -203,7 +203,7 @@ async function createWithCids(
     config: validated,
     plan: sandbox.plan,
     accelerator,
-    record: () => hotplug?.record.toJSON() ?? null,
+    record: () => hotplug?.record.peek() ?? null,
   });
   void sandbox.stopped.then(() => persister.close());
   return sandbox;

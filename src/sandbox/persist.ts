@@ -8,7 +8,7 @@ import type { SandboxEvent } from './events.js';
 import type { Sandbox } from './sandbox.js';
 import type { LaunchPlan } from './spec.js';
 import { StateWriteError } from './state-errors.js';
-import { writeStateFile } from './state-file.js';
+import { stateSerializer, writeStateText } from './state-file.js';
 import {
   MACHINE_VERSION,
   type OperationInFlight,
@@ -22,8 +22,8 @@ export interface PersistSource {
   readonly config: ValidatedConfig;
   readonly plan: LaunchPlan;
   readonly accelerator: 'kvm' | 'tcg';
-  /** The device record now (the hot-plug provider's `record.toJSON()`), or null before the plan exists. */
-  readonly record: () => DeviceRecordData | null;
+  /** The device record now (the hot-plug provider's `record.peek()`: serialized at once, never kept), or null before the plan exists. */
+  readonly record: () => Readonly<DeviceRecordData> | null;
   /** The in-flight operation a reattach found (carried until an operation event replaces it). */
   readonly operation?: OperationInFlight | null;
   /** Migration capabilities known to be set. */
@@ -64,6 +64,22 @@ function pidStarts(): (pid: number | undefined) => { pid: number; startTime: num
   };
 }
 
+/** The state fields that never change for one persister (serialized once, see `stateSerializer`). */
+const FIXED_FIELDS: ReadonlySet<keyof SandboxState> = new Set<keyof SandboxState>([
+  'schema',
+  'version',
+  'machineVersion',
+  'sandboxId',
+  'config',
+  'argv',
+  'argvHash',
+  'virtiofsdArgv',
+  'paths',
+  'monitorSocket',
+  'uuid',
+  'accelerator',
+]);
+
 /** The persister attached to `sb` by {@link persistSandboxState}, if any. */
 export function persisterOf(sb: Sandbox): StatePersister | undefined {
   return sb.attachments.persister;
@@ -77,7 +93,7 @@ export function persisterOf(sb: Sandbox): StatePersister | undefined {
  *
  * @example
  * ```ts
- * persistSandboxState(sb, { config, plan, accelerator: 'tcg', record: () => hotplug.record.toJSON() });
+ * persistSandboxState(sb, { config, plan, accelerator: 'tcg', record: () => hotplug.record.peek() });
  * ```
  */
 export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePersister {
@@ -91,6 +107,7 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
   let closed = false;
   const stats = { writes: 0, failures: 0 };
   const pidStart = pidStarts();
+  const serialize = stateSerializer(FIXED_FIELDS);
 
   const build = (detached: boolean): SandboxState => {
     const phase = sb.phase;
@@ -123,7 +140,7 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
   };
 
   const write = (detached: boolean): void => {
-    writeStateFile(sb.runDir, build(detached));
+    writeStateText(sb.runDir, serialize(build(detached)));
     stats.writes += 1;
   };
 
@@ -146,6 +163,12 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
   const sub = sb.events$.subscribe({
     next: (e) => {
       if (closed || e.type === 'state-write-failed' || e.type === 'command-failed') return;
+      // Stopped with its run dir removed: there is no state.json left to update (a run dir that
+      // could not be removed still gets its `stopped` record).
+      if (e.type === 'lifecycle' && e.to === 'stopped' && runtime.runDirRemoved) return;
+      // A device plugged or unplugged by an operation follows its `confirmed` event in the same
+      // tick, and that write already holds the record with the change: nothing new to persist.
+      if (e.type === 'device' && e.operationId !== undefined) return;
       track(e);
       try {
         write(false);

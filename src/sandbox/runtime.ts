@@ -142,6 +142,9 @@ export class SandboxRuntime {
   protected readonly followers: FileFollower[] = [];
   protected launching: Promise<unknown> = Promise.resolve();
   protected tornDown: Promise<void> | undefined;
+  private removed = false;
+  /** The `quit` already sent (by {@link requestQuit}), if any. */
+  private quitting: Promise<unknown> | undefined;
 
   constructor(readonly opts: RuntimeOptions) {}
 
@@ -391,6 +394,21 @@ export class SandboxRuntime {
     }
   }
 
+  /**
+   * Sends QMP `quit` once (later calls return the same reply): `sb.stop()` asks for it before the
+   * machine's stop transition, so QEMU exits while the controller records `stopping`; the ladder's
+   * request is then this one. Undefined when there is no live QEMU on QMP to ask.
+   */
+  requestQuit(): Promise<unknown> | undefined {
+    if (this.quitting) return this.quitting;
+    const { qemu, qmp } = this;
+    if (!qemu || !qmp || qemu.exitInfo() !== undefined) return undefined;
+    qmp.expectDisconnect();
+    this.quitting = qmp.execute('quit', undefined, { timeoutMs: this.opts.stopPolicy.quitTimeoutMs });
+    this.quitting.catch(() => {});
+    return this.quitting;
+  }
+
   /** The stop ladder: quit → wait → SIGTERM → wait → SIGKILL → reap; QEMU before virtiofsd; then cleanup. */
   async shutdown(input: ShutdownInput): Promise<ShutdownOutput> {
     await this.launching;
@@ -399,13 +417,10 @@ export class SandboxRuntime {
     const qmp = this.qmp;
     let qemuExit: ExitInfo | undefined;
     if (qemu) {
-      const polite = !input.waitOnly && qmp !== undefined && qemu.exitInfo() === undefined;
-      const request = polite
-        ? () => {
-            qmp.expectDisconnect();
-            return qmp.execute('quit', undefined, { timeoutMs: policy.quitTimeoutMs });
-          }
-        : undefined;
+      const polite =
+        this.quitting !== undefined ||
+        (!input.waitOnly && qmp !== undefined && qemu.exitInfo() === undefined);
+      const request = polite ? () => this.requestQuit() ?? Promise.resolve() : undefined;
       const out = await stopProcess(qemu, policy, request);
       qemuExit = out.exit;
       this.logger.debug({ rung: out.rung, exit: out.exit }, 'qemu stopped');
@@ -469,6 +484,11 @@ export class SandboxRuntime {
     return this.tornDown;
   }
 
+  /** True once teardown removed the run dir (nothing left to persist into). */
+  get runDirRemoved(): boolean {
+    return this.removed;
+  }
+
   /** Closes connections and followers, removes the run dir (idempotent). */
   teardown(): Promise<void> {
     this.tornDown ??= (async () => {
@@ -478,7 +498,11 @@ export class SandboxRuntime {
       await Promise.all([
         this.console?.close(),
         ...this.followers.map((f) => f.close()),
-        this.runDirCreated ? removeRunDir(this.opts.runDir) : undefined,
+        this.runDirCreated
+          ? removeRunDir(this.opts.runDir).then(() => {
+              this.removed = true;
+            })
+          : undefined,
         this.runDirCreated ? this.opts.plan.hooks?.teardown?.() : undefined,
       ]);
     })();

@@ -259,6 +259,10 @@ export class SandboxCore implements AsyncDisposable {
     return withSpan('sandbox.stop', { 'vmactor.sandbox.id': this.id }, () => {
       if (this.detachedTo !== undefined) return Promise.reject(this.detachedError());
       if (this.actor.getSnapshot().status === 'active') {
+        // A running VM is told to quit first: QEMU's exit (milliseconds) overlaps the stop
+        // transition and the durable `stopping` record instead of following them.
+        const phase = this.phase;
+        if (!options.waitOnly && (phase === 'running' || phase === 'paused')) this.runtime.requestQuit();
         this.actor.send({ type: 'STOP', ...(options.waitOnly ? { waitOnly: true } : {}) });
       }
       return this.done;

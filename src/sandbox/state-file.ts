@@ -34,9 +34,22 @@ export function stateFilePath(runDir: string): string {
  * ```
  */
 export function writeStateFile(runDir: string, state: SandboxState): boolean {
+  return writeStateText(runDir, `${JSON.stringify(state, null, 1)}\n`);
+}
+
+/**
+ * {@link writeStateFile} for a state already serialized (by {@link stateSerializer}): the same
+ * temp file, fsyncs and rename; `false` when the run dir is gone.
+ *
+ * @example
+ * ```ts
+ * writeStateText(sb.runDir, serialize(state)); // true
+ * ```
+ */
+export function writeStateText(runDir: string, text: string): boolean {
   const file = stateFilePath(runDir);
   const temp = join(runDir, TEMP_FILE);
-  const data = Buffer.from(`${JSON.stringify(state, null, 1)}\n`);
+  const data = Buffer.from(text);
   let fd: number | undefined;
   try {
     fd = openSync(temp, 'w', 0o600);
@@ -65,6 +78,44 @@ export function writeStateFile(runDir: string, state: SandboxState): boolean {
     } catch {}
     throw new StateWriteError(file, { cause });
   }
+}
+
+/** One top-level field as `JSON.stringify(state, null, 1)` writes it (nested lines one space deeper). */
+function entryText(key: string, value: unknown): string {
+  return ` ${JSON.stringify(key)}: ${JSON.stringify(value, null, 1).replaceAll('\n', '\n ')}`;
+}
+
+/**
+ * A serializer of one sandbox's states: the text `JSON.stringify(state, null, 1)` gives (plus the
+ * final newline), with the fields named in `fixed` (the config, argv, paths: the same for the
+ * sandbox's life, and most of the file) serialized on the first call only. state.json is rewritten
+ * on every change, before the caller hears of it.
+ *
+ * @example
+ * ```ts
+ * const serialize = stateSerializer(new Set(['config', 'argv']));
+ * writeStateText(runDir, serialize(state));
+ * ```
+ */
+export function stateSerializer(fixed: ReadonlySet<keyof SandboxState>): (state: SandboxState) => string {
+  const cache = new Map<string, string>();
+  return (state) => {
+    const parts: string[] = [];
+    for (const [key, value] of Object.entries(state)) {
+      if (value === undefined) continue;
+      if (!fixed.has(key as keyof SandboxState)) {
+        parts.push(entryText(key, value));
+        continue;
+      }
+      let text = cache.get(key);
+      if (text === undefined) {
+        text = entryText(key, value);
+        cache.set(key, text);
+      }
+      parts.push(text);
+    }
+    return `{\n${parts.join(',\n')}\n}\n`;
+  };
 }
 
 /** The problems of a zod failure as `path: message` strings. */

@@ -12,7 +12,13 @@ import {
   StateFileVersionError,
   StateWriteError,
 } from '../../src/sandbox/state-errors.js';
-import { parseState, readStateFile, writeStateFile } from '../../src/sandbox/state-file.js';
+import {
+  parseState,
+  readStateFile,
+  stateSerializer,
+  writeStateFile,
+  writeStateText,
+} from '../../src/sandbox/state-file.js';
 import type { SandboxState } from '../../src/sandbox/state-schema.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/state');
@@ -113,6 +119,20 @@ describe('writeStateFile', () => {
   it('reports a run dir that does not exist (not created yet, or removed at stop) as nothing written', () => {
     expect(writeStateFile(join(tmp, 'missing'), stateFor(join(tmp, 'missing'), 1))).toBe(false);
     expect(() => readStateFile(join(tmp, 'missing'))).toThrow(StateFileMissingError);
+  });
+
+  it('stateSerializer writes the text JSON.stringify(state, null, 1) does, its fixed fields serialized once', () => {
+    const dir = join(tmp, 'd');
+    mkdirSync(dir, { mode: 0o700 });
+    const serialize = stateSerializer(new Set(['config', 'argv', 'paths']));
+    const first = stateFor(dir, 1);
+    expect(serialize(first)).toBe(`${JSON.stringify(first, null, 1)}\n`);
+    const second = { ...stateFor(dir, 2), phase: 'paused' as const, operation: null };
+    expect(serialize(second)).toBe(`${JSON.stringify(second, null, 1)}\n`);
+    expect(writeStateText(dir, serialize(second))).toBe(true);
+    expect(readStateFile(dir)).toEqual(second);
+    // A fixed field is the first call's, by contract the same for the sandbox's life.
+    expect(JSON.parse(serialize({ ...second, argv: ['changed'] })).argv).toEqual(first.argv);
   });
 
   it('refuses a file that is not JSON at all', () => {
