@@ -198,7 +198,7 @@ async function stopHandedOff(runDir: string, paths: ShimPaths): Promise<void> {
 }
 
 /**
- * How long a serving shim waits for containerd's first connection: `$VMACTOR_SHIM_CONNECT_DEADLINE_MS`
+ * How long a serving shim waits for containerd's first request: `$VMACTOR_SHIM_CONNECT_DEADLINE_MS`
  * (a positive integer), default 60 s.
  */
 function connectDeadlineMs(): number {
@@ -348,12 +348,13 @@ async function serve(flags: ShimFlags, paths: ShimPaths): Promise<number> {
   const finished = new Promise<void>((resolve) => {
     finish = resolve;
   });
-  // A shim nobody connects to (containerd gave up on its `start`) stops its VM and exits.
+  // A shim nobody calls (containerd gave up on its `start`) stops its VM and exits. A request, not a
+  // connection, is containerd's contact: a second `start` probes the socket without one.
   const orphaned = setTimeout(() => {
-    logger.warn({ deadlineMs: connectDeadlineMs() }, 'containerd never connected; exiting');
+    logger.warn({ deadlineMs: connectDeadlineMs() }, 'containerd never called; exiting');
     finish();
   }, connectDeadlineMs());
-  const server = new TtrpcServer({ logger, onConnection: () => clearTimeout(orphaned) });
+  const server = new TtrpcServer({ logger, onRequest: () => clearTimeout(orphaned) });
   const service = new TaskService({
     namespace: flags.namespace,
     paths,

@@ -31,8 +31,8 @@ export interface TtrpcServerOptions {
   readonly logger?: Logger;
   /** Called with each fault a peer caused (garbage, oversized frames, frames for unknown streams). */
   readonly onFault?: (err: Error) => void;
-  /** Called when a peer connects. */
-  readonly onConnection?: () => void;
+  /** Called with each well-formed request, before its handler runs (a bare connect is not one). */
+  readonly onRequest?: (service: string, method: string) => void;
 }
 
 /**
@@ -76,7 +76,6 @@ export class TtrpcServer {
 
   /** Serves one already-connected socket (tests use a socketpair-like peer). */
   serve(socket: Socket): void {
-    this.options.onConnection?.();
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', (err) => this.options.logger?.debug({ err }, 'ttrpc connection error'));
@@ -151,6 +150,7 @@ export class TtrpcServer {
     request: ReturnType<typeof decodeMessage<'ttrpc.Request'>>,
   ): Promise<void> {
     const { service, method } = request;
+    this.options.onRequest?.(service, method);
     const handler = this.handlers.get(`${service}/${method}`);
     try {
       if (!handler) throw new ShimNotImplementedError(`ttrpc: ${service}/${method} is not implemented`);

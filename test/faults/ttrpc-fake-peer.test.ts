@@ -43,7 +43,11 @@ function requestFrame(streamId: number, method: string, payload = Buffer.from('p
 /** A real server with one echo method, and a raw peer connected to it that reads frames back. */
 async function serverAndRawPeer() {
   const faults: Error[] = [];
-  const server = new TtrpcServer({ onFault: (e) => faults.push(e) });
+  const requests: string[] = [];
+  const server = new TtrpcServer({
+    onFault: (e) => faults.push(e),
+    onRequest: (service, method) => requests.push(`${service}/${method}`),
+  });
   server.register('test.Echo', 'Echo', async (p) => p);
   server.register('test.Echo', 'Fail', async () => {
     throw new Error('boom');
@@ -71,10 +75,20 @@ async function serverAndRawPeer() {
     const f = queue.shift() as TtrpcFrame;
     return { streamId: f.streamId, ...decodeMessage('ttrpc.Response', f.payload) };
   };
-  return { socket, next, faults, closed };
+  return { socket, next, faults, closed, requests };
 }
 
 describe('ttrpc server against a fake peer', () => {
+  it('tells a request, not a bare connect or garbage, as the peer calling (the orphan deadline)', async () => {
+    const { socket, next, requests } = await serverAndRawPeer();
+    socket.write(encodeTtrpcFrame(2, TTRPC_TYPE.request, Buffer.from('x')));
+    expect((await next()).streamId).toBe(2);
+    expect(requests).toEqual([]);
+    socket.write(requestFrame(1, 'Echo'));
+    expect((await next()).streamId).toBe(1);
+    expect(requests).toEqual(['test.Echo/Echo']);
+  });
+
   it('answers a request whose frame arrives one byte at a time', async () => {
     const { socket, next } = await serverAndRawPeer();
     for (const b of requestFrame(1, 'Echo', Buffer.from('hello'))) socket.write(Buffer.from([b]));
