@@ -125,9 +125,13 @@ export const sandboxSetup = setup({
     }),
     /** Record whether the next running/paused change is ours or someone else's. */
     markToggleOvertaken: assign({ toggleOvertaken: true }),
-    clearToggleOvertaken: assign({ toggleOvertaken: false }),
-    setPauseReason: enqueueActions(({ enqueue }, params: { reason: 'requested' | 'external' }) => {
-      enqueue.assign({ pauseReason: params.reason });
+    // Assign only on a change: every assign copies the snapshot (and works out its state value
+    // again), and these run on each pause and resume, where the flag and reason rarely change.
+    clearToggleOvertaken: enqueueActions(({ context, enqueue }) => {
+      if (context.toggleOvertaken) enqueue.assign({ toggleOvertaken: false });
+    }),
+    setPauseReason: enqueueActions(({ context, enqueue }, params: { reason: 'requested' | 'external' }) => {
+      if (context.pauseReason !== params.reason) enqueue.assign({ pauseReason: params.reason });
     }),
     storeLaunched: enqueueActions(({ enqueue }, params: { launched: LaunchOutput }) => {
       enqueue.assign({ launched: params.launched });

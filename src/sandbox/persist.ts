@@ -8,7 +8,7 @@ import type { SandboxEvent } from './events.js';
 import type { Sandbox } from './sandbox.js';
 import type { LaunchPlan } from './spec.js';
 import { StateWriteError } from './state-errors.js';
-import { stateSerializer, writeStateText } from './state-file.js';
+import { needsFsync, stateSerializer, writeStateText } from './state-file.js';
 import {
   MACHINE_VERSION,
   type OperationInFlight,
@@ -80,6 +80,9 @@ const FIXED_FIELDS: ReadonlySet<keyof SandboxState> = new Set<keyof SandboxState
   'accelerator',
 ]);
 
+/** State fields whose values are replaced, never changed in place (the device record is copy-on-write). */
+const IMMUTABLE_FIELDS: ReadonlySet<keyof SandboxState> = new Set<keyof SandboxState>(['devices']);
+
 /** The persister attached to `sb` by {@link persistSandboxState}, if any. */
 export function persisterOf(sb: Sandbox): StatePersister | undefined {
   return sb.attachments.persister;
@@ -107,7 +110,13 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
   let closed = false;
   const stats = { writes: 0, failures: 0 };
   const pidStart = pidStarts();
-  const serialize = stateSerializer(FIXED_FIELDS);
+  const serialize = stateSerializer(FIXED_FIELDS, IMMUTABLE_FIELDS);
+  // The fixed fields once (serialized once too: see FIXED_FIELDS).
+  const fixedArgv = [...argv];
+  const virtiofsdArgv = source.plan.virtiofsd ? [...source.plan.virtiofsd.argv] : null;
+  const paths = { ...source.plan.paths };
+  // Asked once the run dir exists (the first write that finds it): tmpfs needs no fsync.
+  let fsync: boolean | undefined;
 
   const build = (detached: boolean): SandboxState => {
     const phase = sb.phase;
@@ -123,10 +132,10 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
       writtenAt: new Date().toISOString(),
       controller: detached ? null : pidStart(process.pid),
       config,
-      argv: [...argv],
+      argv: fixedArgv,
       argvHash: hash,
-      virtiofsdArgv: source.plan.virtiofsd ? [...source.plan.virtiofsd.argv] : null,
-      paths: { ...source.plan.paths },
+      virtiofsdArgv,
+      paths,
       monitorSocket: source.plan.paths.qmpSocket ?? '',
       uuid,
       accelerator: source.accelerator,
@@ -140,7 +149,9 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
   };
 
   const write = (detached: boolean): void => {
-    writeStateText(sb.runDir, serialize(build(detached)));
+    const text = serialize(build(detached));
+    const wrote = writeStateText(sb.runDir, text, { fsync: fsync ?? true });
+    if (wrote && fsync === undefined) fsync = needsFsync(sb.runDir);
     stats.writes += 1;
   };
 

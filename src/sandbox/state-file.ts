@@ -1,5 +1,14 @@
 // Reading and atomically writing a run dir's state.json (temp file, fsync, rename, fsync of the dir), validated on read.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statfsSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { assertSocketPath, assertUnder } from '../process/run-dir.js';
 import {
@@ -37,16 +46,39 @@ export function writeStateFile(runDir: string, state: SandboxState): boolean {
   return writeStateText(runDir, `${JSON.stringify(state, null, 1)}\n`);
 }
 
+/** statfs `f_type` of the file systems whose contents never outlive the kernel (tmpfs, ramfs). */
+const VOLATILE_FS_TYPES: ReadonlySet<number> = new Set([0x01021994, 0x858458f6]);
+
+/**
+ * Whether a write into `dir` needs its fsyncs: false on tmpfs and ramfs (the default run base under
+ * `/run` is one), where the page cache is the file and nothing survives the power loss an fsync
+ * guards against; a process crash never needs one. True when in doubt (statfs failed).
+ *
+ * @example
+ * ```ts
+ * needsFsync('/run/vmactor'); // false: tmpfs
+ * ```
+ */
+export function needsFsync(dir: string): boolean {
+  try {
+    return !VOLATILE_FS_TYPES.has(Number(statfsSync(dir).type));
+  } catch {
+    return true;
+  }
+}
+
 /**
  * {@link writeStateFile} for a state already serialized (by {@link stateSerializer}): the same
- * temp file, fsyncs and rename; `false` when the run dir is gone.
+ * temp file, fsyncs and rename; `false` when the run dir is gone. `fsync: false` (a run dir
+ * where {@link needsFsync} says so) leaves out the two fsyncs, never the rename.
  *
  * @example
  * ```ts
  * writeStateText(sb.runDir, serialize(state)); // true
  * ```
  */
-export function writeStateText(runDir: string, text: string): boolean {
+export function writeStateText(runDir: string, text: string, opts: { fsync?: boolean } = {}): boolean {
+  const sync = opts.fsync !== false;
   const file = stateFilePath(runDir);
   const temp = join(runDir, TEMP_FILE);
   const data = Buffer.from(text);
@@ -60,16 +92,11 @@ export function writeStateText(runDir: string, text: string): boolean {
   try {
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
+    if (sync) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(temp, file);
-    const dir = openSync(runDir, 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    if (sync) fsyncDir(runDir);
     return true;
   } catch (cause) {
     if (fd !== undefined) closeSync(fd);
@@ -77,6 +104,16 @@ export function writeStateText(runDir: string, text: string): boolean {
       unlinkSync(temp);
     } catch {}
     throw new StateWriteError(file, { cause });
+  }
+}
+
+/** fsync of a directory (makes a rename in it durable). */
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -88,31 +125,43 @@ function entryText(key: string, value: unknown): string {
 /**
  * A serializer of one sandbox's states: the text `JSON.stringify(state, null, 1)` gives (plus the
  * final newline), with the fields named in `fixed` (the config, argv, paths: the same for the
- * sandbox's life, and most of the file) serialized on the first call only. state.json is rewritten
- * on every change, before the caller hears of it.
+ * sandbox's life, and most of the file) serialized on the first call only, and the fields named
+ * in `immutable` (values replaced, never changed in place: the device record) serialized again
+ * only when their value is another object. state.json is rewritten on every change, before the
+ * caller hears of it.
  *
  * @example
  * ```ts
- * const serialize = stateSerializer(new Set(['config', 'argv']));
+ * const serialize = stateSerializer(new Set(['config', 'argv']), new Set(['devices']));
  * writeStateText(runDir, serialize(state));
  * ```
  */
-export function stateSerializer(fixed: ReadonlySet<keyof SandboxState>): (state: SandboxState) => string {
+export function stateSerializer(
+  fixed: ReadonlySet<keyof SandboxState>,
+  immutable: ReadonlySet<keyof SandboxState> = new Set(),
+): (state: SandboxState) => string {
   const cache = new Map<string, string>();
-  return (state) => {
-    const parts: string[] = [];
-    for (const [key, value] of Object.entries(state)) {
-      if (value === undefined) continue;
-      if (!fixed.has(key as keyof SandboxState)) {
-        parts.push(entryText(key, value));
-        continue;
-      }
+  const last = new Map<string, { value: unknown; text: string }>();
+  const textOf = (key: string, value: unknown): string => {
+    if (fixed.has(key as keyof SandboxState)) {
       let text = cache.get(key);
       if (text === undefined) {
         text = entryText(key, value);
         cache.set(key, text);
       }
-      parts.push(text);
+      return text;
+    }
+    if (!immutable.has(key as keyof SandboxState)) return entryText(key, value);
+    const seen = last.get(key);
+    if (seen !== undefined && seen.value === value) return seen.text;
+    const text = entryText(key, value);
+    last.set(key, { value, text });
+    return text;
+  };
+  return (state) => {
+    const parts: string[] = [];
+    for (const [key, value] of Object.entries(state)) {
+      if (value !== undefined) parts.push(textOf(key, value));
     }
     return `{\n${parts.join(',\n')}\n}\n`;
   };

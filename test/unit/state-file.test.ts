@@ -1,6 +1,15 @@
 // state.json: fixtures of every schema version load (libvirt's qemustatusxml2xmltest style), a future version is
 // refused, a corrupt file or an escaping path is a typed error, and writes are atomic (0600, no temp left behind).
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RunDirPathError } from '../../src/process/errors.js';
@@ -13,6 +22,7 @@ import {
   StateWriteError,
 } from '../../src/sandbox/state-errors.js';
 import {
+  needsFsync,
   parseState,
   readStateFile,
   stateSerializer,
@@ -133,6 +143,36 @@ describe('writeStateFile', () => {
     expect(readStateFile(dir)).toEqual(second);
     // A fixed field is the first call's, by contract the same for the sandbox's life.
     expect(JSON.parse(serialize({ ...second, argv: ['changed'] })).argv).toEqual(first.argv);
+  });
+
+  it('stateSerializer serializes an immutable field again only when it is another object', () => {
+    const dir = join(tmp, 'i');
+    mkdirSync(dir, { mode: 0o700 });
+    const serialize = stateSerializer(new Set(), new Set(['devices']));
+    const devices = structuredClone(base.devices) as NonNullable<SandboxState['devices']>;
+    const state: SandboxState = { ...stateFor(dir, 1), devices };
+    const text = serialize(state);
+    expect(text).toBe(`${JSON.stringify(state, null, 1)}\n`);
+    // The same object: its first text, even if someone broke the contract and changed it in place.
+    devices.hotpluggedMemoryMiB += 128;
+    expect(serialize(state)).toBe(text);
+    const replaced: SandboxState = { ...state, devices: { ...devices, hotpluggedMemoryMiB: 256 } };
+    expect(serialize(replaced)).toBe(`${JSON.stringify(replaced, null, 1)}\n`);
+  });
+
+  it('needsFsync: not on tmpfs (nothing there survives a power loss), yes on a disk or when unsure', () => {
+    expect(needsFsync('/dev/shm')).toBe(false);
+    expect(statfsSync(tmp).type).not.toBe(0x01021994);
+    expect(needsFsync(tmp)).toBe(true);
+    expect(needsFsync(join(tmp, 'missing'))).toBe(true);
+    const dir = mkdtempSync('/dev/shm/vmactor-state-');
+    try {
+      expect(writeStateText(dir, '{}\n', { fsync: false })).toBe(true);
+      expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe('{}\n');
+      expect(readdirSync(dir)).toEqual(['state.json']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a file that is not JSON at all', () => {
