@@ -115,6 +115,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_create_function(env, "sendWithFds", NAPI_AUTO_LENGTH, send_with_fds, NULL, &fn);
   napi_set_named_property(env, exports, "sendWithFds", fn);
   pidfd_register(env, exports);
+  spawn_register(env, exports);
   return exports;
 }
 

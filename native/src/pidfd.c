@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <node_api.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,11 @@ typedef struct {
   int owners; /* the uv handle until closed + the JS external until finalized */
 } pidfd_watch;
 
-static napi_value pidfd_throw(napi_env env, int err, const char *syscall_name) {
+napi_value pidfd_throw(napi_env env, int err, const char *syscall_name) {
   napi_value code, msg, error, errnoValue, sc;
   char buf[160];
   snprintf(buf, sizeof buf, "%s failed: %s", syscall_name, strerror(err));
-  const char *name = err == ESRCH ? "ESRCH" : err == EBADF ? "EBADF" : err == EPERM ? "EPERM" : err == ENOSYS ? "ENOSYS" : err == EINVAL ? "EINVAL" : "EIO";
+  const char *name = err == ESRCH ? "ESRCH" : err == EBADF ? "EBADF" : err == EPERM ? "EPERM" : err == ENOSYS ? "ENOSYS" : err == EINVAL ? "EINVAL" : err == EMFILE ? "EMFILE" : err == ECHILD ? "ECHILD" : "EIO";
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &msg);
   napi_create_error(env, code, msg, &error);
@@ -135,19 +136,22 @@ static void finalize_watch(napi_env env, void *data, void *hint) {
   release((pidfd_watch *)data);
 }
 
-/* pidfdWatch(fd, callback) -> handle: callback(status) once when the pidfd becomes readable
- * (the process exited). The poll handle is unref'd: it does not keep Node alive by itself. */
+/* pidfdWatch(fd, callback, keepAlive = false) -> handle: callback(status) once when the pidfd
+ * becomes readable (the process exited). Unless keepAlive, the poll handle is unref'd: it does not
+ * keep Node alive by itself (a process we watch but do not own); a child of ours keeps it alive. */
 static napi_value pidfd_watch_js(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  size_t argc = 2;
+  napi_value argv[3];
+  size_t argc = 3;
   int32_t fd;
   napi_valuetype t;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 ||
+  bool keep_alive = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
       napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
       napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "pidfdWatch(fd, callback)");
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "pidfdWatch(fd, callback, keepAlive?)");
     return NULL;
   }
+  if (argc >= 3 && napi_get_value_bool(env, argv[2], &keep_alive) != napi_ok) keep_alive = false;
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return pidfd_throw(env, EINVAL, "napi_get_uv_event_loop");
   pidfd_watch *w = calloc(1, sizeof *w);
@@ -170,7 +174,7 @@ static napi_value pidfd_watch_js(napi_env env, napi_callback_info info) {
     return pidfd_throw(env, -rc, "uv_poll_start");
   }
   w->active = 1;
-  uv_unref((uv_handle_t *)&w->poll);
+  if (!keep_alive) uv_unref((uv_handle_t *)&w->poll);
   napi_value handle;
   napi_create_external(env, w, finalize_watch, NULL, &handle);
   return handle;

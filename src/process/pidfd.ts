@@ -10,10 +10,29 @@ export interface PidfdBinding {
   pidfdOpen(pid: number): number;
   /** `pidfd_send_signal(fd, signo)`: false when the process already exited. */
   pidfdSendSignal(fd: number, signo: number): boolean;
-  /** Calls `callback` once when the pidfd becomes readable (the process exited); a uv_poll on Node's loop, unref'd. */
-  pidfdWatch(fd: number, callback: (status: number) => void): object;
+  /**
+   * Calls `callback` once when the pidfd becomes readable (the process exited); a uv_poll on
+   * Node's loop, unref'd unless `keepAlive` (a child of ours keeps Node alive, as a ChildProcess does).
+   */
+  pidfdWatch(fd: number, callback: (status: number) => void, keepAlive?: boolean): object;
   /** Stops a watch that has not fired. */
   pidfdUnwatch(handle: object): void;
+  /** `waitid(P_PIDFD, fd, WEXITED|WNOHANG)` for a child of ours: its exit (reaped now), or null while it runs. */
+  pidfdReap(fd: number): { code: number | null; signal: number | null } | null;
+  /**
+   * `posix_spawnp` on a libuv worker thread: resolves with the pid. `fdPairs` is `[src, dst, …]`:
+   * each src open here becomes dst in the child; the child gets its own session and default signals.
+   */
+  spawnAsync(
+    file: string,
+    argv: readonly string[],
+    envp: readonly string[],
+    fdPairs: readonly number[],
+  ): Promise<number>;
+  /** `pipe2(O_CLOEXEC)`: `[read, write]`. */
+  pipeCloexec(): [number, number];
+  /** `socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC)`: two connected ends. */
+  socketpairCloexec(): [number, number];
 }
 
 const CANDIDATES = [
@@ -27,9 +46,16 @@ function isBinding(x: unknown): x is PidfdBinding {
   return (
     typeof x === 'object' &&
     x !== null &&
-    ['pidfdOpen', 'pidfdSendSignal', 'pidfdWatch', 'pidfdUnwatch'].every(
-      (k) => typeof Reflect.get(x, k) === 'function',
-    )
+    [
+      'pidfdOpen',
+      'pidfdSendSignal',
+      'pidfdWatch',
+      'pidfdUnwatch',
+      'pidfdReap',
+      'spawnAsync',
+      'pipeCloexec',
+      'socketpairCloexec',
+    ].every((k) => typeof Reflect.get(x, k) === 'function')
   );
 }
 
@@ -60,7 +86,7 @@ function load(): PidfdBinding | PidfdError {
     const mod: unknown = require(found);
     if (isBinding(mod)) return mod;
     return new PidfdError(
-      `Expected ${found} to export pidfdOpen/pidfdWatch (rebuild: node native/build.mjs)`,
+      `Expected ${found} to export pidfdOpen/pidfdWatch/spawnAsync (rebuild: node native/build.mjs)`,
     );
   } catch (cause) {
     return new PidfdError(`Could not load the native addon ${found}`, { cause });

@@ -1,13 +1,14 @@
 // Spawning QEMU: QMP over fd 3 (a socketpair), planned fds at their numbers, own session, output teed through the controller.
-import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
+import type { StdioOptions } from 'node:child_process';
 import { fstatSync } from 'node:fs';
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { Observable } from 'rxjs';
 import { LaunchFdError, SpawnError } from './errors.js';
-import { type ExitInfo, watchExit } from './exit.js';
+import type { ExitInfo } from './exit.js';
 import { inNetns } from './netns.js';
 import { type OutputTee, teeOutput } from './output-tee.js';
+import { type DetachedChild, spawnDetached } from './spawn-detached.js';
 
 /** QMP's socketpair is QEMU's fd 3. */
 export const QMP_FD = 3;
@@ -66,7 +67,8 @@ export interface WatchedProcess {
 
 /** A running QEMU child. */
 export interface QemuProcess extends WatchedProcess {
-  readonly child: ChildProcess;
+  /** Lets go of a QEMU that runs on (detach): our ends of its output pipes close. */
+  release(): void;
   /** The controller's end of the QMP socketpair (QEMU's fd 3). */
   readonly qmpSocket: Socket;
 }
@@ -108,8 +110,9 @@ export function stdioFor(fds: readonly PassedFd[]): StdioOptions {
  * memory, so a start failure still says what QEMU printed when the log's filesystem is full.
  * QEMU ignores SIGPIPE (os-posix.c `os_setup_early_signal_handling`), so once this process is
  * gone its writes fail with EPIPE and it runs on (what it prints after that is lost; QMP and the
- * second monitor are how a restarted controller learns about it). `child_process.spawn` rather than execa: we need
- * the raw socketpair end as a `net.Socket` and integer fds as stdio, and nothing else.
+ * second monitor are how a restarted controller learns about it). Neither `child_process.spawn`
+ * nor execa: both fork this process on the event loop and wait there for the exec
+ * ({@link spawnDetached} runs posix_spawnp on a libuv worker and reaps through a pidfd).
  *
  * @example
  * ```ts
@@ -121,21 +124,21 @@ export function stdioFor(fds: readonly PassedFd[]): StdioOptions {
 export async function spawnQemu(opts: SpawnQemuOptions): Promise<QemuProcess> {
   if (opts.argv[0] === undefined) throw new SpawnError('(empty argv)');
   const [binary, ...args] = inNetns(opts.argv, opts.netns) as [string, ...string[]];
-  let stdio: StdioOptions;
   try {
-    stdio = stdioFor(opts.fds ?? []);
+    stdioFor(opts.fds ?? []);
   } catch (err) {
     await opts.log?.close().catch(() => {});
     throw err;
   }
   const log = opts.log === undefined ? await open(opts.logFile, 'a', 0o600) : (opts.log ?? undefined);
-  let child: ChildProcess;
+  let child: DetachedChild;
   try {
-    child = spawn(binary, args, {
-      stdio,
-      detached: true,
-      shell: false,
+    child = await spawnDetached({
+      binary,
+      args,
       env: opts.env ?? process.env,
+      socketFd: QMP_FD,
+      fds: opts.fds ?? [],
     });
   } catch (err) {
     await log?.close().catch(() => {});
@@ -146,7 +149,7 @@ export async function spawnQemu(opts: SpawnQemuOptions): Promise<QemuProcess> {
     ...(opts.onLine ? { onLine: opts.onLine } : {}),
     ...(opts.onLogError ? { onLogError: opts.onLogError } : {}),
   });
-  return adoptChild(child, binary, opts.logFile, tee);
+  return processOf(child, opts.logFile, tee);
 }
 
 /** How long an exited QEMU's output may take to reach EOF (a grandchild could hold the pipes). */
@@ -163,28 +166,20 @@ function drained(tee: OutputTee, ms: number): Promise<void> {
   ]).finally(() => clearTimeout(timer));
 }
 
-async function adoptChild(
-  child: ChildProcess,
-  binary: string,
-  logFile: string,
-  tee: OutputTee,
-): Promise<QemuProcess> {
-  const pid = child.pid;
-  if (pid === undefined) {
-    const cause = await new Promise<unknown>((resolve) => child.once('error', resolve));
-    throw new SpawnError(binary, { cause });
-  }
-  child.on('error', () => {});
-  const watch = watchExit(child, pid);
-  const qmpSocket = child.stdio[3] as Socket;
+function processOf(child: DetachedChild, logFile: string, tee: OutputTee): QemuProcess {
+  const { pid, exit: watch } = child;
   return {
     pid,
-    child,
-    qmpSocket,
+    qmpSocket: child.socket,
     exit$: watch.exit$,
     exited: watch.exited,
     exitInfo: watch.current,
-    kill: (signal) => (watch.current() === undefined ? child.kill(signal) : false),
+    kill: (signal) => child.kill(signal),
+    release: () => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+      child.unref();
+    },
     readLog: async () => {
       // After the exit, what QEMU printed last may still be in the pipe: drained first (bounded).
       if (watch.current()) await drained(tee, OUTPUT_DRAIN_MS);

@@ -339,6 +339,20 @@ export class SandboxRuntime {
     );
   }
 
+  /** Resolves once QEMU's output is at EOF and its log closed, or after OUTPUT_DRAIN_MS. */
+  private async outputDrained(): Promise<void> {
+    const done = this.qemu?.outputDone;
+    if (!done) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      done,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, OUTPUT_DRAIN_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
   /** The bounded tail of what QEMU printed (kept in memory: the log's filesystem may be full). */
   private stderrTail(): string | undefined {
     const tail = this.qemu?.outputTail();
@@ -355,14 +369,7 @@ export class SandboxRuntime {
     if (!qemu) return err;
     const exit = await exitWithin(qemu, EARLY_EXIT_GRACE_MS);
     if (exit) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        qemu.outputDone,
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, OUTPUT_DRAIN_MS);
-        }),
-      ]);
-      clearTimeout(timer);
+      await this.outputDrained();
       const stderr = qemu.outputTail();
       const refusal = classifyQemuStartError(stderr);
       if (!(refusal instanceof QemuRefusedError)) return refusal;
@@ -431,6 +438,9 @@ export class SandboxRuntime {
 
   /** Teardown, then the stop result's process facts: the exits reaped and QEMU's output tail. */
   private async reaped(qemu: ExitInfo | undefined, virtiofsd: ExitInfo | undefined): Promise<ShutdownOutput> {
+    // QEMU's output read to EOF and qemu.log closed before the stop resolves (bounded: a grandchild
+    // could hold the pipes): nothing of the sandbox stays open in this process.
+    await this.outputDrained();
     const stderrTail = this.stderrTail();
     await this.teardown();
     const q = exitData(qemu);

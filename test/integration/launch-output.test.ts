@@ -114,8 +114,7 @@ describe('QEMU output through the controller', () => {
       `0x${/SigIgn:\s*([0-9a-f]+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1]}`,
     );
     expect((sigIgn >> 12n) & 1n).toBe(1n); // bit 12 = signal 13, SIGPIPE
-    p.child.stdout?.destroy();
-    p.child.stderr?.destroy();
+    p.release(); // our ends of its output pipes close
     expect((await qmp.execute('query-status')).status).toBe('running');
     p.kill('SIGTERM');
     // It prints `terminating on signal 15` into the dead pipe (EPIPE) and exits normally, not by SIGPIPE.
