@@ -195,19 +195,20 @@ static napi_value pidfd_unwatch_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+void addon_register(napi_env env, napi_value exports, const addon_fn *fns, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    napi_value fn;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn);
+    napi_set_named_property(env, exports, fns[i].name, fn);
+  }
+}
+
 void pidfd_register(napi_env env, napi_value exports) {
-  struct {
-    const char *name;
-    napi_callback cb;
-  } fns[] = {
+  static const addon_fn fns[] = {
       {"pidfdOpen", pidfd_open_js},
       {"pidfdSendSignal", pidfd_send_signal_js},
       {"pidfdWatch", pidfd_watch_js},
       {"pidfdUnwatch", pidfd_unwatch_js},
   };
-  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-    napi_value fn;
-    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn);
-    napi_set_named_property(env, exports, fns[i].name, fn);
-  }
+  addon_register(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

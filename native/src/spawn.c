@@ -230,18 +230,11 @@ static napi_value pidfd_reap_js(napi_env env, napi_callback_info info) {
 }
 
 void spawn_register(napi_env env, napi_value exports) {
-  struct {
-    const char *name;
-    napi_callback cb;
-  } fns[] = {
+  static const addon_fn fns[] = {
       {"spawnAsync", spawn_async_js},
       {"pipeCloexec", pipe_js},
       {"socketpairCloexec", socketpair_js},
       {"pidfdReap", pidfd_reap_js},
   };
-  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-    napi_value fn;
-    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn);
-    napi_set_named_property(env, exports, fns[i].name, fn);
-  }
+  addon_register(env, exports, fns, sizeof fns / sizeof fns[0]);
 }
