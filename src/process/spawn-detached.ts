@@ -86,7 +86,15 @@ export async function spawnDetached(opts: SpawnDetachedOptions): Promise<Detache
   } finally {
     closeAll(theirs);
   }
-  const pidfd = b.pidfdOpen(pid); // our unreaped child: the pid cannot be reused before we reap it
+  let pidfd: number;
+  try {
+    pidfd = b.pidfdOpen(pid); // our unreaped child: the pid cannot be reused before we reap it
+  } catch (cause) {
+    // Out of fds (EMFILE): a child we cannot watch must not run (it stays a zombie until we exit).
+    process.kill(pid, 'SIGKILL');
+    closeAll([out[0], err[0], pair[0]]);
+    throw new SpawnError(opts.binary, { cause });
+  }
   const { exit, unref } = watchReap(pid, pidfd);
   return {
     unref,
