@@ -156,6 +156,12 @@ describe('sandbox machine: invariants over random event sequences', () => {
             open.set(e.id, ['requested']);
             continue;
           }
+          // `failed` → `rolled-back` (the documented order): the rolled-back belongs to the request
+          // that just failed, once, right after its `failed`.
+          if (e.phase === 'rolled-back' && seq?.at(-1) === 'failed') {
+            seq.push(e.phase);
+            continue;
+          }
           if (seq === undefined || seq.some((p) => p === 'confirmed' || p === 'failed')) {
             // Refused outright (not active / duplicate id): only `failed`.
             expect(e.phase).toBe('failed');
@@ -174,7 +180,8 @@ describe('sandbox machine: invariants over random event sequences', () => {
         // Never more than one operation holds the slot.
         expect(snapshot.children.runOperation === undefined).toBe(snapshot.context.currentOperation === null);
       }),
-      { numRuns: 400 },
+      // CI's counterexample (seed -2072375668): requested, rolled-back reported, the actor fails.
+      { numRuns: 400, examples: [[[[0, 687, 488, 217, 206], false]]] },
     );
   });
 });
