@@ -153,13 +153,13 @@ export async function spawnQemu(opts: SpawnQemuOptions): Promise<QemuProcess> {
 }
 
 /** How long an exited QEMU's output may take to reach EOF (a grandchild could hold the pipes). */
-const OUTPUT_DRAIN_MS = 1_000;
+export const OUTPUT_DRAIN_MS = 1_000;
 
-/** Resolves when the tee is done or after `ms`, whichever comes first. */
-function drained(tee: OutputTee, ms: number): Promise<void> {
+/** Resolves when `done` (a process's `outputDone`) does, or after `ms`, whichever comes first. */
+export function drainedWithin(done: Promise<void>, ms: number = OUTPUT_DRAIN_MS): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
-    tee.done,
+    done,
     new Promise<void>((resolve) => {
       timer = setTimeout(resolve, ms);
     }),
@@ -182,7 +182,7 @@ function processOf(child: DetachedChild, logFile: string, tee: OutputTee): QemuP
     },
     readLog: async () => {
       // After the exit, what QEMU printed last may still be in the pipe: drained first (bounded).
-      if (watch.current()) await drained(tee, OUTPUT_DRAIN_MS);
+      if (watch.current()) await drainedWithin(tee.done);
       if (!tee.logComplete()) return tee.tail();
       return readFile(logFile, 'utf8').catch(() => tee.tail());
     },

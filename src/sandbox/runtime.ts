@@ -32,6 +32,7 @@ import type { ExitInfo } from '../process/exit.js';
 import { type FileFollower, followFile } from '../process/follow-file.js';
 import { checkNetns } from '../process/netns.js';
 import {
+  drainedWithin,
   type PassedFd,
   type QemuProcess,
   spawnQemu,
@@ -113,8 +114,6 @@ const EARLY_EXIT_GRACE_MS = 2_000;
 /** How long an exited QEMU's QMP stream may take to reach EOF before the exit is reported anyway. */
 const QMP_DRAIN_MS = 1_000;
 const CONSOLE_LOG = 'console.log';
-/** How long an exited QEMU's output pipes may take to reach EOF (a grandchild could hold them). */
-const OUTPUT_DRAIN_MS = 1_000;
 
 /** Routine chatter at debug; what looks like a problem at warn. */
 function logLine(logger: Logger, source: 'qemu' | 'virtiofsd', line: string): void {
@@ -339,18 +338,10 @@ export class SandboxRuntime {
     );
   }
 
-  /** Resolves once QEMU's output is at EOF and its log closed, or after OUTPUT_DRAIN_MS. */
+  /** Resolves once QEMU's output is at EOF and its log closed (bounded: `drainedWithin`). */
   private async outputDrained(): Promise<void> {
     const done = this.qemu?.outputDone;
-    if (!done) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      done,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, OUTPUT_DRAIN_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+    if (done) await drainedWithin(done);
   }
 
   /** The bounded tail of what QEMU printed (kept in memory: the log's filesystem may be full). */
