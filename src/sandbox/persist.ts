@@ -1,4 +1,4 @@
-// Keeps a sandbox's state.json current: rewritten (atomically, synchronously) on every lifecycle, operation and device event.
+// Keeps a sandbox's state.json current: rewritten atomically on every lifecycle, operation and device event (a move between running and paused right after the caller hears of it).
 
 import type { ValidatedConfig } from '../config/types.js';
 import type { DeviceRecordData } from '../devices/record-types.js';
@@ -38,6 +38,8 @@ export interface StatePersister {
   flush(opts?: { detached?: boolean }): void;
   /** Stops writing (detach, or the sandbox stopped). */
   close(): void;
+  /** Resolves once no write is waiting (a move between running and paused is written in the next turn of the loop). */
+  idle(): Promise<void>;
   /** Writes done, failed (for tests and benchmarks). */
   readonly stats: { writes: number; failures: number };
 }
@@ -83,6 +85,14 @@ const FIXED_FIELDS: ReadonlySet<keyof SandboxState> = new Set<keyof SandboxState
 /** State fields whose values are replaced, never changed in place (the device record is copy-on-write). */
 const IMMUTABLE_FIELDS: ReadonlySet<keyof SandboxState> = new Set<keyof SandboxState>(['devices']);
 
+/** A public phase that is QEMU's run state, which attach reads from `query-status` (attach.ts), not from state.json. */
+const isRunState = (phase: string): boolean => phase === 'running' || phase === 'paused';
+
+/** A move between running and paused: written right after the caller's promise resolves, off its path. */
+function deferrable(e: SandboxEvent): boolean {
+  return e.type === 'lifecycle' && isRunState(e.from) && isRunState(e.to);
+}
+
 /** The persister attached to `sb` by {@link persistSandboxState}, if any. */
 export function persisterOf(sb: Sandbox): StatePersister | undefined {
   return sb.attachments.persister;
@@ -90,8 +100,11 @@ export function persisterOf(sb: Sandbox): StatePersister | undefined {
 
 /**
  * Subscribes to `sb.events$` and rewrites `<runDir>/state.json` after every change of phase,
- * operation phase or device (before later subscribers — the caller's promise — hear of it). A
- * write that fails is a `state-write-failed` event on `sb.events$` (a {@link StateWriteError}) and
+ * operation phase or device, before later subscribers (the caller's promise) hear of it. A move
+ * between running and paused is the exception: it is written in the next turn of the loop (one
+ * write for any number of moves in a turn), after `pause()`/`resume()` resolved, because the run
+ * state's truth is QEMU's (`attachSandbox` asks `query-status`) and a synchronous write was a
+ * fifth of a pause. {@link StatePersister.idle} waits for it. A write that fails is a `state-write-failed` event on `sb.events$` (a {@link StateWriteError}) and
  * a warning in the log; the previous file stays, the sandbox runs on, and the next change retries.
  *
  * @example
@@ -171,6 +184,39 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
     }
   };
 
+  // Writes now; a failure is a typed event and a warning, and the previous file stays.
+  const writeOrReport = (): void => {
+    try {
+      write(false);
+    } catch (err) {
+      stats.failures += 1;
+      const error = err instanceof StateWriteError ? err : new StateWriteError(sb.runDir, { cause: err });
+      sb.logger.warn({ err: error }, 'state.json not written; the previous state stays');
+      runtime.events.next({ type: 'state-write-failed', sandboxId: sb.id, error, at: Date.now() });
+    }
+  };
+
+  // The write waiting for the next turn of the loop, if any (see `deferrable`).
+  let soon: { immediate: NodeJS.Immediate; done: Promise<void>; resolve: () => void } | null = null;
+  const settleSoon = (): void => {
+    if (soon === null) return;
+    clearImmediate(soon.immediate);
+    soon.resolve();
+    soon = null;
+  };
+  const writeSoon = (): void => {
+    if (soon !== null) return;
+    let resolve = (): void => {};
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    const immediate = setImmediate(() => {
+      settleSoon();
+      if (!closed) writeOrReport();
+    });
+    soon = { immediate, done, resolve };
+  };
+
   const sub = sb.events$.subscribe({
     next: (e) => {
       if (closed || e.type === 'state-write-failed' || e.type === 'command-failed') return;
@@ -181,23 +227,27 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
       // tick, and that write already holds the record with the change: nothing new to persist.
       if (e.type === 'device' && e.operationId !== undefined) return;
       track(e);
-      try {
-        write(false);
-      } catch (err) {
-        stats.failures += 1;
-        const error = err instanceof StateWriteError ? err : new StateWriteError(sb.runDir, { cause: err });
-        sb.logger.warn({ err: error }, 'state.json not written; the previous state stays');
-        runtime.events.next({ type: 'state-write-failed', sandboxId: sb.id, error, at: Date.now() });
+      if (deferrable(e)) {
+        writeSoon();
+        return;
       }
+      // This write holds everything a waiting one would.
+      settleSoon();
+      writeOrReport();
     },
   });
 
   const persister: StatePersister = {
-    flush: (opts = {}) => write(opts.detached === true),
+    flush: (opts = {}) => {
+      settleSoon();
+      write(opts.detached === true);
+    },
     close: () => {
       closed = true;
+      settleSoon();
       sub.unsubscribe();
     },
+    idle: () => soon?.done ?? Promise.resolve(),
     stats,
   };
   sb.attachments.persister = persister;

@@ -1,5 +1,6 @@
 // containerd's `containerd.task.v2.Task` service for one container whose processes run in a vmactor VM.
 import type { Logger } from 'pino';
+import { persisterOf } from '../sandbox/persist.js';
 import { shimAccelerator } from './accelerator.js';
 import { type BootTimings, ContainerVm, type GuestExit } from './container-vm.js';
 import {
@@ -405,6 +406,8 @@ export class TaskService {
     const c = this.need(id);
     if (c.paused) return;
     await c.vm.sandbox.pause();
+    // containerd hears PAUSED once the VM's state.json says so (written just after the pause).
+    await persisterOf(c.vm.sandbox)?.idle();
     c.paused = true;
     this.options.events.publish('containerd.events.TaskPaused', { container_id: id });
   }
@@ -413,6 +416,7 @@ export class TaskService {
     const c = this.need(id);
     if (!c.paused) throw new ShimStateError(`container ${id} is not paused`);
     await c.vm.sandbox.resume();
+    await persisterOf(c.vm.sandbox)?.idle();
     c.paused = false;
     this.options.events.publish('containerd.events.TaskResumed', { container_id: id });
   }

@@ -10,6 +10,7 @@ import { QmpClient } from '../../src/qmp/client.js';
 import { attachSandbox } from '../../src/sandbox/attach.js';
 import { SandboxStateError } from '../../src/sandbox/errors.js';
 import type { SandboxEvent, SandboxReattachedEvent } from '../../src/sandbox/events.js';
+import { persisterOf } from '../../src/sandbox/persist.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import {
   MonitorBusyError,
@@ -112,6 +113,7 @@ describe('attachSandbox after the controller was SIGKILLed', { timeout: 240_000 
       expect(sb.devices().map((d) => d.id)).toEqual(['fs0']);
       expect(readStateFile(info.runDir).devices?.devices.map((d) => d.id)).toEqual(['fs0']);
       await sb.pause();
+      await persisterOf(sb)?.idle();
       expect(readStateFile(info.runDir).phase).toBe('paused');
       await sb.resume();
       expect((await sb.stop()).stopReason).toBe('requested');

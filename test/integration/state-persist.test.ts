@@ -20,6 +20,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { procFacts } from '../../src/process/proc-info.js';
 import type { SandboxEvent } from '../../src/sandbox/events.js';
+import { persisterOf } from '../../src/sandbox/persist.js';
 import { StateWriteError } from '../../src/sandbox/state-errors.js';
 import { readStateFile } from '../../src/sandbox/state-file.js';
 import { descendants, leftovers } from '../helpers/census.js';
@@ -83,7 +84,13 @@ describe('state.json persistence', () => {
     expect(statSync(join(sb.runDir, 'state.json')).mode & 0o777).toBe(0o600);
     expect(statSync(sb.runDir).mode & 0o777).toBe(0o700);
 
+    const writes = persisterOf(sb)?.stats.writes ?? Number.NaN;
     await sb.pause();
+    // A move between running and paused is written in the next turn of the loop (persist.ts),
+    // off the caller's path: not yet when pause() resolves, once when the persister is idle.
+    expect(readStateFile(sb.runDir).phase).toBe('running');
+    await persisterOf(sb)?.idle();
+    expect(persisterOf(sb)?.stats.writes).toBe(writes + 1);
     expect(readStateFile(sb.runDir).phase).toBe('paused');
     await sb.hotplug({ kind: 'block', id: 'disk1', file: disk });
     state = readStateFile(sb.runDir);
@@ -91,6 +98,7 @@ describe('state.json persistence', () => {
     expect(state.operation).toBeNull();
     expect(seen).toEqual(['hotplug:requested', 'hotplug:applied']);
     await sb.resume();
+    await persisterOf(sb)?.idle();
     expect(readStateFile(sb.runDir).phase).toBe('running');
     await sb.stop();
     expect(descendants()).toEqual([]);
@@ -122,6 +130,7 @@ describe('state.json persistence', () => {
 
     await sb.pause();
     expect(sb.phase).toBe('paused');
+    await persisterOf(sb)?.idle();
     const failed = events.filter((e) => e.type === 'state-write-failed');
     expect(failed.length).toBeGreaterThan(0);
     const error = failed[0]?.type === 'state-write-failed' ? failed[0].error : undefined;
@@ -136,6 +145,7 @@ describe('state.json persistence', () => {
 
     unlinkSync(filler);
     await sb.resume();
+    await persisterOf(sb)?.idle();
     expect(readStateFile(sb.runDir).phase).toBe('running');
     expect((await sb.stop()).stopReason).toBe('requested');
     expect(descendants()).toEqual([]);
