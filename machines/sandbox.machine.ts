@@ -120,23 +120,18 @@ export const sandboxMachine = sandboxSetup.createMachine({
               },
             },
             pausing: {
-              invoke: {
-                id: 'pauseVm',
-                src: 'pauseVm',
-                input: ({ context }) => ({ sandboxId: context.sandboxId }),
-                onDone: {
+              // Our `stop` is written by the entry action; its answer comes back as an event.
+              entry: 'sendPause',
+              exit: 'endVmCommand',
+              on: {
+                'vm.paused': {
                   target: 'paused',
                   actions: { type: 'setPauseReason', params: { reason: 'requested' } },
                 },
-                onError: {
+                'vm.pause-failed': {
                   target: 'running',
-                  actions: {
-                    type: 'emitCommandFailed',
-                    params: ({ event }) => ({ command: 'pause', error: event.error }),
-                  },
+                  actions: { type: 'emitCommandFailed', params: { command: 'pause' } },
                 },
-              },
-              on: {
                 'qmp.STOP': {
                   guard: 'isOwnToggleEvent',
                   target: 'paused',
@@ -156,23 +151,17 @@ export const sandboxMachine = sandboxSetup.createMachine({
               },
             },
             resuming: {
-              invoke: {
-                id: 'resumeVm',
-                src: 'resumeVm',
-                input: ({ context }) => ({ sandboxId: context.sandboxId }),
-                onDone: {
+              entry: 'sendResume',
+              exit: 'endVmCommand',
+              on: {
+                'vm.resumed': {
                   target: 'running',
                   actions: { type: 'setPauseReason', params: { reason: 'requested' } },
                 },
-                onError: {
+                'vm.resume-failed': {
                   target: 'paused',
-                  actions: {
-                    type: 'emitCommandFailed',
-                    params: ({ event }) => ({ command: 'resume', error: event.error }),
-                  },
+                  actions: { type: 'emitCommandFailed', params: { command: 'resume' } },
                 },
-              },
-              on: {
                 'qmp.RESUME': {
                   guard: 'isOwnToggleEvent',
                   target: 'running',

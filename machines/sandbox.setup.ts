@@ -24,7 +24,6 @@ import type {
   ShutdownOutput,
   StopDetails,
   StopReason,
-  VmCommandInput,
   WatchInput,
 } from './sandbox.types.js';
 
@@ -76,8 +75,6 @@ export const sandboxSetup = setup({
   actors: {
     launch: fromPromise<LaunchOutput, LaunchInput>(async () => notProvided('launch')),
     watch: fromEventObservable<SandboxWatchEvent, WatchInput>(() => notProvided('watch')),
-    pauseVm: fromPromise<void, VmCommandInput>(async () => notProvided('pauseVm')),
-    resumeVm: fromPromise<void, VmCommandInput>(async () => notProvided('resumeVm')),
     runOperation: fromPromise<unknown, RunOperationInput>(async () => notProvided('runOperation')),
     dumpGuestMemory: fromPromise<void, DumpGuestMemoryInput>(async () => notProvided('dumpGuestMemory')),
     shutdown: fromPromise<ShutdownOutput | undefined, ShutdownInput>(async () => notProvided('shutdown')),
@@ -104,6 +101,16 @@ export const sandboxSetup = setup({
     startTimeout: ({ context }) => context.startTimeoutMs,
   },
   actions: {
+    /** Provider (effect): write QMP `stop`; answer `vm.paused` or `vm.pause-failed` while `pausing` lasts. */
+    sendPause: (_args, _params: undefined): void => {
+      notProvided('sendPause');
+    },
+    /** Provider (effect): write QMP `cont`; answer `vm.resumed` or `vm.resume-failed` while `resuming` lasts. */
+    sendResume: (_args, _params: undefined): void => {
+      notProvided('sendResume');
+    },
+    /** Provider (effect): `pausing`/`resuming` was left; the command's reply, if it still comes, is not delivered. */
+    endVmCommand: (_args, _params: undefined): void => {},
     /** Entry of a public phase: emit one lifecycle event if the phase changed, and record it. */
     enterPhase: enqueueActions(({ context, enqueue }, params: { phase: SandboxPhase }) => {
       if (context.phase === params.phase) return;
@@ -342,12 +349,13 @@ export const sandboxSetup = setup({
       if (pending.length > 0) enqueue.assign({ currentOperation: null, operationQueue: [] });
     }),
     emitCommandFailed: enqueueActions(
-      ({ context, enqueue }, params: { command: 'pause' | 'resume'; error: unknown }) => {
+      ({ context, enqueue, event }, params: { command: 'pause' | 'resume' }) => {
+        assertEvent(event, ['vm.pause-failed', 'vm.resume-failed']);
         enqueue.emit({
           type: 'command-failed',
           sandboxId: context.sandboxId,
           command: params.command,
-          error: params.error,
+          error: event.error,
           at: Date.now(),
         });
       },

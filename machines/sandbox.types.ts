@@ -225,6 +225,16 @@ export interface OperationRolledBackEvent {
   readonly id: string;
 }
 
+/** Our own QMP `stop` (pause) or `cont` (resume) was answered: sent by the provided `sendPause`/`sendResume`. */
+export interface VmCommandAnsweredEvent {
+  readonly type: 'vm.paused' | 'vm.resumed';
+}
+/** Our own QMP `stop` or `cont` failed (refused, deadline, disconnect): sent by `sendPause`/`sendResume`. */
+export interface VmCommandFailedEvent {
+  readonly type: 'vm.pause-failed' | 'vm.resume-failed';
+  readonly error: unknown;
+}
+
 /** Events a user (the Sandbox handle) sends. */
 export type SandboxUserEvent = StartEvent | PauseEvent | ResumeEvent | StopEvent | OperationEvent;
 
@@ -243,7 +253,9 @@ export type SandboxMachineEvent =
   | SandboxUserEvent
   | SandboxWatchEvent
   | OperationAppliedEvent
-  | OperationRolledBackEvent;
+  | OperationRolledBackEvent
+  | VmCommandAnsweredEvent
+  | VmCommandFailedEvent;
 
 // ---------------------------------------------------------------------------------------------
 // Emitted events (the sandbox layer maps them onto the public `sb.events$`; `actor.on('*', ...)` sees them raw)
@@ -338,11 +350,6 @@ export interface WatchInput {
   readonly launched: LaunchOutput;
 }
 
-/** `pauseVm` / `resumeVm` (fromPromise): QMP `stop` / `cont`. Output ignored. */
-export interface VmCommandInput {
-  readonly sandboxId: string;
-}
-
 /** `runOperation` (fromPromise): one modifying operation; its `signal` fires when STOP pre-empts it. */
 export interface RunOperationInput {
   readonly sandboxId: string;
@@ -416,8 +423,6 @@ export interface CleanupInput {
 export const SANDBOX_ACTORS = [
   'launch',
   'watch',
-  'pauseVm',
-  'resumeVm',
   'runOperation',
   'dumpGuestMemory',
   'shutdown',
@@ -470,6 +475,17 @@ export const SANDBOX_ACTIONS = [
   'emitDeviceDeleted',
 ] as const;
 export type SandboxActionName = (typeof SANDBOX_ACTIONS)[number];
+
+/**
+ * Names of the actions the sandbox layer provides (effects; the setup's placeholders throw): our
+ * own pause and resume. `sendPause`/`sendResume` (entry of `pausing`/`resuming`) write QMP
+ * `stop`/`cont` and answer with `vm.paused`/`vm.resumed` or `vm.pause-failed`/`vm.resume-failed`;
+ * `endVmCommand` (their exit) means a reply that comes later is not delivered, as leaving the state
+ * of an invoked actor would stop it. An action, not an invoked actor: no child actor to create,
+ * start and stop per call, and the command is written during the transition, not after it.
+ */
+export const SANDBOX_EFFECT_ACTIONS = ['sendPause', 'sendResume', 'endVmCommand'] as const;
+export type SandboxEffectActionName = (typeof SANDBOX_EFFECT_ACTIONS)[number];
 
 /** Names of delays. */
 export const SANDBOX_DELAYS = ['startTimeout'] as const;

@@ -14,11 +14,11 @@ import type {
   SandboxWatchEvent,
   ShutdownInput,
   ShutdownOutput,
-  VmCommandInput,
+  VmCommandAnsweredEvent,
+  VmCommandFailedEvent,
   WatchInput,
 } from '../../machines/sandbox.types.js';
 import type { SandboxRuntime } from './runtime.js';
-import { signallessPromise } from './signalless-promise.js';
 import type { OperationProvider } from './spec.js';
 import { withSpan } from './tracing.js';
 
@@ -61,6 +61,41 @@ function failureOf(err: unknown): unknown {
   return told?.error === undefined ? err : told.error;
 }
 
+/** Per sandbox: the token of the `stop`/`cont` whose answer the machine still waits for. */
+const vmCommandInFlight = new WeakMap<SandboxEffects, object>();
+
+/**
+ * Writes our own `stop`/`cont` and sends its answer to the machine, unless the state that sent it
+ * was left first (`endVmCommand`): QMP's `STOP`/`RESUME` event often settles the state before the
+ * reply, and the reply is then still read and dropped. No abort signal: the command must complete.
+ */
+function sendVmCommand(
+  effects: SandboxEffects,
+  command: 'stop' | 'cont',
+  send: (e: VmCommandAnsweredEvent | VmCommandFailedEvent) => void,
+  events: { answered: VmCommandAnsweredEvent['type']; failed: VmCommandFailedEvent['type'] },
+): void {
+  const token = {};
+  vmCommandInFlight.set(effects, token);
+  const current = (): boolean => vmCommandInFlight.get(effects) === token;
+  let reply: Promise<unknown>;
+  try {
+    const qmp = effects.runtime.qmp;
+    if (!qmp) throw new Error('QMP is not connected');
+    reply = qmp.execute(command, undefined, { timeoutMs: effects.qmpCommandTimeoutMs });
+  } catch (err) {
+    reply = Promise.reject(err);
+  }
+  reply.then(
+    () => {
+      if (current()) send({ type: events.answered });
+    },
+    (error: unknown) => {
+      if (current()) send({ type: events.failed, error });
+    },
+  );
+}
+
 /**
  * `sandboxMachine` with every named actor provided for ONE sandbox: each effect is a closure over
  * `effects.runtime` (xstate's `machine.provide({ actors })`); outside events (QMP events, process
@@ -88,8 +123,23 @@ function provideWith(effectsOf: (sandboxId: string) => SandboxEffects) {
     if (!qmp) throw new Error('QMP is not connected');
     return qmp;
   };
-  const vmCommand = (sandboxId: string) => ({ timeoutMs: effectsOf(sandboxId).qmpCommandTimeoutMs });
   return sandboxMachine.provide({
+    actions: {
+      // No span here: `sb.pause()`/`sb.resume()` record the operation's one span around this.
+      sendPause: ({ context, self }) =>
+        sendVmCommand(effectsOf(context.sandboxId), 'stop', (e) => self.send(e), {
+          answered: 'vm.paused',
+          failed: 'vm.pause-failed',
+        }),
+      sendResume: ({ context, self }) =>
+        sendVmCommand(effectsOf(context.sandboxId), 'cont', (e) => self.send(e), {
+          answered: 'vm.resumed',
+          failed: 'vm.resume-failed',
+        }),
+      endVmCommand: ({ context }) => {
+        vmCommandInFlight.delete(effectsOf(context.sandboxId));
+      },
+    },
     actors: {
       launch: fromPromise<LaunchOutput, LaunchInput>(({ input, signal }) =>
         withSpan('sandbox.launch', attrs(input.sandboxId), () => runtimeOf(input.sandboxId).launch(signal)),
@@ -97,16 +147,6 @@ function provideWith(effectsOf: (sandboxId: string) => SandboxEffects) {
       watch: fromEventObservable<SandboxWatchEvent, WatchInput>(({ input }) =>
         runtimeOf(input.sandboxId).watch$(),
       ),
-      // No abort signal for stop/cont: the QMP event often settles the state before the reply, and
-      // the command must still complete (and its reply be consumed) after this actor is gone.
-      // No span here: `sb.pause()`/`sb.resume()` record the operation's one span around this.
-      // signallessPromise: no AbortController per call (a pause's hottest cost in the machine).
-      pauseVm: signallessPromise<void, VmCommandInput>(async ({ input }) => {
-        await qmpOf(input.sandboxId).execute('stop', undefined, vmCommand(input.sandboxId));
-      }),
-      resumeVm: signallessPromise<void, VmCommandInput>(async ({ input }) => {
-        await qmpOf(input.sandboxId).execute('cont', undefined, vmCommand(input.sandboxId));
-      }),
       runOperation: fromPromise<unknown, RunOperationInput>(async ({ input, signal }) =>
         withSpan(`sandbox.operation.${input.op.kind}`, attrs(input.sandboxId), async () => {
           const { runtime: rt, operations } = effectsOf(input.sandboxId);

@@ -25,7 +25,6 @@ import type {
   SandboxWatchEvent,
   ShutdownInput,
   ShutdownOutput,
-  VmCommandInput,
   WatchInput,
 } from '../../machines/sandbox.types.js';
 
@@ -48,6 +47,15 @@ export function done(id: string, output?: unknown): SandboxMachineEvent {
 export function failed(id: string, error: unknown): SandboxMachineEvent {
   return { type: `xstate.error.actor.${id}`, error, actorId: id } as unknown as SandboxMachineEvent;
 }
+
+/** The answer to our own `stop`, as the provided `sendPause` sends it. */
+export const VM_PAUSED: SandboxMachineEvent = { type: 'vm.paused' };
+/** The answer to our own `cont`, as the provided `sendResume` sends it. */
+export const VM_RESUMED: SandboxMachineEvent = { type: 'vm.resumed' };
+/** Our own `stop` failed with `error`. */
+export const pauseFailed = (error: unknown): SandboxMachineEvent => ({ type: 'vm.pause-failed', error });
+/** Our own `cont` failed with `error`. */
+export const resumeFailed = (error: unknown): SandboxMachineEvent => ({ type: 'vm.resume-failed', error });
 
 /** The delayed event of `startTimeout` firing in `starting`. */
 export const START_TIMEOUT = {
@@ -97,7 +105,7 @@ export function running(input: SandboxMachineInput = INPUT): SandboxSnapshot {
 
 /** A snapshot in `paused` reached by our own pause. */
 export function paused(input: SandboxMachineInput = INPUT): SandboxSnapshot {
-  return step(running(input), { type: 'PAUSE' }, done('pauseVm')).snapshot;
+  return step(running(input), { type: 'PAUSE' }, VM_PAUSED).snapshot;
 }
 
 /** Only the lifecycle events. */
@@ -108,6 +116,11 @@ export function lifecycle(emitted: readonly SandboxEmitted[]): LifecycleEmitted[
 /** `from→to` strings of the lifecycle events, for compact assertions. */
 export function moves(emitted: readonly SandboxEmitted[]): string[] {
   return lifecycle(emitted).map((e) => `${e.from}→${e.to}${e.reason === undefined ? '' : `{${e.reason}}`}`);
+}
+
+/** How many times the action `type` is among `actions`. */
+export function actionCount(actions: ReadonlyArray<{ type: string }>, type: string): number {
+  return actions.filter((a) => a.type === type).length;
 }
 
 /** The spawnChild action for invoke `id`, with its input. */
@@ -178,11 +191,11 @@ export function instant<TInput>(record?: (input: TInput) => void) {
 /** The sandbox machine with inert stubs for every effect (nothing settles unless a test says so). */
 export function stubbedMachine() {
   return sandboxMachine.provide({
+    // Our stop/cont are written and never answered: a test sends `vm.paused` etc. itself.
+    actions: { sendPause: () => {}, sendResume: () => {} },
     actors: {
       launch: pending<LaunchOutput, LaunchInput>(),
       watch: idleWatch(),
-      pauseVm: pending<void, VmCommandInput>(),
-      resumeVm: pending<void, VmCommandInput>(),
       runOperation: pending<unknown, RunOperationInput>(),
       dumpGuestMemory: pending<void, DumpGuestMemoryInput>(),
       shutdown: pending<ShutdownOutput | undefined, ShutdownInput>(),

@@ -28,6 +28,7 @@ import {
   step,
   stopOutput,
   stubbedMachine,
+  VM_PAUSED,
 } from './machine-fixtures.js';
 
 const DISK: SandboxOperation = {
@@ -173,7 +174,7 @@ describe('sandbox machine: operations (pure)', () => {
   });
 
   it('pause and resume proceed while an operation runs', () => {
-    const r = step(running(), op('a', DISK), { type: 'PAUSE' }, done('pauseVm'));
+    const r = step(running(), op('a', DISK), { type: 'PAUSE' }, VM_PAUSED);
     expect(r.snapshot.value).toEqual({ active: { run: 'paused', operation: 'busy' } });
     expect(r.snapshot.children.runOperation).toBeDefined();
   });

@@ -33,7 +33,18 @@ import type {
   SandboxMachineEvent,
   SandboxMachineInput,
 } from '../../machines/sandbox.types.js';
-import { done, failed, LAUNCHED, START_TIMEOUT, stopOutput, stubbedMachine } from './machine-fixtures.js';
+import {
+  done,
+  failed,
+  LAUNCHED,
+  pauseFailed,
+  resumeFailed,
+  START_TIMEOUT,
+  stopOutput,
+  stubbedMachine,
+  VM_PAUSED,
+  VM_RESUMED,
+} from './machine-fixtures.js';
 
 type AnyNode = AnyStateMachine['root'];
 
@@ -108,10 +119,10 @@ const SAMPLES: SandboxMachineEvent[] = [
   failed('launch', 'spawn failed'),
   START_TIMEOUT,
   failed('watch', 'watcher failed'),
-  done('pauseVm'),
-  failed('pauseVm', 'pause failed'),
-  done('resumeVm'),
-  failed('resumeVm', 'resume failed'),
+  VM_PAUSED,
+  pauseFailed('pause failed'),
+  VM_RESUMED,
+  resumeFailed('resume failed'),
   done('runOperation', 'ok'),
   failed('runOperation', 'op failed'),
   done('dumpGuestMemory'),
@@ -288,9 +299,9 @@ describe('sandbox machine: transition coverage from generated paths', () => {
       { type: 'START' },
       done('launch', LAUNCHED),
       { type: 'PAUSE' },
-      done('pauseVm'),
+      VM_PAUSED,
       { type: 'RESUME' },
-      done('resumeVm'),
+      VM_RESUMED,
       { type: 'STOP' },
       done('shutdown'),
     ];

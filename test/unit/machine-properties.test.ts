@@ -14,7 +14,16 @@ import type {
   SandboxMachineEvent,
   SandboxPhase,
 } from '../../machines/sandbox.types.js';
-import { done, failed, LAUNCHED, START_TIMEOUT } from './machine-fixtures.js';
+import {
+  done,
+  failed,
+  LAUNCHED,
+  pauseFailed,
+  resumeFailed,
+  START_TIMEOUT,
+  VM_PAUSED,
+  VM_RESUMED,
+} from './machine-fixtures.js';
 
 const DISK: SandboxOperation = { kind: 'hotplug', device: { kind: 'block', id: 'd1', file: '/tmp/d1.img' } };
 
@@ -49,10 +58,10 @@ const SAMPLES: SandboxMachineEvent[] = [
   done('launch', LAUNCHED),
   failed('launch', 'x'),
   START_TIMEOUT,
-  done('pauseVm'),
-  failed('pauseVm', 'x'),
-  done('resumeVm'),
-  failed('resumeVm', 'x'),
+  VM_PAUSED,
+  pauseFailed('x'),
+  VM_RESUMED,
+  resumeFailed('x'),
   done('runOperation', 1),
   failed('runOperation', 'x'),
   done('dumpGuestMemory'),

@@ -5,10 +5,12 @@ import {
   SANDBOX_ACTIONS,
   SANDBOX_ACTORS,
   SANDBOX_DELAYS,
+  SANDBOX_EFFECT_ACTIONS,
   SANDBOX_GUARDS,
   STOP_REASONS,
 } from '../../machines/sandbox.types.js';
 import {
+  actionCount,
   done,
   failed,
   INPUT,
@@ -17,13 +19,17 @@ import {
   lifecycle,
   moves,
   paused,
+  pauseFailed,
   phase,
+  resumeFailed,
   running,
   type SandboxSnapshot,
   START_TIMEOUT,
   spawned,
   step,
   stopOutput,
+  VM_PAUSED,
+  VM_RESUMED,
 } from './machine-fixtures.js';
 
 /** The input the shutdown ladder was invoked with (fails the test when it was not invoked). */
@@ -303,14 +309,15 @@ describe('sandbox machine: STOP is accepted in every state and idempotent', () =
     ];
     const phases = states.map((s) => phase(s));
     expect(phases).toEqual(['running', 'paused', 'paused']);
-    for (const s of states) {
+    // Leaving pausing/resuming ends their command (its late reply is not delivered); paused has none.
+    const ended = [1, 0, 1];
+    states.forEach((s, i) => {
       const r = step(s, { type: 'STOP' });
       expect(r.snapshot.value).toEqual({ stopping: 'ladder' });
       expect(lifecycle(r.emitted)).toHaveLength(1);
-      expect(r.snapshot.children.pauseVm).toBeUndefined();
-      expect(r.snapshot.children.resumeVm).toBeUndefined();
+      expect(actionCount(r.actions, 'endVmCommand')).toBe(ended[i]);
       expect(r.snapshot.children.watch).toBeUndefined();
-    }
+    });
   });
 
   it('a second STOP while stopping is ignored and does not change the wait mode', () => {
@@ -355,23 +362,24 @@ describe('sandbox machine: STOP is accepted in every state and idempotent', () =
 });
 
 describe('sandbox machine: pause and resume', () => {
-  it('PAUSE moves to pausing without a lifecycle event and invokes pauseVm', () => {
+  it('PAUSE moves to pausing without a lifecycle event and sends our stop (sendPause) once, no child actor', () => {
     const r = step(running(), { type: 'PAUSE' });
     expect(r.snapshot.value).toEqual({ active: { run: 'pausing', operation: 'idle' } });
     expect(r.emitted).toEqual([]);
-    expect(spawned(r.actions, 'pauseVm')?.input).toEqual({ sandboxId: 'sb-test' });
+    expect(actionCount(r.actions, 'sendPause')).toBe(1);
+    expect(Object.keys(r.snapshot.children)).toEqual(['watch']);
   });
 
   it('our pause completing moves to paused with reason requested', () => {
-    const r = step(running(), { type: 'PAUSE' }, done('pauseVm'));
+    const r = step(running(), { type: 'PAUSE' }, VM_PAUSED);
     expect(moves(r.emitted)).toEqual(['running→paused{requested}']);
   });
 
   it("our pause's own QMP STOP event moves to paused once, and the reply after it is not delivered", () => {
     const r = step(running(), { type: 'PAUSE' }, { type: 'qmp.STOP' });
     expect(moves(r.emitted)).toEqual(['running→paused{requested}']);
-    expect(r.snapshot.children.pauseVm).toBeUndefined();
-    const later = step(r.snapshot, done('pauseVm'), { type: 'qmp.STOP' });
+    expect(actionCount(r.actions, 'endVmCommand')).toBe(1);
+    const later = step(r.snapshot, VM_PAUSED, { type: 'qmp.STOP' });
     expect(later.emitted).toEqual([]);
     expect(phase(later.snapshot)).toBe('paused');
   });
@@ -383,22 +391,16 @@ describe('sandbox machine: pause and resume', () => {
     const mid = step(r.snapshot, { type: 'qmp.STOP' }, { type: 'qmp.RESUME' }, { type: 'qmp.STOP' });
     expect(mid.emitted).toEqual([]);
     expect(mid.snapshot.value).toEqual({ active: { run: 'pausing', operation: 'idle' } });
-    const end = step(mid.snapshot, done('pauseVm'));
+    const end = step(mid.snapshot, VM_PAUSED);
     expect(moves(end.emitted)).toEqual(['running→paused{requested}']);
     expect(end.snapshot.context.toggleOvertaken).toBe(false);
     // Settled again, our own pause's STOP event settles the next pause at once, as before.
-    const next = step(
-      end.snapshot,
-      { type: 'RESUME' },
-      done('resumeVm'),
-      { type: 'PAUSE' },
-      { type: 'qmp.STOP' },
-    );
+    const next = step(end.snapshot, { type: 'RESUME' }, VM_RESUMED, { type: 'PAUSE' }, { type: 'qmp.STOP' });
     expect(moves(next.emitted)).toEqual(['paused→running{requested}', 'running→paused{requested}']);
   });
 
   it('a QMP STOP event after our pause already completed does not transition again', () => {
-    const r = step(running(), { type: 'PAUSE' }, done('pauseVm'), { type: 'qmp.STOP' });
+    const r = step(running(), { type: 'PAUSE' }, VM_PAUSED, { type: 'qmp.STOP' });
     expect(moves(r.emitted)).toEqual(['running→paused{requested}']);
   });
 
@@ -413,22 +415,22 @@ describe('sandbox machine: pause and resume', () => {
     expect(moves(r.emitted)).toEqual(['paused→running{external}']);
   });
 
-  it('RESUME after an external pause resumes through resumeVm', () => {
+  it('RESUME after an external pause resumes through our cont (sendResume)', () => {
     const r = step(running(), { type: 'qmp.STOP' }, { type: 'RESUME' });
-    expect(spawned(r.actions, 'resumeVm')).toBeDefined();
-    const back = step(r.snapshot, done('resumeVm'));
+    expect(actionCount(r.actions, 'sendResume')).toBe(1);
+    const back = step(r.snapshot, VM_RESUMED);
     expect(moves(back.emitted)).toEqual(['paused→running{requested}']);
   });
 
   it("our resume's own QMP RESUME event moves to running once", () => {
-    const r = step(paused(), { type: 'RESUME' }, { type: 'qmp.RESUME' }, done('resumeVm'), {
+    const r = step(paused(), { type: 'RESUME' }, { type: 'qmp.RESUME' }, VM_RESUMED, {
       type: 'qmp.RESUME',
     });
     expect(moves(r.emitted)).toEqual(['paused→running{requested}']);
   });
 
   it('a failed pause returns to running with a command-failed event and no lifecycle event', () => {
-    const r = step(running(), { type: 'PAUSE' }, failed('pauseVm', 'timeout'));
+    const r = step(running(), { type: 'PAUSE' }, pauseFailed('timeout'));
     expect(phase(r.snapshot)).toBe('running');
     expect(r.snapshot.value).toEqual({ active: { run: 'running', operation: 'idle' } });
     expect(r.emitted).toEqual([
@@ -443,7 +445,7 @@ describe('sandbox machine: pause and resume', () => {
   });
 
   it('a failed resume returns to paused with a command-failed event and no lifecycle event', () => {
-    const r = step(paused(), { type: 'RESUME' }, failed('resumeVm', 'timeout'));
+    const r = step(paused(), { type: 'RESUME' }, resumeFailed('timeout'));
     expect(r.snapshot.value).toEqual({ active: { run: 'paused', operation: 'idle' } });
     expect(r.emitted.map((e) => e.type)).toEqual(['command-failed']);
   });
@@ -451,8 +453,13 @@ describe('sandbox machine: pause and resume', () => {
   it('RESUME while pausing switches to resuming; QMP keeps stop and cont in order', () => {
     const r = step(running(), { type: 'PAUSE' }, { type: 'RESUME' });
     expect(r.snapshot.value).toEqual({ active: { run: 'resuming', operation: 'idle' } });
-    expect(spawned(r.actions, 'resumeVm')).toBeDefined();
-    expect(phase(step(r.snapshot, done('resumeVm')).snapshot)).toBe('running');
+    // The pause's command ends (its reply is dropped) before the resume's is sent.
+    expect(r.actions.map((a) => a.type).filter((t) => /Vm|send/.test(t))).toEqual([
+      'sendPause',
+      'endVmCommand',
+      'sendResume',
+    ]);
+    expect(phase(step(r.snapshot, VM_RESUMED).snapshot)).toBe('running');
   });
 
   it('PAUSE while resuming switches to pausing', () => {
@@ -499,13 +506,13 @@ describe('sandbox machine: lifecycle events', () => {
       done('launch', LAUNCHED),
       { type: 'PAUSE' },
       { type: 'qmp.STOP' },
-      done('pauseVm'),
+      VM_PAUSED,
       { type: 'RESUME' },
-      done('resumeVm'),
+      VM_RESUMED,
       { type: 'qmp.STOP' },
       { type: 'qmp.RESUME' },
       { type: 'PAUSE' },
-      failed('pauseVm', 'x'),
+      pauseFailed('x'),
       { type: 'STOP' },
       { type: 'STOP' },
       done('shutdown'),
@@ -575,7 +582,7 @@ describe('sandbox machine: definition conventions', () => {
 
   it('the declared guard, delay, actor and action names match the setup implementations', () => {
     const impl = sandboxMachine.implementations;
-    expect(Object.keys(impl.actions).sort()).toEqual([...SANDBOX_ACTIONS].sort());
+    expect(Object.keys(impl.actions).sort()).toEqual([...SANDBOX_ACTIONS, ...SANDBOX_EFFECT_ACTIONS].sort());
     expect(Object.keys(impl.guards).sort()).toEqual([...SANDBOX_GUARDS].sort());
     expect(Object.keys(impl.delays).sort()).toEqual([...SANDBOX_DELAYS].sort());
     expect(Object.keys(impl.actors).sort()).toEqual([...SANDBOX_ACTORS].sort());
