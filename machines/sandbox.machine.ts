@@ -110,7 +110,7 @@ export const sandboxMachine = sandboxSetup.createMachine({
           initial: 'running',
           states: {
             running: {
-              entry: [{ type: 'enterPhase', params: { phase: 'running' } }, 'clearToggleOvertaken'],
+              entry: { type: 'enterPhase', params: { phase: 'running' } },
               on: {
                 PAUSE: { target: 'pausing' },
                 'qmp.STOP': {
@@ -141,7 +141,7 @@ export const sandboxMachine = sandboxSetup.createMachine({
               },
             },
             paused: {
-              entry: [{ type: 'enterPhase', params: { phase: 'paused' } }, 'clearToggleOvertaken'],
+              entry: { type: 'enterPhase', params: { phase: 'paused' } },
               on: {
                 RESUME: { target: 'resuming' },
                 'qmp.RESUME': {

@@ -111,9 +111,17 @@ export const sandboxSetup = setup({
     },
     /** Provider (effect): `pausing`/`resuming` was left; the command's reply, if it still comes, is not delivered. */
     endVmCommand: (_args, _params: undefined): void => {},
-    /** Entry of a public phase: emit one lifecycle event if the phase changed, and record it. */
+    /**
+     * Entry of a public phase: emit one lifecycle event if the phase changed, and record it. Entering
+     * running or paused also settles a pause/resume, clearing `toggleOvertaken` (one assign for both:
+     * each assign copies the snapshot, and this runs on every pause and resume).
+     */
     enterPhase: enqueueActions(({ context, enqueue }, params: { phase: SandboxPhase }) => {
-      if (context.phase === params.phase) return;
+      const settles = context.toggleOvertaken && (params.phase === 'running' || params.phase === 'paused');
+      if (context.phase === params.phase) {
+        if (settles) enqueue.assign({ toggleOvertaken: false });
+        return;
+      }
       const reason = lifecycleReason(context, params.phase);
       const error =
         (params.phase === 'stopping' || params.phase === 'stopped') && context.stopError !== null
@@ -128,15 +136,12 @@ export const sandboxSetup = setup({
         ...(error === undefined ? {} : { error }),
         at: Date.now(),
       });
-      enqueue.assign({ phase: params.phase });
+      enqueue.assign(settles ? { phase: params.phase, toggleOvertaken: false } : { phase: params.phase });
     }),
     /** Record whether the next running/paused change is ours or someone else's. */
     markToggleOvertaken: assign({ toggleOvertaken: true }),
     // Assign only on a change: every assign copies the snapshot (and works out its state value
-    // again), and these run on each pause and resume, where the flag and reason rarely change.
-    clearToggleOvertaken: enqueueActions(({ context, enqueue }) => {
-      if (context.toggleOvertaken) enqueue.assign({ toggleOvertaken: false });
-    }),
+    // again), and this runs on each pause and resume, where the reason rarely changes.
     setPauseReason: enqueueActions(({ context, enqueue }, params: { reason: 'requested' | 'external' }) => {
       if (context.pauseReason !== params.reason) enqueue.assign({ pauseReason: params.reason });
     }),

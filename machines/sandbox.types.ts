@@ -449,7 +449,6 @@ export const SANDBOX_ACTIONS = [
   'enterPhase',
   'setPauseReason',
   'markToggleOvertaken',
-  'clearToggleOvertaken',
   'storeLaunched',
   'recordStopRequest',
   'recordLaunchError',
