@@ -22,6 +22,11 @@ export async function blockDeviceSizeBytes(st: Stats): Promise<number> {
   return sectors * 512;
 }
 
+/** Whether phase two asks the guest (a guest probe, not paused); else QEMU's word ends it. */
+export function guestConfirms(ctx: HotplugContext): boolean {
+  return ctx.guest !== undefined && !ctx.paused;
+}
+
 /**
  * The guest's disks before a plug (to tell the new one apart): re-asked within the longer of the
  * command deadline and the guest deadline — a guest just resumed on a busy TCG host, onlining vCPUs

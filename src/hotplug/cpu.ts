@@ -1,6 +1,7 @@
 // vCPU hot-plug (Kata's qemu.go `hotplugAddCPUs`/`hotplugRemoveCPUs`/`resizeVCPUs`) via query-hotpluggable-cpus.
 import type { QmpDeviceAddArgs, QmpHotpluggableCpu } from '../qmp/commands.js';
 import { QmpCommandError, QmpTimeoutError } from '../qmp/errors.js';
+import { guestConfirms } from './confirm.js';
 import { deadlinesOf, type HotplugContext, limitsOf } from './context.js';
 import {
   HotplugCapacityError,
@@ -67,7 +68,7 @@ export function isCpuInserted(data: Record<string, unknown>, id: string): boolea
 /** Online vCPUs as the guest will count them after a change. */
 async function confirmCpus(ctx: HotplugContext, expected: number): Promise<ConfirmedBy> {
   const guest = ctx.guest;
-  if (!guest || ctx.paused) return 'qemu';
+  if (!guest || !guestConfirms(ctx)) return 'qemu';
   await waitUntil(
     `the guest having ${expected} online vCPUs`,
     (s) => guest.onlineCpus(s),
@@ -244,7 +245,8 @@ export async function resizeVCPUs(
     removed = await hotplugRemoveCPUs(ctx, currentVCPUs - count);
   }
   const newVCPUs = currentVCPUs + added - removed;
-  if (added > 0 || removed > 0) ctx.emit('applied');
+  // A phase of its own only while the guest is awaited (as for a device: see hotplugDevice).
+  if ((added > 0 || removed > 0) && guestConfirms(ctx)) ctx.emit('applied');
   const confirmedBy = added > 0 || removed > 0 ? await confirmCpus(ctx, newVCPUs) : 'qemu';
   return { kind: 'resize-vcpus', currentVCPUs, newVCPUs, added, removed, clamped, confirmedBy };
 }

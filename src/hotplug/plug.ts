@@ -11,7 +11,7 @@ import { SCSI_BUS } from '../qemu/lower-device.js';
 import { type HostFacts, type HotplugPlan, hotplugPlan } from './build.js';
 import { vfioWantsRootPort } from './capacity.js';
 import { assertNewId, deviceAddUndo, recordStuck, takeBridgeSlot } from './common.js';
-import { blockDeviceSizeBytes, confirmDisk, confirmNic, guestDisksBefore } from './confirm.js';
+import { blockDeviceSizeBytes, confirmDisk, confirmNic, guestConfirms, guestDisksBefore } from './confirm.js';
 import { type HotplugContext, limitsOf } from './context.js';
 import {
   HotplugCapacityError,
@@ -101,6 +101,8 @@ interface Prepared {
   readonly confirm: () => Promise<{ confirmedBy: ConfirmedBy; guestPath?: string }>;
   /** QEMU cannot unplug it (nvdimm): an unknown device_add outcome is recorded, never removed. */
   readonly removable: boolean;
+  /** Phase two waits for the guest (else QEMU's accepting the commands confirms the plug). */
+  readonly waitsForGuest: boolean;
   readonly classify?: (desc: string, cause: unknown) => VfioDeviceError;
 }
 
@@ -141,6 +143,7 @@ async function prepareBlock(ctx: HotplugContext, steps: Steps, spec: BlockSpec):
       plan: build(ctx, { ...spec, driver: 'nvdimm' }, {}, { isBlockDevice: st.isBlockDevice(), sizeBytes }),
       placement: { sizeBytes },
       removable: false,
+      waitsForGuest: guestConfirms(ctx),
       confirm: () => confirmDisk(ctx, `nvdimm \`${spec.id}\``, before, (d) => d.name.startsWith('pmem')),
     };
   }
@@ -158,6 +161,7 @@ async function prepareBlock(ctx: HotplugContext, steps: Steps, spec: BlockSpec):
     plan: build(ctx, { ...spec, driver }, placement, { isBlockDevice: st.isBlockDevice() }),
     placement,
     removable: true,
+    waitsForGuest: guestConfirms(ctx),
     confirm: () =>
       confirmDisk(ctx, `disk \`${spec.id}\``, before, (d) =>
         driver === 'virtio-blk'
@@ -174,7 +178,13 @@ async function prepare(ctx: HotplugContext, steps: Steps, spec: DeviceSpec): Pro
     case 'vhost-user': {
       if (spec.type !== 'blk') throw notSupported(spec);
       const placement = takeBridgeSlot(ctx, steps, spec.id, 'pci');
-      return { plan: build(ctx, spec, placement), placement, removable: true, confirm: QEMU_ONLY };
+      return {
+        plan: build(ctx, spec, placement),
+        placement,
+        removable: true,
+        waitsForGuest: false,
+        confirm: QEMU_ONLY,
+      };
     }
     case 'net': {
       const ccw = ctx.config.hypervisorMachineType === 's390-ccw-virtio';
@@ -183,7 +193,13 @@ async function prepare(ctx: HotplugContext, steps: Steps, spec: DeviceSpec): Pro
       assertVhostNet(plan);
       // The builder gives a NIC without a MAC the sandbox's stable default one: the guest shows it.
       const mac = plan.spec.kind === 'net' ? plan.spec.mac : undefined;
-      return { plan, placement, removable: true, confirm: () => confirmNic(ctx, spec.id, mac) };
+      return {
+        plan,
+        placement,
+        removable: true,
+        waitsForGuest: guestConfirms(ctx) && mac !== undefined,
+        confirm: () => confirmNic(ctx, spec.id, mac),
+      };
     }
     case 'vfio': {
       const kind = vfioPlacementKind(ctx.config, spec);
@@ -208,6 +224,7 @@ async function prepare(ctx: HotplugContext, steps: Steps, spec: DeviceSpec): Pro
         plan: build(ctx, spec, placement),
         placement,
         removable: true,
+        waitsForGuest: false,
         confirm: QEMU_ONLY,
         classify: (desc, cause) => new VfioDeviceError(host, desc, { cause }),
       };
@@ -221,8 +238,8 @@ async function prepare(ctx: HotplugContext, steps: Steps, spec: DeviceSpec): Pro
  * Hot-plugs `op.device` (validated with the config's `deviceSpecSchema`): the device record
  * places it (bridge slot / PCI path, SCSI id/LUN after every cold- and hot-plugged disk, CCW
  * devno, root port), the builder's commands are sent back to back in order (blockdev-add,
- * chardev-add, getfd, netdev_add, object-add, then device_add; one round trip), the entry is recorded (origin `hot`), `applied` is
- * reported, and phase two waits for the guest. A failure undoes every earlier step, newest first.
+ * chardev-add, getfd, netdev_add, object-add, then device_add; one round trip), the entry is recorded (origin `hot`), and
+ * phase two waits for the guest (`applied` reported first) or is QEMU's word. A failure undoes every earlier step, newest first.
  */
 export async function hotplugDevice(ctx: HotplugContext, op: HotplugDeviceOperation): Promise<HotplugResult> {
   const spec = parseDeviceSpec(op.device);
@@ -270,7 +287,9 @@ export async function hotplugDevice(ctx: HotplugContext, op: HotplugDeviceOperat
     const classify = prepared?.classify;
     return steps.fail(err, classify ? (r) => classify(r.qmp.desc, r.qmp) : undefined);
   }
-  ctx.emit('applied');
+  // `applied` is a phase of its own only while the guest is awaited; on QEMU's word alone the
+  // machine reports it with `confirmed` (one transition and one state.json write fewer).
+  if (prepared.waitsForGuest) ctx.emit('applied');
   const seen = await prepared.confirm();
   if (seen.guestPath) ctx.record.updateDevice(spec.id, { guestPath: seen.guestPath });
   return {

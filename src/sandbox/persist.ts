@@ -104,7 +104,10 @@ export function persisterOf(sb: Sandbox): StatePersister | undefined {
  * between running and paused is the exception: it is written in the next turn of the loop (one
  * write for any number of moves in a turn), after `pause()`/`resume()` resolved, because the run
  * state's truth is QEMU's (`attachSandbox` asks `query-status`) and a synchronous write was a
- * fifth of a pause. {@link StatePersister.idle} waits for it. A write that fails is a `state-write-failed` event on `sb.events$` (a {@link StateWriteError}) and
+ * fifth of a pause. {@link StatePersister.idle} waits for it. An operation's `applied` is written at
+ * the end of the synchronous run that emitted it, so the `confirmed` that often follows at once
+ * shares its write (a crash in between is a `requested` operation to reconcile, as any crash
+ * between QEMU's reply and a write is). A write that fails is a `state-write-failed` event on `sb.events$` (a {@link StateWriteError}) and
  * a warning in the log; the previous file stays, the sandbox runs on, and the next change retries.
  *
  * @example
@@ -217,6 +220,20 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
     soon = { immediate, done, resolve };
   };
 
+  // An operation's `applied` waits for the end of the current synchronous run (a microtask): when
+  // QEMU's word ends phase two the machine emits `confirmed` right after it, and one write holds
+  // both; either way it is on disk before any promise continuation (the caller's) runs.
+  let microtaskPending = false;
+  const writeInMicrotask = (): void => {
+    if (microtaskPending) return;
+    microtaskPending = true;
+    queueMicrotask(() => {
+      if (!microtaskPending) return;
+      microtaskPending = false;
+      if (!closed) writeOrReport();
+    });
+  };
+
   const sub = sb.events$.subscribe({
     next: (e) => {
       if (closed || e.type === 'state-write-failed' || e.type === 'command-failed') return;
@@ -231,8 +248,13 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
         writeSoon();
         return;
       }
+      if (e.type === 'operation' && e.phase === 'applied') {
+        writeInMicrotask();
+        return;
+      }
       // This write holds everything a waiting one would.
       settleSoon();
+      microtaskPending = false;
       writeOrReport();
     },
   });

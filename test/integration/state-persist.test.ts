@@ -56,12 +56,18 @@ describe('state.json persistence', () => {
       accelerator: 'tcg',
     });
     const seen: string[] = [];
-    // Read inside the event (later subscribers are told after the persister wrote).
+    const onDisk = (): string => {
+      const st = readStateFile(sb.runDir);
+      return `${st.operation?.kind}:${st.operation?.phase}:${st.devices?.devices.length}`;
+    };
     sb.events$.subscribe((e) => {
-      if (e.type === 'operation' && (e.phase === 'requested' || e.phase === 'applied')) {
-        const op = readStateFile(sb.runDir).operation;
-        seen.push(`${op?.kind}:${op?.phase}`);
-      }
+      if (e.type !== 'operation') return;
+      // `requested` is on disk before later subscribers hear of it.
+      if (e.phase === 'requested') seen.push(`requested ${onDisk()}`);
+      // `applied` by the end of the synchronous run that emitted it (before any continuation): a
+      // plug confirmed on QEMU's word (the VM is paused here) is `confirmed` in that same run, and
+      // one write holds both — the operation done, the device recorded.
+      if (e.phase === 'applied') queueMicrotask(() => seen.push(`applied ${onDisk()}`));
     });
     await sb.start();
     let state = readStateFile(sb.runDir);
@@ -92,11 +98,13 @@ describe('state.json persistence', () => {
     await persisterOf(sb)?.idle();
     expect(persisterOf(sb)?.stats.writes).toBe(writes + 1);
     expect(readStateFile(sb.runDir).phase).toBe('paused');
+    const writesBeforePlug = persisterOf(sb)?.stats.writes ?? Number.NaN;
     await sb.hotplug({ kind: 'block', id: 'disk1', file: disk });
     state = readStateFile(sb.runDir);
     expect(state.devices?.devices.map((d) => `${d.id}:${d.origin}`)).toEqual(['disk1:hot']);
     expect(state.operation).toBeNull();
-    expect(seen).toEqual(['hotplug:requested', 'hotplug:applied']);
+    expect(seen).toEqual(['requested hotplug:requested:0', 'applied undefined:undefined:1']);
+    expect(persisterOf(sb)?.stats.writes).toBe(writesBeforePlug + 2);
     await sb.resume();
     await persisterOf(sb)?.idle();
     expect(readStateFile(sb.runDir).phase).toBe('running');
