@@ -1,5 +1,5 @@
 // A child's stdout/stderr piped through the controller: teed to its log file, a bounded tail kept in memory.
-import type { FileHandle } from 'node:fs/promises';
+import { closeSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 /** Bytes of output kept in memory (the start error and the exit report read it). */
@@ -10,8 +10,12 @@ const MAX_LINE = 64 * 1024;
 
 /** Options of {@link teeOutput}. */
 export interface TeeOptions {
-  /** The open log file (appended to; closed when the streams end). `undefined`: no file, tail only. */
-  readonly log: FileHandle | undefined;
+  /**
+   * The log file's fd, open for appending (closed when the streams end); `undefined`: no file, tail
+   * only. Written synchronously: a child prints a few lines (a write of a chunk on a local fs is
+   * microseconds), and the stop then waits for no thread-pool write or close.
+   */
+  readonly log: number | undefined;
   /** Every complete line, as it arrives (e.g. to the logger). */
   readonly onLine?: (line: string) => void;
   /** The first failed write to the log (ENOSPC, EIO); the tail keeps going. */
@@ -36,7 +40,7 @@ export interface OutputTee {
  *
  * @example
  * ```ts
- * const tee = teeOutput([child.stdout, child.stderr], { log: await open(file, 'a', 0o600) });
+ * const tee = teeOutput([child.stdout, child.stderr], { log: openSync(file, 'a', 0o600) });
  * await tee.done; console.log(tee.tail());
  * ```
  */
@@ -45,21 +49,22 @@ export function teeOutput(streams: readonly (Readable | null)[], opts: TeeOption
   let logOk = opts.log !== undefined;
   // Partial lines per stream (stdout and stderr interleave by chunk, not by line).
   const partials = new Map<Readable, string>();
-  // Writes go one after another so the file keeps the order of arrival.
-  let writing: Promise<unknown> = Promise.resolve();
+  const log = opts.log;
+  // Synchronous writes keep the order of arrival; the first failure stops the file, not the tail.
+  const append = (chunk: Buffer): void => {
+    if (log === undefined || !logOk) return;
+    try {
+      let off = 0;
+      while (off < chunk.length) off += writeSync(log, chunk, off, chunk.length - off);
+    } catch (err) {
+      logOk = false;
+      opts.onLogError?.(err);
+    }
+  };
   const onChunk = (stream: Readable, chunk: Buffer): void => {
     const text = chunk.toString('utf8');
     tail = (tail + text).slice(-OUTPUT_TAIL_BYTES);
-    const log = opts.log;
-    if (log && logOk) {
-      writing = writing.then(() =>
-        log.write(chunk).catch((err: unknown) => {
-          if (!logOk) return;
-          logOk = false;
-          opts.onLogError?.(err);
-        }),
-      );
-    }
+    append(chunk);
     if (!opts.onLine) return;
     const lines = ((partials.get(stream) ?? '') + text).split('\n');
     let partial = lines.pop() ?? '';
@@ -79,12 +84,17 @@ export function teeOutput(streams: readonly (Readable | null)[], opts: TeeOption
         s.once('error', () => resolve());
       }),
   );
-  const done = Promise.all(ended)
-    .then(() => writing)
-    .then(async () => {
-      for (const rest of partials.values()) if (rest) opts.onLine?.(rest);
-      partials.clear();
-      await opts.log?.close().catch(() => {});
-    });
+  const done = Promise.all(ended).then(() => {
+    for (const rest of partials.values()) if (rest) opts.onLine?.(rest);
+    partials.clear();
+    if (log !== undefined) closeQuietly(log);
+  });
   return { tail: () => tail, logComplete: () => logOk, done };
+}
+
+/** Closes `fd`, ignoring an error (the log is best effort: the tail holds the output). */
+export function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {}
 }

@@ -1,13 +1,13 @@
 // Spawning QEMU: QMP over fd 3 (a socketpair), planned fds at their numbers, own session, output teed through the controller.
 import type { StdioOptions } from 'node:child_process';
-import { fstatSync } from 'node:fs';
-import { type FileHandle, open, readFile } from 'node:fs/promises';
+import { fstatSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { Observable } from 'rxjs';
 import { LaunchFdError, SpawnError } from './errors.js';
 import type { ExitInfo } from './exit.js';
 import { inNetns } from './netns.js';
-import { type OutputTee, teeOutput } from './output-tee.js';
+import { closeQuietly, type OutputTee, teeOutput } from './output-tee.js';
 import { type DetachedChild, spawnDetached } from './spawn-detached.js';
 
 /** QMP's socketpair is QEMU's fd 3. */
@@ -30,10 +30,10 @@ export interface SpawnQemuOptions {
   /** The file QEMU's output is teed into (for `readLog` and later readers). */
   readonly logFile: string;
   /**
-   * `logFile` opened for appending (before anything else, by the caller); closed when QEMU's
-   * output ends. `null`: no file, memory only. Omitted: opened here (mode 0600).
+   * The fd of `logFile` opened for appending (before anything else, by the caller); closed when
+   * QEMU's output ends. `null`: no file, memory only. Omitted: opened here (mode 0600).
    */
-  readonly log?: FileHandle | null;
+  readonly log?: number | null;
   /** Extra fds (tap queues, vhost-net, vhost-vsock) at their numbers in QEMU. */
   readonly fds?: readonly PassedFd[];
   /** Start QEMU inside this network namespace file (`nsenter --net=… --`, same pid). */
@@ -116,7 +116,7 @@ export function stdioFor(fds: readonly PassedFd[]): StdioOptions {
  *
  * @example
  * ```ts
- * const log = await open(join(runDir, 'qemu.log'), 'a', 0o600);
+ * const log = openSync(join(runDir, 'qemu.log'), 'a', 0o600);
  * const qemu = await spawnQemu({ argv, logFile: join(runDir, 'qemu.log'), log, fds: [{ fd: 4, hostFd: tap }] });
  * const qmp = await QmpClient.connect(qemu.qmpSocket);
  * ```
@@ -127,10 +127,10 @@ export async function spawnQemu(opts: SpawnQemuOptions): Promise<QemuProcess> {
   try {
     stdioFor(opts.fds ?? []);
   } catch (err) {
-    await opts.log?.close().catch(() => {});
+    if (typeof opts.log === 'number') closeQuietly(opts.log);
     throw err;
   }
-  const log = opts.log === undefined ? await open(opts.logFile, 'a', 0o600) : (opts.log ?? undefined);
+  const log = opts.log === undefined ? openSync(opts.logFile, 'a', 0o600) : (opts.log ?? undefined);
   let child: DetachedChild;
   try {
     child = await spawnDetached({
@@ -141,7 +141,7 @@ export async function spawnQemu(opts: SpawnQemuOptions): Promise<QemuProcess> {
       fds: opts.fds ?? [],
     });
   } catch (err) {
-    await log?.close().catch(() => {});
+    if (log !== undefined) closeQuietly(log);
     throw err;
   }
   const tee = teeOutput([child.stdout, child.stderr], {

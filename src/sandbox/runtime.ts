@@ -2,7 +2,8 @@
 // Slightly over 400 lines: launch, exit ordering and the stop ladder share one object's state; the
 // process, output and watch pieces already live in src/process and their own modules.
 import { ChildProcess } from 'node:child_process';
-import { type FileHandle, open, writeFile } from 'node:fs/promises';
+import { openSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
@@ -31,6 +32,7 @@ import { QemuExitedEarlyError, VirtiofsdExitedEarlyError } from '../process/erro
 import type { ExitInfo } from '../process/exit.js';
 import { type FileFollower, followFile } from '../process/follow-file.js';
 import { checkNetns } from '../process/netns.js';
+import { closeQuietly } from '../process/output-tee.js';
 import {
   drainedWithin,
   type PassedFd,
@@ -49,6 +51,16 @@ import type { QmpEvent } from '../qmp/types.js';
 import { ConsoleTap } from './console-tap.js';
 import type { SandboxEvent } from './events.js';
 import type { LaunchPlan } from './spec.js';
+
+/** QEMU's log opened for appending (0600), or undefined (warned): its output then stays in memory only. */
+function openLog(file: string, logger: Logger): number | undefined {
+  try {
+    return openSync(file, 'a', 0o600);
+  } catch (err) {
+    logger.warn({ err }, 'could not open the QEMU log; keeping its output in memory only');
+    return undefined;
+  }
+}
 
 /** Maps a QMP event onto the machine's watch events (others are ignored). */
 export function watchEventOf(e: QmpEvent): SandboxWatchEvent | undefined {
@@ -173,10 +185,7 @@ export class SandboxRuntime {
     await plan.hooks?.prepare?.();
     // QEMU's log opens before anything else; if even that fails, QEMU's output stays in memory.
     const qemuLogFile = join(runDir, 'qemu.log');
-    let log: FileHandle | undefined = await open(qemuLogFile, 'a', 0o600).catch((err: unknown) => {
-      logger.warn({ err }, 'could not open the QEMU log; keeping its output in memory only');
-      return undefined;
-    });
+    let log = openLog(qemuLogFile, logger);
     let qemu: QemuProcess;
     try {
       signal.throwIfAborted();
@@ -207,7 +216,7 @@ export class SandboxRuntime {
       });
       this.qemu = qemu;
     } finally {
-      void log?.close().catch(() => {});
+      if (log !== undefined) closeQuietly(log);
     }
     logger.debug({ pid: qemu.pid }, 'qemu spawned');
 
@@ -427,13 +436,13 @@ export class SandboxRuntime {
     return this.reaped(qemuExit, virtiofsdExit);
   }
 
-  /** Teardown, then the stop result's process facts: the exits reaped and QEMU's output tail. */
+  /** Teardown and the output drain, then the stop result's process facts: the exits reaped and QEMU's output tail. */
   private async reaped(qemu: ExitInfo | undefined, virtiofsd: ExitInfo | undefined): Promise<ShutdownOutput> {
     // QEMU's output read to EOF and qemu.log closed before the stop resolves (bounded: a grandchild
-    // could hold the pipes): nothing of the sandbox stays open in this process.
-    await this.outputDrained();
+    // could hold the pipes): nothing of the sandbox stays open in this process. The teardown runs
+    // alongside (an open log may be unlinked; the run dir's removal retries a late file).
+    await Promise.all([this.teardown(), this.outputDrained()]);
     const stderrTail = this.stderrTail();
-    await this.teardown();
     const q = exitData(qemu);
     const v = exitData(virtiofsd);
     return {
