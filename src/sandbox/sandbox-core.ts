@@ -108,6 +108,8 @@ export class SandboxCore implements AsyncDisposable {
   private readonly effects: SandboxEffects;
   /** Pending pause/resume calls, settled when the actor ends (one reaction on `done` for all). */
   private readonly settlers = new Set<() => void>();
+  /** Waiting for no pause/resume call to be pending ({@link togglesSettled}). */
+  private settledWaiters: (() => void)[] = [];
   /** Set by `detach()`: the handle is inert, its calls reject with a state error (src/sandbox/detach.ts). */
   private detachedTo: string | undefined;
 
@@ -329,6 +331,23 @@ export class SandboxCore implements AsyncDisposable {
     if (e.type === 'lifecycle' && e.to === 'stopped') this.subject.complete();
   }
 
+  /** @internal Whether a `pause()` or `resume()` call is pending. */
+  get togglesPending(): boolean {
+    return this.settlers.size > 0;
+  }
+
+  /** @internal Resolves once no `pause()`/`resume()` call is pending (state persistence waits for a burst to end). */
+  togglesSettled(): Promise<void> {
+    if (this.settlers.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  private wakeSettledWaiters(): void {
+    const waiters = this.settledWaiters;
+    this.settledWaiters = [];
+    for (const w of waiters) w();
+  }
+
   /** @internal The live runtime (state persistence, detach, attach). */
   get internalRuntime(): SandboxRuntime {
     return this.runtime;
@@ -396,6 +415,7 @@ export class SandboxCore implements AsyncDisposable {
           superseded.unsubscribe();
           if (err) reject(err);
           else resolve();
+          if (this.settlers.size === 0) this.wakeSettledWaiters();
         };
         const onEnd = (): void => finish(stoppedWhile('stopped'));
         this.settlers.add(onEnd);

@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hotplugPlan } from '../../src/hotplug/build.js';
 import { createSandbox } from '../../src/sandbox/create.js';
+import { persisterOf } from '../../src/sandbox/persist.js';
 import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import { guest, QEMU } from '../helpers/env.js';
 import { freshId, quietLogger, stopAll, tracked } from '../integration/sandbox-fixtures.js';
@@ -33,6 +34,12 @@ interface Side {
   unplug(i: number): Promise<void>;
   addVcpu(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Resolves once the side's own background work after a call is done (vmactor writes a move
+   * between running and paused to state.json just after the call resolved): awaited untimed after
+   * every timed call, so it never lands on the next side's timed call.
+   */
+  settled(): Promise<void>;
   /** Kills whatever is left (after a failure). */
   dispose(): Promise<void>;
 }
@@ -97,6 +104,9 @@ function vmactorSide(r: Round): Side {
     },
     async stop() {
       await live().stop();
+    },
+    async settled() {
+      if (sb) await persisterOf(sb)?.idle();
     },
     async dispose() {
       await sb?.stop();
@@ -211,6 +221,7 @@ function rawSide(
     async stop() {
       await rawQuit(live());
     },
+    settled: () => Promise.resolve(),
     async dispose() {
       await rawKill(vm);
     },
@@ -282,6 +293,12 @@ async function timed(into: number[] | undefined, fn: () => Promise<void>): Promi
   into?.push(nowMs() - t);
 }
 
+/** `side.<op>` timed until its promise resolves, then (untimed) the side's background work. */
+async function timedOn(side: Side, into: number[] | undefined, fn: () => Promise<void>): Promise<void> {
+  await timed(into, fn);
+  await side.settled();
+}
+
 /** The argv and config createSandbox plans (a sandbox created and stopped, never launched). */
 async function probePlan(
   g: { kernel: string; initrd: string },
@@ -329,19 +346,19 @@ async function round(
       rec('boot', side)?.push(nowMs() - t);
     }
     for (let i = 0; i < TOGGLES; i++) {
-      for (const side of rotate(sides, k + i)) await timed(rec('check', side), () => side.check());
+      for (const side of rotate(sides, k + i)) await timedOn(side, rec('check', side), () => side.check());
       for (const side of rotate(sides, k + i + 1)) {
-        await timed(rec('pause', side), () => side.pause());
-        await timed(rec('resume', side), () => side.resume());
+        await timedOn(side, rec('pause', side), () => side.pause());
+        await timedOn(side, rec('resume', side), () => side.resume());
       }
     }
     for (let i = 0; i < DISKS; i++) {
       for (const side of rotate(sides, k + i)) {
-        await timed(rec('hotplug', side), () => side.hotplug(i));
-        await timed(rec('unplug', side), () => side.unplug(i));
+        await timedOn(side, rec('hotplug', side), () => side.hotplug(i));
+        await timedOn(side, rec('unplug', side), () => side.unplug(i));
       }
     }
-    for (const side of rotate(sides, k)) await timed(rec('vcpu', side), () => side.addVcpu());
+    for (const side of rotate(sides, k)) await timedOn(side, rec('vcpu', side), () => side.addVcpu());
     for (const side of rotate(sides, k + 1)) await timed(rec('stop', side), () => side.stop());
   } finally {
     for (const side of sides) await side.dispose().catch(() => {});
