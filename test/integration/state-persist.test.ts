@@ -108,6 +108,14 @@ describe('state.json persistence', () => {
     await sb.resume();
     await persisterOf(sb)?.idle();
     expect(readStateFile(sb.runDir).phase).toBe('running');
+    // Back-to-back pause/resume calls are one write, once none is pending.
+    const beforeBurst = persisterOf(sb)?.stats.writes ?? Number.NaN;
+    await sb.pause();
+    await sb.resume();
+    await sb.pause();
+    await persisterOf(sb)?.idle();
+    expect(persisterOf(sb)?.stats.writes).toBe(beforeBurst + 1);
+    expect(readStateFile(sb.runDir).phase).toBe('paused');
     await sb.stop();
     expect(descendants()).toEqual([]);
     expect(leftovers(base)).toEqual([]);
