@@ -76,6 +76,28 @@ function startErrorOf(
   });
 }
 
+/** A pending `pause()` or `resume()` call. */
+interface ToggleWaiter {
+  readonly command: 'pause' | 'resume';
+  readonly target: SandboxPhase;
+  readonly overtaking: boolean;
+  finish(err?: Error): void;
+}
+
+/** The sandbox stopped while a pause or resume was pending. */
+function stoppedWhile(command: 'pause' | 'resume', to: SandboxPhase): SandboxStateError {
+  return new SandboxStateError(
+    `The sandbox stopped while ${command === 'pause' ? 'pausing' : 'resuming'}`,
+    to,
+  );
+}
+
+/** A pause or resume overtaken by the opposite call asked for after it. */
+function supersededBy(command: 'pause' | 'resume', phase: SandboxPhase): SandboxStateError {
+  const other = command === 'pause' ? 'resume' : 'pause';
+  return new SandboxStateError(`The ${command} was superseded by a ${other} asked for after it`, phase);
+}
+
 /**
  * The lifecycle half of the {@link Sandbox} handle (created → starting → running ⇄ paused →
  * stopping → stopped): the per-sandbox machine, the one {@link SandboxEvent} stream, the console
@@ -108,6 +130,8 @@ export class SandboxCore implements AsyncDisposable {
   private readonly effects: SandboxEffects;
   /** Pending pause/resume calls, settled when the actor ends (one reaction on `done` for all). */
   private readonly settlers = new Set<() => void>();
+  /** Pending pause/resume calls, settled by `settleToggles` (no subscription per call). */
+  private readonly toggleWaiters = new Set<ToggleWaiter>();
   /** Waiting for no pause/resume call to be pending ({@link togglesSettled}). */
   private settledWaiters: (() => void)[] = [];
   /** Set by `detach()`: the handle is inert, its calls reject with a state error (src/sandbox/detach.ts). */
@@ -145,6 +169,9 @@ export class SandboxCore implements AsyncDisposable {
     runtime.events.subscribe((e) => this.publish(e));
     this.done = new Promise<StopResult>((resolve) => {
       this.actor.subscribe({
+        next: () => {
+          if (this.toggleWaiters.size > 0) this.settleOvertaking();
+        },
         // A detached handle's actor is stopped without the VM: `stopped` stays pending.
         complete: () => {
           if (this.detachedTo === undefined) resolve(this.actor.getSnapshot().output as StopResult);
@@ -328,6 +355,7 @@ export class SandboxCore implements AsyncDisposable {
       this.logger.warn({ err: e.error, command: e.command }, 'command failed');
     }
     this.subject.next(e);
+    this.settleToggles(e);
     if (e.type === 'lifecycle' && e.to === 'stopped') this.subject.complete();
   }
 
@@ -398,58 +426,68 @@ export class SandboxCore implements AsyncDisposable {
           new SandboxStateError(`Expected the sandbox to be running or paused, got \`${phase}\``, phase),
         );
       }
-      const stoppedWhile = (to: SandboxPhase) =>
-        new SandboxStateError(
-          `The sandbox stopped while ${command === 'pause' ? 'pausing' : 'resuming'}`,
-          to,
-        );
       const snapshot = this.actor.getSnapshot();
-      if (snapshot.status !== 'active') return Promise.reject(stoppedWhile('stopped'));
-      if (snapshot.matches({ active: { run: target } })) return Promise.resolve();
-      // One settle for every outcome: the target phase, this command failing, or the sandbox
-      // stopping (or its actor ending) first. The listener goes as soon as one of them fires.
+      if (snapshot.status !== 'active') return Promise.reject(stoppedWhile(command, 'stopped'));
+      const run = (snapshot.value as { active?: { run?: string } }).active?.run;
+      if (run === target) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        const finish = (err?: Error): void => {
-          if (!this.settlers.delete(onEnd)) return;
-          sub.unsubscribe();
-          superseded.unsubscribe();
-          if (err) reject(err);
-          else resolve();
-          if (this.settlers.size === 0) this.wakeSettledWaiters();
+        const onEnd = (): void => waiter.finish(stoppedWhile(command, 'stopped'));
+        const waiter: ToggleWaiter = {
+          command,
+          target,
+          // Overtaking the opposite call in flight while already in the target phase: the machine
+          // comes back to the target state without a lifecycle event (see `settleOvertaking`).
+          overtaking: phase === target,
+          finish: (err) => {
+            if (!this.settlers.delete(onEnd)) return;
+            this.toggleWaiters.delete(waiter);
+            if (err) reject(err);
+            else resolve();
+            if (this.settlers.size === 0) this.wakeSettledWaiters();
+          },
         };
-        const onEnd = (): void => finish(stoppedWhile('stopped'));
+        // A pause or resume asked for after the opposite one takes over (its command cancels
+        // that one's): the opposite call ends now, instead of waiting for a phase that never comes.
+        for (const w of this.toggleWaiters) {
+          if (w.command !== command) w.finish(supersededBy(w.command, this.phase));
+        }
         this.settlers.add(onEnd);
-        const sub = this.subject.subscribe((e) => {
-          if (e.type === 'lifecycle') {
-            if (e.to === target) finish();
-            else if (e.to === 'stopping' || e.to === 'stopped') finish(stoppedWhile(e.to));
-          } else if (e.type === 'command-failed' && e.command === command) {
-            // A hung QEMU is told as the deadline it missed; a refusal as the command that failed.
-            finish(
-              e.error instanceof QmpTimeoutError
-                ? e.error
-                : new SandboxCommandError(command, { cause: e.error }),
-            );
-          }
-        });
-        // A pause or resume asked for after this one takes over (its command cancels ours): this
-        // call ends then, instead of waiting for a phase that may never come.
-        const opposite = command === 'pause' ? 'resuming' : 'pausing';
-        const superseded = this.actor.subscribe((snap) => {
-          if (snap.status !== 'active') return;
-          // Back in the target state without a phase change (a resume that overtook a pause in flight).
-          if (snap.matches({ active: { run: target } })) finish();
-          else if (snap.matches({ active: { run: opposite } }))
-            finish(
-              new SandboxStateError(
-                `The ${command} was superseded by a ${command === 'pause' ? 'resume' : 'pause'} asked for after it`,
-                this.phase,
-              ),
-            );
-        });
+        this.toggleWaiters.add(waiter);
         this.actor.send({ type: command === 'pause' ? 'PAUSE' : 'RESUME' });
       });
     });
+  }
+
+  /**
+   * Settles pending pause/resume calls on what the handle publishes (after every other
+   * subscriber, so state.json is written first): the target phase, the command failing, or the
+   * sandbox stopping. An overtaking call (see `toggle`) ends when the machine is back in its target
+   * state, which comes without a lifecycle event: it is read from the snapshot after each event.
+   */
+  private settleToggles(e: SandboxEvent): void {
+    if (this.toggleWaiters.size === 0) return;
+    for (const w of [...this.toggleWaiters]) {
+      if (e.type === 'lifecycle') {
+        if (e.to === w.target) w.finish();
+        else if (e.to === 'stopping' || e.to === 'stopped') w.finish(stoppedWhile(w.command, e.to));
+      } else if (e.type === 'command-failed' && e.command === w.command) {
+        // A hung QEMU is told as the deadline it missed; a refusal as the command that failed.
+        w.finish(
+          e.error instanceof QmpTimeoutError
+            ? e.error
+            : new SandboxCommandError(w.command, { cause: e.error }),
+        );
+      }
+    }
+  }
+
+  /** After a snapshot change: an overtaking call whose machine is back in its target state ends. */
+  private settleOvertaking(): void {
+    for (const w of this.toggleWaiters) {
+      if (!w.overtaking) continue;
+      const run = (this.actor.getSnapshot().value as { active?: { run?: string } }).active?.run;
+      if (run === w.target) w.finish();
+    }
   }
 
   /** Resolves with the first phase among `phases` the sandbox enters (or `stopped` once it ended). */
