@@ -4,6 +4,7 @@
 // round after round; the raw client starting (and pausing) the same argv 8 at a time is the loop
 // baseline.
 
+import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -55,6 +56,48 @@ async function loopDelayDuring(fn: () => Promise<void>): Promise<{ p99: number; 
   return { p99: h.percentile(99) / 1e6, max: h.max / 1e6, mean: h.mean / 1e6 };
 }
 
+/** An idle Node process measuring its own loop delay until its stdin ends; prints `{p99,max}` (ms). */
+const BYSTANDER = `
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+const h = monitorEventLoopDelay({ resolution: 1 });
+h.enable();
+process.stdin.resume();
+process.stdin.on('end', () => {
+  h.disable();
+  process.stdout.write(JSON.stringify({ p99: h.percentile(99) / 1e6, max: h.max / 1e6 }));
+});
+process.stdout.write('ready\\n');
+`;
+
+/**
+ * `fn` with an idle bystander Node process beside it: what the host's load alone does to an event
+ * loop (a process doing nothing is descheduled by the N booting QEMUs as the controller is).
+ */
+async function withBystander<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; bystander: { p99: number; max: number } }> {
+  const child = spawn(process.execPath, ['-e', BYSTANDER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      out += d;
+      if (out.startsWith('ready\n')) resolve();
+    });
+    child.once('error', reject);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await ready;
+  try {
+    const result = await fn();
+    child.stdin.end();
+    await exited;
+    return { result, bystander: JSON.parse(out.slice('ready\n'.length)) as { p99: number; max: number } };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
 const loopMemory: Benchmark = {
   name: 'e2e.loop-memory',
   deadlineMs: 3_600_000,
@@ -73,6 +116,8 @@ const loopMemory: Benchmark = {
     const max: number[] = [];
     const rawP99: number[] = [];
     const rawMax: number[] = [];
+    const idleP99: number[] = [];
+    const idleRawP99: number[] = [];
     const rssPer: number[] = [];
     const heapPer: number[] = [];
     const rawRssPer: number[] = [];
@@ -93,18 +138,21 @@ const loopMemory: Benchmark = {
         gcNow();
         let before = process.memoryUsage();
         const vms: RawVm[] = [];
-        const rawLoop = await loopDelayDuring(() =>
-          eightAtATime(n, async () => {
-            const dir = join(base, freshId('raw'));
-            const vm = await rawLaunch(
-              planned.map((a) => a.replaceAll(from, dir)),
-              dir,
-            );
-            vms.push(vm);
-            // Paused like vmactor's: N guests booting at once would swamp a shared host.
-            await vm.qmp.cmd('stop');
-          }),
+        const { result: rawLoop, bystander: rawIdle } = await withBystander(() =>
+          loopDelayDuring(() =>
+            eightAtATime(n, async () => {
+              const dir = join(base, freshId('raw'));
+              const vm = await rawLaunch(
+                planned.map((a) => a.replaceAll(from, dir)),
+                dir,
+              );
+              vms.push(vm);
+              // Paused like vmactor's: N guests booting at once would swamp a shared host.
+              await vm.qmp.cmd('stop');
+            }),
+          ),
         );
+        idleRawP99.push(rawIdle.p99);
         gcNow();
         rawRssPer.push((process.memoryUsage().rss - before.rss) / MiB / n);
         rawP99.push(rawLoop.p99);
@@ -120,14 +168,17 @@ const loopMemory: Benchmark = {
         gcNow();
         before = process.memoryUsage();
         const live: Sandbox[] = [];
-        const loop = await loopDelayDuring(() =>
-          eightAtATime(n, async () => {
-            const sb = tracked(await createSandbox(config(freshId('many')), opts));
-            await sb.start();
-            live.push(sb);
-            await sb.pause();
-          }),
+        const { result: loop, bystander: idle } = await withBystander(() =>
+          loopDelayDuring(() =>
+            eightAtATime(n, async () => {
+              const sb = tracked(await createSandbox(config(freshId('many')), opts));
+              await sb.start();
+              live.push(sb);
+              await sb.pause();
+            }),
+          ),
         );
+        idleP99.push(idle.p99);
         gcNow();
         const liveMem = process.memoryUsage();
         rssPer.push((liveMem.rss - before.rss) / MiB / n);
@@ -150,6 +201,12 @@ const loopMemory: Benchmark = {
           samples: p99,
           baseline: rawP99,
           extra: { ...extra, unit: 'ms (per-round p99)', max_of_rounds_ms: r3(Math.max(...p99)) },
+        },
+        {
+          name: `e2e.loop-delay p99 (ms) of an idle bystander Node process while vmactor starts the ${n} (baseline: while the raw client does)`,
+          samples: idleP99,
+          baseline: idleRawP99,
+          extra: { ...extra, unit: 'ms (per-round p99 of a process doing nothing: the host load alone)' },
         },
         {
           name: `e2e.loop-delay max (ms) while ${n} sandboxes start`,
