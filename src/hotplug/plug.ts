@@ -108,6 +108,11 @@ interface Prepared {
 
 const QEMU_ONLY = async (): Promise<{ confirmedBy: ConfirmedBy }> => ({ confirmedBy: 'qemu' });
 
+/** A removable device whose plug QEMU's accepting it confirms (no guest side to wait for). */
+function confirmedByQemu(plan: HotplugPlan, placement: Placement): Prepared {
+  return { plan, placement, removable: true, waitsForGuest: false, confirm: QEMU_ONLY };
+}
+
 async function prepareBlock(ctx: HotplugContext, steps: Steps, spec: BlockSpec): Promise<Prepared> {
   const driver = effectiveBlockDriver(spec, ctx.config);
   if (
@@ -178,13 +183,7 @@ async function prepare(ctx: HotplugContext, steps: Steps, spec: DeviceSpec): Pro
     case 'vhost-user': {
       if (spec.type !== 'blk') throw notSupported(spec);
       const placement = takeBridgeSlot(ctx, steps, spec.id, 'pci');
-      return {
-        plan: build(ctx, spec, placement),
-        placement,
-        removable: true,
-        waitsForGuest: false,
-        confirm: QEMU_ONLY,
-      };
+      return confirmedByQemu(build(ctx, spec, placement), placement);
     }
     case 'net': {
       const ccw = ctx.config.hypervisorMachineType === 's390-ccw-virtio';
@@ -221,11 +220,7 @@ async function prepare(ctx: HotplugContext, steps: Steps, spec: DeviceSpec): Pro
       }
       const host = spec.bdf ?? spec.sysfsDev ?? '';
       return {
-        plan: build(ctx, spec, placement),
-        placement,
-        removable: true,
-        waitsForGuest: false,
-        confirm: QEMU_ONLY,
+        ...confirmedByQemu(build(ctx, spec, placement), placement),
         classify: (desc, cause) => new VfioDeviceError(host, desc, { cause }),
       };
     }
