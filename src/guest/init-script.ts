@@ -259,6 +259,8 @@ proc_run() {
   oom_kills; kills0=$kills
   (echo 0 > "$CG/cgroup.procs" 2>/dev/null; exec 3>&- 4>&- 5>&- >&6 2>&7 6>&- 7>&-; exec "$@") &
   pid=$!
+  # In the container cgroup before it is reported started (the child's own move may come later).
+  echo "$pid" > "$CG/cgroup.procs" 2>/dev/null
   exec 6>&- 7>&-
   echo "$pid" > "$pd/pid"
   echo "pid $pid" > "$pd/started"
