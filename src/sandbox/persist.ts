@@ -111,11 +111,12 @@ export function persisterOf(sb: Sandbox): StatePersister | undefined {
  * between running and paused is the exception: it is written in the next turn of the loop (one
  * write for any number of moves in a turn, or after a burst of pause/resume calls once none is
  * pending), after `pause()`/`resume()` resolved, because the run state's truth is QEMU's
- * (`attachSandbox` asks `query-status`) and a synchronous write was a fifth of a pause. {@link StatePersister.idle} waits for it. An operation's `applied` is written at
- * the end of the synchronous run that emitted it, so the `confirmed` that often follows at once
- * shares its write (a crash in between is a `requested` operation to reconcile, as any crash
- * between QEMU's reply and a write is). A write that fails is a `state-write-failed` event on `sb.events$` (a {@link StateWriteError}) and
- * a warning in the log; the previous file stays, the sandbox runs on, and the next change retries.
+ * (`attachSandbox` asks `query-status`) and a synchronous write was a fifth of a pause;
+ * {@link StatePersister.idle} waits for it. An operation's `applied` is written at the end of the
+ * synchronous run that emitted it, so the `confirmed` that often follows at once shares its write
+ * (a crash in between is a `requested` operation to reconcile, as any crash between QEMU's reply
+ * and a write is). A write that fails is a `state-write-failed` event on `sb.events$` (a
+ * {@link StateWriteError}) and a warning in the log; the previous file stays, the sandbox runs on, and the next change retries.
  *
  * @example
  * ```ts
@@ -282,6 +283,7 @@ export function persistSandboxState(sb: Sandbox, source: PersistSource): StatePe
   const persister: StatePersister = {
     flush: (opts = {}) => {
       settleSoon();
+      microtaskPending = false;
       write(opts.detached === true);
     },
     close: () => {

@@ -128,9 +128,7 @@ export class SandboxCore implements AsyncDisposable {
   private agentClient: Promise<GuestAgentClient> | undefined;
   /** What the machine's effects run against (held here: the shared machine keeps only a WeakRef). */
   private readonly effects: SandboxEffects;
-  /** Pending pause/resume calls, settled when the actor ends (one reaction on `done` for all). */
-  private readonly settlers = new Set<() => void>();
-  /** Pending pause/resume calls, settled by `settleToggles` (no subscription per call). */
+  /** Pending pause/resume calls: settled by `settleToggles` (no subscription per call), or when the actor ends. */
   private readonly toggleWaiters = new Set<ToggleWaiter>();
   /** Waiting for no pause/resume call to be pending ({@link togglesSettled}). */
   private settledWaiters: (() => void)[] = [];
@@ -190,7 +188,7 @@ export class SandboxCore implements AsyncDisposable {
     // The agent connection dies with QEMU; close our end when the sandbox is stopped.
     void this.done.then(async () => {
       release();
-      for (const settle of [...this.settlers]) settle();
+      for (const w of [...this.toggleWaiters]) w.finish(stoppedWhile(w.command, 'stopped'));
       const agent = await this.agentClient?.catch(() => undefined);
       agent?.close();
     });
@@ -361,12 +359,12 @@ export class SandboxCore implements AsyncDisposable {
 
   /** @internal Whether a `pause()` or `resume()` call is pending. */
   get togglesPending(): boolean {
-    return this.settlers.size > 0;
+    return this.toggleWaiters.size > 0;
   }
 
   /** @internal Resolves once no `pause()`/`resume()` call is pending (state persistence waits for a burst to end). */
   togglesSettled(): Promise<void> {
-    if (this.settlers.size === 0) return Promise.resolve();
+    if (this.toggleWaiters.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
@@ -431,7 +429,6 @@ export class SandboxCore implements AsyncDisposable {
       const run = (snapshot.value as { active?: { run?: string } }).active?.run;
       if (run === target) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        const onEnd = (): void => waiter.finish(stoppedWhile(command, 'stopped'));
         const waiter: ToggleWaiter = {
           command,
           target,
@@ -439,11 +436,10 @@ export class SandboxCore implements AsyncDisposable {
           // comes back to the target state without a lifecycle event (see `settleOvertaking`).
           overtaking: phase === target,
           finish: (err) => {
-            if (!this.settlers.delete(onEnd)) return;
-            this.toggleWaiters.delete(waiter);
+            if (!this.toggleWaiters.delete(waiter)) return;
             if (err) reject(err);
             else resolve();
-            if (this.settlers.size === 0) this.wakeSettledWaiters();
+            if (this.toggleWaiters.size === 0) this.wakeSettledWaiters();
           },
         };
         // A pause or resume asked for after the opposite one takes over (its command cancels
@@ -451,7 +447,6 @@ export class SandboxCore implements AsyncDisposable {
         for (const w of this.toggleWaiters) {
           if (w.command !== command) w.finish(supersededBy(w.command, this.phase));
         }
-        this.settlers.add(onEnd);
         this.toggleWaiters.add(waiter);
         this.actor.send({ type: command === 'pause' ? 'PAUSE' : 'RESUME' });
       });
